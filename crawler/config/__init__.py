@@ -1,0 +1,207 @@
+"""Settings: the built-in defaults in ``default.toml``, a user's TOML file over them, and
+explicit overrides (the command line, or keyword arguments) over everything.
+
+``default.toml`` beside this module is the one place a default value is written down; the
+:class:`Settings` dataclass only names and types the keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import UsageError
+
+SCOPES = ("host", "domain", "any")
+FORMATS = ("", "jsonl")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The effective settings of one crawl. Build it with :func:`load_settings`."""
+
+    output: str
+    format: str
+    stats: str
+    concurrency: int
+    per_host: int
+    delay: float
+    max_pages: int
+    max_depth: int
+    scope: str
+    allow_domain: tuple[str, ...]
+    deny_domain: tuple[str, ...]
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    user_agent: str
+    timeout: float
+    max_bytes: int
+    retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    max_redirects: int
+    max_url_length: int
+    dns_cache_ttl: int
+    parse_threads: int
+    output_queue_size: int
+    write_batch_size: int
+    flush_interval: float
+    shutdown_grace: float
+    progress: bool | str
+    log_interval: float
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated."""
+        merged = dataclasses.asdict(self) | changes
+        return _build(merged, dict.fromkeys(changes, "argument"))
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def default_values() -> dict[str, Any]:
+    """The built-in defaults, read from ``default.toml``."""
+    text = resources.files(__package__).joinpath("default.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a user's TOML settings file; raise :class:`UsageError` naming what is wrong."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--config: no such file: {path}") from None
+    except OSError as e:
+        raise UsageError(f"--config: cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--config: {path} is not valid TOML: {e}") from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    overrides_source: str = "argument",
+) -> Settings:
+    """Defaults < ``config_file`` < ``overrides``; every value validated.
+
+    Keys are option names spelled with underscores. An unknown key or a bad value raises
+    :class:`UsageError` with one line naming the key and where it came from.
+    """
+    values = default_values()
+    sources = dict.fromkeys(values, "default")
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file:
+        layers.append((str(config_file), read_config_file(config_file)))
+    layers.append((overrides_source, overrides or {}))
+    for source, layer in layers:
+        for key, value in layer.items():
+            key = key.replace("-", "_")
+            if key not in _FIELDS:
+                raise UsageError(f"unknown setting {key!r} (from {source})")
+            values[key] = value
+            sources[key] = source
+    return _build(values, sources)
+
+
+def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
+    missing = set(_FIELDS) - set(values)
+    if missing:  # only if default.toml was edited badly
+        raise UsageError(f"default.toml lacks {', '.join(sorted(missing))}")
+    clean = {key: _coerce(key, values[key], sources.get(key, "default")) for key in _FIELDS}
+    _check(clean, sources)
+    return Settings(**clean)
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = _FIELDS[key].type
+    where = f"{_option(key)} (from {source})"
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            try:
+                return int(str(value), 10)
+            except ValueError:
+                raise UsageError(f"{where}: expected a whole number, got {value!r}") from None
+        return value
+    if kind == "float":
+        if isinstance(value, bool):
+            raise UsageError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where}: expected a number, got {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise UsageError(f"{where}: expected a finite number, got {value!r}")
+        return number
+    if kind == "str":
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: expected text, got {value!r}")
+        return value
+    if kind == "tuple[str, ...]":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: expected a list of text, got {value!r}")
+        return tuple(value)
+    if kind == "bool | str":
+        if value in (True, False, "auto"):
+            return value
+        lowered = str(value).lower()
+        if lowered in ("true", "on", "yes", "1"):
+            return True
+        if lowered in ("false", "off", "no", "0"):
+            return False
+        raise UsageError(f"{where}: expected true, false or \"auto\", got {value!r}")
+    raise AssertionError(f"no coercion for {key}: {kind}")  # pragma: no cover
+
+
+def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
+    def fail(key: str, message: str) -> None:
+        raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
+
+    for key in ("concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size"):
+        if v[key] < 1:
+            fail(key, f"must be at least 1, got {v[key]}")
+    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("timeout", "flush_interval", "log_interval"):
+        if v[key] <= 0:
+            fail(key, f"must be more than 0, got {v[key]}")
+    if v["max_bytes"] < 1:
+        fail("max_bytes", f"must be at least 1, got {v['max_bytes']}")
+    if v["max_url_length"] < 16:
+        fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
+    if v["max_depth"] < -1:
+        fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
+    if v["scope"] not in SCOPES:
+        fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
+    if v["format"] not in FORMATS:
+        fail("format", f"must be jsonl, got {v['format']!r}")
+    if v["log_level"].lower() not in LOG_LEVELS:
+        fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
+    for key in ("include", "exclude"):
+        for pattern in v[key]:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                fail(key, f"bad regular expression {pattern!r}: {e}")
+    for key in ("allow_domain", "deny_domain"):
+        for domain in v[key]:
+            if not domain.strip(". ") or "/" in domain or " " in domain.strip():
+                fail(key, f"not a domain name: {domain!r}")

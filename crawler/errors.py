@@ -1,0 +1,29 @@
+"""Exceptions and the error names that records carry (SPEC: records, ``error``)."""
+
+from __future__ import annotations
+
+TIMEOUT = "timeout"
+CONNECT = "connect"
+DNS = "dns"
+TOO_LARGE = "too_large"
+TOO_MANY_REDIRECTS = "too_many_redirects"
+REDIRECT_BLOCKED = "redirect_blocked"
+HTTP = "http"
+CONTENT = "content"
+ROBOTS = "robots"
+
+ERROR_NAMES = (
+    TIMEOUT, CONNECT, DNS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS,
+)
+
+
+class CrawlerError(Exception):
+    """Base class of the crawler's own exceptions."""
+
+
+class UsageError(CrawlerError):
+    """A bad option, setting or input file: reported as one line, exit status 2."""
+
+
+class FatalError(CrawlerError):
+    """The crawl cannot go on (output not writable, store unreachable): exit status 1."""

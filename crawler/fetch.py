@@ -1,0 +1,212 @@
+"""Fetching: one attempt at one URL, redirects included, under one deadline.
+
+The crawler follows redirects itself (each hop re-checked against the scope and the schemes),
+decompresses bodies itself (so ``max_bytes`` bounds the memory a gzip bomb can take), and maps
+every failure onto one of the SPEC's error names. Retrying is the engine's business: a result
+says whether it is worth another try and how long the server asked us to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from crawler import errors
+from crawler.config import Settings
+from crawler.urls import join_url
+
+log = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
+
+@dataclasses.dataclass(slots=True)
+class FetchResult:
+    """What one fetch attempt gave."""
+
+    final_url: str | None = None
+    status: int | None = None
+    headers: CIMultiDictProxy[str] | None = None
+    content_type: str | None = None  # media type, lower case, no parameters
+    charset: str | None = None  # from the Content-Type header
+    body: bytes = b""
+    size: int = 0  # body bytes after decompression, counted even when the body is not kept
+    error: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None  # seconds, from a Retry-After header
+    redirects: int = 0
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _media_type(header: str | None) -> tuple[str | None, str | None]:
+    if not header:
+        return None, None
+    media, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'") or None
+    return media.strip().lower() or None, charset
+
+
+class Fetcher:
+    """Fetches URLs through one shared aiohttp session. Use as an async context manager."""
+
+    def __init__(self, settings: Settings, allows: Callable[[str], bool]) -> None:
+        """``allows`` decides whether a redirect may go to a (normalized) URL."""
+        self.settings = settings
+        self.allows = allows
+        self.session: aiohttp.ClientSession | None = None
+        from crawler import __version__
+
+        self.headers = {
+            "User-Agent": settings.user_agent.replace("{version}", __version__),
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.concurrency,
+            limit_per_host=0,  # per-host limits are the frontier's
+            resolver=aiohttp.AsyncResolver(),
+            ttl_dns_cache=self.settings.dns_cache_ttl,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers=self.headers,
+        )
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def fetch(self, url: str, keep_body: Callable[[str | None], bool]) -> FetchResult:
+        """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
+
+        ``keep_body(media_type)`` says whether the body is kept (it is counted either way).
+        """
+        result = FetchResult()
+        phase = "connect"
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                visited = {url}
+                while True:
+                    phase = "connect"
+                    assert self.session is not None
+                    async with self.session.get(url, allow_redirects=False) as resp:
+                        result.final_url = url
+                        result.status = resp.status
+                        result.headers = resp.headers
+                        location = resp.headers.get("Location")
+                        if resp.status in REDIRECT_STATUSES and location is not None:
+                            target = join_url(url, location, self.settings.max_url_length)
+                            if target is None or not self.allows(target):
+                                log.debug("redirect from %s to %.200r blocked", url, location)
+                                result.error = errors.REDIRECT_BLOCKED
+                                return result
+                            if target in visited or result.redirects >= self.settings.max_redirects:
+                                result.error = errors.TOO_MANY_REDIRECTS
+                                return result
+                            visited.add(target)
+                            result.redirects += 1
+                            url = target
+                            continue
+                        phase = "body"
+                        result.content_type, result.charset = _media_type(
+                            resp.headers.get("Content-Type"))
+                        await self._read_body(resp, result, keep_body(result.content_type))
+                        break
+        except TimeoutError:
+            result.error, result.retryable = errors.TIMEOUT, True
+        except _TooLarge:
+            result.error = errors.TOO_LARGE
+        except aiohttp.ClientConnectorDNSError:
+            result.error, result.retryable = errors.DNS, True
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
+            result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
+            result.retryable = True
+            log.debug("%s: %s: %r", url, result.error, e)
+        except (aiohttp.ClientResponseError, zlib.error, ValueError, OSError) as e:
+            # A response aiohttp could not parse, an invalid compressed body, and the like.
+            result.error = errors.CONTENT
+            log.debug("%s: bad response: %r", url, e)
+        else:
+            if result.status is not None and result.status >= 400:
+                result.error = errors.HTTP
+                if result.status >= 500 or result.status == 429:
+                    result.retryable = True
+                    result.retry_after = parse_retry_after(
+                        result.headers.get("Retry-After") if result.headers else None)
+        return result
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, result: FetchResult, keep: bool) -> None:
+        limit = self.settings.max_bytes
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        decoder = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+        if decoder is None and resp.content_length is not None and resp.content_length > limit:
+            raise _TooLarge
+        parts: list[bytes] = []
+        size = 0
+        first = True
+        async for chunk in resp.content.iter_any():
+            if decoder is not None:
+                try:
+                    data = decoder.decompress(chunk, limit - size + 1)
+                except zlib.error:
+                    if not (first and encoding == "deflate"):
+                        raise
+                    decoder = zlib.decompressobj(-15)  # raw deflate, as some servers send
+                    data = decoder.decompress(chunk, limit - size + 1)
+                first = False
+            else:
+                data = chunk
+            size += len(data)
+            if size > limit:
+                raise _TooLarge
+            if keep:
+                parts.append(data)
+        if decoder is not None:
+            tail = decoder.flush()
+            size += len(tail)
+            if size > limit:
+                raise _TooLarge
+            if keep:
+                parts.append(tail)
+        result.size = size
+        result.body = b"".join(parts) if keep else b""

@@ -1,0 +1,112 @@
+"""HTML parsing with selectolax's lexbor parser: title, links, robots directives.
+
+Runs in the parse thread pool, off the event loop; every function here is pure.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import re
+from collections.abc import Callable
+
+from selectolax.lexbor import LexborHTMLParser
+
+from crawler.urls import join_url
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+# WHATWG: these labels mean windows-1252, a superset Python knows by another name.
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
+            "x-sjis": "shift_jis", "x-user-defined": "cp1252"}
+
+
+def is_html(media_type: str | None) -> bool:
+    """Is a response of this media type parsed for links?"""
+    return media_type in HTML_TYPES
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    label = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def sniff_encoding(body: bytes, header_charset: str | None) -> str:
+    """The encoding of an HTML body: a BOM, else the Content-Type charset, else a
+    ``<meta charset>`` in the first 4 KiB, else UTF-8 (the HTML standard's order)."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    codec = _codec(header_charset)
+    if codec:
+        return codec
+    match = _META_CHARSET.search(body, 0, 4096)
+    if match:
+        codec = _codec(match.group(1).decode("ascii"))
+        if codec and not codec.startswith("utf-16"):  # a document that could say so is not UTF-16
+            return codec
+    return "utf-8"
+
+
+def decode_html(body: bytes, header_charset: str | None) -> str:
+    """The body as text; undecodable bytes become U+FFFD."""
+    encoding = sniff_encoding(body, header_charset)
+    text = body.decode(encoding, errors="replace")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+@dataclasses.dataclass(slots=True)
+class ParsedPage:
+    """What the crawler takes from one HTML page."""
+
+    title: str | None
+    links: list[str]  # normalized, in scope, each once, in document order
+    follow: bool  # False when the page says nofollow
+
+
+def parse_html(
+    body: bytes,
+    charset: str | None,
+    url: str,
+    allows: Callable[[str], bool],
+    max_url_length: int,
+) -> ParsedPage:
+    """Title and in-scope links of an HTML page fetched from ``url``.
+
+    Links come from ``a[href]`` and ``area[href]``, resolved against ``<base href>`` when there
+    is one; ``rel=nofollow`` links are skipped, and ``<meta name=robots content=nofollow>``
+    makes ``follow`` False.
+    """
+    tree = LexborHTMLParser(decode_html(body, charset))
+    node = tree.css_first("title")
+    title = node.text(strip=True) if node is not None else None
+    follow = True
+    for meta in tree.css("meta[name]"):
+        if (meta.attributes.get("name") or "").strip().lower() == "robots":
+            content = (meta.attributes.get("content") or "").lower()
+            if {"nofollow", "none"} & {token.strip() for token in content.split(",")}:
+                follow = False
+    base = url
+    node = tree.css_first("base[href]")
+    if node is not None:
+        base = join_url(url, node.attributes.get("href") or "", max_url_length) or url
+    links: list[str] = []
+    found: set[str] = set()
+    for node in tree.css("a[href], area[href]"):
+        attrs = node.attributes
+        rel = attrs.get("rel")
+        if rel and "nofollow" in rel.lower():
+            continue
+        link = join_url(base, attrs.get("href") or "", max_url_length)
+        if link is not None and link not in found and allows(link):
+            found.add(link)
+            links.append(link)
+    return ParsedPage(title=title or None, links=links, follow=follow)

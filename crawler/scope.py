@@ -1,0 +1,90 @@
+"""Which discovered URLs a crawl follows: ``--scope``, ``--allow-domain``/``--deny-domain`` and
+``--include``/``--exclude``. Checked on normalized URLs before anything is resolved or fetched.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from publicsuffixlist import PublicSuffixList
+
+from crawler.config import Settings
+from crawler.urls import hostname_of
+
+_psl: PublicSuffixList | None = None
+
+
+def registered_domain(host: str) -> str:
+    """The registrable domain of ``host`` by the bundled public suffix list (``a.b.co.uk`` ->
+    ``b.co.uk``); an IP address or a bare public suffix stands for itself."""
+    global _psl
+    host = host.rstrip(".")
+    if host.startswith("[") or _is_ip(host):
+        return host
+    if _psl is None:
+        _psl = PublicSuffixList()  # the list shipped inside the package; never downloaded
+    return _psl.privatesuffix(host) or host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _under(host: str, domains: frozenset[str]) -> bool:
+    """Is ``host`` one of ``domains`` or a subdomain of one?"""
+    if host in domains:
+        return True
+    dot = host.find(".")
+    while dot >= 0:
+        if host[dot + 1:] in domains:
+            return True
+        dot = host.find(".", dot + 1)
+    return False
+
+
+class Scope:
+    """Decides whether a normalized URL may be crawled. Thread-safe (read only after creation)."""
+
+    def __init__(self, settings: Settings, seeds: Iterable[str] = ()) -> None:
+        self.mode = settings.scope
+        self.hosts: set[str] = set()
+        self.domains: set[str] = set()
+        self.allow = frozenset(d.strip(".").lower() for d in settings.allow_domain)
+        self.deny = frozenset(d.strip(".").lower() for d in settings.deny_domain)
+        self.include = [re.compile(p) for p in settings.include]
+        self.exclude = [re.compile(p) for p in settings.exclude]
+        for seed in seeds:
+            self.add_seed(seed)
+
+    def add_seed(self, url: str) -> None:
+        """Widen a host or domain scope to take in ``url``'s host."""
+        host = hostname_of(url).rstrip(".")
+        self.hosts.add(host)
+        self.domains.add(registered_domain(host))
+        self._host_allowed.cache_clear()
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Scope per crawl, cleared on change
+    def _host_allowed(self, host: str) -> bool:
+        host = host.rstrip(".")
+        if self.deny and _under(host, self.deny):
+            return False
+        if self.mode == "any" or (self.allow and _under(host, self.allow)):
+            return True
+        if self.mode == "host":
+            return host in self.hosts
+        return registered_domain(host) in self.domains
+
+    def allows(self, url: str) -> bool:
+        """True when the normalized ``url`` is in scope and passes the URL filters."""
+        if not self._host_allowed(hostname_of(url)):
+            return False
+        if self.include and not any(p.search(url) for p in self.include):
+            return False
+        return not any(p.search(url) for p in self.exclude)

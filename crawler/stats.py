@@ -1,0 +1,92 @@
+"""Crawl statistics: counted as records are written, so they always agree with the output."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+
+class Stats:
+    """Counters of one crawl. ``pages`` counts records written."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.pages = 0
+        self.ok = 0
+        self.errors: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.bytes = 0
+        self.retries = 0
+        self.discovered = 0  # URLs accepted into the frontier
+        self.interrupted = False
+
+    def count(self, record: dict[str, Any]) -> None:
+        """Account for one written record."""
+        self.pages += 1
+        error = record["error"]
+        if error is None:
+            self.ok += 1
+        else:
+            self.errors[error] += 1
+        status = record["status"]
+        if status is not None:
+            self.statuses[status] += 1
+        self.bytes += record["bytes"]
+
+    def finish(self) -> None:
+        """Stop the clock."""
+        self.ended = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the crawl started (until it ended)."""
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def pages_per_second(self) -> float:
+        """Records written per second of the crawl."""
+        elapsed = self.elapsed
+        return self.pages / elapsed if elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The statistics as plain JSON-ready data (``--stats FILE``)."""
+        return {
+            "pages": self.pages,
+            "ok": self.ok,
+            "errors": dict(sorted(self.errors.items())),
+            "status": {str(k): v for k, v in sorted(self.statuses.items())},
+            "bytes": self.bytes,
+            "retries": self.retries,
+            "discovered": self.discovered,
+            "elapsed_s": round(self.elapsed, 3),
+            "pages_per_s": round(self.pages_per_second, 1),
+            "interrupted": self.interrupted,
+        }
+
+    def to_json(self) -> str:
+        """``as_dict`` as indented JSON text."""
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def summary(self) -> str:
+        """A few lines for a person, printed on stderr at the end."""
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
+        head = "crawl interrupted" if self.interrupted else "crawl finished"
+        return (
+            f"{head}: {self.pages} pages ({self.ok} ok) in {self.elapsed:.1f} s, "
+            f"{self.pages_per_second:.1f} pages/s, {_size(self.bytes)}\n"
+            f"  errors: {errors}\n"
+            f"  status: {statuses}\n"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}"
+        )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover

@@ -1,0 +1,192 @@
+"""URL normalization: one spelling per resource, so that dedupe sees through cosmetic
+differences. Runs for every link on every page, so the common case takes a fast path.
+
+Rules (RFC 3986 section 6 syntax-based normalization, as in Heritrix and w3lib):
+scheme and host lowercased, IDNA hosts to punycode, default ports dropped, fragment dropped,
+an empty path made ``/``, percent-escapes upper-cased, escapes of unreserved characters decoded,
+characters that must be escaped escaped (UTF-8), dot segments resolved. Paths keep their case and
+queries their order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from urllib.parse import urljoin, urlsplit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_LENGTH = 2083
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+# A URL that is already in normal form: lower-case http(s) scheme and host, an optional
+# non-default port, a path and query made only of characters that stay as they are, no
+# escapes, no fragment. Dot segments are checked apart.
+_FAST = re.compile(
+    r"https?://[a-z0-9][a-z0-9.-]*(?::([1-9][0-9]{0,4}))?"
+    r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters left as they are in a path or query; anything else is percent-encoded.
+_PATH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%")
+_QUERY_SAFE = _PATH_SAFE | {"?"}
+_STRIP = " \t\n\r\f\x00\x0b"
+_HOST_OK = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?")
+
+
+def _fix_escape(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _encode(text: str, safe: frozenset[str]) -> str:
+    """Percent-escape what ``safe`` does not hold (as UTF-8) and normalize existing escapes."""
+    if "%" in text:
+        text = _BAD_PERCENT.sub("%25", text)
+    if not all(c in safe for c in text):
+        text = "".join(
+            c if c in safe else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+            for c in text
+        )
+    if "%" in text:
+        text = _ESCAPE.sub(_fix_escape, text)
+    return text
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, on a path that starts with ``/``."""
+    if "/." not in path:
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for seg in segments[1:]:
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg != ".":
+            out.append(seg)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    return "/" + "/".join(out)
+
+
+def _normal_host(host: str) -> str | None:
+    if not host:
+        return None
+    if host.startswith("["):
+        try:
+            return "[" + ipaddress.IPv6Address(host[1:-1]).compressed + "]"
+        except ValueError:
+            return None
+    if "%" in host:
+        host = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), host)
+    host = host.lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if not _HOST_OK.fullmatch(host):
+        return None
+    return host
+
+
+def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
+    """The normal form of an absolute http(s) URL, or None when it is not one (logged at debug)."""
+    if len(url) > max_length:
+        log.debug("dropped URL longer than %d characters: %.80s...", max_length, url)
+        return None
+    match = _FAST.fullmatch(url)
+    if match is not None:
+        port = match.group(1)
+        if "/." not in url and (port is None or (
+                int(port) <= 65535 and port != _DEFAULT_PORTS[url[4] == "s" and "https" or "http"])):
+            return url
+    return _normalize_slow(url, max_length)
+
+
+def _normalize_slow(url: str, max_length: int) -> str | None:
+    url = url.strip(_STRIP)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.replace("\t", "").replace("\n", "").replace("\r", "")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        log.debug("dropped unparsable URL: %.200r", url)
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        log.debug("dropped URL with scheme %r: %.200r", scheme, url)
+        return None
+    netloc = parts.netloc
+    userinfo = ""
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        userinfo = _encode(userinfo, _PATH_SAFE - {"@", "/"}) + "@"
+    if netloc.startswith("["):
+        host = netloc[: netloc.find("]") + 1]
+    else:
+        host = netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+    host = _normal_host(host)
+    if host is None:
+        log.debug("dropped URL with a bad host: %.200r", url)
+        return None
+    if port is not None and port != int(_DEFAULT_PORTS[scheme]):
+        host = f"{host}:{port}"
+    path = remove_dot_segments(_encode(parts.path or "/", _PATH_SAFE))
+    if not path.startswith("/"):
+        path = "/" + path
+    query = _encode(parts.query, _QUERY_SAFE)
+    result = f"{scheme}://{userinfo}{host}{path}" + (f"?{query}" if query else "")
+    if len(result) > max_length:
+        log.debug("dropped URL longer than %d characters: %.80s...", max_length, result)
+        return None
+    return result
+
+
+def join_url(base: str, href: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
+    """Resolve ``href`` against the absolute, normalized ``base`` and normalize the result."""
+    href = href.strip(_STRIP)
+    if not href or href[0] == "#":
+        return None
+    if href[0] == "/" and href[1:2] != "/":
+        # Path-absolute: the common case on most sites; skip urljoin.
+        end = base.find("/", base.find("//") + 2)
+        joined = (base[:end] if end > 0 else base) + href
+    elif _SCHEME.match(href):
+        joined = href
+    elif href[0] not in "/?\\":
+        # Relative path: the base's directory plus the href; dot segments go in normalize_url.
+        query = base.find("?")
+        path_end = base.rfind("/", 0, query) if query > 0 else base.rfind("/")
+        joined = base[: path_end + 1] + href
+    else:
+        try:
+            joined = urljoin(base, href)
+        except ValueError:
+            log.debug("dropped unparsable link %.200r on %s", href, base)
+            return None
+    if "#" in joined:
+        joined = joined[: joined.find("#")]
+    return normalize_url(joined, max_length)
+
+
+def host_of(url: str) -> str:
+    """The ``host[:port]`` of a normalized URL (the key of per-host limits)."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    netloc = url[start:end] if end > 0 else url[start:]
+    return netloc.rpartition("@")[2]
+
+
+def hostname_of(url: str) -> str:
+    """The host name of a normalized URL, without port (IPv6 literals keep their brackets)."""
+    netloc = host_of(url)
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1]
+    return netloc.split(":", 1)[0]

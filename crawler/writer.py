@@ -1,0 +1,116 @@
+"""The output stage: one task drains the bounded output queue and writes records in batches
+through aiofiles. A slow disk fills the queue, which slows the fetch workers (backpressure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import aiofiles
+import aiofiles.os
+
+from crawler.errors import FatalError, UsageError
+
+STOP = None  # put on the queue to end the writer
+
+
+class JsonLinesSink:
+    """Records as JSON Lines (UTF-8, one object a line) in a file, or on stdout for ``-``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = "stdout" if path == "-" else path
+        self._file: Any = None
+
+    async def open(self) -> None:
+        """Open (and truncate) the output; a usage error when it cannot be written."""
+        if self.path == "-":
+            self._file = aiofiles.stdout_bytes
+            return
+        try:
+            self._file = await aiofiles.open(self.path, "wb")
+        except OSError as e:
+            raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
+
+    @staticmethod
+    def encode(records: list[dict[str, Any]]) -> bytes:
+        """The lines of ``records``."""
+        dumps = json.dumps
+        return "".join([dumps(r, ensure_ascii=False) + "\n" for r in records]).encode("utf-8")
+
+    async def write(self, data: bytes) -> None:
+        """Write and flush ``data``; a fatal error naming the file when that fails."""
+        try:
+            await self._file.write(data)
+            await self._file.flush()
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+
+    async def close(self) -> None:
+        """Flush to disk and close (stdout is flushed, not closed)."""
+        if self._file is None:
+            return
+        try:
+            await self._file.flush()
+            if self.path != "-":
+                await aiofiles.os.wrap(os.fsync)(self._file.fileno())
+                await self._file.close()
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+        finally:
+            self._file = None
+
+
+def open_sink(path: str, fmt: str) -> JsonLinesSink:
+    """The sink for ``--output``/``--format`` (JSON Lines; more formats come later)."""
+    del fmt  # "" or "jsonl", checked by the settings
+    return JsonLinesSink(path)
+
+
+async def write_loop(
+    queue: asyncio.Queue[dict[str, Any] | None],
+    sink: JsonLinesSink,
+    on_written: Callable[[list[dict[str, Any]]], None],
+    *,
+    batch_size: int,
+    flush_interval: float,
+    must_write: Callable[[int], bool],
+) -> None:
+    """Drain ``queue`` into ``sink`` until :data:`STOP`.
+
+    Records are written when ``batch_size`` are waiting, when the oldest has waited
+    ``flush_interval`` seconds, or when ``must_write(waiting)`` says so (the crawl can only end
+    once they are out). ``on_written`` is called with each batch after it is written.
+    """
+    loop = asyncio.get_running_loop()
+    pending: list[dict[str, Any]] = []
+    oldest = 0.0
+    stop = False
+    while not stop:
+        if pending:
+            timeout = oldest + flush_interval - loop.time()
+            try:
+                item = queue.get_nowait() if not queue.empty() else await asyncio.wait_for(
+                    queue.get(), max(timeout, 0.0))
+            except TimeoutError:
+                item = None
+                timed_out = True
+            else:
+                timed_out = False
+        else:
+            item = await queue.get()
+            timed_out = False
+            oldest = loop.time()
+        if item is STOP and not timed_out:
+            stop = True
+        elif item is not None:
+            pending.append(item)
+        if pending and (stop or timed_out or len(pending) >= batch_size
+                        or must_write(len(pending)) or loop.time() - oldest >= flush_interval):
+            await sink.write(sink.encode(pending))
+            on_written(pending)
+            pending = []
