@@ -17,6 +17,7 @@ from crawler.errors import FatalError, UsageError
 from crawler.seeds import read_seeds
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEMO_OUTPUT = "demo.jsonl"
 log = logging.getLogger("crawler")
 
 
@@ -26,63 +27,68 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"crawler: error: {message}\n")
 
 
+# (group, flags, help, extra argparse arguments); the default is added from default.toml.
+_OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
+    ("output", ("-o", "--output"), "where records go; - is stdout", {"metavar": "PATH"}),
+    ("output", ("--format",), "output format; empty: from the extension", {"choices": ["jsonl"]}),
+    ("output", ("--stats",), "write the final statistics as JSON to FILE", {"metavar": "FILE"}),
+    ("output", ("--log-level",), "debug, info, warning or error", {"metavar": "LEVEL"}),
+    ("scheduling", ("--concurrency",), "requests in flight in total", {"metavar": "N"}),
+    ("scheduling", ("--per-host",), "requests in flight to one host", {"metavar": "N"}),
+    ("scheduling", ("--delay",), "least time between request starts to one host", {"metavar": "SECONDS"}),
+    ("scheduling", ("--max-pages",), "stop after N pages; 0 is no limit", {"metavar": "N"}),
+    ("scheduling", ("--max-depth",), "hops from a seed; 0 is seeds only, -1 no limit", {"metavar": "N"}),
+    ("scope", ("--scope",), "follow links to the seeds' hosts, their registered domains, or anywhere",
+     {"choices": ["host", "domain", "any"]}),
+    ("scope", ("--allow-domain",), "also follow links to D and its subdomains (repeatable)",
+     {"metavar": "D", "action": "append"}),
+    ("scope", ("--deny-domain",), "never follow links to D and its subdomains (repeatable)",
+     {"metavar": "D", "action": "append"}),
+    ("scope", ("--include",), "follow only links matching one of these (repeatable)",
+     {"metavar": "REGEX", "action": "append"}),
+    ("scope", ("--exclude",), "never follow links matching one of these (repeatable)",
+     {"metavar": "REGEX", "action": "append"}),
+    ("fetching", ("--user-agent",), "the User-Agent header", {"metavar": "UA"}),
+    ("fetching", ("--timeout",), "deadline for a whole request, body included", {"metavar": "SECONDS"}),
+    ("fetching", ("--max-bytes",), "largest body kept, counted after decompression", {"metavar": "N"}),
+    ("fetching", ("--retries",), "retries on 5xx, 429, timeouts and connection errors", {"metavar": "N"}),
+]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return {"": "none", "-": "- (stdout)"}.get(value, str(value)) if isinstance(value, str) else str(value)
+
+
 def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.ArgumentParser:
     """The option parser; every default shown is read from ``config/default.toml``."""
-    d = default_values()
-
-    def default(key: str) -> str:
-        value = d[key]
-        if isinstance(value, list):
-            return "none" if not value else ", ".join(value)
-        if key == "output" and value == "-":
-            return "- (stdout)"
-        return str(value) if value != "" else "none"
-
+    defaults = default_values()
+    if demo:
+        defaults["output"] = DEMO_OUTPUT
     p = _Parser(
         prog=prog,
         description=("Serve a generated site on 127.0.0.1 and crawl it." if demo else
                      "Crawl the web from seed URLs and write one JSON record per URL."),
-        epilog="Settings may also come from --config FILE (TOML, keys spelled with underscores); "
-               "the command line wins.",
+        epilog="Every option can also be set in a TOML file given with --config (keys spelled "
+               "with underscores: per_host = 4); the command line wins.",
         argument_default=argparse.SUPPRESS,
     )
-    S = argparse.SUPPRESS
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
     if not demo:
         p.add_argument("--seeds", metavar="FILE", help="seed URLs, one a line; - reads stdin (required)")
     p.add_argument("--config", metavar="FILE", help="TOML settings file (default: none)")
-    out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", metavar="PATH",
-                     help=f"where records go; - is stdout (default: {'demo.jsonl' if demo else default('output')})")
-    out.add_argument("--format", choices=["jsonl"], help="output format (default: jsonl)")
-    out.add_argument("--stats", metavar="FILE", help=f"write the final statistics as JSON (default: {default('stats')})")
-    prog_group = out.add_mutually_exclusive_group()
-    prog_group.add_argument("--progress", dest="progress", action="store_const", const=True,
-                            help="live progress on stderr (default: when stderr is a terminal)")
-    prog_group.add_argument("--no-progress", dest="progress", action="store_const", const=False, help=S)
-    out.add_argument("--log-level", metavar="LEVEL", help=f"debug, info, warning or error (default: {default('log_level')})")
-
-    sched = p.add_argument_group("scheduling")
-    sched.add_argument("--concurrency", metavar="N", help=f"requests in flight in total (default: {default('concurrency')})")
-    sched.add_argument("--per-host", metavar="N", help=f"requests in flight to one host (default: {default('per_host')})")
-    sched.add_argument("--delay", metavar="SECONDS", help=f"least time between request starts to one host (default: {default('delay')})")
-    sched.add_argument("--max-pages", metavar="N", help=f"stop after N pages; 0 is no limit (default: {default('max_pages')})")
-    sched.add_argument("--max-depth", metavar="N",
-                       help=f"hops from a seed; 0 is seeds only, -1 no limit (default: {default('max_depth')})")
-
-    scope = p.add_argument_group("scope")
-    scope.add_argument("--scope", choices=["host", "domain", "any"],
-                       help=f"follow links to the seeds' hosts, their registered domains, or anywhere (default: {default('scope')})")
-    scope.add_argument("--allow-domain", metavar="D", action="append", help="also follow links to D and its subdomains (repeatable)")
-    scope.add_argument("--deny-domain", metavar="D", action="append", help="never follow links to D and its subdomains (repeatable)")
-    scope.add_argument("--include", metavar="REGEX", action="append", help="follow only links matching one of these (repeatable)")
-    scope.add_argument("--exclude", metavar="REGEX", action="append", help="never follow links matching one of these (repeatable)")
-
-    fetch = p.add_argument_group("fetching")
-    fetch.add_argument("--user-agent", metavar="UA", help=f"User-Agent header (default: {default('user_agent')})")
-    fetch.add_argument("--timeout", metavar="SECONDS", help=f"deadline for a whole request, body included (default: {default('timeout')})")
-    fetch.add_argument("--max-bytes", metavar="N", help=f"largest body kept, after decompression (default: {default('max_bytes')})")
-    fetch.add_argument("--retries", metavar="N", help=f"retries on 5xx, 429, timeouts and connection errors (default: {default('retries')})")
+    groups: dict[str, Any] = {}
+    for group, flags, text, extra in _OPTIONS:
+        if group not in groups:
+            groups[group] = p.add_argument_group(group)
+        key = flags[-1][2:].replace("-", "_")
+        groups[group].add_argument(*flags, help=f"{text} (default: {_shown(defaults[key])})", **extra)
+    shown = groups["output"].add_mutually_exclusive_group()
+    shown.add_argument("--progress", dest="progress", action="store_const", const=True,
+                       help="live progress on stderr (default: when stderr is a terminal)")
+    shown.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                       help="no live progress; a log line every log_interval seconds instead")
     return p
 
 

@@ -13,12 +13,19 @@ DEMO_PAGES = 300
 def main(argv: Sequence[str]) -> int:
     """Serve the demo site, crawl it with the same code path as a real crawl, say where the
     records went."""
-    from crawler.cli import EXIT_USAGE, _setup_logging, build_parser, run_crawl, settings_from_args
+    from crawler.cli import (
+        DEMO_OUTPUT,
+        EXIT_USAGE,
+        _setup_logging,
+        build_parser,
+        run_crawl,
+        settings_from_args,
+    )
     from crawler.errors import UsageError
 
     args = build_parser("crawler demo", demo=True).parse_args(list(argv))
     try:
-        settings = settings_from_args(args, {"output": "demo.jsonl", "progress": "auto"})
+        settings = settings_from_args(args, {"output": DEMO_OUTPUT})
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE

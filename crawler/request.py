@@ -8,7 +8,7 @@ from crawler.urls import host_of
 class CrawlRequest:
     """One URL accepted into the frontier, and what is known of its fetch so far."""
 
-    __slots__ = ("url", "depth", "referrer", "host", "attempts", "started", "retry_after")
+    __slots__ = ("attempts", "depth", "host", "referrer", "retry_after", "started", "url")
 
     def __init__(self, url: str, depth: int = 0, referrer: str | None = None) -> None:
         self.url = url

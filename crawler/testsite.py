@@ -46,10 +46,11 @@ def page_html(i: int, pages: int, links: int = 10, size: int = 2000, extras: boo
                     '\n<li><a href="/old-home">moved</a></li>'
                     '\n<li><a href="/notes.txt">notes</a></li>')
     words: list[str] = []
-    n = i
-    while sum(len(w) + 1 for w in words) < size:
+    n, length = i, 0
+    while length < size:
         n = (n * 1103515245 + 12345) & 0x7FFFFFFF
         words.append(_WORDS[n % len(_WORDS)])
+        length += len(words[-1]) + 1
     return (
         f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Page {i}</title></head>\n"
         f"<body><h1>Page {i}</h1>\n<ul>\n{anchors}\n</ul>\n<p>{' '.join(words)}</p>\n</body></html>\n"
@@ -127,7 +128,7 @@ class ServerThread:
         self._loop.close()
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0, backlog=1024)
         await site.start()

@@ -104,7 +104,7 @@ def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
     if match is not None:
         port = match.group(1)
         if "/." not in url and (port is None or (
-                int(port) <= 65535 and port != _DEFAULT_PORTS[url[4] == "s" and "https" or "http"])):
+                int(port) <= 65535 and port != _DEFAULT_PORTS[(url[4] == "s" and "https") or "http"])):
             return url
     return _normalize_slow(url, max_length)
 

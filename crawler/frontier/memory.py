@@ -17,7 +17,7 @@ from crawler.request import CrawlRequest
 
 
 class _Host:
-    __slots__ = ("queue", "in_flight", "next_start", "in_heap")
+    __slots__ = ("in_flight", "in_heap", "next_start", "queue")
 
     def __init__(self) -> None:
         self.queue: deque[CrawlRequest] = deque()

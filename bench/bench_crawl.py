@@ -1,0 +1,70 @@
+"""Crawl speed and memory: the crawler against a bare reference loop, side by side.
+
+Generates a static site (20,000 pages of about 15 KB, 10 links each), serves it on 127.0.0.1
+(nginx when installed), then alternates runs of the bare loop (bench/bare_loop.py) and of
+``python -m crawler --per-host 64 --concurrency 64`` with its default features on, and prints
+pages/s, peak RSS and the ratio. Target: ratio >= 0.8, crawler peak RSS < 150 MB.
+
+    python bench/bench_crawl.py [--pages 20000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from common import OUT, dump, machine, run_measured, serve, site
+
+
+def crawler_cmd(url: str, out: Path, *extra: str) -> list[str]:
+    seeds = OUT / "seeds.txt"
+    seeds.write_text(url + "\n")
+    return [sys.executable, "-m", "crawler", "--seeds", str(seeds), "-o", str(out),
+            "--per-host", "64", "--concurrency", "64", "--no-progress", "--max-depth", "-1",
+            "--stats", str(out.with_suffix(".stats.json")), *extra]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    root = site(args.pages)
+    bare: list[float] = []
+    ours: list[float] = []
+    rss_bare: list[int] = []
+    rss_ours: list[int] = []
+    with serve(root) as (url, server):
+        print(f"serving {args.pages} pages with {server} at {url}; {machine()}")
+        for r in range(args.rounds):
+            _, rss, out, code = run_measured([sys.executable, str(Path(__file__).parent / "bare_loop.py"), url, "64"])
+            figures = json.loads(out)
+            assert figures["pages"] == args.pages, figures
+            bare.append(figures["pages_per_s"])
+            rss_bare.append(rss)
+            target = OUT / "crawl.jsonl"
+            _, rss, _, code = run_measured(crawler_cmd(url, target))
+            stats = json.loads(target.with_suffix(".stats.json").read_text())
+            assert code == 0 and stats["pages"] == args.pages and stats["ok"] == args.pages, stats
+            ours.append(stats["pages_per_s"])
+            rss_ours.append(rss)
+            print(f"round {r + 1}: bare {bare[-1]:7.0f} pages/s {rss_bare[-1] / 2**20:5.0f} MB | "
+                  f"crawler {ours[-1]:7.0f} pages/s {rss_ours[-1] / 2**20:5.0f} MB | "
+                  f"ratio {ours[-1] / bare[-1]:.2f}")
+    result = {
+        "machine": machine(), "server": server, "pages": args.pages,
+        "bare_pages_per_s": statistics.median(bare), "crawler_pages_per_s": statistics.median(ours),
+        "ratio": statistics.median(o / b for o, b in zip(ours, bare, strict=True)),
+        "crawler_peak_rss_mb": max(rss_ours) / 2**20, "bare_peak_rss_mb": max(rss_bare) / 2**20,
+    }
+    print(f"median: bare {result['bare_pages_per_s']:.0f} pages/s, crawler {result['crawler_pages_per_s']:.0f} "
+          f"pages/s, ratio {result['ratio']:.2f} (target >= 0.8); crawler peak RSS "
+          f"{result['crawler_peak_rss_mb']:.0f} MB (target < 150)")
+    dump(OUT / "bench_crawl.json", result)
+
+
+if __name__ == "__main__":
+    main()

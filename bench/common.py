@@ -1,0 +1,137 @@
+"""Shared by the benchmarks: a generated static site, served by nginx when it is installed
+(else by aiohttp in a subprocess), and child processes measured for time and peak memory.
+Everything listens on 127.0.0.1 only. Output goes under bench/out/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crawler.testsite import free_port, write_site
+
+OUT = Path(__file__).resolve().parent / "out"
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types {{ text/html html; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {site};
+        index index.html;
+    }}
+}}
+"""
+
+
+def site(pages: int, links: int = 10, size: int = 15000) -> Path:
+    """The static site of ``pages`` pages (made once, then reused)."""
+    root = OUT / f"site-{pages}-{links}-{size}"
+    if not root.exists():
+        print(f"writing a {pages}-page site to {root} ...", file=sys.stderr)
+        partial = root.with_name(root.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        write_site(partial, pages, links, size)
+        partial.rename(root)
+    return root
+
+
+def _wait_up(url: str, deadline: float = 15.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                r.read()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def serve(root: Path):
+    """Serve ``root`` on 127.0.0.1; yields (root URL, server name)."""
+    port = free_port()
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    with tempfile.TemporaryDirectory() as tmp:
+        if nginx:
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(root=tmp, port=port, site=root))
+            cmd = [nginx, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"]
+            name = "nginx"
+        else:
+            name = "aiohttp static files"
+            cmd = [sys.executable, str(Path(__file__).parent / "static_server.py"), str(root), str(port)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            _wait_up(url)
+            yield url, name
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int, str, int]:
+    """Run ``cmd`` as a child and take its own peak RSS from wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    # Read the pipes in full, then reap with wait4 to get this child's resource usage.
+    def pump(stream, sink):
+        sink.append(stream.read())
+
+    outs: list[bytes] = []
+    errs: list[bytes] = []
+    threads = [threading.Thread(target=pump, args=(proc.stdout, outs)),
+               threading.Thread(target=pump, args=(proc.stderr, errs))]
+    for t in threads:
+        t.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    for t in threads:
+        t.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    out, err = outs[0], errs[0]
+    if proc.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return wall, usage.ru_maxrss * 1024, out.decode(errors="replace"), proc.returncode
+
+
+def machine() -> str:
+    """A line naming the machine the figures come from."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+def dump(path: Path, data: dict) -> None:
+    """Keep a run's figures as JSON under bench/out/."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,159 @@
+"""Fixtures: real aiohttp servers on 127.0.0.1 (each in its own thread and event loop), the
+crawler run in-process or as a subprocess, and helpers that wait for conditions with deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from crawler import load_settings
+from crawler.engine import Engine
+from crawler.stats import Stats
+from crawler.testsite import ServerThread, make_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Hit:
+    """One request as the server saw it."""
+
+    path: str
+    host: str
+    start: float
+    headers: dict[str, str]
+    end: float | None = None
+
+
+@dataclass
+class Server:
+    """A running test server and what it has seen."""
+
+    url: str
+    port: int
+    hits: list[Hit] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def paths(self) -> list[str]:
+        return [h.path for h in self.hits]
+
+    def count(self, path: str) -> int:
+        return sum(1 for h in self.hits if h.path == path)
+
+
+def _counting(server: Server) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        hit = Hit(request.path_qs, request.host, time.monotonic(), dict(request.headers))
+        with server.lock:
+            server.hits.append(hit)
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+            hit.end = time.monotonic()
+
+    return middleware
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[web.Application], Server]]:
+    """Start ``app`` on 127.0.0.1 on a free port; every request is counted."""
+    threads: list[ServerThread] = []
+
+    def start(app: web.Application) -> Server:
+        server = Server(url="", port=0)
+        app.middlewares.append(_counting(server))
+        thread = ServerThread(app).__enter__()
+        threads.append(thread)
+        server.url, server.port = thread.url, thread.port
+        return server
+
+    yield start
+    for thread in threads:
+        thread.__exit__(None, None, None)
+
+
+@pytest.fixture
+def site(serve: Callable[[web.Application], Server]) -> Callable[..., Server]:
+    """A generated site (see crawler.testsite) on a real server."""
+
+    def make(pages: int, **kwargs: Any) -> Server:
+        return serve(make_app(pages, **kwargs))
+
+    return make
+
+
+@dataclass
+class CrawlResult:
+    records: list[dict[str, Any]]
+    stats: Stats
+
+    def by_url(self) -> dict[str, dict[str, Any]]:
+        return {r["url"]: r for r in self.records}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSON Lines file, each parsed (fails on a bad line)."""
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+@pytest.fixture
+def crawl(tmp_path: Path) -> Callable[..., Any]:
+    """Run a crawl in this process: ``await crawl([seed], per_host=4)`` -> CrawlResult."""
+    counter = iter(range(1_000_000))
+
+    async def run(seeds: list[str], **settings: Any) -> CrawlResult:
+        out = tmp_path / f"crawl-{next(counter)}.jsonl"
+        options = {"output": str(out), "progress": False, "retry_backoff": 0.01} | settings
+        stats = await Engine(load_settings(options), seeds).run()
+        return CrawlResult(read_jsonl(out), stats)
+
+    return run
+
+
+def run_cli(*args: str, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m crawler ARGS`` as users run it."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``condition`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+async def async_wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """``wait_for`` for async tests."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.02)
+    return value

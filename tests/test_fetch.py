@@ -1,0 +1,242 @@
+"""Fetching against real servers: redirects, retries, deadlines, size limits, encodings."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+
+from aiohttp import web
+
+from crawler.fetch import parse_retry_after
+from tests.test_crawl import app_of, html
+
+
+def redirect(to: str, status: int = 302):
+    async def handler(request: web.Request) -> web.Response:
+        target = to.replace("{port}", str(request.url.port))
+        return web.Response(status=status, headers={"Location": target})
+    return handler
+
+
+async def test_redirect_chain_followed_to_the_end(serve, crawl) -> None:
+    server = serve(app_of({
+        "/": '<a href="/r3">chain</a>', "/r3": redirect("/r2", 301), "/r2": redirect("r1", 307),
+        "/r1": redirect("/final#frag", 308), "/final": '<a href="/from-final">x</a>', "/from-final": "end",
+    }))
+    result = await crawl([server.url])
+    r3 = result.by_url()[server.url + "r3"]
+    assert r3["final_url"] == server.url + "final"
+    assert (r3["status"], r3["error"], r3["title"], r3["links"]) == (200, None, "t", 1)
+    assert server.url + "from-final" in result.by_url()  # links of the final page are followed
+    assert server.count("/r3") == server.count("/r2") == server.count("/r1") == 1
+
+
+async def test_redirect_loop_and_overlong_chain(serve, crawl) -> None:
+    routes = {"/": '<a href="/loop-a">l</a><a href="/hop/0">c</a>', "/loop-a": redirect("/loop-b"),
+              "/loop-b": redirect("/loop-a")}
+
+    async def hop(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        return web.Response(status=302, headers={"Location": f"/hop/{n + 1}"})
+
+    app = app_of(routes)
+    app.router.add_get("/hop/{n}", hop)
+    server = serve(app)
+    result = await crawl([server.url], max_redirects=10)
+    records = result.by_url()
+    assert records[server.url + "loop-a"]["error"] == "too_many_redirects"
+    assert server.count("/loop-a") == 1 and server.count("/loop-b") == 1
+    assert records[server.url + "hop/0"]["error"] == "too_many_redirects"
+    assert server.count("/hop/10") == 1 and server.count("/hop/11") == 0  # 10 hops followed, no more
+    assert len(result.records) == 3
+
+
+async def test_redirect_off_scope_or_to_other_schemes_is_blocked(serve, crawl) -> None:
+    server = serve(app_of({
+        "/": '<a href="/away">a</a><a href="/ftp">f</a><a href="/file">l</a>',
+        "/away": redirect("http://localhost:{port}/landing"),
+        "/ftp": redirect("ftp://127.0.0.1/x"),
+        "/file": redirect("file:///etc/passwd"),
+        "/landing": "should not be reached",
+    }))
+    result = await crawl([server.url])
+    records = result.by_url()
+    for path in ("away", "ftp", "file"):
+        assert records[server.url + path]["error"] == "redirect_blocked"
+        assert records[server.url + path]["status"] in (301, 302)
+    assert server.count("/landing") == 0
+
+
+def flaky(failures: list[int], headers: dict[str, str] | None = None):
+    """Answer with the statuses in ``failures`` first, then 200."""
+    state = {"n": 0}
+
+    async def handler(request: web.Request) -> web.Response:
+        state["n"] += 1
+        if state["n"] <= len(failures):
+            return web.Response(status=failures[state["n"] - 1], headers=headers)
+        return html("finally")
+    return handler
+
+
+async def test_server_that_fails_twice_then_works(serve, crawl) -> None:
+    server = serve(app_of({"/": flaky([500, 503])}))
+    result = await crawl([server.url], retries=3)
+    assert (result.records[0]["status"], result.records[0]["error"]) == (200, None)
+    assert server.count("/") == 3
+    assert result.stats.retries == 2
+
+
+async def test_retries_exhausted_gives_http_error(serve, crawl) -> None:
+    server = serve(app_of({"/": flaky([500] * 10), "/missing": flaky([404] * 10)}))
+    result = await crawl([server.url], retries=2)
+    assert (result.records[0]["status"], result.records[0]["error"]) == (500, "http")
+    assert server.count("/") == 3
+
+
+async def test_404_is_not_retried(serve, crawl) -> None:
+    server = serve(app_of({"/": flaky([404] * 10)}))
+    result = await crawl([server.url], retries=3)
+    assert (result.records[0]["status"], result.records[0]["error"]) == (404, "http")
+    assert server.count("/") == 1
+
+
+async def test_retry_after_is_honoured_at_the_server(serve, crawl) -> None:
+    server = serve(app_of({"/": flaky([503], {"Retry-After": "1"})}))
+    result = await crawl([server.url], retries=2)
+    assert result.records[0]["error"] is None
+    first, second = (hit.start for hit in server.hits)
+    assert second - first >= 1.0
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    now = 1_700_000_000
+    assert parse_retry_after("Tue, 14 Nov 2023 22:13:20 GMT", now=now) == 0.0
+    assert parse_retry_after("Tue, 14 Nov 2023 22:13:40 GMT", now=now) == 20.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+async def test_server_that_never_answers_times_out_within_the_deadline(serve, crawl) -> None:
+    import asyncio
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    server = serve(app_of({"/": hang}))
+    started = time.monotonic()
+    result = await crawl([server.url], timeout=0.5, retries=1)
+    elapsed = time.monotonic() - started
+    assert result.records[0]["error"] == "timeout"
+    assert result.records[0]["status"] is None
+    assert server.count("/") == 2
+    assert elapsed < 0.5 * 2 + 1.0
+
+
+async def test_slow_body_times_out(serve, crawl) -> None:
+    import asyncio
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        for _ in range(100):
+            await response.write(b"<p>x</p>")
+            await asyncio.sleep(0.1)
+        return response
+
+    server = serve(app_of({"/": trickle}))
+    started = time.monotonic()
+    result = await crawl([server.url], timeout=0.5, retries=0)
+    assert result.records[0]["error"] == "timeout"
+    assert time.monotonic() - started < 2.0
+
+
+async def test_large_body_stops_at_max_bytes(serve, crawl) -> None:
+    big = b"x" * (3 * 2**20)
+
+    async def body(request: web.Request) -> web.Response:
+        return web.Response(body=big, content_type="text/html")
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        for i in range(0, len(big), 65536):
+            await response.write(big[i:i + 65536])
+        return response
+
+    server = serve(app_of({"/": '<a href="/big">b</a><a href="/chunked">c</a>', "/big": body,
+                           "/chunked": chunked}))
+    result = await crawl([server.url], max_bytes=2**20)
+    records = result.by_url()
+    assert records[server.url + "big"]["error"] == "too_large"
+    assert records[server.url + "chunked"]["error"] == "too_large"
+
+
+async def test_gzip_and_deflate_bodies_are_decoded(serve, crawl) -> None:
+    page = b"<html><head><title>Zipped</title></head><body><a href='/z2'>x</a></body></html>"
+
+    async def gz(request: web.Request) -> web.Response:
+        return web.Response(body=gzip.compress(page), headers={
+            "Content-Encoding": "gzip", "Content-Type": "text/html"})
+
+    async def raw_deflate(request: web.Request) -> web.Response:
+        c = zlib.compressobj(wbits=-15)
+        return web.Response(body=c.compress(page) + c.flush(), headers={
+            "Content-Encoding": "deflate", "Content-Type": "text/html"})
+
+    server = serve(app_of({"/": gz, "/z2": raw_deflate}))
+    result = await crawl([server.url])
+    records = result.by_url()
+    assert records[server.url]["title"] == "Zipped"
+    assert records[server.url]["bytes"] == len(page)
+    assert records[server.url + "z2"]["title"] == "Zipped" and records[server.url + "z2"]["error"] is None
+
+
+async def test_encodings_from_header_meta_and_bom(serve, crawl) -> None:
+    title = "Привет, мир"
+
+    async def by_header(request: web.Request) -> web.Response:
+        body = f"<title>{title}</title><a href='/meta'>m</a><a href='/bom'>b</a><a href='/sjis'>s</a>"
+        return web.Response(body=body.encode("cp1251"), headers={"Content-Type": "text/html; charset=windows-1251"})
+
+    async def by_meta(request: web.Request) -> web.Response:
+        body = f"<html><head><meta charset='windows-1251'><title>{title}</title></head></html>"
+        return web.Response(body=body.encode("cp1251"), headers={"Content-Type": "text/html"})
+
+    async def by_bom(request: web.Request) -> web.Response:
+        body = f"<title>{title}</title>"
+        return web.Response(body=b"\xef\xbb\xbf" + body.encode("utf-8"),
+                            headers={"Content-Type": "text/html; charset=iso-8859-1"})
+
+    async def sjis(request: web.Request) -> web.Response:
+        body = "<meta http-equiv='Content-Type' content='text/html; charset=Shift_JIS'><title>日本語</title>"
+        return web.Response(body=body.encode("shift_jis"), headers={"Content-Type": "text/html"})
+
+    server = serve(app_of({"/": by_header, "/meta": by_meta, "/bom": by_bom, "/sjis": sjis}))
+    records = (await crawl([server.url])).by_url()
+    assert records[server.url]["title"] == title
+    assert records[server.url + "meta"]["title"] == title
+    assert records[server.url + "bom"]["title"] == title
+    assert records[server.url + "sjis"]["title"] == "日本語"
+
+
+async def test_undecodable_bytes_are_replaced(serve, crawl) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(body=b"<title>ok \xff\xfe end</title>", headers={"Content-Type": "text/html; charset=utf-8"})
+
+    server = serve(app_of({"/": broken}))
+    records = (await crawl([server.url])).records
+    assert records[0]["title"] == "ok \ufffd\ufffd end"
+    assert records[0]["error"] is None
+
+
+async def test_connection_refused_is_connect_error(crawl) -> None:
+    from crawler.testsite import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/"
+    records = (await crawl([url], retries=1)).records
+    assert records[0]["error"] == "connect" and records[0]["status"] is None
