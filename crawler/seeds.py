@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
@@ -10,19 +11,22 @@ from crawler.errors import UsageError
 from crawler.urls import normalize_url
 
 log = logging.getLogger("crawler")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str]:
     """Normalized seed URLs; a malformed line is reported with its number and skipped.
 
-    A line without a scheme (``example.com/page``) is taken as ``http://``, as wget and curl do.
+    A line without a scheme (``example.com/page``, ``localhost:8080``) is taken as ``http://``,
+    as wget and curl do.
     """
     seeds: list[str] = []
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        candidate = text if "://" in text else "http://" + text
+        scheme = _SCHEME.match(text)
+        candidate = text if scheme and not text[scheme.end():][:1].isdigit() else "http://" + text
         url = normalize_url(candidate, max_length)
         if url is None:
             log.warning("%s:%d: not an http(s) URL, skipped: %.200s", source, number, text)

@@ -125,6 +125,10 @@ class ServerThread:
         self._loop.run_forever()
         assert self._runner is not None
         self._loop.run_until_complete(self._runner.cleanup())
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self._loop.close()
 
     async def _start(self) -> None:

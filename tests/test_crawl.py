@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 from aiohttp import web
@@ -169,7 +170,7 @@ async def test_delay_spaces_request_starts_to_a_host(serve, crawl) -> None:
     await crawl([server.url], per_host=4, delay=0.2)
     starts = sorted(hit.start for hit in server.hits)
     assert len(starts) == 6
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.2 - 0.015
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.2 - 0.015
 
 
 async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:

@@ -226,7 +226,8 @@ async def test_encodings_from_header_meta_and_bom(serve, crawl) -> None:
 
 async def test_undecodable_bytes_are_replaced(serve, crawl) -> None:
     async def broken(request: web.Request) -> web.Response:
-        return web.Response(body=b"<title>ok \xff\xfe end</title>", headers={"Content-Type": "text/html; charset=utf-8"})
+        return web.Response(body=b"<title>ok \xff\xfe end</title>",
+                            headers={"Content-Type": "text/html; charset=utf-8"})
 
     server = serve(app_of({"/": broken}))
     records = (await crawl([server.url])).records
