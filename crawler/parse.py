@@ -68,7 +68,7 @@ class ParsedPage:
     """What the crawler takes from one HTML page."""
 
     title: str | None
-    links: list[str]  # normalized, in scope, each once, in document order
+    links: list[str]  # normalized, in scope, each once: a[href] in document order, then area[href]
     follow: bool  # False when the page says nofollow
 
 
@@ -85,27 +85,33 @@ def parse_html(
     is one; ``rel=nofollow`` links are skipped, and ``<meta name=robots content=nofollow>``
     makes ``follow`` False.
     """
+    # tree.tags() is many times faster than CSS selectors here (a walk, no selector engine).
     tree = LexborHTMLParser(decode_html(body, charset))
-    node = tree.css_first("title")
-    title = node.text(strip=True) if node is not None else None
+    titles = tree.tags("title")
+    title = titles[0].text(strip=True) if titles else None
     follow = True
-    for meta in tree.css("meta[name]"):
+    for meta in tree.tags("meta"):
         if (meta.attributes.get("name") or "").strip().lower() == "robots":
             content = (meta.attributes.get("content") or "").lower()
             if {"nofollow", "none"} & {token.strip() for token in content.split(",")}:
                 follow = False
     base = url
-    node = tree.css_first("base[href]")
-    if node is not None:
-        base = join_url(url, node.attributes.get("href") or "", max_url_length) or url
+    for node in tree.tags("base"):
+        href = node.attributes.get("href")
+        if href:
+            base = join_url(url, href, max_url_length) or url
+            break
     links: list[str] = []
     found: set[str] = set()
-    for node in tree.css("a[href], area[href]"):
+    for node in tree.tags("a") + tree.tags("area"):
         attrs = node.attributes
+        href = attrs.get("href")
+        if href is None:
+            continue
         rel = attrs.get("rel")
         if rel and "nofollow" in rel.lower():
             continue
-        link = join_url(base, attrs.get("href") or "", max_url_length)
+        link = join_url(base, href, max_url_length)
         if link is not None and link not in found and allows(link):
             found.add(link)
             links.append(link)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import time
 from typing import Any
 
 from crawler.fetch import FetchResult
@@ -15,10 +15,16 @@ FIELDS = (
 )
 
 
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
 def utc_now_iso() -> str:
     """The current UTC time in ISO 8601 with milliseconds and a ``Z``."""
-    now = datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
 
 
 def make_record(

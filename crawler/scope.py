@@ -71,8 +71,8 @@ class Scope:
         self._host_allowed.cache_clear()
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Scope per crawl, cleared on change
-    def _host_allowed(self, host: str) -> bool:
-        host = host.rstrip(".")
+    def _host_allowed(self, netloc: str) -> bool:
+        host = hostname_of("//" + netloc + "/").rstrip(".")
         if self.deny and _under(host, self.deny):
             return False
         if self.mode == "any" or (self.allow and _under(host, self.allow)):
@@ -83,8 +83,8 @@ class Scope:
 
     def allows(self, url: str) -> bool:
         """True when the normalized ``url`` is in scope and passes the URL filters."""
-        if not self._host_allowed(hostname_of(url)):
+        if not self._host_allowed(url.split("/", 3)[2]):
             return False
         if self.include and not any(p.search(url) for p in self.include):
             return False
-        return not any(p.search(url) for p in self.exclude)
+        return not (self.exclude and any(p.search(url) for p in self.exclude))

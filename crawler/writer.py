@@ -65,9 +65,18 @@ class JsonLinesSink:
             self._file = None
 
 
+# Extensions of formats that are planned but not written yet: refuse them rather than write
+# JSON Lines into a file whose name promises something else.
+_NOT_YET = (".jsonl.gz", ".json.gz", ".csv", ".warc", ".warc.gz")
+
+
 def open_sink(path: str, fmt: str) -> JsonLinesSink:
-    """The sink for ``--output``/``--format`` (JSON Lines; more formats come later)."""
-    del fmt  # "" or "jsonl", checked by the settings
+    """The sink for ``--output``/``--format`` (JSON Lines so far)."""
+    if not fmt:
+        for ext in _NOT_YET:
+            if path.lower().endswith(ext):
+                raise UsageError(f"--output: {ext} output is not supported yet; use a .jsonl file or "
+                                 f"--format jsonl")
     return JsonLinesSink(path)
 
 
