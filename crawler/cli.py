@@ -48,6 +48,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
      {"metavar": "REGEX", "action": "append"}),
     ("scope", ("--exclude",), "never follow links matching one of these (repeatable)",
      {"metavar": "REGEX", "action": "append"}),
+    ("politeness", ("--sitemap",), "take seeds from this sitemap (repeatable)", {"metavar": "URL", "action": "append"}),
     ("fetching", ("--user-agent",), "the User-Agent header", {"metavar": "UA"}),
     ("fetching", ("--timeout",), "deadline for a whole request, body included", {"metavar": "SECONDS"}),
     ("fetching", ("--max-bytes",), "largest body kept, counted after decompression", {"metavar": "N"}),
@@ -76,7 +77,8 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
     )
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
     if not demo:
-        p.add_argument("--seeds", metavar="FILE", help="seed URLs, one a line; - reads stdin (required)")
+        p.add_argument("--seeds", metavar="FILE",
+                       help="seed URLs, one a line; - reads stdin (required unless --sitemap is given)")
     p.add_argument("--config", metavar="FILE", help="TOML settings file (default: none)")
     groups: dict[str, Any] = {}
     for group, flags, text, extra in _OPTIONS:
@@ -84,6 +86,15 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
             groups[group] = p.add_argument_group(group)
         key = flags[-1][2:].replace("-", "_")
         groups[group].add_argument(*flags, help=f"{text} (default: {_shown(defaults[key])})", **extra)
+    groups["politeness"].add_argument(
+        "--no-robots", dest="robots", action="store_const", const=False,
+        help="ignore robots.txt, its Crawl-delay, and nofollow in pages and headers (default: obey them)")
+    groups["politeness"].add_argument(
+        "--autothrottle", action="store_const", const=True,
+        help="adapt each host's delay to its latency, never below --delay (default: off)")
+    groups["politeness"].add_argument(
+        "--use-sitemaps", action="store_const", const=True,
+        help="also take seeds from the Sitemap: lines of robots.txt, else /sitemap.xml (default: off)")
     shown = groups["output"].add_mutually_exclusive_group()
     shown.add_argument("--progress", dest="progress", action="store_const", const=True,
                        help="live progress on stderr (default: when stderr is a terminal)")
@@ -154,11 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return demo_main(argv[1:])
         args = build_parser().parse_args(argv)
-        if "seeds" not in args:
-            raise UsageError("--seeds FILE is required (or try: python -m crawler demo)")
         settings = settings_from_args(args)
+        if "seeds" not in args and not settings.sitemap:
+            raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
         _setup_logging(settings.log_level)
-        seeds = read_seeds(args.seeds, settings.max_url_length)
+        seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
         return run_crawl(settings, seeds)
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)

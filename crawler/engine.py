@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import signal
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,16 @@ from crawler.config import Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier
-from crawler.parse import ParsedPage, is_html, parse_html
+from crawler.parse import ParsedPage, is_html, parse_html, robots_directives
+from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.records import make_record
-from crawler.request import CrawlRequest
+from crawler.request import PAGE, SITEMAP, CrawlRequest
+from crawler.robots import Robots, origin_of, product_token
 from crawler.scope import Scope
+from crawler.sitemaps import SitemapParser
 from crawler.stats import Stats
+from crawler.urls import normalize_url
 from crawler.writer import STOP, open_sink, write_loop
 
 log = logging.getLogger("crawler")
@@ -40,8 +43,13 @@ class Engine:
     def __init__(self, settings: Settings, seeds: Iterable[str], frontier: Frontier | None = None) -> None:
         self.settings = settings
         self.seeds = list(dict.fromkeys(seeds))
-        self.scope = Scope(settings, self.seeds)
+        self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
+        self.scope = Scope(settings, self.seeds + self.sitemaps)
         self.frontier: Frontier = frontier or MemoryFrontier(settings.per_host, settings.delay)
+        self.politeness = Politeness(settings, self.frontier)
+        self.robots: Robots | None = None
+        self._agent = product_token(settings.user_agent)
+        self._sitemap_origins: set[str] = set()
         self.stats = Stats()
         self.in_flight = 0
         self.outstanding = 0
@@ -95,10 +103,17 @@ class Engine:
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
         try:
             async with Fetcher(self.settings, self.scope.allows) as self._fetcher:
-                self._accept(CrawlRequest(url) for url in self.seeds)
+                if self.settings.robots:
+                    self.robots = Robots(self.settings, self._fetcher)
+                start = self._accept(CrawlRequest(url) for url in self.seeds)
+                start += self._accept_sitemaps(self.sitemaps)
+                if self.settings.use_sitemaps and not self.settings.robots:
+                    start += self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
                 if self.outstanding == 0:
                     self._finished.set()
                 writer = loop.create_task(self._write(sink))
+                for record in start:
+                    await self._queue.put(record)
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
                 progress.start()
                 try:
@@ -151,25 +166,50 @@ class Engine:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _accept(self, requests: Iterable[CrawlRequest]) -> None:
+    def _accept(self, requests: Iterable[CrawlRequest]) -> list[dict[str, Any]]:
+        """Accept new URLs (each counted until its record is written). Those that robots.txt
+        already forbids are not queued: their records are returned, to be written."""
         requests = list(requests)
         if self.settings.max_pages:
             room = self.settings.max_pages - self.stats.discovered
             if room <= 0:
-                return
+                return []
             requests = [r for r in requests if not self.frontier.seen(r.url)][:room]
+        denied: list[CrawlRequest] = []
+        reasons: dict[str, str] = {}
+        if self.robots is not None:
+            cached, allowed = self.robots.cached, []
+            for r in requests:
+                rules = cached(origin_of(r.url))
+                if rules is not None and not rules.allowed(r.url):
+                    denied.append(r)
+                    reasons[r.url] = rules.reason
+                else:
+                    allowed.append(r)
+            requests = allowed
         accepted = self.frontier.add(requests)
-        self.outstanding += len(accepted)
-        self.stats.discovered += len(accepted)
+        if denied:
+            denied = self.frontier.add(denied, queue=False)
+        self.outstanding += len(accepted) + len(denied)
+        self.stats.discovered += len(accepted) + len(denied)
+        return [make_record(r, None, None, 0.0, reasons[r.url]) for r in denied]
 
-    def _follow(self, page: ParsedPage, request: CrawlRequest) -> None:
+    def _follow(self, page: ParsedPage, request: CrawlRequest) -> list[dict[str, Any]]:
         depth = request.depth + 1
         if not page.follow or (self.settings.max_depth >= 0 and depth > self.settings.max_depth):
-            return
+            return []
         seen = self.frontier.seen
         new = [url for url in page.links if not seen(url)]
-        if new:
-            self._accept(CrawlRequest(url, depth, request.url) for url in new)
+        return self._accept(CrawlRequest(url, depth, request.url) for url in new) if new else []
+
+    def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[dict[str, Any]]:
+        """Accept sitemap documents (normalized, in scope) to read seeds from."""
+        found = []
+        for url in urls:
+            url = normalize_url(url, self.settings.max_url_length)
+            if url is not None and self.scope.allows(url):
+                found.append(CrawlRequest(url, 0, referrer, SITEMAP))
+        return self._accept(found)
 
     async def _worker(self) -> None:
         frontier = self.frontier
@@ -179,54 +219,134 @@ class Engine:
                 return
             self.in_flight += 1
             try:
-                record = await self._process(request)
+                records = await self._process(request)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("unexpected error on %s", request.url)
-                record = make_record(request, None, None, 0.0, errors.CONTENT)
+                records = [make_record(request, None, None, 0.0, errors.CONTENT)]
             finally:
                 self.in_flight -= 1
-            if record is not None:
+            for record in records:
                 await self._queue.put(record)
 
-    async def _process(self, request: CrawlRequest) -> dict[str, Any] | None:
-        """Fetch and parse one request; its record, or None when it goes back for a retry."""
+    async def _process(self, request: CrawlRequest) -> list[dict[str, Any]]:
+        """Fetch and handle one request, holding a slot of its host. Returns the records to
+        write: its own (unless it goes back to the frontier for a retry, a redirect hop or
+        after its host's robots.txt was read) and those of URLs it found that robots.txt
+        forbids."""
         loop = asyncio.get_running_loop()
         assert self._fetcher is not None
         if request.started is None:
             request.started = loop.time()
+        if self.robots is not None:
+            origin = origin_of(request.fetch_url)
+            rules = self.robots.cached(origin)
+            if rules is None:
+                # This slot fetches robots.txt; the page waits its turn (and the host's delay).
+                try:
+                    rules = await self.robots.load(origin)
+                finally:
+                    self.frontier.release(request)
+                self.politeness.apply_robots(request.host, rules)
+                self.frontier.retry(request, 0.0)
+                if self.settings.use_sitemaps and origin not in self._sitemap_origins:
+                    self._sitemap_origins.add(origin)
+                    return self._accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
+                return []
+            if not rules.allowed(request.fetch_url):
+                self.frontier.release(request)
+                return [make_record(request, None, None, self._elapsed_ms(request), rules.reason)]
         request.attempts += 1
+        sitemap = SitemapParser(self.settings.sitemap_max_bytes) if request.kind == SITEMAP else None
+        found: list[dict[str, Any]] = []
+        started = loop.time()
         try:
-            result = await self._fetcher.fetch(request.url, is_html)
+            if sitemap is not None:
+                result = await self._fetch_sitemap(request, sitemap, found)
+            else:
+                result = await self._fetcher.fetch(request.fetch_url, is_html, follow=False)
         finally:
             self.frontier.release(request)
+        wait = self.politeness.after_fetch(request.host, result, loop.time() - started)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
-            self.frontier.retry(request, self._backoff(request.attempts, result.retry_after))
-            return None
+            self.frontier.retry(request, wait)
+            return found
+        if result.location is not None:
+            error = self._redirect(request, result.location)
+            if error is None:
+                return found
+            return [*found, make_record(request, result, None, self._elapsed_ms(request), error)]
+        if sitemap is not None:
+            return [*found, make_record(request, result, None, self._elapsed_ms(request), links=sitemap.count)]
+        header = result.headers.get("X-Robots-Tag", "") if result.headers else ""
+        directives = robots_directives(header, self._agent) if header else set()
         page: ParsedPage | None = None
         error = None
         if result.error is None and is_html(result.content_type) and result.final_url:
             try:
                 page = await loop.run_in_executor(
                     self._pool, parse_html, result.body, result.charset, result.final_url,
-                    self.scope.allows, self.settings.max_url_length)
+                    self.scope.allows, self.settings.max_url_length, self.settings.robots)
             except Exception as e:  # a parser failure costs this page only
                 log.warning("cannot parse %s: %r", request.url, e)
                 error = errors.CONTENT
             else:
-                self._follow(page, request)
-        return make_record(request, result, page, (loop.time() - request.started) * 1000, error)
+                if not (self.settings.robots and "nofollow" in directives):
+                    found = self._follow(page, request)
+        record = make_record(request, result, page, self._elapsed_ms(request), error,
+                             noindex="noindex" in directives)
+        return [*found, record]
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with jitter; at least what ``Retry-After`` asked (capped)."""
-        cap = self.settings.retry_backoff_max
-        base = min(cap, self.settings.retry_backoff * 2 ** (attempt - 1))
-        wait = base / 2 + random.uniform(0, base / 2)
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, cap))
-        return wait
+    def _redirect(self, request: CrawlRequest, target: str) -> str | None:
+        """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
+        delay and robots.txt apply to the hop); the error name when the hop is refused."""
+        if not self.scope.allows(target):
+            log.debug("redirect from %s to %s blocked by the scope", request.fetch_url, target)
+            return errors.REDIRECT_BLOCKED
+        if (target == request.fetch_url or (request.visited is not None and target in request.visited)
+                or request.redirects >= self.settings.max_redirects):
+            return errors.TOO_MANY_REDIRECTS
+        request.redirect(target)
+        self.frontier.retry(request, 0.0)
+        return None
+
+    async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
+                             found: list[dict[str, Any]]) -> FetchResult:
+        """Fetch a sitemap, accepting the URLs it lists as they are parsed."""
+
+        def take() -> None:
+            pages, sitemaps = [], []
+            for entry in parser.take():
+                if entry.is_sitemap:
+                    sitemaps.append(entry.loc)
+                    continue
+                url = normalize_url(entry.loc, self.settings.max_url_length)
+                if url is not None and self.scope.allows(url):
+                    pages.append(CrawlRequest(url, 0, request.url, PAGE, entry.lastmod))
+            found.extend(self._accept(pages))
+            if sitemaps:
+                found.extend(self._accept_sitemaps(sitemaps, request.url))
+
+        def consume(data: bytes) -> None:
+            parser.feed(data)
+            take()
+
+        assert self._fetcher is not None
+        result = await self._fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
+                                           limit=self.settings.sitemap_max_bytes)
+        if result.error is None and result.location is None and result.status is not None and result.status < 300:
+            parser.close()
+            take()
+            if parser.error is not None:
+                log.warning("sitemap %s: %s", request.fetch_url, parser.error)
+                result.error = errors.CONTENT
+        return result
+
+    def _elapsed_ms(self, request: CrawlRequest) -> float:
+        started = request.started
+        return 0.0 if started is None else (asyncio.get_running_loop().time() - started) * 1000
 
     async def _write(self, sink: Any) -> None:
         def written(records: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import email.utils
 import logging
+import random
 import time
 import zlib
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class FetchResult:
     retryable: bool = False
     retry_after: float | None = None  # seconds, from a Retry-After header
     redirects: int = 0
+    location: str | None = None  # with follow=False: the normalized target of a redirect
 
 
 class _TooLarge(Exception):
@@ -65,6 +67,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_delay(attempt: int, settings: Settings, retry_after: float | None = None) -> float:
+    """Seconds to wait before try ``attempt + 1``: exponential backoff with jitter
+    (``retry_backoff`` doubling, at most ``retry_backoff_max``), at least what ``Retry-After``
+    asked for (capped the same way)."""
+    cap = settings.retry_backoff_max
+    base = min(cap, settings.retry_backoff * 2 ** max(attempt - 1, 0))
+    wait = base / 2 + random.uniform(0, base / 2)
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, cap))
+    return wait
 
 
 def _media_type(header: str | None) -> tuple[str | None, str | None]:
@@ -116,11 +130,29 @@ class Fetcher:
             await self.session.close()
             self.session = None
 
-    async def fetch(self, url: str, keep_body: Callable[[str | None], bool]) -> FetchResult:
+    async def fetch(
+        self,
+        url: str,
+        keep_body: Callable[[str | None], bool] = lambda media_type: True,
+        *,
+        allows: Callable[[str], bool] | None = None,
+        max_redirects: int | None = None,
+        limit: int | None = None,
+        truncate: bool = False,
+        consumer: Callable[[bytes], None] | None = None,
+        follow: bool = True,
+    ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
 
         ``keep_body(media_type)`` says whether the body is kept (it is counted either way).
+        ``allows`` (default: the crawl's scope) and ``max_redirects`` govern redirects. A body
+        over ``limit`` bytes (default ``max_bytes``) is ``too_large``, or with ``truncate`` cut
+        there. ``consumer`` takes the decompressed body chunk by chunk instead of keeping it.
+        With ``follow=False`` a redirect to an http(s) URL is not followed: ``location`` holds
+        the normalized target for the caller to schedule (and check against its scope).
         """
+        allows = allows or self.allows
+        max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
         result = FetchResult()
         phase = "connect"
         try:
@@ -136,11 +168,14 @@ class Fetcher:
                         location = resp.headers.get("Location")
                         if resp.status in REDIRECT_STATUSES and location is not None:
                             target = join_url(url, location, self.settings.max_url_length)
-                            if target is None or not self.allows(target):
+                            if target is not None and not follow:
+                                result.location = target
+                                return result
+                            if target is None or not allows(target):
                                 log.debug("redirect from %s to %.200r blocked", url, location)
                                 result.error = errors.REDIRECT_BLOCKED
                                 return result
-                            if target in visited or result.redirects >= self.settings.max_redirects:
+                            if target in visited or result.redirects >= max_redirects:
                                 result.error = errors.TOO_MANY_REDIRECTS
                                 return result
                             visited.add(target)
@@ -150,7 +185,8 @@ class Fetcher:
                         phase = "body"
                         result.content_type, result.charset = _media_type(
                             resp.headers.get("Content-Type"))
-                        await self._read_body(resp, result, keep_body(result.content_type))
+                        await self._read_body(resp, result, keep_body(result.content_type),
+                                              limit or self.settings.max_bytes, truncate, consumer)
                         break
         except TimeoutError:
             result.error, result.retryable = errors.TIMEOUT, True
@@ -175,11 +211,18 @@ class Fetcher:
                         result.headers.get("Retry-After") if result.headers else None)
         return result
 
-    async def _read_body(self, resp: aiohttp.ClientResponse, result: FetchResult, keep: bool) -> None:
-        limit = self.settings.max_bytes
+    async def _read_body(
+        self,
+        resp: aiohttp.ClientResponse,
+        result: FetchResult,
+        keep: bool,
+        limit: int,
+        truncate: bool,
+        consumer: Callable[[bytes], None] | None,
+    ) -> None:
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
         decoder = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
-        if decoder is None and resp.content_length is not None and resp.content_length > limit:
+        if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
             raise _TooLarge
         parts: list[bytes] = []
         size = 0
@@ -196,17 +239,28 @@ class Fetcher:
                 first = False
             else:
                 data = chunk
+            if size + len(data) > limit:
+                if not truncate:
+                    raise _TooLarge
+                data = data[: limit - size]
+                decoder = None
             size += len(data)
-            if size > limit:
-                raise _TooLarge
-            if keep:
+            if consumer is not None:
+                consumer(data)
+            elif keep:
                 parts.append(data)
+            if size >= limit and truncate:
+                break
         if decoder is not None:
             tail = decoder.flush()
+            if size + len(tail) > limit:
+                if not truncate:
+                    raise _TooLarge
+                tail = tail[: limit - size]
             size += len(tail)
-            if size > limit:
-                raise _TooLarge
-            if keep:
+            if consumer is not None:
+                consumer(tail)
+            elif keep:
                 parts.append(tail)
         result.size = size
-        result.body = b"".join(parts) if keep else b""
+        result.body = b"".join(parts) if keep and consumer is None else b""

@@ -69,7 +69,25 @@ class ParsedPage:
 
     title: str | None
     links: list[str]  # normalized, in scope, each once: a[href] in document order, then area[href]
-    follow: bool  # False when the page says nofollow
+    follow: bool  # False when the page says nofollow (meta robots)
+    noindex: bool  # True when the page says noindex (meta robots)
+
+
+def robots_directives(value: str, agent: str | None = None) -> set[str]:
+    """The directives of a meta robots content or an ``X-Robots-Tag`` value, lower case.
+    ``none`` stands for ``noindex, nofollow``. Directives aimed at another crawler
+    (``otherbot: noindex``) are left out; those for ``agent`` are kept."""
+    found: set[str] = set()
+    for part in value.lower().split(","):
+        name, colon, directive = part.partition(":")
+        if colon and directive.strip() and " " not in name.strip():
+            if name.strip() not in [*(agent or "").lower().split(), "*"]:
+                continue
+            part = directive
+        found.add(part.strip())
+    if "none" in found:
+        found |= {"noindex", "nofollow"}
+    return found
 
 
 def parse_html(
@@ -78,23 +96,22 @@ def parse_html(
     url: str,
     allows: Callable[[str], bool],
     max_url_length: int,
+    obey_nofollow: bool = True,
 ) -> ParsedPage:
     """Title and in-scope links of an HTML page fetched from ``url``.
 
     Links come from ``a[href]`` and ``area[href]``, resolved against ``<base href>`` when there
-    is one; ``rel=nofollow`` links are skipped, and ``<meta name=robots content=nofollow>``
-    makes ``follow`` False.
+    is one; unless ``obey_nofollow`` is False, ``rel=nofollow`` links are skipped, and
+    ``<meta name=robots content=nofollow>`` makes ``follow`` False.
     """
     # tree.tags() is many times faster than CSS selectors here (a walk, no selector engine).
     tree = LexborHTMLParser(decode_html(body, charset))
     titles = tree.tags("title")
     title = titles[0].text(strip=True) if titles else None
-    follow = True
+    directives: set[str] = set()
     for meta in tree.tags("meta"):
         if (meta.attributes.get("name") or "").strip().lower() == "robots":
-            content = (meta.attributes.get("content") or "").lower()
-            if {"nofollow", "none"} & {token.strip() for token in content.split(",")}:
-                follow = False
+            directives |= robots_directives(meta.attributes.get("content") or "")
     base = url
     for node in tree.tags("base"):
         href = node.attributes.get("href")
@@ -109,10 +126,11 @@ def parse_html(
         if href is None:
             continue
         rel = attrs.get("rel")
-        if rel and "nofollow" in rel.lower():
+        if rel and obey_nofollow and "nofollow" in rel.lower():
             continue
         link = join_url(base, href, max_url_length)
         if link is not None and link not in found and allows(link):
             found.add(link)
             links.append(link)
-    return ParsedPage(title=title or None, links=links, follow=follow)
+    return ParsedPage(title=title or None, links=links, follow=not (obey_nofollow and "nofollow" in directives),
+                      noindex="noindex" in directives)

@@ -11,7 +11,7 @@ from crawler.request import CrawlRequest
 
 FIELDS = (
     "url", "final_url", "status", "error", "depth", "referrer", "content_type", "title",
-    "links", "bytes", "fetched_at", "elapsed_ms",
+    "links", "bytes", "fetched_at", "elapsed_ms", "noindex", "lastmod",
 )
 
 
@@ -33,8 +33,12 @@ def make_record(
     page: ParsedPage | None,
     elapsed_ms: float,
     error: str | None = None,
+    *,
+    links: int | None = None,
+    noindex: bool = False,
 ) -> dict[str, Any]:
-    """The record of ``request``; ``error`` overrides the fetch's own."""
+    """The record of ``request``; ``error`` overrides the fetch's own, ``links`` the page's
+    link count, and ``noindex`` adds to what the page itself says."""
     if result is None:
         result = FetchResult()
     return {
@@ -46,8 +50,10 @@ def make_record(
         "referrer": request.referrer,
         "content_type": result.content_type,
         "title": page.title if page is not None else None,
-        "links": len(page.links) if page is not None else 0,
+        "links": links if links is not None else len(page.links) if page is not None else 0,
         "bytes": result.size,
         "fetched_at": utc_now_iso(),
         "elapsed_ms": round(elapsed_ms, 1),
+        "noindex": noindex or (page is not None and page.noindex),
+        "lastmod": request.lastmod,
     }

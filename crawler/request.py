@@ -4,20 +4,54 @@ from __future__ import annotations
 
 from crawler.urls import host_of
 
+PAGE = "page"
+SITEMAP = "sitemap"
+
 
 class CrawlRequest:
-    """One URL accepted into the frontier, and what is known of its fetch so far."""
+    """One URL accepted into the frontier, and what is known of its fetch so far.
 
-    __slots__ = ("attempts", "depth", "host", "referrer", "retry_after", "started", "url")
+    ``url`` is the URL as accepted (the record's key); ``fetch_url`` is the one to fetch next,
+    which moves along a redirect chain. ``host`` (``host[:port]`` of ``fetch_url``) is the key
+    of per-host scheduling, so every hop waits for its own host's slot and delay.
+    """
 
-    def __init__(self, url: str, depth: int = 0, referrer: str | None = None) -> None:
+    __slots__ = (
+        "attempts",
+        "depth",
+        "fetch_url",
+        "host",
+        "kind",
+        "lastmod",
+        "redirects",
+        "referrer",
+        "started",
+        "url",
+        "visited",
+    )
+
+    def __init__(self, url: str, depth: int = 0, referrer: str | None = None, kind: str = PAGE,
+                 lastmod: str | None = None) -> None:
         self.url = url
         self.depth = depth
         self.referrer = referrer
+        self.kind = kind
+        self.lastmod = lastmod  # from a sitemap
+        self.fetch_url = url
         self.host = host_of(url)
         self.attempts = 0  # fetch attempts made
+        self.redirects = 0  # redirect hops followed
+        self.visited: set[str] | None = None  # URLs of the redirect chain so far
         self.started: float | None = None  # loop time of the first attempt
-        self.retry_after: float | None = None  # seconds the server asked us to wait
+
+    def redirect(self, target: str) -> None:
+        """Make ``target`` the next URL to fetch."""
+        if self.visited is None:
+            self.visited = {self.url}
+        self.visited.add(target)
+        self.redirects += 1
+        self.fetch_url = target
+        self.host = host_of(target)
 
     def __repr__(self) -> str:
-        return f"CrawlRequest({self.url!r}, depth={self.depth})"
+        return f"CrawlRequest({self.url!r}, depth={self.depth}, kind={self.kind!r})"

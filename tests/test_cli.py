@@ -36,7 +36,7 @@ def test_crawl_a_500_page_site_to_stdout(site, tmp_path: Path) -> None:
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert sorted(r["url"] for r in records) == sorted(server.url.rstrip("/") + page_path(i) for i in range(500))
     assert all(list(r) == ["url", "final_url", "status", "error", "depth", "referrer", "content_type", "title",
-                           "links", "bytes", "fetched_at", "elapsed_ms"] for r in records)
+                           "links", "bytes", "fetched_at", "elapsed_ms", "noindex", "lastmod"] for r in records)
     assert "crawl finished: 500 pages (500 ok)" in proc.stderr
     figures = json.loads(stats.read_text())
     assert figures["pages"] == 500 and figures["status"] == {"200": 500} and figures["interrupted"] is False

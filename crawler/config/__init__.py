@@ -48,6 +48,18 @@ class Settings:
     max_redirects: int
     max_url_length: int
     dns_cache_ttl: int
+    robots: bool
+    max_crawl_delay: float
+    robots_ttl: float
+    robots_error_ttl: float
+    robots_max_bytes: int
+    robots_cache_size: int
+    autothrottle: bool
+    autothrottle_target_concurrency: float
+    autothrottle_max_delay: float
+    sitemap: tuple[str, ...]
+    use_sitemaps: bool
+    sitemap_max_bytes: int
     parse_threads: int
     output_queue_size: int
     write_batch_size: int
@@ -155,15 +167,16 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{where}: expected a list of text, got {value!r}")
         return tuple(value)
-    if kind == "bool | str":
-        if value in (True, False, "auto"):
+    if kind in ("bool", "bool | str"):
+        if isinstance(value, bool) or (kind == "bool | str" and value == "auto"):
             return value
         lowered = str(value).lower()
         if lowered in ("true", "on", "yes", "1"):
             return True
         if lowered in ("false", "off", "no", "0"):
             return False
-        raise UsageError(f"{where}: expected true, false or \"auto\", got {value!r}")
+        choices = 'true, false or "auto"' if kind == "bool | str" else "true or false"
+        raise UsageError(f"{where}: expected {choices}, got {value!r}")
     raise AssertionError(f"no coercion for {key}: {kind}")  # pragma: no cover
 
 
@@ -171,16 +184,18 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     def fail(key: str, message: str) -> None:
         raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
 
-    for key in ("concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size"):
+    for key in ("concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
+                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
     for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace"):
+    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
+                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("timeout", "flush_interval", "log_interval"):
+    for key in ("timeout", "flush_interval", "log_interval", "autothrottle_target_concurrency"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:

@@ -10,6 +10,7 @@ relies only on this interface:
   ``--delay`` spaces request starts to one host);
 - ``retry`` puts a request back at the head of its host's queue and keeps the host back for a
   while (backoff, ``Retry-After``);
+- ``hold`` and ``set_delay`` move a host's next start (backoff, Crawl-delay, throttling);
 - ``close`` wakes every waiter with ``None``: the crawl is over or stopping.
 """
 
@@ -24,8 +25,9 @@ from crawler.request import CrawlRequest
 class Frontier(Protocol):
     """Queue of URLs to fetch, with dedupe and per-host scheduling."""
 
-    def add(self, requests: Iterable[CrawlRequest]) -> list[CrawlRequest]:
-        """Queue the requests whose URLs were never seen; return those."""
+    def add(self, requests: Iterable[CrawlRequest], queue: bool = True) -> list[CrawlRequest]:
+        """Accept the requests whose URLs were never seen and return those; with
+        ``queue=False`` they are only marked seen (their records are made without a fetch)."""
         ...
 
     def seen(self, url: str) -> bool:
@@ -42,6 +44,18 @@ class Frontier(Protocol):
 
     def retry(self, request: CrawlRequest, wait: float) -> None:
         """Fetch ``request`` again, not before ``wait`` seconds; its host waits as long."""
+        ...
+
+    def hold(self, host: str, wait: float) -> None:
+        """Start nothing on ``host`` (``host[:port]``) for ``wait`` seconds."""
+        ...
+
+    def set_delay(self, host: str, delay: float) -> None:
+        """Space request starts to ``host`` by ``delay`` seconds from now on."""
+        ...
+
+    def host_delay(self, host: str) -> float:
+        """The delay in force for ``host``."""
         ...
 
     def close(self) -> None:

@@ -2,8 +2,10 @@
 
 Scheduling follows the readiness of hosts, not the order URLs arrived in: a host is in the heap
 while it has queued URLs and a free slot (``per_host``), keyed by the earliest time its next
-request may start (``delay`` after the previous start, later after a backoff). ``get`` pops the
+request may start (its delay after the previous start, later after a backoff). ``get`` pops the
 host that is ready soonest, so a worker never waits on a host that is not ready while another is.
+A host whose ready time moves while it is in the heap gets a fresh entry; the old one is skipped
+when it surfaces (lazy deletion), so every change costs O(log hosts).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from crawler.request import CrawlRequest
 
 
 class _Host:
-    __slots__ = ("in_flight", "in_heap", "next_start", "queue")
+    __slots__ = ("delay", "entry", "hold_until", "in_flight", "last_start", "queue")
 
     def __init__(self) -> None:
         self.queue: deque[CrawlRequest] = deque()
         self.in_flight = 0
-        self.next_start = 0.0
-        self.in_heap = False
+        self.hold_until = 0.0  # no start before this (backoff, Retry-After)
+        self.last_start = float("-inf")
+        self.delay: float | None = None  # None: the frontier's delay
+        self.entry = 0  # sequence number of this host's valid heap entry; 0: not in the heap
 
 
 class MemoryFrontier:
@@ -35,7 +39,7 @@ class MemoryFrontier:
         self._seen: set[str] = set()
         self._hosts: dict[str, _Host] = {}
         self._heap: list[tuple[float, int, str]] = []
-        self._counter = 0  # tie-breaker: hosts ready at the same time go in FIFO order
+        self._counter = 0  # heap entry numbers; also the FIFO tie-break between equal times
         self._queued = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -52,7 +56,7 @@ class MemoryFrontier:
     def seen(self, url: str) -> bool:
         return url in self._seen
 
-    def add(self, requests: Iterable[CrawlRequest]) -> list[CrawlRequest]:
+    def add(self, requests: Iterable[CrawlRequest], queue: bool = True) -> list[CrawlRequest]:
         accepted = []
         seen = self._seen
         for request in requests:
@@ -60,38 +64,51 @@ class MemoryFrontier:
                 continue
             seen.add(request.url)
             accepted.append(request)
-            host = self._hosts.get(request.host)
-            if host is None:
-                host = self._hosts[request.host] = _Host()
+            if not queue:
+                continue
+            host = self._host(request.host)
             host.queue.append(request)
             self._queued += 1
-            self._schedule(request.host, host)
+            if not host.entry:
+                self._schedule(request.host, host)
         if accepted:
             self._wake()
         return accepted
 
+    def _host(self, name: str) -> _Host:
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = _Host()
+        return host
+
     def _schedule(self, name: str, host: _Host) -> None:
-        if not host.in_heap and host.queue and host.in_flight < self.per_host:
-            host.in_heap = True
+        """(Re)enter ``host`` in the heap at its ready time if it can take a request."""
+        if host.queue and host.in_flight < self.per_host:
+            delay = self.delay if host.delay is None else host.delay
             self._counter += 1
-            heapq.heappush(self._heap, (host.next_start, self._counter, name))
+            host.entry = self._counter
+            heapq.heappush(self._heap, (max(host.last_start + delay, host.hold_until), self._counter, name))
+        else:
+            host.entry = 0
 
     async def get(self) -> CrawlRequest | None:
         loop = asyncio.get_running_loop()
+        heap, hosts = self._heap, self._hosts
         while not self._closed:
-            if self._heap:
-                ready_at, _, name = self._heap[0]
+            while heap and hosts[heap[0][2]].entry != heap[0][1]:
+                heapq.heappop(heap)  # a stale entry
+            if heap:
+                ready_at, _, name = heap[0]
                 now = loop.time()
                 if ready_at <= now:
-                    heapq.heappop(self._heap)
-                    host = self._hosts[name]
-                    host.in_heap = False
+                    heapq.heappop(heap)
+                    host = hosts[name]
                     request = host.queue.popleft()
                     self._queued -= 1
                     host.in_flight += 1
-                    host.next_start = now + self.delay
+                    host.last_start = now
                     self._schedule(name, host)
-                    if self._heap and self._waiters:
+                    if heap and self._waiters:
                         self._wake()  # more may be ready: pass the turn on
                     return request
                 self._arm_timer(loop, ready_at)
@@ -130,23 +147,41 @@ class MemoryFrontier:
     def release(self, request: CrawlRequest) -> None:
         host = self._hosts[request.host]
         host.in_flight -= 1
-        if host.queue and not host.in_heap:
+        if host.queue and not host.entry:
             self._schedule(request.host, host)
             self._wake()
 
     def retry(self, request: CrawlRequest, wait: float) -> None:
-        host = self._hosts[request.host]
-        now = asyncio.get_running_loop().time()
-        host.next_start = max(host.next_start, now + wait)
+        host = self._host(request.host)  # a redirect may lead to a host not seen before
         host.queue.appendleft(request)
         self._queued += 1
-        if host.in_heap:
-            # Its heap entry holds the old ready time: rebuild that entry.
-            self._heap = [e for e in self._heap if e[2] != request.host]
-            heapq.heapify(self._heap)
-            host.in_heap = False
+        host.hold_until = max(host.hold_until, asyncio.get_running_loop().time() + wait)
         self._schedule(request.host, host)
         self._wake()
+
+    def hold(self, name: str, wait: float) -> None:
+        """Start nothing on host ``name`` for ``wait`` seconds (backoff, Retry-After)."""
+        host = self._host(name)
+        host.hold_until = max(host.hold_until, asyncio.get_running_loop().time() + wait)
+        if host.entry:
+            self._schedule(name, host)
+            self._wake()
+
+    def set_delay(self, name: str, delay: float) -> None:
+        """Space request starts to host ``name`` by ``delay`` seconds from now on
+        (robots.txt Crawl-delay, adaptive throttling)."""
+        host = self._host(name)
+        if host.delay == delay:
+            return
+        host.delay = delay
+        if host.entry:
+            self._schedule(name, host)
+            self._wake()
+
+    def host_delay(self, name: str) -> float:
+        """The delay in force for host ``name``."""
+        host = self._hosts.get(name)
+        return self.delay if host is None or host.delay is None else host.delay
 
     def close(self) -> None:
         self._closed = True
