@@ -263,7 +263,7 @@ class Engine:
         started = loop.time()
         try:
             if sitemap is not None:
-                result = await self._fetch_sitemap(request, sitemap, found)
+                result, in_scope = await self._fetch_sitemap(request, sitemap, found)
             else:
                 result = await self._fetcher.fetch(request.fetch_url, is_html, follow=False)
         finally:
@@ -279,7 +279,7 @@ class Engine:
                 return found
             return [*found, make_record(request, result, None, self._elapsed_ms(request), error)]
         if sitemap is not None:
-            return [*found, make_record(request, result, None, self._elapsed_ms(request), links=sitemap.count)]
+            return [*found, make_record(request, result, None, self._elapsed_ms(request), links=in_scope)]
         header = result.headers.get("X-Robots-Tag", "") if result.headers else ""
         directives = robots_directives(header, self._agent) if header else set()
         page: ParsedPage | None = None
@@ -313,21 +313,22 @@ class Engine:
         return None
 
     async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
-                             found: list[dict[str, Any]]) -> FetchResult:
-        """Fetch a sitemap, accepting the URLs it lists as they are parsed."""
+                             found: list[dict[str, Any]]) -> tuple[FetchResult, int]:
+        """Fetch a sitemap, accepting the URLs it lists as they are parsed; the result and the
+        number of in-scope URLs listed."""
+        in_scope = 0
 
         def take() -> None:
-            pages, sitemaps = [], []
+            nonlocal in_scope
+            pages: list[CrawlRequest] = []
             for entry in parser.take():
-                if entry.is_sitemap:
-                    sitemaps.append(entry.loc)
-                    continue
                 url = normalize_url(entry.loc, self.settings.max_url_length)
-                if url is not None and self.scope.allows(url):
-                    pages.append(CrawlRequest(url, 0, request.url, PAGE, entry.lastmod))
+                if url is None or not self.scope.allows(url):
+                    continue
+                in_scope += 1
+                kind = SITEMAP if entry.is_sitemap else PAGE
+                pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
             found.extend(self._accept(pages))
-            if sitemaps:
-                found.extend(self._accept_sitemaps(sitemaps, request.url))
 
         def consume(data: bytes) -> None:
             parser.feed(data)
@@ -342,7 +343,7 @@ class Engine:
             if parser.error is not None:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT
-        return result
+        return result, in_scope
 
     def _elapsed_ms(self, request: CrawlRequest) -> float:
         started = request.started

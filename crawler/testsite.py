@@ -102,11 +102,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerThread:
-    """Serve an aiohttp application on 127.0.0.1 from a thread with its own event loop."""
+    """Serve an aiohttp application on 127.0.0.1 from a thread with its own event loop, on one
+    port or on ``sites`` ports at once (``ports``; ``port`` is the first)."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", sites: int = 1) -> None:
         self.app = app
         self.host = host
+        self.sites = sites
+        self.ports: list[int] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -134,11 +137,13 @@ class ServerThread:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        for _ in range(self.sites):
+            site = web.TCPSite(self._runner, self.host, 0, backlog=1024)
+            await site.start()
+            server = site._server
+            assert server is not None and server.sockets
+            self.ports.append(server.sockets[0].getsockname()[1])
+        self.port = self.ports[0]
 
     def __enter__(self) -> ServerThread:
         self._thread.start()

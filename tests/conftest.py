@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,11 @@ class Server:
     url: str
     port: int
     hits: list[Hit] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    host_in_flight: Counter[str] = field(default_factory=Counter)  # by Host header
+    host_max_in_flight: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def paths(self) -> list[str]:
@@ -64,11 +68,15 @@ def _counting(server: Server) -> Any:
             server.hits.append(hit)
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            server.host_in_flight[hit.host] += 1
+            server.host_max_in_flight[hit.host] = max(server.host_max_in_flight[hit.host],
+                                                      server.host_in_flight[hit.host])
         try:
             return await handler(request)
         finally:
             with server.lock:
                 server.in_flight -= 1
+                server.host_in_flight[hit.host] -= 1
             hit.end = time.monotonic()
 
     return middleware
@@ -79,12 +87,12 @@ def serve() -> Iterator[Callable[[web.Application], Server]]:
     """Start ``app`` on 127.0.0.1 on a free port; every request is counted."""
     threads: list[ServerThread] = []
 
-    def start(app: web.Application) -> Server:
+    def start(app: web.Application, sites: int = 1) -> Server:
         server = Server(url="", port=0)
         app.middlewares.append(_counting(server))
-        thread = ServerThread(app).__enter__()
+        thread = ServerThread(app, sites=sites).__enter__()
         threads.append(thread)
-        server.url, server.port = thread.url, thread.port
+        server.url, server.port, server.ports = thread.url, thread.port, thread.ports
         return server
 
     yield start
