@@ -27,7 +27,7 @@ from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.records import make_record
 from crawler.request import PAGE, SITEMAP, CrawlRequest
-from crawler.robots import Robots, origin_of, product_token
+from crawler.robots import Robots, RobotsRules, origin_of, product_token
 from crawler.scope import Scope
 from crawler.sitemaps import SitemapParser
 from crawler.stats import Stats
@@ -178,9 +178,13 @@ class Engine:
         denied: list[CrawlRequest] = []
         reasons: dict[str, str] = {}
         if self.robots is not None:
-            cached, allowed = self.robots.cached, []
+            rules_of: dict[str, RobotsRules | None] = {}  # one cache look-up per origin
+            allowed = []
             for r in requests:
-                rules = cached(origin_of(r.url))
+                origin = origin_of(r.url)
+                if origin not in rules_of:
+                    rules_of[origin] = self.robots.cached(origin)
+                rules = rules_of[origin]
                 if rules is not None and not rules.allowed(r.url):
                     denied.append(r)
                     reasons[r.url] = rules.reason
@@ -286,9 +290,12 @@ class Engine:
         error = None
         if result.error is None and is_html(result.content_type) and result.final_url:
             try:
-                page = await loop.run_in_executor(
-                    self._pool, parse_html, result.body, result.charset, result.final_url,
-                    self.scope.allows, self.settings.max_url_length, self.settings.robots)
+                args = (result.body, result.charset, result.final_url, self.scope.allows,
+                        self.settings.max_url_length, self.settings.robots)
+                if len(result.body) <= self.settings.inline_parse_bytes:
+                    page = parse_html(*args)  # cheaper than the hand-off to a thread
+                else:
+                    page = await loop.run_in_executor(self._pool, parse_html, *args)
             except Exception as e:  # a parser failure costs this page only
                 log.warning("cannot parse %s: %r", request.url, e)
                 error = errors.CONTENT

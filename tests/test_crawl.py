@@ -31,7 +31,7 @@ def app_of(routes: dict[str, object]) -> web.Application:
 
 
 async def test_500_page_site_found_completely_each_page_once(site, crawl) -> None:
-    server = site(500)
+    server = site(500, size=6000)  # pages over inline_parse_bytes: parsed in the thread pool
     result = await crawl([server.url], per_host=8)
     urls = [r["url"] for r in result.records]
     assert len(urls) == len(set(urls)) == 500

@@ -61,6 +61,7 @@ class Settings:
     use_sitemaps: bool
     sitemap_max_bytes: int
     parse_threads: int
+    inline_parse_bytes: int
     output_queue_size: int
     write_batch_size: int
     flush_interval: float
@@ -188,7 +189,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
-    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl"):
+    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl", "inline_parse_bytes"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
