@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from crawler import errors
 from crawler.config import Settings
@@ -161,7 +162,8 @@ class Fetcher:
                 while True:
                     phase = "connect"
                     assert self.session is not None
-                    async with self.session.get(url, allow_redirects=False) as resp:
+                    # The URL is normalized (escaped already): yarl need not parse and quote it again.
+                    async with self.session.get(URL(url, encoded=True), allow_redirects=False) as resp:
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers
