@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import itertools
 import statistics
+from collections import Counter
 
 from aiohttp import web
 
@@ -293,3 +294,31 @@ async def test_broad_crawl_keeps_every_limit_and_finishes_every_host(serve, craw
     assert len(server.host_max_in_flight) == hosts
     assert max(server.host_max_in_flight.values()) == 2  # --per-host never exceeded
     assert server.max_in_flight == 40  # --concurrency reached, never exceeded
+
+
+async def test_robots_is_cached_per_origin_expires_and_is_bounded(serve, crawl) -> None:
+    async def page(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.05)
+        return html("".join(f'<a href="/p{i}">x</a>' for i in range(8)))
+
+    def app() -> web.Application:
+        a = web.Application()
+        a.router.add_get("/", page)
+        a.router.add_get("/p{n}", page)
+        a.router.add_get("/robots.txt", robots("User-agent: *\nAllow: /\n"))
+        return a
+
+    def robots_fetches(server) -> Counter[str]:
+        return Counter(h.host for h in server.hits if h.path == "/robots.txt")
+
+    cached = serve(app(), sites=2)
+    await crawl([f"http://127.0.0.1:{port}/" for port in cached.ports], per_host=1)
+    assert list(robots_fetches(cached).values()) == [1, 1]  # once per origin
+
+    expiring = serve(app())
+    await crawl([expiring.url], per_host=1, robots_ttl=0.2)  # 9 pages take about 0.45 s
+    assert robots_fetches(expiring)[expiring.url.split("/")[2]] >= 2
+
+    small = serve(app(), sites=2)
+    await crawl([f"http://127.0.0.1:{port}/" for port in small.ports], per_host=1, robots_cache_size=1)
+    assert sum(robots_fetches(small).values()) > 2  # the two origins evict each other
