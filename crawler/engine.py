@@ -105,10 +105,10 @@ class Engine:
             async with Fetcher(self.settings, self.scope.allows) as self._fetcher:
                 if self.settings.robots:
                     self.robots = Robots(self.settings, self._fetcher)
-                start = self._accept(CrawlRequest(url) for url in self.seeds)
-                start += self._accept_sitemaps(self.sitemaps)
+                start = await self._accept(CrawlRequest(url) for url in self.seeds)
+                start += await self._accept_sitemaps(self.sitemaps)
                 if self.settings.use_sitemaps and not self.settings.robots:
-                    start += self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
+                    start += await self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
                 if self.outstanding == 0:
                     self._finished.set()
                 writer = loop.create_task(self._write(sink))
@@ -166,15 +166,16 @@ class Engine:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _accept(self, requests: Iterable[CrawlRequest]) -> list[dict[str, Any]]:
-        """Accept new URLs (each counted until its record is written). Those that robots.txt
-        already forbids are not queued: their records are returned, to be written."""
+    async def _accept(self, requests: Iterable[CrawlRequest]) -> list[dict[str, Any]]:
+        """Accept new URLs (each counted until its record is written; at most ``max_pages`` in
+        all). Those that robots.txt already forbids are not queued: their records are returned,
+        to be written."""
         requests = list(requests)
+        room = None
         if self.settings.max_pages:
             room = self.settings.max_pages - self.stats.discovered
             if room <= 0:
                 return []
-            requests = [r for r in requests if not self.frontier.seen(r.url)][:room]
         denied: list[CrawlRequest] = []
         reasons: dict[str, str] = {}
         if self.robots is not None:
@@ -191,29 +192,29 @@ class Engine:
                 else:
                     allowed.append(r)
             requests = allowed
-        accepted = self.frontier.add(requests)
+        accepted = await self.frontier.add(requests, limit=room)
         if denied:
-            denied = self.frontier.add(denied, queue=False)
+            room = None if room is None else room - len(accepted)
+            denied = await self.frontier.add(denied, queue=False, limit=room)
         self.outstanding += len(accepted) + len(denied)
         self.stats.discovered += len(accepted) + len(denied)
         return [make_record(r, None, None, 0.0, reasons[r.url]) for r in denied]
 
-    def _follow(self, page: ParsedPage, request: CrawlRequest) -> list[dict[str, Any]]:
+    async def _follow(self, page: ParsedPage, request: CrawlRequest) -> list[dict[str, Any]]:
         depth = request.depth + 1
-        if not page.follow or (self.settings.max_depth >= 0 and depth > self.settings.max_depth):
+        if not page.links or not page.follow or (0 <= self.settings.max_depth < depth):
             return []
-        seen = self.frontier.seen
-        new = [url for url in page.links if not seen(url)]
-        return self._accept(CrawlRequest(url, depth, request.url) for url in new) if new else []
+        new = await self.frontier.unseen(page.links)
+        return await self._accept([CrawlRequest(url, depth, request.url) for url in new]) if new else []
 
-    def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[dict[str, Any]]:
+    async def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[dict[str, Any]]:
         """Accept sitemap documents (normalized, in scope) to read seeds from."""
         found = []
         for url in urls:
             url = normalize_url(url, self.settings.max_url_length)
             if url is not None and self.scope.allows(url):
                 found.append(CrawlRequest(url, 0, referrer, SITEMAP))
-        return self._accept(found)
+        return await self._accept(found)
 
     async def _worker(self) -> None:
         frontier = self.frontier
@@ -251,15 +252,15 @@ class Engine:
                 try:
                     rules = await self.robots.load(origin)
                 finally:
-                    self.frontier.release(request)
-                self.politeness.apply_robots(request.host, rules)
-                self.frontier.retry(request, 0.0)
+                    await self.frontier.release(request)
+                await self.politeness.apply_robots(request.host, rules)
+                await self.frontier.retry(request, 0.0)
                 if self.settings.use_sitemaps and origin not in self._sitemap_origins:
                     self._sitemap_origins.add(origin)
-                    return self._accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
+                    return await self._accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
                 return []
             if not rules.allowed(request.fetch_url):
-                self.frontier.release(request)
+                await self.frontier.release(request)
                 return [make_record(request, None, None, self._elapsed_ms(request), rules.reason)]
         request.attempts += 1
         sitemap = SitemapParser(self.settings.sitemap_max_bytes) if request.kind == SITEMAP else None
@@ -271,14 +272,14 @@ class Engine:
             else:
                 result = await self._fetcher.fetch(request.fetch_url, is_html, follow=False)
         finally:
-            self.frontier.release(request)
-        wait = self.politeness.after_fetch(request.host, result, loop.time() - started)
+            await self.frontier.release(request)
+        wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
-            self.frontier.retry(request, wait)
+            await self.frontier.retry(request, wait)
             return found
         if result.location is not None:
-            error = self._redirect(request, result.location)
+            error = await self._redirect(request, result.location)
             if error is None:
                 return found
             return [*found, make_record(request, result, None, self._elapsed_ms(request), error)]
@@ -301,12 +302,12 @@ class Engine:
                 error = errors.CONTENT
             else:
                 if not (self.settings.robots and "nofollow" in directives):
-                    found = self._follow(page, request)
+                    found = await self._follow(page, request)
         record = make_record(request, result, page, self._elapsed_ms(request), error,
                              noindex="noindex" in directives)
         return [*found, record]
 
-    def _redirect(self, request: CrawlRequest, target: str) -> str | None:
+    async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
         """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
         delay and robots.txt apply to the hop); the error name when the hop is refused."""
         if not self.scope.allows(target):
@@ -316,7 +317,7 @@ class Engine:
                 or request.redirects >= self.settings.max_redirects):
             return errors.TOO_MANY_REDIRECTS
         request.redirect(target)
-        self.frontier.retry(request, 0.0)
+        await self.frontier.retry(request, 0.0)
         return None
 
     async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
@@ -325,7 +326,7 @@ class Engine:
         number of in-scope URLs listed."""
         in_scope = 0
 
-        def take() -> None:
+        async def take() -> None:
             nonlocal in_scope
             pages: list[CrawlRequest] = []
             for entry in parser.take():
@@ -335,18 +336,18 @@ class Engine:
                 in_scope += 1
                 kind = SITEMAP if entry.is_sitemap else PAGE
                 pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
-            found.extend(self._accept(pages))
+            found.extend(await self._accept(pages))
 
-        def consume(data: bytes) -> None:
+        async def consume(data: bytes) -> None:
             parser.feed(data)
-            take()
+            await take()
 
         assert self._fetcher is not None
         result = await self._fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
                                            limit=self.settings.sitemap_max_bytes)
         if result.error is None and result.location is None and result.status is not None and result.status < 300:
             parser.close()
-            take()
+            await take()
             if parser.error is not None:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT

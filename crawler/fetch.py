@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -140,7 +140,7 @@ class Fetcher:
         max_redirects: int | None = None,
         limit: int | None = None,
         truncate: bool = False,
-        consumer: Callable[[bytes], None] | None = None,
+        consumer: Callable[[bytes], Awaitable[None]] | None = None,
         follow: bool = True,
     ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
@@ -220,7 +220,7 @@ class Fetcher:
         keep: bool,
         limit: int,
         truncate: bool,
-        consumer: Callable[[bytes], None] | None,
+        consumer: Callable[[bytes], Awaitable[None]] | None,
     ) -> None:
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
         decoder = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
@@ -248,7 +248,7 @@ class Fetcher:
                 decoder = None
             size += len(data)
             if consumer is not None:
-                consumer(data)
+                await consumer(data)
             elif keep:
                 parts.append(data)
             if size >= limit and truncate:
@@ -261,7 +261,7 @@ class Fetcher:
                 tail = tail[: limit - size]
             size += len(tail)
             if consumer is not None:
-                consumer(tail)
+                await consumer(tail)
             elif keep:
                 parts.append(tail)
         result.size = size

@@ -26,36 +26,44 @@ class Politeness:
         self.settings = settings
         self.frontier = frontier
         self._floor: dict[str, float] = {}  # host -> least delay (robots Crawl-delay)
+        self._delay: dict[str, float] = {}  # host -> delay set on the frontier, when not --delay
         self._failures: dict[str, int] = {}  # host -> failures in a row
 
     def floor(self, host: str) -> float:
         """The least delay between request starts to ``host``."""
         return self._floor.get(host, self.settings.delay)
 
-    def apply_robots(self, host: str, rules: RobotsRules) -> None:
+    def delay(self, host: str) -> float:
+        """The delay between request starts to ``host`` now in force."""
+        return self._delay.get(host, self.settings.delay)
+
+    async def _set(self, host: str, delay: float) -> None:
+        if delay != self.delay(host):
+            self._delay[host] = delay
+            await self.frontier.set_delay(host, delay)
+
+    async def apply_robots(self, host: str, rules: RobotsRules) -> None:
         """Take the Crawl-delay of ``host``'s robots.txt."""
         floor = max(self.settings.delay, min(rules.crawl_delay, self.settings.max_crawl_delay))
         if floor == self.settings.delay and host not in self._floor:
             return
         self._floor[host] = floor
-        current = self.frontier.host_delay(host)
-        self.frontier.set_delay(host, max(floor, current) if self.settings.autothrottle else floor)
+        await self._set(host, max(floor, self.delay(host)) if self.settings.autothrottle else floor)
 
-    def after_fetch(self, host: str, result: FetchResult, latency: float) -> float:
+    async def after_fetch(self, host: str, result: FetchResult, latency: float) -> float:
         """Account for one response (or failure) of ``host``; the seconds the host is now held
         back (0 when it is fine)."""
         if result.retryable:
             failures = self._failures[host] = self._failures.get(host, 0) + 1
             wait = backoff_delay(failures, self.settings, result.retry_after)
-            self.frontier.hold(host, wait)
+            await self.frontier.hold(host, wait)
             return wait
         self._failures.pop(host, None)
         if self.settings.autothrottle and result.status is not None:
-            current = self.frontier.host_delay(host)
+            current = self.delay(host)
             target = latency / self.settings.autothrottle_target_concurrency
             delay = (current + target) / 2
             if result.status >= 400 and delay < current:
                 delay = current
-            delay = max(self.floor(host), min(delay, self.settings.autothrottle_max_delay))
-            self.frontier.set_delay(host, delay)
+            await self._set(host, max(self.floor(host), min(delay, self.settings.autothrottle_max_delay)))
         return 0.0

@@ -1,17 +1,23 @@
 """The frontier interface: the URL queue with dedupe and per-host scheduling.
 
-A store (in memory here; SQLite and Redis later) implements :class:`Frontier`. The engine
-relies only on this interface:
+A store implements :class:`Frontier`: in memory here; SQLite (durable, behind ``--job-dir``) and
+Redis (shared by many processes) plug in behind the same methods. Every method that a store may
+have to take to disk or over the network is a coroutine; the engine relies only on this:
 
-- ``add`` accepts new URLs (dedupe by normalized URL) and reports which were new;
-- ``get`` hands out the request whose host is ready soonest, waiting while no host is ready,
-  so a slow or delayed host never holds up the others;
+- ``add`` accepts new URLs (dedupe by normalized URL, at most ``limit`` of them) and returns
+  those that were new; with ``queue=False`` they are only marked seen (their records are made
+  without a fetch, e.g. robots.txt forbids them);
+- ``unseen`` pre-filters URLs already accepted, so most links cost a set look-up only;
+- ``get`` hands out the request whose host is ready soonest, taking a slot of that host and
+  waiting while no host is ready, so a slow or delayed host never holds up the others;
 - ``release`` returns a host's slot once its fetch is over (``--per-host`` counts slots, and
-  ``--delay`` spaces request starts to one host);
-- ``retry`` puts a request back at the head of its host's queue and keeps the host back for a
-  while (backoff, ``Retry-After``);
+  the host's delay spaces request starts);
+- ``retry`` puts a request back at the head of its host's queue, not to start before ``wait``
+  seconds (backoff, ``Retry-After``, a redirect hop, a page waiting for its host's robots.txt);
 - ``hold`` and ``set_delay`` move a host's next start (backoff, Crawl-delay, throttling);
-- ``close`` wakes every waiter with ``None``: the crawl is over or stopping.
+- ``close`` wakes every waiting ``get`` with ``None``: the crawl is over or stopping.
+
+Hosts are ``host[:port]`` strings (:attr:`CrawlRequest.host`).
 """
 
 from __future__ import annotations
@@ -25,37 +31,34 @@ from crawler.request import CrawlRequest
 class Frontier(Protocol):
     """Queue of URLs to fetch, with dedupe and per-host scheduling."""
 
-    def add(self, requests: Iterable[CrawlRequest], queue: bool = True) -> list[CrawlRequest]:
-        """Accept the requests whose URLs were never seen and return those; with
-        ``queue=False`` they are only marked seen (their records are made without a fetch)."""
+    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
+                  limit: int | None = None) -> list[CrawlRequest]:
+        """Accept the requests whose URLs were never seen (at most ``limit``); return those."""
         ...
 
-    def seen(self, url: str) -> bool:
-        """Was ``url`` ever accepted?"""
+    async def unseen(self, urls: list[str]) -> list[str]:
+        """Those of ``urls`` not accepted yet: a cheap pre-filter before requests are built
+        (``add`` still decides). A store may return ``urls`` unfiltered."""
         ...
 
     async def get(self) -> CrawlRequest | None:
         """The next request to fetch, taking a slot of its host; None once closed."""
         ...
 
-    def release(self, request: CrawlRequest) -> None:
+    async def release(self, request: CrawlRequest) -> None:
         """The fetch of ``request`` is over: free its host slot."""
         ...
 
-    def retry(self, request: CrawlRequest, wait: float) -> None:
-        """Fetch ``request`` again, not before ``wait`` seconds; its host waits as long."""
+    async def retry(self, request: CrawlRequest, wait: float) -> None:
+        """Fetch ``request`` again (at ``request.fetch_url``), not before ``wait`` seconds."""
         ...
 
-    def hold(self, host: str, wait: float) -> None:
-        """Start nothing on ``host`` (``host[:port]``) for ``wait`` seconds."""
+    async def hold(self, host: str, wait: float) -> None:
+        """Start nothing on ``host`` for ``wait`` seconds."""
         ...
 
-    def set_delay(self, host: str, delay: float) -> None:
+    async def set_delay(self, host: str, delay: float) -> None:
         """Space request starts to ``host`` by ``delay`` seconds from now on."""
-        ...
-
-    def host_delay(self, host: str) -> float:
-        """The delay in force for ``host``."""
         ...
 
     def close(self) -> None:
@@ -63,5 +66,5 @@ class Frontier(Protocol):
         ...
 
     def __len__(self) -> int:
-        """Requests queued and not yet handed out."""
+        """Requests queued and not yet handed out (may be an estimate, for progress)."""
         ...

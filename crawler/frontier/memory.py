@@ -54,14 +54,22 @@ class MemoryFrontier:
         return len(self._hosts)
 
     def seen(self, url: str) -> bool:
+        """Was ``url`` ever accepted?"""
         return url in self._seen
 
-    def add(self, requests: Iterable[CrawlRequest], queue: bool = True) -> list[CrawlRequest]:
-        accepted = []
+    async def unseen(self, urls: list[str]) -> list[str]:
+        seen = self._seen
+        return [url for url in urls if url not in seen]
+
+    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
+                  limit: int | None = None) -> list[CrawlRequest]:
+        accepted: list[CrawlRequest] = []
         seen = self._seen
         for request in requests:
             if request.url in seen:
                 continue
+            if limit is not None and len(accepted) >= limit:
+                break
             seen.add(request.url)
             accepted.append(request)
             if not queue:
@@ -144,14 +152,14 @@ class MemoryFrontier:
                 waiter.set_result(None)
                 return
 
-    def release(self, request: CrawlRequest) -> None:
+    async def release(self, request: CrawlRequest) -> None:
         host = self._hosts[request.host]
         host.in_flight -= 1
         if host.queue and not host.entry:
             self._schedule(request.host, host)
             self._wake()
 
-    def retry(self, request: CrawlRequest, wait: float) -> None:
+    async def retry(self, request: CrawlRequest, wait: float) -> None:
         host = self._host(request.host)  # a redirect may lead to a host not seen before
         host.queue.appendleft(request)
         self._queued += 1
@@ -159,7 +167,7 @@ class MemoryFrontier:
         self._schedule(request.host, host)
         self._wake()
 
-    def hold(self, name: str, wait: float) -> None:
+    async def hold(self, name: str, wait: float) -> None:
         """Start nothing on host ``name`` for ``wait`` seconds (backoff, Retry-After)."""
         host = self._host(name)
         host.hold_until = max(host.hold_until, asyncio.get_running_loop().time() + wait)
@@ -167,7 +175,7 @@ class MemoryFrontier:
             self._schedule(name, host)
             self._wake()
 
-    def set_delay(self, name: str, delay: float) -> None:
+    async def set_delay(self, name: str, delay: float) -> None:
         """Space request starts to host ``name`` by ``delay`` seconds from now on
         (robots.txt Crawl-delay, adaptive throttling)."""
         host = self._host(name)
@@ -177,11 +185,6 @@ class MemoryFrontier:
         if host.entry:
             self._schedule(name, host)
             self._wake()
-
-    def host_delay(self, name: str) -> float:
-        """The delay in force for host ``name``."""
-        host = self._hosts.get(name)
-        return self.delay if host is None or host.delay is None else host.delay
 
     def close(self) -> None:
         self._closed = True
