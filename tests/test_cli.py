@@ -112,13 +112,14 @@ def lines_in(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def test_sigint_mid_crawl_flushes_and_exits_130(serve, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_crawl_flushes_and_exits_130(serve, tmp_path: Path, sig: signal.Signals) -> None:
     server = serve(slow_app(400, 0.02))
     out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
     proc = start_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(out), "--stats", str(stats),
                      "--per-host", "2", cwd=tmp_path)
     wait_for(lambda: lines_in(out) >= 20, timeout=20)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     proc.wait(timeout=20)
     stderr = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 130, stderr

@@ -322,3 +322,43 @@ async def test_robots_is_cached_per_origin_expires_and_is_bounded(serve, crawl) 
     small = serve(app(), sites=2)
     await crawl([f"http://127.0.0.1:{port}/" for port in small.ports], per_host=1, robots_cache_size=1)
     assert sum(robots_fetches(small).values()) > 2  # the two origins evict each other
+
+
+async def test_redirect_hops_wait_for_their_hosts_delay(serve, crawl) -> None:
+    async def hop(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        if n < 4:
+            raise web.HTTPFound(f"/r{n + 1}")
+        return html("end of the chain")
+
+    app = app_of({"/": '<a href="/r0">chain</a>'})
+    app.router.add_get("/r{n}", hop)
+    server = serve(app)
+    result = await crawl([server.url], delay=0.2, robots=False)
+    assert result.by_url()[server.url + "r0"]["final_url"] == server.url + "r4"
+    starts = starts_of(server)
+    assert len(starts) == 6
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.2 - 0.015
+
+
+def test_sitemap_parser_memory_stays_flat() -> None:
+    import tracemalloc
+
+    from crawler.sitemaps import SitemapParser
+
+    document = urlset("http://example.com", [f"/page/{i}" for i in range(50_000)])
+    assert len(document) > 3_500_000
+    parser = SitemapParser(2**26)
+    count = 0
+    tracemalloc.start()
+    try:
+        for i in range(0, len(document), 65536):
+            parser.feed(document[i:i + 65536])
+            count += len(parser.take())
+        parser.close()
+        count += len(parser.take())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert parser.error is None and count == 50_000
+    assert peak < 2_000_000, f"peak {peak} bytes while parsing a {len(document)}-byte sitemap"
