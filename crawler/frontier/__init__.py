@@ -1,6 +1,7 @@
 """Frontier stores behind one interface (:class:`Frontier`)."""
 
 from crawler.frontier.base import Frontier
-from crawler.frontier.memory import MemoryFrontier
+from crawler.frontier.memory import HostScheduler, MemoryFrontier
+from crawler.frontier.sqlite import SQLiteFrontier
 
-__all__ = ["Frontier", "MemoryFrontier"]
+__all__ = ["Frontier", "HostScheduler", "MemoryFrontier", "SQLiteFrontier"]

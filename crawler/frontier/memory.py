@@ -1,4 +1,4 @@
-"""The in-memory frontier: per-host FIFO queues and a heap of host ready times.
+"""The in-memory frontier: a seen set, per-host FIFO queues and a heap of host ready times.
 
 Scheduling follows the readiness of hosts, not the order URLs arrived in: a host is in the heap
 while it has queued URLs and a free slot (``per_host``), keyed by the earliest time its next
@@ -30,13 +30,14 @@ class _Host:
         self.entry = 0  # sequence number of this host's valid heap entry; 0: not in the heap
 
 
-class MemoryFrontier:
-    """A frontier held in this process's memory. See :class:`crawler.frontier.base.Frontier`."""
+class HostScheduler:
+    """Per-host queues of requests and the heap of host ready times: the scheduling half of a
+    frontier, without dedupe. :class:`MemoryFrontier` pairs it with a set of seen URLs; a
+    durable store keeps a window of its pending URLs here."""
 
     def __init__(self, per_host: int, delay: float = 0.0) -> None:
         self.per_host = per_host
         self.delay = delay
-        self._seen: set[str] = set()
         self._hosts: dict[str, _Host] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._counter = 0  # heap entry numbers; also the FIFO tie-break between equal times
@@ -53,35 +54,18 @@ class MemoryFrontier:
         """Hosts known to the frontier."""
         return len(self._hosts)
 
-    def seen(self, url: str) -> bool:
-        """Was ``url`` ever accepted?"""
-        return url in self._seen
-
-    async def unseen(self, urls: list[str]) -> list[str]:
-        seen = self._seen
-        return [url for url in urls if url not in seen]
-
-    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
-                  limit: int | None = None) -> list[CrawlRequest]:
-        accepted: list[CrawlRequest] = []
-        seen = self._seen
+    def push(self, requests: Iterable[CrawlRequest]) -> None:
+        """Queue ``requests`` at the back of their hosts' queues."""
+        pushed = False
         for request in requests:
-            if request.url in seen:
-                continue
-            if limit is not None and len(accepted) >= limit:
-                break
-            seen.add(request.url)
-            accepted.append(request)
-            if not queue:
-                continue
             host = self._host(request.host)
             host.queue.append(request)
             self._queued += 1
+            pushed = True
             if not host.entry:
                 self._schedule(request.host, host)
-        if accepted:
+        if pushed:
             self._wake()
-        return accepted
 
     def _host(self, name: str) -> _Host:
         host = self._hosts.get(name)
@@ -195,3 +179,34 @@ class MemoryFrontier:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+
+
+class MemoryFrontier(HostScheduler):
+    """A frontier held in this process's memory. See :class:`crawler.frontier.base.Frontier`."""
+
+    def __init__(self, per_host: int, delay: float = 0.0) -> None:
+        super().__init__(per_host, delay)
+        self._seen: set[str] = set()
+
+    def seen(self, url: str) -> bool:
+        """Was ``url`` ever accepted?"""
+        return url in self._seen
+
+    async def unseen(self, urls: list[str]) -> list[str]:
+        seen = self._seen
+        return [url for url in urls if url not in seen]
+
+    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
+                  limit: int | None = None) -> list[CrawlRequest]:
+        accepted: list[CrawlRequest] = []
+        seen = self._seen
+        for request in requests:
+            if request.url in seen:
+                continue
+            if limit is not None and len(accepted) >= limit:
+                break
+            seen.add(request.url)
+            accepted.append(request)
+        if queue:
+            self.push(accepted)
+        return accepted

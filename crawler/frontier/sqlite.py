@@ -1,0 +1,175 @@
+"""A durable frontier in one SQLite file: every accepted URL with its state, so a crawl can be
+resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command line yet).
+
+- Schema: ``urls(id, url UNIQUE, host, depth, referrer, kind, lastmod, state, attempts)``;
+  ``state`` is 0 pending or 2 done (:meth:`mark_done`, once a record is written); 1 (in
+  flight) is reserved, and a reopened file treats it as pending. WAL mode.
+- SQLite runs on one dedicated thread; each call is one transaction over a batch (all the links
+  of a page, say), so the event loop never waits on the disk.
+- Only a bounded window of pending URLs (``window``) is in memory, in the same per-host
+  scheduler as the in-memory store; it is refilled from the file in id order as it drains, so
+  memory stays flat however large the frontier grows.
+- On open, URLs left in flight by a stopped or killed run become pending again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from crawler.frontier.memory import HostScheduler
+from crawler.request import CrawlRequest
+
+PENDING, IN_FLIGHT, DONE = 0, 1, 2
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    referrer TEXT,
+    kind TEXT NOT NULL,
+    lastmod TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
+"""
+
+
+class SQLiteFrontier(HostScheduler):
+    """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
+    last. See :class:`crawler.frontier.base.Frontier`."""
+
+    def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = 10_000) -> None:
+        super().__init__(per_host, delay)
+        self.path = Path(path)
+        self.window = window
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+        self._db: sqlite3.Connection | None = None
+        self._loaded_upto = 0  # highest id moved into the window
+        self._unloaded = 0  # pending rows not in the window yet
+        self._refilling = False
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    # -- opening and closing ----------------------------------------------------------------
+
+    async def open(self) -> int:
+        """Create or reopen the file; the number of URLs still to do (pending)."""
+        pending = await self._call(self._open)
+        self._unloaded = pending
+        await self._refill()
+        return pending
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        db.execute("UPDATE urls SET state = ? WHERE state = ?", (PENDING, IN_FLIGHT))
+        self._db = db
+        return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
+
+    async def aclose(self) -> None:
+        """Flush and close the file."""
+        if self._db is not None:
+            await self._call(self._db.close)
+            self._db = None
+        self._thread.shutdown(wait=True)
+
+    # -- the Frontier interface -------------------------------------------------------------
+
+    async def unseen(self, urls: list[str]) -> list[str]:
+        return await self._call(self._unseen, urls)
+
+    def _unseen(self, urls: list[str]) -> list[str]:
+        assert self._db is not None
+        known: set[str] = set()
+        for i in range(0, len(urls), 500):
+            chunk = urls[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(row[0] for row in self._db.execute(f"SELECT url FROM urls WHERE url IN ({marks})", chunk))
+        return [url for url in urls if url not in known]
+
+    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
+                  limit: int | None = None) -> list[CrawlRequest]:
+        accepted = await self._call(self._add, list(requests), queue, limit)
+        if queue and accepted:
+            self._unloaded += len(accepted)
+            await self._refill()
+        return accepted
+
+    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
+        assert self._db is not None
+        accepted = []
+        state = PENDING if queue else DONE
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for r in requests:
+                if limit is not None and len(accepted) >= limit:
+                    break
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state))
+                if cursor.rowcount == 1:
+                    accepted.append(r)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return accepted
+
+    async def get(self) -> CrawlRequest | None:
+        request = await super().get()
+        if request is not None and len(self) < self.window // 2 and self._unloaded:
+            await self._refill()
+        return request
+
+    async def mark_done(self, urls: Iterable[str]) -> None:
+        """Their records are written: these URLs are done for good."""
+        await self._call(self._set_state, list(urls), DONE)
+
+    def _set_state(self, urls: list[str], state: int) -> None:
+        assert self._db is not None
+        self._db.execute("BEGIN")
+        self._db.executemany("UPDATE urls SET state = ? WHERE url = ?", [(state, url) for url in urls])
+        self._db.execute("COMMIT")
+
+    async def _refill(self) -> None:
+        """Move pending URLs from the file into the window, in the order they were accepted."""
+        if self._refilling or not self._unloaded:
+            return
+        self._refilling = True
+        try:
+            while self._unloaded and len(self) < self.window:
+                room = min(self.window - len(self), 1000)
+                rows = await self._call(self._load, room)
+                if not rows:
+                    self._unloaded = 0
+                    break
+                self._unloaded = max(0, self._unloaded - len(rows))
+                self.push(_request(row) for row in rows)
+        finally:
+            self._refilling = False
+
+    def _load(self, n: int) -> list[tuple[Any, ...]]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT id, url, depth, referrer, kind, lastmod FROM urls WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
+            (PENDING, self._loaded_upto, n)).fetchall()
+        if rows:
+            self._loaded_upto = rows[-1][0]
+        return rows
+
+
+def _request(row: tuple[Any, ...]) -> CrawlRequest:
+    _, url, depth, referrer, kind, lastmod = row
+    return CrawlRequest(url, depth, referrer, kind, lastmod)
