@@ -14,9 +14,10 @@ from crawler import __version__
 from crawler.config import Settings, default_values, load_settings
 from crawler.engine import Engine
 from crawler.errors import FatalError, UsageError
+from crawler.job import JobLocked
 from crawler.seeds import read_seeds
 
-EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEMO_OUTPUT = "demo.jsonl"
 log = logging.getLogger("crawler")
 
@@ -49,6 +50,14 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
     ("scope", ("--exclude",), "never follow links matching one of these (repeatable)",
      {"metavar": "REGEX", "action": "append"}),
     ("politeness", ("--sitemap",), "take seeds from this sitemap (repeatable)", {"metavar": "URL", "action": "append"}),
+    ("durable crawls", ("--job-dir",), "keep the crawl's state in DIR; the same command again resumes",
+     {"metavar": "DIR"}),
+    ("durable crawls", ("--frontier",), "memory or sqlite:///path/file.db; none: sqlite in --job-dir, else memory",
+     {"metavar": "URL"}),
+    ("durable crawls", ("--max-runtime",), "end the run cleanly after this long (90s, 30m, 6h); 0 is no limit",
+     {"metavar": "DURATION"}),
+    ("durable crawls", ("--recrawl-after",), "pages done longer ago than this are fetched again (6h, 7d); 0 is never",
+     {"metavar": "DURATION"}),
     ("fetching", ("--user-agent",), "the User-Agent header", {"metavar": "UA"}),
     ("fetching", ("--timeout",), "deadline for a whole request, body included", {"metavar": "SECONDS"}),
     ("fetching", ("--max-bytes",), "largest body kept, counted after decompression", {"metavar": "N"}),
@@ -140,12 +149,17 @@ async def _crawl(settings: Settings, seeds: list[str]) -> tuple[Engine, int]:
     except FatalError as e:
         log.error("%s", e)
         return engine, EXIT_FATAL
+    except JobLocked as e:
+        log.error("%s", e)
+        return engine, EXIT_LOCKED
     return engine, EXIT_INTERRUPTED if engine.stats.interrupted else EXIT_OK
 
 
 def run_crawl(settings: Settings, seeds: list[str]) -> int:
     """Run a crawl to its end, print the summary, write ``--stats``; the exit status."""
     engine, status = asyncio.run(_crawl(settings, seeds))
+    if status == EXIT_LOCKED:
+        return status
     print(engine.stats.summary(), file=sys.stderr)
     if settings.stats:
         try:

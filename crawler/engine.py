@@ -11,17 +11,22 @@ the frontier is empty and nothing is being fetched, parsed or written. Then the 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
+import os
 import signal
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from crawler import errors
 from crawler.config import Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
-from crawler.frontier import Frontier, MemoryFrontier
+from crawler.frontier import Frontier, MemoryFrontier, SQLiteFrontier
+from crawler.job import JobLock
 from crawler.parse import ParsedPage, is_html, parse_html, robots_directives
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
@@ -45,7 +50,13 @@ class Engine:
         self.seeds = list(dict.fromkeys(seeds))
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
         self.scope = Scope(settings, self.seeds + self.sitemaps)
-        self.frontier: Frontier = frontier or MemoryFrontier(settings.per_host, settings.delay)
+        self.store_path = store_path(settings)
+        if frontier is None:
+            frontier = (SQLiteFrontier(self.store_path, settings.per_host, settings.delay) if self.store_path
+                        else MemoryFrontier(settings.per_host, settings.delay))
+        self.frontier: Frontier = frontier
+        self.durable = isinstance(self.frontier, SQLiteFrontier)
+        self.output = settings.output
         self.politeness = Politeness(settings, self.frontier)
         self.robots: Robots | None = None
         self._agent = product_token(settings.user_agent)
@@ -63,17 +74,23 @@ class Engine:
 
     # -- control --------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "signal") -> None:
         """Stop gracefully: take no new URLs, let fetches in flight finish (``shutdown_grace``
-        seconds at most), write what is done. A second call stops at once."""
+        seconds at most), write what is done. A second call stops at once. ``reason`` is
+        ``"signal"`` (the run counts as interrupted) or ``"max_runtime"`` (it does not)."""
         if self._stopping.is_set():
-            if not self._abort.is_set():
+            if not self._abort.is_set() and reason == "signal":
                 log.warning("second stop: ending now, after writing what is already queued")
-            self._abort.set()
+                self._abort.set()
             return
-        log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now",
-                    self.settings.shutdown_grace)
-        self.stats.interrupted = True
+        if reason == "max_runtime":
+            log.warning("--max-runtime spent: finishing fetches in flight (at most %.0f s)%s",
+                        self.settings.shutdown_grace, "; the same command resumes" if self.durable else "")
+        else:
+            log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now",
+                        self.settings.shutdown_grace)
+            self.stats.interrupted = True
+        self.stats.stopped_by = reason
         self._stopping.set()
         self.frontier.close()
 
@@ -94,8 +111,54 @@ class Engine:
         :class:`crawler.errors.UsageError` when it cannot be opened at all.
         """
         loop = asyncio.get_running_loop()
-        sink = open_sink(self.settings.output, self.settings.format)
+        lock = None
+        if isinstance(self.frontier, SQLiteFrontier):
+            db = self.frontier.path
+            lock = JobLock(Path(self.settings.job_dir) / "lock" if self.settings.job_dir
+                           else db.with_name(db.name + ".lock"))
+            lock.acquire()
+        try:
+            return await self._run(loop, handle_signals)
+        finally:
+            if isinstance(self.frontier, SQLiteFrontier):
+                await self.frontier.aclose()
+            if lock is not None:
+                lock.release()
+
+    async def _open_output(self) -> Any:
+        """The sink, opened; a durable crawl first cuts its last output back to what it
+        committed, and goes on writing after it."""
+        if not self.durable:
+            self.output = expand_output(self.settings.output, 1)
+            sink = open_sink(self.output, self.settings.format)
+            await sink.open()
+            return sink
+        frontier: SQLiteFrontier = self.frontier  # type: ignore[assignment]
+        due = time.time() - self.settings.recrawl_after if self.settings.recrawl_after else None
+        pending = await frontier.open(due_before=due)
+        self.outstanding += pending
+        self.stats.resumed = pending
+        run = int(await frontier.meta("runs") or 0) + 1
+        self.output = expand_output(self.settings.output, run)
+        last = await frontier.meta("output")
+        if last and last != self.output and os.path.exists(last):
+            committed = int(await frontier.meta("offset:" + last) or 0)
+            if os.path.getsize(last) > committed:
+                log.warning("cutting %s back to the %d bytes its run committed", last, committed)
+                os.truncate(last, committed)
+        resume_at = int(await frontier.meta("offset:" + self.output) or 0)
+        if resume_at and pending:
+            log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, self.output, resume_at)
+        sink = open_sink(self.output, self.settings.format, resume_at)
         await sink.open()
+        await frontier.commit([], {"runs": str(run), "output": self.output,
+                                   "offset:" + self.output: str(sink.offset)})
+        return sink
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, handle_signals: bool) -> Stats:
+        sink = await self._open_output()
+        budget = (loop.call_later(self.settings.max_runtime, self.stop, "max_runtime")
+                  if self.settings.max_runtime else None)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
@@ -129,6 +192,8 @@ class Engine:
                         task.cancel()
                     await asyncio.gather(*workers, writer, return_exceptions=True)
         finally:
+            if budget is not None:
+                budget.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -358,7 +423,12 @@ class Engine:
         return 0.0 if started is None else (asyncio.get_running_loop().time() - started) * 1000
 
     async def _write(self, sink: Any) -> None:
-        def written(records: list[dict[str, Any]]) -> None:
+        frontier = self.frontier
+
+        async def written(records: list[dict[str, Any]]) -> None:
+            if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
+                await sink.sync()
+                await frontier.commit([r["url"] for r in records], {"offset:" + sink.path: str(sink.offset)})
             for record in records:
                 self.stats.count(record)
             self.outstanding -= len(records)
@@ -393,3 +463,24 @@ async def _first(*aws: Any) -> None:
 
 
 __all__ = ["Engine", "FetchResult"]
+
+
+def store_path(settings: Settings) -> Path | None:
+    """Where a durable frontier lives: ``--frontier sqlite:///PATH`` (SQLAlchemy's spelling:
+    ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute), else inside
+    ``--job-dir``; None for an in-memory crawl."""
+    if settings.frontier.startswith("sqlite:///"):
+        return Path(settings.frontier[len("sqlite:///"):])
+    if settings.job_dir:
+        return Path(settings.job_dir) / "frontier.db"
+    return None
+
+
+def expand_output(path: str, run: int) -> str:
+    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
+    ``{time}`` (HHMMSS, UTC) filled in."""
+    if "{" not in path:
+        return path
+    now = datetime.datetime.now(datetime.UTC)
+    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
+            .replace("{time}", now.strftime("%H%M%S")))

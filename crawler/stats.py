@@ -22,6 +22,8 @@ class Stats:
         self.retries = 0
         self.discovered = 0  # URLs accepted into the frontier
         self.interrupted = False
+        self.stopped_by: str | None = None  # "signal" or "max_runtime"
+        self.resumed = 0  # URLs a durable crawl took over from an earlier run
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record."""
@@ -64,6 +66,8 @@ class Stats:
             "elapsed_s": round(self.elapsed, 3),
             "pages_per_s": round(self.pages_per_second, 1),
             "interrupted": self.interrupted,
+            "stopped_by": self.stopped_by,
+            "resumed": self.resumed,
         }
 
     def to_json(self) -> str:
@@ -74,7 +78,8 @@ class Stats:
         """A few lines for a person, printed on stderr at the end."""
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
-        head = "crawl interrupted" if self.interrupted else "crawl finished"
+        head = ("crawl interrupted" if self.interrupted
+                else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
         return (
             f"{head}: {self.pages} pages ({self.ok} ok) in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {_size(self.bytes)}\n"

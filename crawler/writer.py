@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiofiles
@@ -19,20 +19,32 @@ STOP = None  # put on the queue to end the writer
 
 
 class JsonLinesSink:
-    """Records as JSON Lines (UTF-8, one object a line) in a file, or on stdout for ``-``."""
+    """Records as JSON Lines (UTF-8, one object a line) in a file, or on stdout for ``-``.
 
-    def __init__(self, path: str) -> None:
+    With ``resume_at`` the file is kept up to that many bytes (what a durable crawl committed)
+    and written after it; without, it is truncated. ``offset`` is the length written so far.
+    """
+
+    def __init__(self, path: str, resume_at: int | None = None) -> None:
         self.path = path
         self.name = "stdout" if path == "-" else path
+        self.resume_at = resume_at
+        self.offset = 0
         self._file: Any = None
 
     async def open(self) -> None:
-        """Open (and truncate) the output; a usage error when it cannot be written."""
+        """Open the output; a usage error when it cannot be written."""
         if self.path == "-":
             self._file = aiofiles.stdout_bytes
             return
         try:
-            self._file = await aiofiles.open(self.path, "wb")
+            if self.resume_at is None:
+                self._file = await aiofiles.open(self.path, "wb")
+            else:
+                self._file = await aiofiles.open(self.path, "ab")
+                await self._file.truncate(self.resume_at)
+                await self._file.seek(self.resume_at)
+                self.offset = self.resume_at
         except OSError as e:
             raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
 
@@ -47,6 +59,16 @@ class JsonLinesSink:
         try:
             await self._file.write(data)
             await self._file.flush()
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+        self.offset += len(data)
+
+    async def sync(self) -> None:
+        """Make what is written durable (fsync) before a durable crawl commits it."""
+        if self.path == "-":
+            return
+        try:
+            await aiofiles.os.wrap(os.fsync)(self._file.fileno())
         except OSError as e:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
 
@@ -70,20 +92,20 @@ class JsonLinesSink:
 _NOT_YET = (".jsonl.gz", ".json.gz", ".csv", ".warc", ".warc.gz")
 
 
-def open_sink(path: str, fmt: str) -> JsonLinesSink:
+def open_sink(path: str, fmt: str, resume_at: int | None = None) -> JsonLinesSink:
     """The sink for ``--output``/``--format`` (JSON Lines so far)."""
     if not fmt:
         for ext in _NOT_YET:
             if path.lower().endswith(ext):
                 raise UsageError(f"--output: {ext} output is not supported yet; use a .jsonl file or "
                                  f"--format jsonl")
-    return JsonLinesSink(path)
+    return JsonLinesSink(path, resume_at)
 
 
 async def write_loop(
     queue: asyncio.Queue[dict[str, Any] | None],
     sink: JsonLinesSink,
-    on_written: Callable[[list[dict[str, Any]]], None],
+    on_written: Callable[[list[dict[str, Any]]], Awaitable[None]],
     *,
     batch_size: int,
     flush_interval: float,
@@ -121,5 +143,5 @@ async def write_loop(
         if pending and (stop or timed_out or len(pending) >= batch_size
                         or must_write(len(pending)) or loop.time() - oldest >= flush_interval):
             await sink.write(sink.encode(pending))
-            on_written(pending)
+            await on_written(pending)
             pending = []

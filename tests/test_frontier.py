@@ -37,11 +37,12 @@ async def test_sqlite_frontier_survives_reopening(tmp_path: Path) -> None:
     assert await f.open() == 0
     assert len(await f.add(requests(100))) == 100
     assert await f.add(requests(100)) == []
-    await f.mark_done([f"http://h{i % 4}.test/p{i}" for i in range(10)])
+    await f.commit([f"http://h{i % 4}.test/p{i}" for i in range(10)], {"offset": "123"})
     await f.aclose()
 
     again = SQLiteFrontier(path, per_host=2)
     assert await again.open() == 90  # the done ones stay done
+    assert await again.meta("offset") == "123"
     assert await again.add(requests(100)) == []  # the seen set is on disk
     assert await again.unseen(["http://h1.test/p1", "http://h1.test/new"]) == ["http://h1.test/new"]
     urls = await drain(again)
@@ -78,12 +79,13 @@ async def test_engine_crawls_with_the_sqlite_frontier(site, tmp_path: Path) -> N
     from tests.conftest import read_jsonl
 
     server = site(300)
-    frontier = SQLiteFrontier(tmp_path / "f.db", per_host=4, window=40)
-    await frontier.open()
+    frontier = SQLiteFrontier(tmp_path / "f.db", per_host=4, window=40)  # the engine opens and closes it
     out = tmp_path / "out.jsonl"
     settings = load_settings({"output": str(out), "progress": False, "per_host": 4})
     await Engine(settings, [server.url], frontier=frontier).run()
-    await frontier.aclose()
     records = read_jsonl(out)
     assert len(records) == len({r["url"] for r in records}) == 300
     assert all(r["error"] is None for r in records)
+    reopened = SQLiteFrontier(tmp_path / "f.db", per_host=4)
+    assert await reopened.open() == 0  # every URL committed done
+    await reopened.aclose()

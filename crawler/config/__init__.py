@@ -60,6 +60,10 @@ class Settings:
     sitemap: tuple[str, ...]
     use_sitemaps: bool
     sitemap_max_bytes: int
+    job_dir: str
+    frontier: str
+    max_runtime: float
+    recrawl_after: float
     parse_threads: int
     inline_parse_bytes: int
     output_queue_size: int
@@ -138,9 +142,30 @@ def _option(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNORECASE)
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATIONS = ("max_runtime", "recrawl_after")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"``, ``"7d"`` or ``"2w"``; ValueError else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.fullmatch(str(value))
+    if not match:
+        raise ValueError(value)
+    unit = match.group(2).lower() if match.group(2) else None
+    return float(match.group(1)) * _UNITS[unit]
+
+
 def _coerce(key: str, value: Any, source: str) -> Any:
     kind = _FIELDS[key].type
     where = f"{_option(key)} (from {source})"
+    if key in DURATIONS:
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise UsageError(f"{where}: expected a duration such as 90s, 30m, 6h or 7d, got {value!r}") from None
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             try:
@@ -193,7 +218,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
-                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay"):
+                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("timeout", "flush_interval", "log_interval", "autothrottle_target_concurrency"):
@@ -209,6 +234,14 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
     if v["format"] not in FORMATS:
         fail("format", f"must be jsonl, got {v['format']!r}")
+    frontier = v["frontier"]
+    if frontier and frontier != "memory" and not (frontier.startswith("sqlite:///") and len(frontier) > 10):
+        fail("frontier", f"must be memory or sqlite:///path/file.db, got {frontier!r}")
+    if frontier == "memory" and v["job_dir"]:
+        fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")
+    if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
+        fail("job_dir" if v["job_dir"] else "frontier",
+             "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
     if v["log_level"].lower() not in LOG_LEVELS:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
     for key in ("include", "exclude"):

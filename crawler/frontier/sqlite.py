@@ -1,9 +1,12 @@
 """A durable frontier in one SQLite file: every accepted URL with its state, so a crawl can be
 resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command line yet).
 
-- Schema: ``urls(id, url UNIQUE, host, depth, referrer, kind, lastmod, state, attempts)``;
-  ``state`` is 0 pending or 2 done (:meth:`mark_done`, once a record is written); 1 (in
-  flight) is reserved, and a reopened file treats it as pending. WAL mode.
+- Schema: ``urls(id, url UNIQUE, host, depth, referrer, kind, lastmod, state, attempts,
+  done_at)`` and ``meta(key, value)``. ``state`` is 0 pending, 2 done (:meth:`commit`, once
+  its record is written), 3 accepted without a fetch (robots.txt forbids it) but its record not
+  yet written; 1 (in flight) is reserved. A reopened file makes 1 and 3 pending again. WAL mode.
+- :meth:`commit` marks URLs done and stores the output's committed length in one transaction:
+  the hinge of exactly-once output across crashes.
 - SQLite runs on one dedicated thread; each call is one transaction over a batch (all the links
   of a page, say), so the event loop never waits on the disk.
 - Only a bounded window of pending URLs (``window``) is in memory, in the same per-host
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +28,7 @@ from typing import Any
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
 
-PENDING, IN_FLIGHT, DONE = 0, 1, 2
+PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
     id INTEGER PRIMARY KEY,
@@ -35,9 +39,11 @@ CREATE TABLE IF NOT EXISTS urls (
     kind TEXT NOT NULL,
     lastmod TEXT,
     state INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    done_at REAL
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -60,20 +66,23 @@ class SQLiteFrontier(HostScheduler):
 
     # -- opening and closing ----------------------------------------------------------------
 
-    async def open(self) -> int:
-        """Create or reopen the file; the number of URLs still to do (pending)."""
-        pending = await self._call(self._open)
+    async def open(self, due_before: float | None = None) -> int:
+        """Create or reopen the file; the number of URLs still to do (pending). With
+        ``due_before`` (a Unix time), URLs done before then are due again (a recrawl)."""
+        pending = await self._call(self._open, due_before)
         self._unloaded = pending
         await self._refill()
         return pending
 
-    def _open(self) -> int:
+    def _open(self, due_before: float | None) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
-        db.execute("UPDATE urls SET state = ? WHERE state = ?", (PENDING, IN_FLIGHT))
+        db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
+        if due_before is not None:
+            db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ?", (PENDING, DONE, due_before))
         self._db = db
         return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
@@ -109,7 +118,7 @@ class SQLiteFrontier(HostScheduler):
     def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
         assert self._db is not None
         accepted = []
-        state = PENDING if queue else DONE
+        state = PENDING if queue else RECORD_ONLY
         db = self._db
         db.execute("BEGIN")
         try:
@@ -133,15 +142,36 @@ class SQLiteFrontier(HostScheduler):
             await self._refill()
         return request
 
-    async def mark_done(self, urls: Iterable[str]) -> None:
-        """Their records are written: these URLs are done for good."""
-        await self._call(self._set_state, list(urls), DONE)
+    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None) -> None:
+        """Their records are written (and synced): mark these URLs done and store ``meta``
+        (such as the output's committed length) in the same transaction."""
+        await self._call(self._commit, list(urls), meta or {})
 
-    def _set_state(self, urls: list[str], state: int) -> None:
+    def _commit(self, urls: list[str], meta: dict[str, str]) -> None:
         assert self._db is not None
+        now = time.time()
         self._db.execute("BEGIN")
-        self._db.executemany("UPDATE urls SET state = ? WHERE url = ?", [(state, url) for url in urls])
-        self._db.execute("COMMIT")
+        try:
+            self._db.executemany("UPDATE urls SET state = ?, done_at = ? WHERE url = ?",
+                                 [(DONE, now, url) for url in urls])
+            self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    async def meta(self, key: str) -> str | None:
+        """A value stored by :meth:`commit` or :meth:`set_meta`."""
+        return await self._call(self._meta, key)
+
+    def _meta(self, key: str) -> str | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``."""
+        await self._call(self._commit, [], {key: value})
 
     async def _refill(self) -> None:
         """Move pending URLs from the file into the window, in the order they were accepted."""

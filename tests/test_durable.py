@@ -1,0 +1,127 @@
+"""Durable crawls: resume after SIGKILL, SIGINT or --max-runtime with every page exactly once;
+the job lock; recrawls. The crawler runs as a subprocess against a real server; its state is a
+real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
+from tests.test_cli import lines_in, seeds_file
+from tests.test_crawl import slow_app
+
+PAGES = 300
+
+
+def expected(server) -> set[str]:
+    return {server.url} | {f"{server.url}p/{i}" for i in range(PAGES)}
+
+
+def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    stderr = open(tmp_path / "stderr.txt", "a")  # noqa: SIM115 - closed by the child's exit
+    return subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def crawl_args(tmp_path: Path, server, *extra: str) -> list[str]:
+    return ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "out.jsonl"), "--per-host", "2", "--no-robots", *extra]
+
+
+def assert_exactly_once(path: Path, server) -> None:
+    lines = path.read_text("utf-8").splitlines()
+    records = [json.loads(line) for line in lines]  # every line whole, valid JSON
+    urls = [r["url"] for r in records]
+    assert len(urls) == len(set(urls)), "a URL was written twice"
+    assert set(urls) == expected(server)
+
+
+def test_sigkill_at_any_moment_then_resume_writes_every_page_once(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(PAGES, 0.02))
+    out = tmp_path / "out.jsonl"
+    for threshold in (15, 90, 170):  # kill -9 at three points of the crawl
+        proc = start(tmp_path, *crawl_args(tmp_path, server))
+        wait_for(lambda t=threshold: lines_in(out) >= t, timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    final = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path, timeout=60)
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(out, server)
+
+
+def test_sigint_then_resume(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(PAGES, 0.02))
+    out = tmp_path / "out.jsonl"
+    proc = start(tmp_path, *crawl_args(tmp_path, server))
+    wait_for(lambda: lines_in(out) >= 50, timeout=30)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 130
+    first = len(read_jsonl(out))
+    final = run_cli(*crawl_args(tmp_path, server, "--stats", str(tmp_path / "stats.json")), cwd=tmp_path)
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(out, server)
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["pages"] == PAGES + 1 - first and stats["resumed"] > 0
+
+
+def test_max_runtime_ends_cleanly_and_the_next_run_finishes(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(PAGES, 0.02))
+    out = tmp_path / "out.jsonl"
+    first = run_cli(*crawl_args(tmp_path, server, "--max-runtime", "1s"), cwd=tmp_path, timeout=30)
+    assert first.returncode == 0, first.stderr
+    assert "run ended at --max-runtime" in first.stderr
+    assert 0 < len(read_jsonl(out)) < PAGES + 1
+    final = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path, timeout=60)
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(out, server)
+
+
+def test_a_second_run_on_a_job_dir_in_use_exits_75(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(PAGES, 0.02))
+    proc = start(tmp_path, *crawl_args(tmp_path, server))
+    try:
+        wait_for(lambda: lines_in(tmp_path / "out.jsonl") >= 1, timeout=30)
+        second = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path)
+        assert second.returncode == 75
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is in use by another run (pid" in lines[0], second.stderr
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_stale_lock_is_taken_over(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(5, 0.0))
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "lock").write_text(f"999999999 {socket.gethostname()}\n")
+    proc = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "taking over the lock" in proc.stderr and "pid 999999999" in proc.stderr
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 6
+
+
+def test_recrawl_after_fetches_done_pages_again_into_the_runs_own_file(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(5, 0.0))
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "run-{run}.jsonl"), "--no-robots"]
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    assert len(read_jsonl(tmp_path / "run-1.jsonl")) == 6
+    again = run_cli(*args, cwd=tmp_path)  # nothing is due: the crawl is done
+    assert again.returncode == 0 and read_jsonl(tmp_path / "run-2.jsonl") == []
+    recrawl = run_cli(*args, "--recrawl-after", "0.001s", cwd=tmp_path)
+    assert recrawl.returncode == 0, recrawl.stderr
+    assert {r["url"] for r in read_jsonl(tmp_path / "run-3.jsonl")} == {r["url"] for r in read_jsonl(tmp_path / "run-1.jsonl")}
+
+
+def test_durable_crawl_refuses_stdout(tmp_path: Path) -> None:
+    (tmp_path / "seeds.txt").write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("--seeds", "seeds.txt", "--job-dir", "job", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--job-dir (from command line): a durable crawl needs -o FILE" in proc.stderr
