@@ -25,7 +25,7 @@ def expected(server) -> set[str]:
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    stderr = open(tmp_path / "stderr.txt", "a")  # noqa: SIM115 - closed by the child's exit
+    stderr = open(tmp_path / "stderr.txt", "a")
     return subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
@@ -117,7 +117,8 @@ def test_recrawl_after_fetches_done_pages_again_into_the_runs_own_file(serve, tm
     assert again.returncode == 0 and read_jsonl(tmp_path / "run-2.jsonl") == []
     recrawl = run_cli(*args, "--recrawl-after", "0.001s", cwd=tmp_path)
     assert recrawl.returncode == 0, recrawl.stderr
-    assert {r["url"] for r in read_jsonl(tmp_path / "run-3.jsonl")} == {r["url"] for r in read_jsonl(tmp_path / "run-1.jsonl")}
+    first_run = {r["url"] for r in read_jsonl(tmp_path / "run-1.jsonl")}
+    assert {r["url"] for r in read_jsonl(tmp_path / "run-3.jsonl")} == first_run
 
 
 def test_durable_crawl_refuses_stdout(tmp_path: Path) -> None:
