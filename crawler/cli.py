@@ -95,6 +95,9 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
             groups[group] = p.add_argument_group(group)
         key = flags[-1][2:].replace("-", "_")
         groups[group].add_argument(*flags, help=f"{text} (default: {_shown(defaults[key])})", **extra)
+    groups["durable crawls"].add_argument(
+        "--changed-only", action="store_const", const=True,
+        help="on a recrawl, write records only for new or changed pages (default: off)")
     groups["politeness"].add_argument(
         "--no-robots", dest="robots", action="store_const", const=False,
         help="ignore robots.txt, its Crawl-delay, and nofollow in pages and headers (default: obey them)")

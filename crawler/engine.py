@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import logging
 import os
 import signal
@@ -37,7 +38,7 @@ from crawler.scope import Scope
 from crawler.sitemaps import SitemapParser
 from crawler.stats import Stats
 from crawler.urls import normalize_url
-from crawler.writer import STOP, open_sink, write_loop
+from crawler.writer import STOP, Unchanged, open_sink, write_loop
 
 log = logging.getLogger("crawler")
 
@@ -61,6 +62,7 @@ class Engine:
         self.robots: Robots | None = None
         self._agent = product_token(settings.user_agent)
         self._sitemap_origins: set[str] = set()
+        self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
         self.stats = Stats()
         self.in_flight = 0
         self.outstanding = 0
@@ -335,7 +337,8 @@ class Engine:
             if sitemap is not None:
                 result, in_scope = await self._fetch_sitemap(request, sitemap, found)
             else:
-                result = await self._fetcher.fetch(request.fetch_url, is_html, follow=False)
+                result = await self._fetcher.fetch(
+                    request.fetch_url, self._keep_body, follow=False, headers=self._conditional(request))
         finally:
             await self.frontier.release(request)
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
@@ -370,7 +373,38 @@ class Engine:
                     found = await self._follow(page, request)
         record = make_record(request, result, page, self._elapsed_ms(request), error,
                              noindex="noindex" in directives)
+        if self.durable and self._remember(request, result):
+            return [*found, Unchanged(request.url)]
         return [*found, record]
+
+    def _keep_body(self, media_type: str | None) -> bool:
+        return self.settings.changed_only or is_html(media_type)
+
+    def _conditional(self, request: CrawlRequest) -> dict[str, str] | None:
+        """If-None-Match and If-Modified-Since from the last fetch (a recrawl)."""
+        if not self.durable or request.validators is None or request.redirects:
+            return None
+        etag, last_modified, _ = request.validators
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return headers or None
+
+    def _remember(self, request: CrawlRequest, result: FetchResult) -> bool:
+        """Keep the page's validators for the durable store; True when ``--changed-only`` says
+        its record is not to be written (a 304, or the same body as last time)."""
+        old = request.validators
+        if result.status == 304 and result.error is None:
+            if old is not None:
+                self._validators[request.url] = old
+            return self.settings.changed_only
+        if result.status != 200 or result.error is not None or result.headers is None:
+            return False
+        digest = hashlib.sha1(result.body).hexdigest() if result.body else None
+        self._validators[request.url] = (result.headers.get("ETag"), result.headers.get("Last-Modified"), digest)
+        return self.settings.changed_only and old is not None and digest is not None and digest == old[2]
 
     async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
         """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
@@ -425,12 +459,17 @@ class Engine:
     async def _write(self, sink: Any) -> None:
         frontier = self.frontier
 
-        async def written(records: list[dict[str, Any]]) -> None:
+        async def written(records: list[dict[str, Any] | Unchanged]) -> None:
             if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
                 await sink.sync()
-                await frontier.commit([r["url"] for r in records], {"offset:" + sink.path: str(sink.offset)})
+                urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
+                validators = {url: self._validators.pop(url) for url in urls if url in self._validators}
+                await frontier.commit(urls, {"offset:" + sink.path: str(sink.offset)}, validators)
             for record in records:
-                self.stats.count(record)
+                if isinstance(record, Unchanged):
+                    self.stats.unchanged += 1
+                else:
+                    self.stats.count(record)
             self.outstanding -= len(records)
             if self.outstanding <= 0:
                 self._finished.set()

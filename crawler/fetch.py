@@ -142,6 +142,7 @@ class Fetcher:
         truncate: bool = False,
         consumer: Callable[[bytes], Awaitable[None]] | None = None,
         follow: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
 
@@ -151,6 +152,7 @@ class Fetcher:
         there. ``consumer`` takes the decompressed body chunk by chunk instead of keeping it.
         With ``follow=False`` a redirect to an http(s) URL is not followed: ``location`` holds
         the normalized target for the caller to schedule (and check against its scope).
+        ``headers`` are sent besides the session's (conditional GET).
         """
         allows = allows or self.allows
         max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
@@ -163,7 +165,8 @@ class Fetcher:
                     phase = "connect"
                     assert self.session is not None
                     # The URL is normalized (escaped already): yarl need not parse and quote it again.
-                    async with self.session.get(URL(url, encoded=True), allow_redirects=False) as resp:
+                    async with self.session.get(URL(url, encoded=True), allow_redirects=False,
+                                                headers=headers) as resp:
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers

@@ -27,6 +27,7 @@ class CrawlRequest:
         "referrer",
         "started",
         "url",
+        "validators",
         "visited",
     )
 
@@ -43,6 +44,8 @@ class CrawlRequest:
         self.redirects = 0  # redirect hops followed
         self.visited: set[str] | None = None  # URLs of the redirect chain so far
         self.started: float | None = None  # loop time of the first attempt
+        # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
+        self.validators: tuple[str | None, str | None, str | None] | None = None
 
     def redirect(self, target: str) -> None:
         """Make ``target`` the next URL to fetch."""

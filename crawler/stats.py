@@ -24,6 +24,7 @@ class Stats:
         self.interrupted = False
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
         self.resumed = 0  # URLs a durable crawl took over from an earlier run
+        self.unchanged = 0  # --changed-only: pages done without a record
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record."""
@@ -68,6 +69,7 @@ class Stats:
             "interrupted": self.interrupted,
             "stopped_by": self.stopped_by,
             "resumed": self.resumed,
+            "unchanged": self.unchanged,
         }
 
     def to_json(self) -> str:

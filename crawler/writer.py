@@ -18,6 +18,16 @@ from crawler.errors import FatalError, UsageError
 STOP = None  # put on the queue to end the writer
 
 
+class Unchanged:
+    """Put on the queue instead of a record: the URL is done, but nothing is written for it
+    (``--changed-only`` and an unchanged page)."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 class JsonLinesSink:
     """Records as JSON Lines (UTF-8, one object a line) in a file, or on stdout for ``-``.
 
@@ -49,10 +59,11 @@ class JsonLinesSink:
             raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
 
     @staticmethod
-    def encode(records: list[dict[str, Any]]) -> bytes:
-        """The lines of ``records``."""
+    def encode(records: list[Any]) -> bytes:
+        """The lines of ``records`` (:class:`Unchanged` items write nothing)."""
         dumps = json.dumps
-        return "".join([dumps(r, ensure_ascii=False) + "\n" for r in records]).encode("utf-8")
+        return "".join([dumps(r, ensure_ascii=False) + "\n" for r in records
+                        if type(r) is not Unchanged]).encode("utf-8")
 
     async def write(self, data: bytes) -> None:
         """Write and flush ``data``; a fatal error naming the file when that fails."""

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aiohttp import web
+
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file
 from tests.test_crawl import slow_app
@@ -126,3 +128,56 @@ def test_durable_crawl_refuses_stdout(tmp_path: Path) -> None:
     proc = run_cli("--seeds", "seeds.txt", "--job-dir", "job", cwd=tmp_path)
     assert proc.returncode == 2
     assert "--job-dir (from command line): a durable crawl needs -o FILE" in proc.stderr
+
+
+def validating_app(state: dict) -> web.Application:
+    """Pages with ETags (answering 304 to a matching If-None-Match), one page without validators
+    whose body never changes, and one whose body the test changes."""
+
+    async def page(request: web.Request) -> web.Response:
+        name = request.match_info.get("name", "index")
+        if name == "index":
+            body = "".join(f'<a href="/{n}">{n}</a>' for n in ("a", "b", "plain", "changing"))
+        elif name == "changing":
+            body = f"version {state['version']}"
+        else:
+            body = f"page {name}"
+        html = f"<title>{name if name == 'index' else body}</title><body>{body}</body>"
+        if name == "plain":
+            return web.Response(text=html, content_type="text/html")
+        etag = f'"{name}-{state["version"] if name == "changing" else 1}"'
+        if request.headers.get("If-None-Match") == etag:
+            state["304"] += 1
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(text=html, content_type="text/html", headers={"ETag": etag})
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_get("/{name}", page)
+    return app
+
+
+def test_recrawl_uses_conditional_get_and_changed_only_writes_what_changed(serve, tmp_path: Path) -> None:
+    state = {"version": 1, "304": 0}
+    server = serve(validating_app(state))
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "run-{run}.jsonl"), "--no-robots", "--recrawl-after", "0.001s"]
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    assert len(read_jsonl(tmp_path / "run-1.jsonl")) == 5 and state["304"] == 0
+
+    full = run_cli(*args, cwd=tmp_path)  # a recrawl that writes every record
+    assert full.returncode == 0, full.stderr
+    statuses = {r["url"].removeprefix(server.url): r["status"] for r in read_jsonl(tmp_path / "run-2.jsonl")}
+    assert statuses == {"": 304, "a": 304, "b": 304, "changing": 304, "plain": 200}
+    assert state["304"] == 4
+    sent = [h.headers.get("If-None-Match") for h in server.hits if h.path == "/a"]
+    assert sent == [None, '"a-1"']
+
+    state["version"] = 2
+    changed = run_cli(*args, "--changed-only", "--stats", str(tmp_path / "stats.json"), cwd=tmp_path)
+    assert changed.returncode == 0, changed.stderr
+    records = read_jsonl(tmp_path / "run-3.jsonl")
+    assert [(r["url"], r["title"]) for r in records] == [(server.url + "changing", "version 2")]
+    assert state["304"] == 4 + 3  # index, a, b; plain was unchanged by its content hash
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["unchanged"] == 4 and stats["pages"] == 1

@@ -64,6 +64,7 @@ class Settings:
     frontier: str
     max_runtime: float
     recrawl_after: float
+    changed_only: bool
     parse_threads: int
     inline_parse_bytes: int
     output_queue_size: int

@@ -40,7 +40,10 @@ CREATE TABLE IF NOT EXISTS urls (
     lastmod TEXT,
     state INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
-    done_at REAL
+    done_at REAL,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,18 +145,25 @@ class SQLiteFrontier(HostScheduler):
             await self._refill()
         return request
 
-    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None) -> None:
-        """Their records are written (and synced): mark these URLs done and store ``meta``
-        (such as the output's committed length) in the same transaction."""
-        await self._call(self._commit, list(urls), meta or {})
+    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+        """Their records are written (and synced): mark these URLs done, keep their
+        ``validators`` (ETag, Last-Modified, body hash) for the next recrawl, and store ``meta``
+        (such as the output's committed length), all in one transaction."""
+        await self._call(self._commit, list(urls), meta or {}, validators or {})
 
-    def _commit(self, urls: list[str], meta: dict[str, str]) -> None:
+    def _commit(self, urls: list[str], meta: dict[str, str],
+                validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
         assert self._db is not None
         now = time.time()
         self._db.execute("BEGIN")
         try:
             self._db.executemany("UPDATE urls SET state = ?, done_at = ? WHERE url = ?",
                                  [(DONE, now, url) for url in urls])
+            if validators:
+                self._db.executemany(
+                    "UPDATE urls SET etag = ?, last_modified = ?, content_hash = ? WHERE url = ?",
+                    [(*v, url) for url, v in validators.items()])
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
             self._db.execute("COMMIT")
         except BaseException:
@@ -193,7 +203,8 @@ class SQLiteFrontier(HostScheduler):
     def _load(self, n: int) -> list[tuple[Any, ...]]:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT id, url, depth, referrer, kind, lastmod FROM urls WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
+            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash FROM urls "
+            "WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
             (PENDING, self._loaded_upto, n)).fetchall()
         if rows:
             self._loaded_upto = rows[-1][0]
@@ -201,5 +212,8 @@ class SQLiteFrontier(HostScheduler):
 
 
 def _request(row: tuple[Any, ...]) -> CrawlRequest:
-    _, url, depth, referrer, kind, lastmod = row
-    return CrawlRequest(url, depth, referrer, kind, lastmod)
+    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash = row
+    request = CrawlRequest(url, depth, referrer, kind, lastmod)
+    if etag or last_modified or content_hash:
+        request.validators = (etag, last_modified, content_hash)
+    return request
