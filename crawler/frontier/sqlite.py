@@ -63,6 +63,8 @@ class SQLiteFrontier(HostScheduler):
         self._loaded_upto = 0  # highest id moved into the window
         self._unloaded = 0  # pending rows not in the window yet
         self._refilling = False
+        self._adds: list[tuple[list[CrawlRequest], bool, int | None, asyncio.Future[list[CrawlRequest]]]] = []
+        self._flusher: asyncio.Future[None] | None = None
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -99,6 +101,12 @@ class SQLiteFrontier(HostScheduler):
     # -- the Frontier interface -------------------------------------------------------------
 
     async def unseen(self, urls: list[str]) -> list[str]:
+        # A query here would cost a trip to the database thread per page for what ``add``'s
+        # INSERT OR IGNORE decides anyway; pass everything on (the interface allows it).
+        return urls
+
+    async def known(self, urls: list[str]) -> list[str]:
+        """Those of ``urls`` not in the file (one query; for tools and tests)."""
         return await self._call(self._unseen, urls)
 
     def _unseen(self, urls: list[str]) -> list[str]:
@@ -112,31 +120,72 @@ class SQLiteFrontier(HostScheduler):
 
     async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
                   limit: int | None = None) -> list[CrawlRequest]:
-        accepted = await self._call(self._add, list(requests), queue, limit)
+        # Group commit: adds that arrive while a transaction runs share the next one, so many
+        # workers adding their pages' links cost one trip to the disk, not one each.
+        future: asyncio.Future[list[CrawlRequest]] = asyncio.get_running_loop().create_future()
+        self._adds.append((list(requests), queue, limit, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush_adds())
+        accepted = await future
         if queue and accepted:
             self._unloaded += len(accepted)
             await self._refill()
         return accepted
 
-    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
+    async def _flush_adds(self) -> None:
+        while self._adds:
+            batch, self._adds = self._adds, []
+            try:
+                results = await self._call(self._add_batch, [(r, q, n) for r, q, n, _ in batch])
+            except BaseException as e:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(e)
+                raise
+            for (*_, future), accepted in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(accepted)
+
+    def _add_batch(self, batch: list[tuple[list[CrawlRequest], bool, int | None]]) -> list[list[CrawlRequest]]:
         assert self._db is not None
-        accepted = []
+        self._db.execute("BEGIN")
+        try:
+            results = [self._add(requests, queue, limit) for requests, queue, limit in batch]
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return results
+
+    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
+        """Insert the new ones (inside the caller's transaction); those that were new."""
+        assert self._db is not None
         state = PENDING if queue else RECORD_ONLY
         db = self._db
-        db.execute("BEGIN")
-        try:
-            for r in requests:
-                if limit is not None and len(accepted) >= limit:
-                    break
-                cursor = db.execute(
+        accepted: list[CrawlRequest] = []
+        if limit is None:
+            # One statement per hundred: INSERT OR IGNORE ... RETURNING names the new ones.
+            new: set[str] = set()
+            for i in range(0, len(requests), 100):
+                chunk = requests[i:i + 100]
+                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                values = [v for r in chunk for v in (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state)]
+                new.update(row[0] for row in db.execute(
                     "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state))
-                if cursor.rowcount == 1:
+                    f"VALUES {marks} RETURNING url", values))
+            for r in requests:  # each new URL once, even if it was listed twice
+                if r.url in new:
+                    new.discard(r.url)
                     accepted.append(r)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            return accepted
+        for r in requests:
+            if len(accepted) >= limit:
+                break
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state))
+            if cursor.rowcount == 1:
+                accepted.append(r)
         return accepted
 
     async def get(self) -> CrawlRequest | None:
