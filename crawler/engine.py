@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from crawler.job import JobLock
 from crawler.parse import ParsedPage, is_html, parse_html, robots_directives
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
-from crawler.records import make_record
+from crawler.records import make_record, utc_now_iso
 from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of, product_token
 from crawler.scope import Scope
@@ -205,9 +206,21 @@ class Engine:
             except FatalError as e:
                 self.fatal = self.fatal or e
             self.stats.finish()
+            if self.settings.job_dir:
+                self._log_run()
         if self.fatal is not None:
             raise self.fatal
         return self.stats
+
+    def _log_run(self) -> None:
+        """Append this run's figures to ``DIR/runs.log`` (one JSON object a line)."""
+        entry = {"ended_at": utc_now_iso(), "output": self.output, **self.stats.as_dict(),
+                 "left": max(self.outstanding, 0)}
+        try:
+            with open(Path(self.settings.job_dir) / "runs.log", "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+        except OSError as e:
+            log.warning("cannot write the run log in %s: %s", self.settings.job_dir, e.strerror)
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers to return; when stopping, give them ``shutdown_grace`` seconds

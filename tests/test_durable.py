@@ -71,6 +71,9 @@ def test_sigint_then_resume(serve, tmp_path: Path) -> None:
     assert_exactly_once(out, server)
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["pages"] == PAGES + 1 - first and stats["resumed"] > 0
+    runs = [json.loads(line) for line in (tmp_path / "job" / "runs.log").read_text().splitlines()]
+    assert [(r["interrupted"], r["pages"]) for r in runs] == [(True, first), (False, PAGES + 1 - first)]
+    assert runs[0]["left"] > 0 and runs[1]["left"] == 0
 
 
 def test_max_runtime_ends_cleanly_and_the_next_run_finishes(serve, tmp_path: Path) -> None:
