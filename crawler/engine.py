@@ -170,7 +170,8 @@ class Engine:
         try:
             async with Fetcher(self.settings, self.scope.allows) as self._fetcher:
                 if self.settings.robots:
-                    self.robots = Robots(self.settings, self._fetcher)
+                    store = self.frontier if isinstance(self.frontier, SQLiteFrontier) else None
+                    self.robots = Robots(self.settings, self._fetcher, store)
                 start = await self._accept(CrawlRequest(url) for url in self.seeds)
                 start += await self._accept_sitemaps(self.sitemaps)
                 if self.settings.use_sitemaps and not self.settings.robots:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
+from typing import Protocol
 
 from protego import Protego
 
@@ -78,12 +80,25 @@ class RobotsRules:
         return bool(self.parser.can_fetch(url, self.agent))
 
 
-class Robots:
-    """The robots.txt rules of every origin a crawl meets."""
+class RobotsStore(Protocol):
+    """Where a durable crawl keeps robots.txt answers between runs."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher) -> None:
+    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        """(mode, robots.txt text, expiry as a Unix time, reason) of ``origin``, if kept."""
+        ...
+
+    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        """Keep the answer of ``origin``."""
+        ...
+
+
+class Robots:
+    """The robots.txt rules of every origin a crawl meets (kept in ``store`` too, if given)."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher, store: RobotsStore | None = None) -> None:
         self.settings = settings
         self.fetcher = fetcher
+        self.store = store
         self.agent = product_token(fetcher.headers["User-Agent"])
         self._cache: OrderedDict[str, RobotsRules] = OrderedDict()
         self._loading: dict[str, asyncio.Future[RobotsRules]] = {}
@@ -117,6 +132,20 @@ class Robots:
 
     async def _fetch(self, origin: str) -> RobotsRules:
         loop = asyncio.get_running_loop()
+        if self.store is not None:
+            kept = await self.store.robots_get(origin)
+            if kept is not None and kept[2] > time.time():
+                mode, text, expires, reason = kept
+                parser = Protego.parse(text) if mode == PARSED else None
+                return RobotsRules(mode, self.agent, loop.time() + expires - time.time(), parser, reason)
+        rules, text = await self._fetch_fresh(origin)
+        if self.store is not None:
+            await self.store.robots_put(origin, rules.mode, text, time.time() + rules.expires - loop.time(),
+                                        rules.reason)
+        return rules
+
+    async def _fetch_fresh(self, origin: str) -> tuple[RobotsRules, str]:
+        loop = asyncio.get_running_loop()
         url = origin + "/robots.txt"
         attempt = 0
         while True:
@@ -132,21 +161,21 @@ class Robots:
                     parser = Protego.parse(text)
                 except Exception as e:  # protego is lenient; this is a last resort
                     log.warning("%s: robots.txt unparsable (%r): allowing all", url, e)
-                    return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl)
+                    return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
                 log.debug("%s: robots.txt loaded", url)
-                return RobotsRules(PARSED, self.agent, now + self.settings.robots_ttl, parser)
+                return RobotsRules(PARSED, self.agent, now + self.settings.robots_ttl, parser), text
             unavailable = (
                 result.error in (errors.TOO_MANY_REDIRECTS, errors.REDIRECT_BLOCKED)
                 or (status is not None and status != 429 and (status < 200 or 300 <= status < 500))
             )
             if unavailable:  # RFC 9309 2.3.1.3: crawl without restriction
                 log.debug("%s: robots.txt unavailable (%s): allowing all", url, status or result.error)
-                return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl)
+                return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
             if attempt > self.settings.retries:  # RFC 9309 2.3.1.4: unreachable, disallow all
                 log.warning("%s: robots.txt unreachable (%s): not crawling %s for %.0f s",
                             url, status or result.error, origin, self.settings.robots_error_ttl)
                 # A host that cannot be reached at all: its URLs say so (connect, dns, timeout).
                 network = result.error in (errors.CONNECT, errors.DNS, errors.TIMEOUT)
                 return RobotsRules(DISALLOW, self.agent, now + self.settings.robots_error_ttl,
-                                   reason=result.error if network and result.error else errors.ROBOTS)
+                                   reason=result.error if network and result.error else errors.ROBOTS), ""
             await asyncio.sleep(backoff_delay(attempt, self.settings, result.retry_after))

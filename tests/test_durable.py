@@ -184,3 +184,20 @@ def test_recrawl_uses_conditional_get_and_changed_only_writes_what_changed(serve
     assert state["304"] == 4 + 3  # index, a, b; plain was unchanged by its content hash
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["unchanged"] == 4 and stats["pages"] == 1
+
+
+def test_robots_answers_are_kept_between_runs(serve, tmp_path: Path) -> None:
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /p/3\n")
+
+    app = slow_app(5, 0.0)
+    app.router.add_get("/robots.txt", robots)
+    server = serve(app)
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "run-{run}.jsonl"), "--recrawl-after", "0.001s"]
+    for run in (1, 2):
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        errors = {r["url"].removeprefix(server.url): r["error"] for r in read_jsonl(tmp_path / f"run-{run}.jsonl")}
+        assert errors["p/3"] == "robots" and errors["p/2"] is None
+    assert server.count("/robots.txt") == 1  # the second run used the answer kept in the job dir

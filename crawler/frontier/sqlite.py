@@ -7,6 +7,7 @@ resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command l
   yet written; 1 (in flight) is reserved. A reopened file makes 1 and 3 pending again. WAL mode.
 - :meth:`commit` marks URLs done and stores the output's committed length in one transaction:
   the hinge of exactly-once output across crashes.
+- ``robots(origin, mode, body, expires, reason)`` keeps robots.txt answers for later runs.
 - SQLite runs on one dedicated thread; each call is one transaction over a batch (all the links
   of a page, say), so the event loop never waits on the disk.
 - Only a bounded window of pending URLs (``window``) is in memory, in the same per-host
@@ -47,6 +48,9 @@ CREATE TABLE IF NOT EXISTS urls (
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS robots (
+    origin TEXT PRIMARY KEY, mode TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL, reason TEXT NOT NULL
+);
 """
 
 
@@ -218,6 +222,24 @@ class SQLiteFrontier(HostScheduler):
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        """The robots.txt answer kept for ``origin`` (see :class:`crawler.robots.RobotsStore`)."""
+        return await self._call(self._robots_get, origin)
+
+    def _robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT mode, body, expires, reason FROM robots WHERE origin = ?", (origin,)).fetchone()
+        return None if row is None else (row[0], row[1], float(row[2]), row[3])
+
+    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        """Keep the robots.txt answer of ``origin`` for later runs."""
+        await self._call(self._robots_put, origin, mode, text, expires, reason)
+
+    def _robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        assert self._db is not None
+        self._db.execute("INSERT OR REPLACE INTO robots (origin, mode, body, expires, reason) VALUES (?, ?, ?, ?, ?)",
+                         (origin, mode, text, expires, reason))
 
     async def meta(self, key: str) -> str | None:
         """A value stored by :meth:`commit` or :meth:`set_meta`."""
