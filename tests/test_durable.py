@@ -79,8 +79,13 @@ def test_sigint_then_resume(serve, tmp_path: Path) -> None:
 def test_max_runtime_ends_cleanly_and_the_next_run_finishes(serve, tmp_path: Path) -> None:
     server = serve(slow_app(PAGES, 0.02))
     out = tmp_path / "out.jsonl"
-    first = run_cli(*crawl_args(tmp_path, server, "--max-runtime", "1s"), cwd=tmp_path, timeout=30)
+    stats = tmp_path / "stats.json"
+    first = run_cli(*crawl_args(tmp_path, server, "--max-runtime", "1s", "--stats", str(stats)), cwd=tmp_path,
+                    timeout=30)
     assert first.returncode == 0, first.stderr
+    figures = json.loads(stats.read_text())
+    assert figures["stopped_by"] == "max_runtime" and figures["interrupted"] is False
+    assert 1.0 <= figures["elapsed_s"] < 2.0  # the budget, plus the fetches in flight (20 ms each)
     assert "run ended at --max-runtime" in first.stderr
     assert 0 < len(read_jsonl(out)) < PAGES + 1
     final = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path, timeout=60)
