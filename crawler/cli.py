@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from crawler import __version__
-from crawler.config import Settings, default_values, load_settings
+from crawler.config import Settings, default_values, load_settings_with_sources
 from crawler.engine import Engine
 from crawler.errors import FatalError, UsageError
 from crawler.job import JobLocked
@@ -136,13 +139,36 @@ def _setup_logging(level: str) -> None:
 
 
 def settings_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Settings:
-    """Settings from parsed options: built-in defaults < ``defaults`` < ``--config`` < options."""
+    """Settings from parsed options: built-in defaults < ``defaults`` < ``--config`` <
+    ``CRAWLER_*`` environment variables < options."""
+    return _settings_and_sources(args, defaults)[0]
+
+
+def _settings_and_sources(args: argparse.Namespace,
+                          defaults: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]:
     given = vars(args).copy()
     config_file = given.pop("config", None)
     given.pop("seeds", None)
+    given.pop("show", None)
     if defaults:
         given = defaults | given
-    return load_settings(given, config_file=config_file, overrides_source="command line")
+    return load_settings_with_sources(given, config_file=config_file, overrides_source="command line",
+                                      environ=os.environ)
+
+
+def show_config(argv: list[str]) -> int:
+    """``python -m crawler config --show [options]``: the effective settings and their sources."""
+    parser = build_parser("crawler config")
+    parser.add_argument("--show", action="store_true", help="print the effective settings and where each came from")
+    args = parser.parse_args(argv)
+    if not getattr(args, "show", False):
+        raise UsageError("config: say --show (python -m crawler config --show [options])")
+    settings, sources = _settings_and_sources(args)
+    values = dataclasses.asdict(settings)
+    for key, value in values.items():
+        shown = list(value) if isinstance(value, tuple) else value
+        print(f"{key} = {json.dumps(shown)}  # {sources.get(key, 'default')}")
+    return EXIT_OK
 
 
 async def _crawl(settings: Settings, seeds: list[str]) -> tuple[Engine, int]:
@@ -177,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``crawler`` and ``python -m crawler``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["config"]:
+            return show_config(argv[1:])
         if argv[:1] == ["demo"]:
             from crawler.demo import main as demo_main
 

@@ -103,22 +103,58 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"--config: {path} is not valid TOML: {e}") from None
 
 
+ENV_PREFIX = "CRAWLER_"
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
+    """Settings from ``CRAWLER_<OPTION>`` variables: {key: (variable name, value)}. A list is
+    written as a TOML array (``CRAWLER_EXCLUDE='["/a/", "/b/"]'``) or as one item."""
+    found: dict[str, tuple[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key in _FIELDS and _FIELDS[key].type == "tuple[str, ...]" and value.lstrip().startswith("["):
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError as e:
+                raise UsageError(f"{_option(key)} (from environment variable {name}): not a TOML array: {e}") from None
+        found[key] = (name, value)
+    return found
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
     config_file: str | Path | None = None,
     overrides_source: str = "argument",
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Defaults < ``config_file`` < ``overrides``; every value validated.
+    """Defaults < ``config_file`` < ``CRAWLER_*`` variables of ``environ`` (when given) <
+    ``overrides``; every value validated.
 
     Keys are option names spelled with underscores. An unknown key or a bad value raises
     :class:`UsageError` with one line naming the key and where it came from.
     """
+    return load_settings_with_sources(overrides, config_file=config_file, overrides_source=overrides_source,
+                                      environ=environ)[0]
+
+
+def load_settings_with_sources(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    overrides_source: str = "argument",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """:func:`load_settings`, and where each setting came from."""
     values = default_values()
     sources = dict.fromkeys(values, "default")
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_file:
         layers.append((str(config_file), read_config_file(config_file)))
+    for key, (name, value) in env_layer(environ or {}).items():
+        layers.append((f"environment variable {name}", {key: value}))
     layers.append((overrides_source, overrides or {}))
     for source, layer in layers:
         for key, value in layer.items():
@@ -127,7 +163,7 @@ def load_settings(
                 raise UsageError(f"unknown setting {key!r} (from {source})")
             values[key] = value
             sources[key] = source
-    return _build(values, sources)
+    return _build(values, sources), sources
 
 
 def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
