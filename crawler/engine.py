@@ -150,6 +150,11 @@ class Engine:
                 log.warning("cutting %s back to the %d bytes its run committed", last, committed)
                 os.truncate(last, committed)
         resume_at = int(await frontier.meta("offset:" + self.output) or 0)
+        size = os.path.getsize(self.output) if os.path.exists(self.output) else 0
+        if size < resume_at:  # someone removed or cut the file: never pad it with zeros
+            log.warning("%s is shorter than the %d bytes this job committed to it; writing on after its end",
+                        self.output, resume_at)
+            resume_at = size
         if resume_at and pending:
             log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, self.output, resume_at)
         sink = open_sink(self.output, self.settings.format, resume_at)

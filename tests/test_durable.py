@@ -206,3 +206,16 @@ def test_robots_answers_are_kept_between_runs(serve, tmp_path: Path) -> None:
         errors = {r["url"].removeprefix(server.url): r["error"] for r in read_jsonl(tmp_path / f"run-{run}.jsonl")}
         assert errors["p/3"] == "robots" and errors["p/2"] is None
     assert server.count("/robots.txt") == 1  # the second run used the answer kept in the job dir
+
+
+def test_a_removed_output_is_started_afresh_not_padded(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(PAGES, 0.02))
+    out = tmp_path / "out.jsonl"
+    first = run_cli(*crawl_args(tmp_path, server, "--max-runtime", "0.5s"), cwd=tmp_path, timeout=30)
+    assert first.returncode == 0 and out.stat().st_size > 0
+    out.unlink()
+    final = run_cli(*crawl_args(tmp_path, server), cwd=tmp_path, timeout=60)
+    assert final.returncode == 0, final.stderr
+    assert "is shorter than" in final.stderr
+    assert b"\0" not in out.read_bytes()
+    assert 0 < len(read_jsonl(out)) < PAGES + 1  # the rest of the crawl, every line valid
