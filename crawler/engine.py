@@ -11,13 +11,9 @@ the frontier is empty and nothing is being fetched, parsed or written. Then the 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
-import json
 import logging
-import os
 import signal
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,11 +24,11 @@ from crawler.config import Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, SQLiteFrontier
-from crawler.job import JobLock
+from crawler.job import JobLock, expand_output, log_run, open_job_output, store_path
 from crawler.parse import ParsedPage, is_html, parse_html, robots_directives
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
-from crawler.records import make_record, utc_now_iso
+from crawler.records import make_record
 from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of, product_token
 from crawler.scope import Scope
@@ -129,38 +125,16 @@ class Engine:
                 lock.release()
 
     async def _open_output(self) -> Any:
-        """The sink, opened; a durable crawl first cuts its last output back to what it
-        committed, and goes on writing after it."""
-        if not self.durable:
+        """The sink, opened (for a durable crawl: the job's output, resumed)."""
+        if not isinstance(self.frontier, SQLiteFrontier):
             self.output = expand_output(self.settings.output, 1)
             sink = open_sink(self.output, self.settings.format)
             await sink.open()
             return sink
-        frontier: SQLiteFrontier = self.frontier  # type: ignore[assignment]
-        due = time.time() - self.settings.recrawl_after if self.settings.recrawl_after else None
-        pending = await frontier.open(due_before=due)
+        sink, pending = await open_job_output(self.frontier, self.settings)
+        self.output = sink.path
         self.outstanding += pending
         self.stats.resumed = pending
-        run = int(await frontier.meta("runs") or 0) + 1
-        self.output = expand_output(self.settings.output, run)
-        last = await frontier.meta("output")
-        if last and last != self.output and os.path.exists(last):
-            committed = int(await frontier.meta("offset:" + last) or 0)
-            if os.path.getsize(last) > committed:
-                log.warning("cutting %s back to the %d bytes its run committed", last, committed)
-                os.truncate(last, committed)
-        resume_at = int(await frontier.meta("offset:" + self.output) or 0)
-        size = os.path.getsize(self.output) if os.path.exists(self.output) else 0
-        if size < resume_at:  # someone removed or cut the file: never pad it with zeros
-            log.warning("%s is shorter than the %d bytes this job committed to it; writing on after its end",
-                        self.output, resume_at)
-            resume_at = size
-        if resume_at and pending:
-            log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, self.output, resume_at)
-        sink = open_sink(self.output, self.settings.format, resume_at)
-        await sink.open()
-        await frontier.commit([], {"runs": str(run), "output": self.output,
-                                   "offset:" + self.output: str(sink.offset)})
         return sink
 
     async def _run(self, loop: asyncio.AbstractEventLoop, handle_signals: bool) -> Stats:
@@ -213,20 +187,10 @@ class Engine:
                 self.fatal = self.fatal or e
             self.stats.finish()
             if self.settings.job_dir:
-                self._log_run()
+                log_run(self.settings.job_dir, self.output, self.stats, self.outstanding)
         if self.fatal is not None:
             raise self.fatal
         return self.stats
-
-    def _log_run(self) -> None:
-        """Append this run's figures to ``DIR/runs.log`` (one JSON object a line)."""
-        entry = {"ended_at": utc_now_iso(), "output": self.output, **self.stats.as_dict(),
-                 "left": max(self.outstanding, 0)}
-        try:
-            with open(Path(self.settings.job_dir) / "runs.log", "a", encoding="utf-8") as f:
-                f.write(json.dumps(entry) + "\n")
-        except OSError as e:
-            log.warning("cannot write the run log in %s: %s", self.settings.job_dir, e.strerror)
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers to return; when stopping, give them ``shutdown_grace`` seconds
@@ -521,24 +485,3 @@ async def _first(*aws: Any) -> None:
 
 
 __all__ = ["Engine", "FetchResult"]
-
-
-def store_path(settings: Settings) -> Path | None:
-    """Where a durable frontier lives: ``--frontier sqlite:///PATH`` (SQLAlchemy's spelling:
-    ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute), else inside
-    ``--job-dir``; None for an in-memory crawl."""
-    if settings.frontier.startswith("sqlite:///"):
-        return Path(settings.frontier[len("sqlite:///"):])
-    if settings.job_dir:
-        return Path(settings.job_dir) / "frontier.db"
-    return None
-
-
-def expand_output(path: str, run: int) -> str:
-    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
-    ``{time}`` (HHMMSS, UTC) filled in."""
-    if "{" not in path:
-        return path
-    now = datetime.datetime.now(datetime.UTC)
-    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
-            .replace("{time}", now.strftime("%H%M%S")))

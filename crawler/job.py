@@ -1,16 +1,30 @@
-"""``--job-dir``: the directory that holds a crawl's state, and the lock that keeps two runs out
-of it at once. The lock is an ``flock`` on ``DIR/lock``, so the kernel frees it when its process
-dies; the file names the holder (pid and host) for the messages."""
+"""Durable crawls: where the state lives (``--job-dir``, ``--frontier sqlite:///``), the lock
+that keeps two runs out of a job at once, the job's output (cut back to what was committed, then
+written on), output name placeholders and the run log.
+
+The lock is an ``flock`` on ``DIR/lock``, so the kernel frees it when its process dies; the file
+names the holder (pid and host) for the messages."""
 
 from __future__ import annotations
 
+import datetime
 import fcntl
+import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from crawler.config import Settings
 from crawler.errors import CrawlerError, UsageError
+from crawler.records import utc_now_iso
+from crawler.writer import JsonLinesSink, open_sink
+
+if TYPE_CHECKING:
+    from crawler.frontier.sqlite import SQLiteFrontier
+    from crawler.stats import Stats
 
 log = logging.getLogger("crawler")
 
@@ -65,3 +79,65 @@ def _read(fd: int) -> str:
     if len(text) >= 2:
         return f"pid {text[0]} on {text[1]}"
     return ""
+
+
+def store_path(settings: Settings) -> Path | None:
+    """Where a durable frontier lives: ``--frontier sqlite:///PATH`` (SQLAlchemy's spelling:
+    ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute), else inside
+    ``--job-dir``; None for an in-memory crawl."""
+    if settings.frontier.startswith("sqlite:///"):
+        return Path(settings.frontier[len("sqlite:///"):])
+    if settings.job_dir:
+        return Path(settings.job_dir) / "frontier.db"
+    return None
+
+
+def expand_output(path: str, run: int) -> str:
+    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
+    ``{time}`` (HHMMSS, UTC) filled in."""
+    if "{" not in path:
+        return path
+    now = datetime.datetime.now(datetime.UTC)
+    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
+            .replace("{time}", now.strftime("%H%M%S")))
+
+
+async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple[JsonLinesSink, int]:
+    """Open the durable frontier and this run's output; (the sink, URLs pending).
+
+    The last run's output is cut back to the length that run committed (records written after
+    its last commit belong to URLs that are pending again), and this run writes on after what
+    was committed to its file.
+    """
+    due = time.time() - settings.recrawl_after if settings.recrawl_after else None
+    pending = await frontier.open(due_before=due)
+    run = int(await frontier.meta("runs") or 0) + 1
+    output = expand_output(settings.output, run)
+    last = await frontier.meta("output")
+    if last and last != output and os.path.exists(last):
+        committed = int(await frontier.meta("offset:" + last) or 0)
+        if os.path.getsize(last) > committed:
+            log.warning("cutting %s back to the %d bytes its run committed", last, committed)
+            os.truncate(last, committed)
+    resume_at = int(await frontier.meta("offset:" + output) or 0)
+    size = os.path.getsize(output) if os.path.exists(output) else 0
+    if size < resume_at:  # someone removed or cut the file: never pad it with zeros
+        log.warning("%s is shorter than the %d bytes this job committed to it; writing on after its end",
+                    output, resume_at)
+        resume_at = size
+    if resume_at and pending:
+        log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
+    sink = open_sink(output, settings.format, resume_at)
+    await sink.open()
+    await frontier.commit([], {"runs": str(run), "output": output, "offset:" + output: str(sink.offset)})
+    return sink, pending
+
+
+def log_run(job_dir: str, output: str, stats: Stats, left: int) -> None:
+    """Append a run's figures to ``DIR/runs.log`` (one JSON object a line)."""
+    entry = {"ended_at": utc_now_iso(), "output": output, **stats.as_dict(), "left": max(left, 0)}
+    try:
+        with open(Path(job_dir) / "runs.log", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+    except OSError as e:
+        log.warning("cannot write the run log in %s: %s", job_dir, e.strerror)
