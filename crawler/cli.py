@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from crawler.engine import Engine
 from crawler.errors import FatalError, UsageError
 from crawler.job import JobLocked
 from crawler.seeds import read_seeds
+from crawler.spider import Spider
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEMO_OUTPUT = "demo.jsonl"
@@ -33,6 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 # (group, flags, help, extra argparse arguments); the default is added from default.toml.
 _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
+    ("output", ("--spider",), "run this spider (importable module:Class) instead of the page recorder",
+     {"metavar": "MODULE:CLASS"}),
     ("output", ("-o", "--output"), "where records go; - is stdout", {"metavar": "PATH"}),
     ("output", ("--format",), "output format; empty: from the extension", {"choices": ["jsonl"]}),
     ("output", ("--stats",), "write the final statistics as JSON to FILE", {"metavar": "FILE"}),
@@ -171,8 +175,24 @@ def show_config(argv: list[str]) -> int:
     return EXIT_OK
 
 
-async def _crawl(settings: Settings, seeds: list[str]) -> tuple[Engine, int]:
-    engine = Engine(settings, seeds)
+def load_spider(spec: str) -> Any:
+    """An instance of the spider class named ``module:Class`` (the current directory and
+    PYTHONPATH are searched)."""
+    module_name, _, class_name = spec.partition(":")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UsageError(f"--spider: cannot import {module_name}: {e}") from None
+    cls = getattr(module, class_name, None)
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, Spider):
+        raise UsageError(f"--spider: {spec} is not a crawler.Spider subclass")
+    return cls()
+
+
+async def _crawl(settings: Settings, seeds: list[str], spider: Spider | None) -> tuple[Engine, int]:
+    engine = Engine(settings, seeds, spider=spider)
     try:
         await engine.run(handle_signals=True)
     except FatalError as e:
@@ -184,9 +204,9 @@ async def _crawl(settings: Settings, seeds: list[str]) -> tuple[Engine, int]:
     return engine, EXIT_INTERRUPTED if engine.stats.interrupted else EXIT_OK
 
 
-def run_crawl(settings: Settings, seeds: list[str]) -> int:
+def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None) -> int:
     """Run a crawl to its end, print the summary, write ``--stats``; the exit status."""
-    engine, status = asyncio.run(_crawl(settings, seeds))
+    engine, status = asyncio.run(_crawl(settings, seeds, spider))
     if status == EXIT_LOCKED:
         return status
     print(engine.stats.summary(), file=sys.stderr)
@@ -211,11 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo_main(argv[1:])
         args = build_parser().parse_args(argv)
         settings = settings_from_args(args)
-        if "seeds" not in args and not settings.sitemap:
+        if "seeds" not in args and not settings.sitemap and not settings.spider:
             raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
+        spider = load_spider(settings.spider) if settings.spider else None
         _setup_logging(settings.log_level)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
-        return run_crawl(settings, seeds)
+        return run_crawl(settings, seeds, spider)
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -33,9 +33,11 @@ from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of, product_token
 from crawler.scope import Scope
 from crawler.sitemaps import SitemapParser
+from crawler.spider import Request, Spider
+from crawler.spidering import Item, SpiderRunner
 from crawler.stats import Stats
 from crawler.urls import normalize_url
-from crawler.writer import STOP, Unchanged, open_sink, write_loop
+from crawler.writer import STOP, Done, Unchanged, open_sink, write_loop
 
 log = logging.getLogger("crawler")
 
@@ -43,7 +45,10 @@ log = logging.getLogger("crawler")
 class Engine:
     """One crawl from ``seeds`` (normalized absolute URLs) under ``settings``."""
 
-    def __init__(self, settings: Settings, seeds: Iterable[str], frontier: Frontier | None = None) -> None:
+    def __init__(self, settings: Settings, seeds: Iterable[str], frontier: Frontier | None = None,
+                 spider: Spider | None = None) -> None:
+        """``spider``: run this spider's callbacks instead of the built-in page recorder; its
+        items become the output and each URL's record is only counted."""
         self.settings = settings
         self.seeds = list(dict.fromkeys(seeds))
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
@@ -60,6 +65,8 @@ class Engine:
         self._agent = product_token(settings.user_agent)
         self._sitemap_origins: set[str] = set()
         self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self.spider = spider
+        self._runner = SpiderRunner(spider, self.scope.allows, settings.max_url_length) if spider else None
         self.stats = Stats()
         self.in_flight = 0
         self.outstanding = 0
@@ -152,6 +159,9 @@ class Engine:
                     store = self.frontier if isinstance(self.frontier, SQLiteFrontier) else None
                     self.robots = Robots(self.settings, self._fetcher, store)
                 start = await self._accept(CrawlRequest(url) for url in self.seeds)
+                if self._runner is not None:
+                    await self._runner.open()
+                    start += await self._start_spider()
                 start += await self._accept_sitemaps(self.sitemaps)
                 if self.settings.use_sitemaps and not self.settings.robots:
                     start += await self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
@@ -177,6 +187,8 @@ class Engine:
         finally:
             if budget is not None:
                 budget.cancel()
+            if self._runner is not None:
+                await self._runner.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -283,6 +295,8 @@ class Engine:
             finally:
                 self.in_flight -= 1
             for record in records:
+                if self._runner is not None and type(record) is dict:
+                    record = Done(record)  # a spider's output is its items; records are counted
                 await self._queue.put(record)
 
     async def _process(self, request: CrawlRequest) -> list[dict[str, Any]]:
@@ -321,7 +335,7 @@ class Engine:
                 result, in_scope = await self._fetch_sitemap(request, sitemap, found)
             else:
                 result = await self._fetcher.fetch(
-                    request.fetch_url, self._keep_body, follow=False, headers=self._conditional(request))
+                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request))
         finally:
             await self.frontier.release(request)
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
@@ -336,6 +350,10 @@ class Engine:
             return [*found, make_record(request, result, None, self._elapsed_ms(request), error)]
         if sitemap is not None:
             return [*found, make_record(request, result, None, self._elapsed_ms(request), links=in_scope)]
+        if self._runner is not None:
+            items, requests, error = await self._runner.handle(request, result, self._pool)  # type: ignore[arg-type]
+            found += await self._accept_requests(requests, request)
+            return [*found, *items, make_record(request, result, None, self._elapsed_ms(request), error)]
         header = result.headers.get("X-Robots-Tag", "") if result.headers else ""
         directives = robots_directives(header, self._agent) if header else set()
         page: ParsedPage | None = None
@@ -361,7 +379,41 @@ class Engine:
         return [*found, record]
 
     def _keep_body(self, media_type: str | None) -> bool:
-        return self.settings.changed_only or is_html(media_type)
+        return self._runner is not None or self.settings.changed_only or is_html(media_type)
+
+    def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
+        """A spider request's own headers, and conditional GET headers on a recrawl."""
+        conditional = self._conditional(request)
+        own = request.request.headers if request.request is not None else None
+        return (own or {}) | (conditional or {}) if own or conditional else None
+
+    async def _start_spider(self) -> list[Any]:
+        """Accept the spider's start URLs and requests (their hosts join the scope)."""
+        assert self.spider is not None
+        requests = []
+        async for start in self.spider.start():
+            requests.append(start if isinstance(start, Request) else Request(start))
+        for r in requests:
+            url = normalize_url(r.url, self.settings.max_url_length)
+            if url is not None:
+                self.scope.add_seed(url)
+        return await self._accept_requests(requests, None)
+
+    async def _accept_requests(self, requests: list[Request], parent: CrawlRequest | None) -> list[dict[str, Any]]:
+        """Accept requests a spider made (scope and depth apply to those found on pages)."""
+        depth = 0 if parent is None else parent.depth + 1
+        if not requests or (parent is not None and 0 <= self.settings.max_depth < depth):
+            return []
+        accepted = []
+        for r in requests:
+            url = normalize_url(r.url, self.settings.max_url_length)
+            if url is None or (parent is not None and not self.scope.allows(url)):
+                log.debug("spider request dropped (not http(s) or out of scope): %.200s", r.url)
+                continue
+            crawl_request = CrawlRequest(url, depth, parent.url if parent else None)
+            crawl_request.request = r
+            accepted.append(crawl_request)
+        return await self._accept(accepted)
 
     def _conditional(self, request: CrawlRequest) -> dict[str, str] | None:
         """If-None-Match and If-Modified-Since from the last fetch (a recrawl)."""
@@ -442,7 +494,12 @@ class Engine:
     async def _write(self, sink: Any) -> None:
         frontier = self.frontier
 
-        async def written(records: list[dict[str, Any] | Unchanged]) -> None:
+        async def written(entries: list[Any]) -> None:
+            records = [e for e in entries if type(e) is not Item]
+            if self._runner is not None:
+                self.stats.items = self._runner.items
+                self.stats.dropped = self._runner.dropped
+                self.stats.callback_errors = self._runner.callback_errors
             if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
                 await sink.sync()
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
@@ -452,7 +509,7 @@ class Engine:
                 if isinstance(record, Unchanged):
                     self.stats.unchanged += 1
                 else:
-                    self.stats.count(record)
+                    self.stats.count(record)  # a record, or a Done (a dict too)
             self.outstanding -= len(records)
             if self.outstanding <= 0:
                 self._finished.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crawler.urls import host_of
 
 PAGE = "page"
@@ -25,6 +27,7 @@ class CrawlRequest:
         "lastmod",
         "redirects",
         "referrer",
+        "request",
         "started",
         "url",
         "validators",
@@ -44,6 +47,7 @@ class CrawlRequest:
         self.redirects = 0  # redirect hops followed
         self.visited: set[str] | None = None  # URLs of the redirect chain so far
         self.started: float | None = None  # loop time of the first attempt
+        self.request: Any = None  # the spider's crawler.spider.Request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
 

@@ -25,6 +25,9 @@ class Stats:
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
         self.resumed = 0  # URLs a durable crawl took over from an earlier run
         self.unchanged = 0  # --changed-only: pages done without a record
+        self.items = 0  # a spider's items written
+        self.dropped = 0  # items dropped by pipelines
+        self.callback_errors = 0  # exceptions in spider callbacks and pipelines
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record."""
@@ -70,6 +73,9 @@ class Stats:
             "stopped_by": self.stopped_by,
             "resumed": self.resumed,
             "unchanged": self.unchanged,
+            "items": self.items,
+            "dropped": self.dropped,
+            "callback_errors": self.callback_errors,
         }
 
     def to_json(self) -> str:

@@ -18,6 +18,12 @@ from crawler.errors import FatalError, UsageError
 STOP = None  # put on the queue to end the writer
 
 
+class Done(dict):  # type: ignore[type-arg]
+    """A URL's record that is counted but not written (a spider's output is its items)."""
+
+    __slots__ = ()
+
+
 class Unchanged:
     """Put on the queue instead of a record: the URL is done, but nothing is written for it
     (``--changed-only`` and an unchanged page)."""
@@ -59,11 +65,18 @@ class JsonLinesSink:
             raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
 
     @staticmethod
-    def encode(records: list[Any]) -> bytes:
-        """The lines of ``records`` (:class:`Unchanged` items write nothing)."""
+    def encode(entries: list[Any]) -> bytes:
+        """The lines of ``entries``: records (dicts) and spider items (``.data``); :class:`Done`
+        and :class:`Unchanged` write nothing."""
         dumps = json.dumps
-        return "".join([dumps(r, ensure_ascii=False) + "\n" for r in records
-                        if type(r) is not Unchanged]).encode("utf-8")
+        lines = []
+        for e in entries:
+            kind = type(e)
+            if kind is dict:
+                lines.append(dumps(e, ensure_ascii=False) + "\n")
+            elif kind is not Done and kind is not Unchanged:
+                lines.append(dumps(e.data, ensure_ascii=False) + "\n")
+        return "".join(lines).encode("utf-8")
 
     async def write(self, data: bytes) -> None:
         """Write and flush ``data``; a fatal error naming the file when that fails."""

@@ -26,6 +26,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 class Settings:
     """The effective settings of one crawl. Build it with :func:`load_settings`."""
 
+    spider: str
     output: str
     format: str
     stats: str
@@ -271,6 +272,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
     if v["format"] not in FORMATS:
         fail("format", f"must be jsonl, got {v['format']!r}")
+    if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
+        fail("spider", f"expected module:Class, got {v['spider']!r}")
     frontier = v["frontier"]
     if frontier and frontier != "memory" and not (frontier.startswith("sqlite:///") and len(frontier) > 10):
         fail("frontier", f"must be memory or sqlite:///path/file.db, got {frontier!r}")

@@ -1,0 +1,167 @@
+"""The spider API against real servers: callbacks, items, requests, errbacks, pipelines,
+running from Python and from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from crawler import Crawler, DropItem, Request, Response, Spider, run_spider
+from tests.conftest import read_jsonl, run_cli
+from tests.test_crawl import app_of
+
+
+def shop_app() -> web.Application:
+    """Two listing pages with pagination, product pages, and a 404 product."""
+    def listing(page: int) -> str:
+        products = "".join(f'<li class="p"><a href="/product/{page * 10 + i}">Item {page * 10 + i}</a></li>'
+                           for i in range(3))
+        nxt = f'<a class="next" href="/list/{page + 1}">next</a>' if page < 2 else ""
+        return f"<ul>{products}</ul>{nxt}"
+
+    routes: dict[str, Any] = {f"/list/{p}": listing(p) for p in range(1, 3)}
+
+    async def product(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        if n == 22:
+            raise web.HTTPNotFound()
+        return web.Response(text=f'<h1 class="name">Item {n}</h1><span class="price">{n}.50</span>',
+                            content_type="text/html")
+
+    app = app_of(routes)
+    app.router.add_get("/product/{n}", product)
+    return app
+
+
+@dataclasses.dataclass
+class Product:
+    name: str
+    price: float
+    listing: int
+
+
+class ShopSpider(Spider):
+    name = "shop"
+
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "list/1"]
+        self.threads: set[str] = set()
+        self.failures: list[tuple[str, str, int | None]] = []
+
+    def parse(self, response: Response):
+        self.threads.add(threading.current_thread().name)
+        page = int(response.url.rsplit("/", 1)[1])
+        for a in response.css("li.p a"):
+            yield response.follow(a.attributes["href"], callback=self.parse_product, meta={"listing": page},
+                                  errback=self.failed)
+        nxt = response.css_first("a.next")
+        if nxt is not None:
+            yield response.follow(nxt.attributes["href"])
+
+    async def parse_product(self, response: Response):
+        self.threads.add(threading.current_thread().name)
+        yield Product(response.css_first(".name").text(), float(response.css_first(".price").text()),
+                      response.meta["listing"])
+
+    def failed(self, failure):
+        self.failures.append((failure.url, failure.error, failure.status))
+
+
+async def test_spider_follows_pagination_and_extracts_dataclass_items(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    spider = ShopSpider(server.url)
+    out = tmp_path / "items.jsonl"
+    stats = await Crawler(spider, output=str(out), per_host=4).run()  # awaited inside a running loop
+    items = read_jsonl(out)
+    assert sorted(i["name"] for i in items) == sorted(f"Item {n}" for n in (10, 11, 12, 20, 21))
+    assert {i["name"]: i["listing"] for i in items}["Item 21"] == 2
+    assert {i["name"]: i["price"] for i in items}["Item 11"] == 11.5
+    assert spider.failures == [(server.url + "product/22", "http", 404)]
+    assert stats["items"] == 5 and stats["pages"] == 2 + 6  # every URL counted once
+    assert any(name.startswith("parse") for name in spider.threads)  # plain callbacks: the pool
+    assert threading.main_thread().name in spider.threads  # async callbacks: the loop
+
+
+class Boom(Spider):
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "list/1"]
+
+    def parse(self, response: Response):
+        for a in response.css("li.p a"):
+            yield Request(response.urljoin(a.attributes["href"]), callback=self.product)
+
+    def product(self, response: Response):
+        if response.url.endswith("/11"):
+            raise ValueError("bad page")
+        yield {"url": response.url}
+
+
+def test_callback_exceptions_are_counted_not_fatal_and_run_spider_runs_twice(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    for run in (1, 2):
+        out = tmp_path / f"run{run}.jsonl"
+        stats = run_spider(Boom(server.url), output=str(out))
+        assert sorted(i["url"] for i in read_jsonl(out)) == [server.url + "product/10", server.url + "product/12"]
+        assert stats["callback_errors"] == 1 and stats["errors"] == {"content": 1}
+
+
+class Dedupe:
+    def open_spider(self, spider: Spider) -> None:
+        self.seen: set[str] = set()
+        self.opened = True
+
+    def process_item(self, item: dict, spider: Spider) -> dict:
+        if item["kind"] in self.seen:
+            raise DropItem(item["kind"])
+        self.seen.add(item["kind"])
+        return item
+
+    def close_spider(self, spider: Spider) -> None:
+        self.closed = True
+
+
+class Enrich:
+    async def process_item(self, item: dict, spider: Spider) -> dict:
+        await asyncio.sleep(0)
+        return item | {"enriched": True}
+
+
+class Kinds(Spider):
+    def __init__(self, base: str, pipelines: list) -> None:
+        self.start_urls = [base + "list/1", base + "list/2"]
+        self.pipelines = pipelines
+
+    async def parse(self, response: Response):
+        yield {"kind": "listing", "url": response.url}
+        yield {"kind": "listing-" + response.url[-1], "url": response.url}
+
+
+async def test_pipelines_drop_and_enrich(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    dedupe = Dedupe()
+    out = tmp_path / "items.jsonl"
+    stats = await Crawler(Kinds(server.url, [dedupe, Enrich()]), output=str(out), max_depth=0).run()
+    items = read_jsonl(out)
+    assert sorted(i["kind"] for i in items) == ["listing", "listing-1", "listing-2"]
+    assert all(i["enriched"] for i in items)
+    assert stats["dropped"] == 1 and dedupe.opened and dedupe.closed
+
+
+def test_cli_runs_a_spider_from_a_module(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    (tmp_path / "myspiders.py").write_text(
+        "from crawler import Spider\n\n"
+        "class Titles(Spider):\n"
+        "    def parse(self, response):\n"
+        "        yield {'url': response.url, 'links': len(response.links())}\n")
+    (tmp_path / "seeds.txt").write_text(server.url + "list/1\n")
+    proc = run_cli("--spider", "myspiders:Titles", "--seeds", "seeds.txt", "--max-depth", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f'{{"url": "{server.url}list/1", "links": 4}}'
+    bad = run_cli("--spider", "myspiders:Nope", "--seeds", "seeds.txt", cwd=tmp_path)
+    assert bad.returncode == 2 and "--spider: myspiders:Nope is not a crawler.Spider subclass" in bad.stderr
