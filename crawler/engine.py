@@ -334,8 +334,11 @@ class Engine:
             if sitemap is not None:
                 result, in_scope = await self._fetch_sitemap(request, sitemap, found)
             else:
+                proxy = None
+                if self._runner is not None:
+                    proxy = (await self._runner.before_fetch(request)).meta.get("proxy")
                 result = await self._fetcher.fetch(
-                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request))
+                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy)
         finally:
             await self.frontier.release(request)
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)

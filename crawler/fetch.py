@@ -143,6 +143,7 @@ class Fetcher:
         consumer: Callable[[bytes], Awaitable[None]] | None = None,
         follow: bool = True,
         headers: dict[str, str] | None = None,
+        proxy: str | None = None,
     ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
 
@@ -152,7 +153,8 @@ class Fetcher:
         there. ``consumer`` takes the decompressed body chunk by chunk instead of keeping it.
         With ``follow=False`` a redirect to an http(s) URL is not followed: ``location`` holds
         the normalized target for the caller to schedule (and check against its scope).
-        ``headers`` are sent besides the session's (conditional GET).
+        ``headers`` are sent besides the session's (conditional GET, a spider's own);
+        ``proxy`` is an HTTP proxy URL for this request.
         """
         allows = allows or self.allows
         max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
@@ -166,7 +168,7 @@ class Fetcher:
                     assert self.session is not None
                     # The URL is normalized (escaped already): yarl need not parse and quote it again.
                     async with self.session.get(URL(url, encoded=True), allow_redirects=False,
-                                                headers=headers) as resp:
+                                                headers=headers, proxy=proxy) as resp:
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers

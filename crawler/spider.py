@@ -31,7 +31,8 @@ class Request:
 
     ``callback(response)`` defaults to the spider's ``parse``; ``errback(failure)`` is called
     instead when the fetch fails for good (an error, or a status of 400 or more). ``meta`` is
-    handed on to the response; ``headers`` are sent with the request.
+    handed on to the response (``meta["proxy"]`` sends the request through that HTTP proxy);
+    ``headers`` are sent with the request.
     """
 
     url: str
@@ -108,6 +109,10 @@ class Spider:
     start_urls: list[str] = []  # noqa: RUF012 - overridden by subclasses, read only
     custom_settings: dict[str, Any] = {}  # noqa: RUF012
     pipelines: list[Any] = []  # noqa: RUF012
+    #: Objects with ``process_request(request, spider)`` (change ``request.headers``, set
+    #: ``request.meta["proxy"]``) and/or ``process_response(response, spider)`` (return the
+    #: response, or another one for the callback); plain or ``async def``.
+    hooks: list[Any] = []  # noqa: RUF012
 
     async def start(self) -> AsyncIterator[str | Request]:
         """The first URLs or requests; by default ``start_urls``."""

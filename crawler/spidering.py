@@ -36,6 +36,7 @@ class SpiderRunner:
         self.allows = allows
         self.max_url_length = max_url_length
         self.pipelines = list(getattr(spider, "pipelines", []) or [])
+        self.hooks = list(getattr(spider, "hooks", []) or [])
         self.items = 0
         self.dropped = 0
         self.callback_errors = 0
@@ -52,6 +53,15 @@ class SpiderRunner:
                 await _maybe_await(getattr(pipeline, "close_spider", None), self.spider)
             except Exception:
                 log.exception("close_spider of %r failed", pipeline)
+
+    async def before_fetch(self, request: CrawlRequest) -> Request:
+        """Run the hooks' ``process_request`` on the spider's request; it, for the fetch."""
+        public = request.request
+        if public is None:
+            public = request.request = Request(request.url)
+        for hook in self.hooks:
+            await _maybe_await(getattr(hook, "process_request", None), public, self.spider)
+        return public
 
     async def handle(self, request: CrawlRequest, result: FetchResult,
                      pool: Executor) -> tuple[list[Item], list[Request], str | None]:
@@ -70,6 +80,9 @@ class SpiderRunner:
                            result.headers or {}, result.body, result.charset, public, self.allows,
                            self.max_url_length)
         try:
+            for hook in self.hooks:
+                if getattr(hook, "process_response", None) is not None:
+                    arg = await _maybe_await(hook.process_response, arg, self.spider)
             outputs = await _call(fn, arg, pool)
         except Exception as e:
             self.callback_errors += 1

@@ -165,3 +165,49 @@ def test_cli_runs_a_spider_from_a_module(serve, tmp_path: Path) -> None:
     assert proc.stdout.strip() == f'{{"url": "{server.url}list/1", "links": 4}}'
     bad = run_cli("--spider", "myspiders:Nope", "--seeds", "seeds.txt", cwd=tmp_path)
     assert bad.returncode == 2 and "--spider: myspiders:Nope is not a crawler.Spider subclass" in bad.stderr
+
+
+class Auth:
+    def process_request(self, request: Request, spider: Spider) -> None:
+        request.headers = (request.headers or {}) | {"X-Token": "secret", "Cookie": "session=1"}
+
+    async def process_response(self, response: Response, spider: Spider) -> Response:
+        response.meta["checked"] = response.status == 200
+        return response
+
+
+class Hooked(Spider):
+    def __init__(self, base: str, proxy: str | None = None) -> None:
+        self.start_urls = [base + "list/1"]
+        self.hooks = [Auth()]
+        self.proxy = proxy
+
+    async def start(self):
+        for url in self.start_urls:
+            yield Request(url, meta={"proxy": self.proxy} if self.proxy else {})
+
+    def parse(self, response: Response):
+        yield {"url": response.url, "checked": response.meta.get("checked"), "body": response.text[:20]}
+
+
+async def test_hooks_add_headers_and_see_responses(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    out = tmp_path / "items.jsonl"
+    await Crawler(Hooked(server.url), output=str(out), max_depth=0).run()
+    assert [i["checked"] for i in read_jsonl(out)] == [True]
+    page = [h for h in server.hits if h.path == "/list/1"][0]
+    assert page.headers.get("X-Token") == "secret" and page.headers.get("Cookie") == "session=1"
+
+
+async def test_meta_proxy_sends_the_request_through_the_proxy(serve, tmp_path: Path) -> None:
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=f"via proxy for {request.url}", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    through = serve(app)
+    target = "http://127.0.0.1:9/"  # nothing listens there: only the proxy can answer
+    out = tmp_path / "items.jsonl"
+    await Crawler(Hooked(target, proxy=through.url), output=str(out), max_depth=0, robots=False).run()
+    assert read_jsonl(out)[0]["body"].startswith("via proxy for http")
+    assert [h.path for h in through.hits] == ["/list/1"]
