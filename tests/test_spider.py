@@ -195,7 +195,7 @@ async def test_hooks_add_headers_and_see_responses(serve, tmp_path: Path) -> Non
     out = tmp_path / "items.jsonl"
     await Crawler(Hooked(server.url), output=str(out), max_depth=0).run()
     assert [i["checked"] for i in read_jsonl(out)] == [True]
-    page = [h for h in server.hits if h.path == "/list/1"][0]
+    page = next(h for h in server.hits if h.path == "/list/1")
     assert page.headers.get("X-Token") == "secret" and page.headers.get("Cookie") == "session=1"
 
 
