@@ -1,0 +1,1 @@
+"""Runnable example spiders (see the README's "Writing a spider")."""
