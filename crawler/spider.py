@@ -32,7 +32,8 @@ class Request:
     ``callback(response)`` defaults to the spider's ``parse``; ``errback(failure)`` is called
     instead when the fetch fails for good (an error, or a status of 400 or more). ``meta`` is
     handed on to the response (``meta["proxy"]`` sends the request through that HTTP proxy);
-    ``headers`` are sent with the request.
+    ``headers`` are sent with the request. A positive ``priority`` puts the request at the front
+    of its host's queue instead of the back (hosts themselves take turns by readiness).
     """
 
     url: str
@@ -40,6 +41,7 @@ class Request:
     errback: Callable[..., Any] | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     headers: dict[str, str] | None = None
+    priority: int = 0
 
 
 class Response:

@@ -211,3 +211,19 @@ async def test_meta_proxy_sends_the_request_through_the_proxy(serve, tmp_path: P
     await Crawler(Hooked(target, proxy=through.url), output=str(out), max_depth=0, robots=False).run()
     assert read_jsonl(out)[0]["body"].startswith("via proxy for http")
     assert [h.path for h in through.hits] == ["/list/1"]
+
+
+class Prioritized(Spider):
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "list/1"]
+
+    def parse(self, response: Response):
+        if response.url.endswith("list/1"):
+            for n in (10, 11, 12):
+                yield Request(response.urljoin(f"/product/{n}"), priority=1 if n == 12 else 0)
+
+
+async def test_priority_goes_to_the_front_of_the_hosts_queue(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    await Crawler(Prioritized(server.url), output=str(tmp_path / "o.jsonl"), per_host=1, robots=False).run()
+    assert [h.path for h in server.hits] == ["/list/1", "/product/12", "/product/10", "/product/11"]

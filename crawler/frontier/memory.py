@@ -55,11 +55,15 @@ class HostScheduler:
         return len(self._hosts)
 
     def push(self, requests: Iterable[CrawlRequest]) -> None:
-        """Queue ``requests`` at the back of their hosts' queues."""
+        """Queue ``requests`` at the back of their hosts' queues (at the front when their
+        spider request has a positive ``priority``)."""
         pushed = False
         for request in requests:
             host = self._host(request.host)
-            host.queue.append(request)
+            if request.request is not None and getattr(request.request, "priority", 0) > 0:
+                host.queue.appendleft(request)
+            else:
+                host.queue.append(request)
             self._queued += 1
             pushed = True
             if not host.entry:
