@@ -544,4 +544,4 @@ async def _first(*aws: Any) -> None:
                 task.cancel()
 
 
-__all__ = ["Engine", "FetchResult"]
+__all__ = ["Engine"]
