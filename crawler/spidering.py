@@ -72,10 +72,10 @@ class SpiderRunner:
         if failed:
             if public.errback is None:
                 return [], [], result.error
-            fn: Callable[..., Any] = public.errback
+            fn: Callable[..., Any] = self._resolve(public.errback)
             arg: Any = Failure(public, result.error or errors.HTTP, result.status, request.fetch_url)
         else:
-            fn = public.callback or self.spider.parse
+            fn = self._resolve(public.callback) if public.callback else self.spider.parse
             arg = Response(result.final_url or request.fetch_url, result.status or 0,
                            result.headers or {}, result.body, result.charset, public, self.allows,
                            self.max_url_length)
@@ -106,6 +106,15 @@ class SpiderRunner:
                 items.append(Item(data))
         self.items += len(items)
         return items, requests, result.error
+
+    def _resolve(self, fn: Any) -> Callable[..., Any]:
+        """A callback: a callable, or the name of a spider method (a request from a resumed run)."""
+        if isinstance(fn, str):
+            method = getattr(self.spider, fn, None)
+            if method is None:
+                raise AttributeError(f"{type(self.spider).__name__} has no method {fn!r}")
+            return method  # type: ignore[no-any-return]
+        return fn  # type: ignore[no-any-return]
 
     async def _pipe(self, item: dict[str, Any]) -> dict[str, Any] | None:
         for pipeline in self.pipelines:

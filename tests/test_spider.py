@@ -16,8 +16,9 @@ from tests.conftest import read_jsonl, run_cli
 from tests.test_crawl import app_of
 
 
-def shop_app() -> web.Application:
-    """Two listing pages with pagination, product pages, and a 404 product."""
+def shop_app(delay: float = 0.0) -> web.Application:
+    """Two listing pages with pagination, product pages (each answering after ``delay``), and a
+    404 product."""
     def listing(page: int) -> str:
         products = "".join(f'<li class="p"><a href="/product/{page * 10 + i}">Item {page * 10 + i}</a></li>'
                            for i in range(3))
@@ -27,6 +28,7 @@ def shop_app() -> web.Application:
     routes: dict[str, Any] = {f"/list/{p}": listing(p) for p in range(1, 3)}
 
     async def product(request: web.Request) -> web.Response:
+        await asyncio.sleep(delay)
         n = int(request.match_info["n"])
         if n == 22:
             raise web.HTTPNotFound()
@@ -227,3 +229,18 @@ async def test_priority_goes_to_the_front_of_the_hosts_queue(serve, tmp_path: Pa
     server = serve(shop_app())
     await Crawler(Prioritized(server.url), output=str(tmp_path / "o.jsonl"), per_host=1, robots=False).run()
     assert [h.path for h in server.hits] == ["/list/1", "/product/12", "/product/10", "/product/11"]
+
+
+async def test_a_resumed_spider_crawl_calls_the_same_methods(serve, tmp_path: Path) -> None:
+    app = shop_app(delay=0.15)
+    server = serve(app)
+    out = tmp_path / "items.jsonl"
+    settings = {"output": str(out), "job_dir": str(tmp_path / "job"), "per_host": 1, "robots": False}
+    first = await Crawler(ShopSpider(server.url), max_runtime=0.4, **settings).run()
+    assert first["stopped_by"] == "max_runtime" and first["items"] < 5
+    second_spider = ShopSpider(server.url)
+    await Crawler(second_spider, **settings).run()
+    items = read_jsonl(out)
+    assert sorted(i["name"] for i in items) == sorted(f"Item {n}" for n in (10, 11, 12, 20, 21))
+    assert all(i["listing"] in (1, 2) for i in items)  # meta survived the restart
+    assert second_spider.failures == [(server.url + "product/22", "http", 404)]  # the errback, by name

@@ -8,6 +8,8 @@ resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command l
 - :meth:`commit` marks URLs done and stores the output's committed length in one transaction:
   the hinge of exactly-once output across crashes.
 - ``robots(origin, mode, body, expires, reason)`` keeps robots.txt answers for later runs.
+- A spider's request is kept as JSON (callback and errback by method name, meta if it is JSON,
+  headers, priority), so a resumed spider crawl calls the same methods.
 - SQLite runs on one dedicated thread; each call is one transaction over a batch (all the links
   of a page, say), so the event loop never waits on the disk.
 - Only a bounded window of pending URLs (``window``) is in memory, in the same per-host
@@ -19,6 +21,7 @@ resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command l
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -28,6 +31,7 @@ from typing import Any
 
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
+from crawler.spider import Request
 
 PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
 _SCHEMA = """
@@ -44,7 +48,8 @@ CREATE TABLE IF NOT EXISTS urls (
     done_at REAL,
     etag TEXT,
     last_modified TEXT,
-    content_hash TEXT
+    content_hash TEXT,
+    spider_request TEXT
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -172,10 +177,11 @@ class SQLiteFrontier(HostScheduler):
             new: set[str] = set()
             for i in range(0, len(requests), 100):
                 chunk = requests[i:i + 100]
-                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                values = [v for r in chunk for v in (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state)]
+                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                values = [v for r in chunk for v in (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state,
+                                                     _spider_request(r))]
                 new.update(row[0] for row in db.execute(
-                    "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state) "
+                    "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
                     f"VALUES {marks} RETURNING url", values))
             for r in requests:  # each new URL once, even if it was listed twice
                 if r.url in new:
@@ -186,8 +192,9 @@ class SQLiteFrontier(HostScheduler):
             if len(accepted) >= limit:
                 break
             cursor = db.execute(
-                "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state))
+                "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, _spider_request(r)))
             if cursor.rowcount == 1:
                 accepted.append(r)
         return accepted
@@ -274,7 +281,8 @@ class SQLiteFrontier(HostScheduler):
     def _load(self, n: int) -> list[tuple[Any, ...]]:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash FROM urls "
+            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request "
+            "FROM urls "
             "WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
             (PENDING, self._loaded_upto, n)).fetchall()
         if rows:
@@ -283,8 +291,30 @@ class SQLiteFrontier(HostScheduler):
 
 
 def _request(row: tuple[Any, ...]) -> CrawlRequest:
-    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash = row
+    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request = row
     request = CrawlRequest(url, depth, referrer, kind, lastmod)
     if etag or last_modified or content_hash:
         request.validators = (etag, last_modified, content_hash)
+    if spider_request:
+        fields = json.loads(spider_request)
+        request.request = Request(url, fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
+                                  fields.get("headers"), fields.get("priority", 0))
     return request
+
+
+def _spider_request(request: CrawlRequest) -> str | None:
+    """A spider's request as JSON: callbacks by method name (a resumed run looks them up on the
+    spider), meta only if it is JSON."""
+    public = request.request
+    if public is None:
+        return None
+    fields: dict[str, Any] = {"priority": public.priority, "headers": public.headers}
+    for name in ("callback", "errback"):
+        fn = getattr(public, name)
+        if fn is not None:
+            fields[name] = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
+    try:
+        fields["meta"] = json.loads(json.dumps(public.meta))
+    except (TypeError, ValueError):
+        pass  # meta that is not JSON does not survive a restart
+    return json.dumps(fields)
