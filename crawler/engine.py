@@ -58,7 +58,6 @@ class Engine:
             frontier = (SQLiteFrontier(self.store_path, settings.per_host, settings.delay) if self.store_path
                         else MemoryFrontier(settings.per_host, settings.delay))
         self.frontier: Frontier = frontier
-        self.durable = isinstance(self.frontier, SQLiteFrontier)
         self.output = settings.output
         self.politeness = Politeness(settings, self.frontier)
         self.robots: Robots | None = None
@@ -99,6 +98,11 @@ class Engine:
         self.stats.stopped_by = reason
         self._stopping.set()
         self.frontier.close()
+
+    @property
+    def durable(self) -> bool:
+        """Is the frontier kept on disk (``--job-dir``, ``--frontier sqlite``)?"""
+        return isinstance(self.frontier, SQLiteFrontier)
 
     def snapshot(self) -> dict[str, Any]:
         """Figures for progress displays: the stats plus queue sizes."""

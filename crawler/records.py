@@ -9,12 +9,6 @@ from crawler.fetch import FetchResult
 from crawler.parse import ParsedPage
 from crawler.request import CrawlRequest
 
-FIELDS = (
-    "url", "final_url", "status", "error", "depth", "referrer", "content_type", "title",
-    "links", "bytes", "fetched_at", "elapsed_ms", "noindex", "lastmod",
-)
-
-
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 

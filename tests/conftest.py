@@ -22,6 +22,7 @@ from aiohttp import web
 
 from crawler import load_settings
 from crawler.engine import Engine
+from crawler.errors import ERROR_NAMES
 from crawler.stats import Stats
 from crawler.testsite import ServerThread, make_app
 
@@ -133,7 +134,9 @@ def crawl(tmp_path: Path) -> Callable[..., Any]:
         out = tmp_path / f"crawl-{next(counter)}.jsonl"
         options = {"output": str(out), "progress": False, "retry_backoff": 0.01} | settings
         stats = await Engine(load_settings(options), seeds).run()
-        return CrawlResult(read_jsonl(out), stats)
+        records = read_jsonl(out)
+        assert all(r["error"] is None or r["error"] in ERROR_NAMES for r in records)  # SPEC's names only
+        return CrawlResult(records, stats)
 
     return run
 

@@ -44,7 +44,7 @@ async def test_sqlite_frontier_survives_reopening(tmp_path: Path) -> None:
     assert await again.open() == 90  # the done ones stay done
     assert await again.meta("offset") == "123"
     assert await again.add(requests(100)) == []  # the seen set is on disk
-    assert await again.known(["http://h1.test/p1", "http://h1.test/new"]) == ["http://h1.test/new"]
+    assert await again.missing(["http://h1.test/p1", "http://h1.test/new"]) == ["http://h1.test/new"]
     urls = await drain(again)
     assert sorted(urls) == sorted(f"http://h{i % 4}.test/p{i}" for i in range(10, 100))
     await again.aclose()

@@ -49,11 +49,6 @@ class HostScheduler:
     def __len__(self) -> int:
         return self._queued
 
-    @property
-    def host_count(self) -> int:
-        """Hosts known to the frontier."""
-        return len(self._hosts)
-
     def push(self, requests: Iterable[CrawlRequest]) -> None:
         """Queue ``requests`` at the back of their hosts' queues (at the front when their
         spider request has a positive ``priority``)."""
@@ -191,10 +186,6 @@ class MemoryFrontier(HostScheduler):
     def __init__(self, per_host: int, delay: float = 0.0) -> None:
         super().__init__(per_host, delay)
         self._seen: set[str] = set()
-
-    def seen(self, url: str) -> bool:
-        """Was ``url`` ever accepted?"""
-        return url in self._seen
 
     async def unseen(self, urls: list[str]) -> list[str]:
         seen = self._seen

@@ -114,7 +114,7 @@ class SQLiteFrontier(HostScheduler):
         # INSERT OR IGNORE decides anyway; pass everything on (the interface allows it).
         return urls
 
-    async def known(self, urls: list[str]) -> list[str]:
+    async def missing(self, urls: list[str]) -> list[str]:
         """Those of ``urls`` not in the file (one query; for tools and tests)."""
         return await self._call(self._unseen, urls)
 
