@@ -20,10 +20,12 @@ __version__ = "0.1.0"
 from crawler.api import Crawler, run_spider
 from crawler.config import Settings, load_settings
 from crawler.engine import Engine
-from crawler.spider import DropItem, Failure, Request, Response, Spider
+from crawler.recorder import PageRecorder
+from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider
 from crawler.stats import Stats
 
 __all__ = [
-    "Crawler", "DropItem", "Engine", "Failure", "Request", "Response", "Settings", "Spider", "Stats",
+    "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "PageRecorder", "Request", "Response", "Settings",
+    "Spider", "Stats",
     "__version__", "load_settings", "run_spider",
 ]

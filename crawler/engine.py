@@ -25,19 +25,18 @@ from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, SQLiteFrontier
 from crawler.job import JobLock, expand_output, log_run, open_job_output, store_path
-from crawler.parse import ParsedPage, is_html, parse_html, robots_directives
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
-from crawler.records import make_record
+from crawler.recorder import PageRecorder
 from crawler.request import PAGE, SITEMAP, CrawlRequest
-from crawler.robots import Robots, RobotsRules, origin_of, product_token
+from crawler.robots import Robots, RobotsRules, origin_of
 from crawler.scope import Scope
 from crawler.sitemaps import SitemapParser
-from crawler.spider import Request, Spider
-from crawler.spidering import Item, SpiderRunner
+from crawler.spider import FollowAll, Request, Spider
+from crawler.spidering import SpiderRunner
 from crawler.stats import Stats
 from crawler.urls import normalize_url
-from crawler.writer import STOP, Done, Unchanged, open_sink, write_loop
+from crawler.writer import STOP, Done, Item, Unchanged, open_sink, write_loop
 
 log = logging.getLogger("crawler")
 
@@ -47,8 +46,9 @@ class Engine:
 
     def __init__(self, settings: Settings, seeds: Iterable[str], frontier: Frontier | None = None,
                  spider: Spider | None = None) -> None:
-        """``spider``: run this spider's callbacks instead of the built-in page recorder; its
-        items become the output and each URL's record is only counted."""
+        """``spider``: run this spider instead of the built-in page recorder
+        (:class:`crawler.recorder.PageRecorder`). Its items are the output; each URL's end is
+        counted in the stats."""
         self.settings = settings
         self.seeds = list(dict.fromkeys(seeds))
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
@@ -61,11 +61,10 @@ class Engine:
         self.output = settings.output
         self.politeness = Politeness(settings, self.frontier)
         self.robots: Robots | None = None
-        self._agent = product_token(settings.user_agent)
         self._sitemap_origins: set[str] = set()
         self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
-        self.spider = spider
-        self._runner = SpiderRunner(spider, self.scope.allows, settings.max_url_length) if spider else None
+        self.spider = spider if spider is not None else PageRecorder()
+        self._runner = SpiderRunner(self.spider, settings, self.scope.allows)
         self.stats = Stats()
         self.in_flight = 0
         self.outstanding = 0
@@ -73,7 +72,7 @@ class Engine:
         self._finished = asyncio.Event()
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(settings.output_queue_size)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(settings.output_queue_size)
         self._fetcher: Fetcher | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -162,18 +161,17 @@ class Engine:
                 if self.settings.robots:
                     store = self.frontier if isinstance(self.frontier, SQLiteFrontier) else None
                     self.robots = Robots(self.settings, self._fetcher, store)
+                await self._runner.open()
                 start = await self._accept(CrawlRequest(url) for url in self.seeds)
-                if self._runner is not None:
-                    await self._runner.open()
-                    start += await self._start_spider()
+                start += await self._start_spider()
                 start += await self._accept_sitemaps(self.sitemaps)
                 if self.settings.use_sitemaps and not self.settings.robots:
                     start += await self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
                 if self.outstanding == 0:
                     self._finished.set()
                 writer = loop.create_task(self._write(sink))
-                for record in start:
-                    await self._queue.put(record)
+                if start:
+                    await self._queue.put(start)
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
                 progress.start()
                 try:
@@ -191,8 +189,7 @@ class Engine:
         finally:
             if budget is not None:
                 budget.cancel()
-            if self._runner is not None:
-                await self._runner.close()
+            await self._runner.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -232,10 +229,10 @@ class Engine:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _accept(self, requests: Iterable[CrawlRequest]) -> list[dict[str, Any]]:
+    async def _accept(self, requests: Iterable[CrawlRequest]) -> list[Any]:
         """Accept new URLs (each counted until its record is written; at most ``max_pages`` in
-        all). Those that robots.txt already forbids are not queued: their records are returned,
-        to be written."""
+        all). Those that robots.txt already forbids are not queued: they end at once, and what
+        the spider made of that is returned, to be written."""
         requests = list(requests)
         room = None
         if self.settings.max_pages:
@@ -264,16 +261,25 @@ class Engine:
             denied = await self.frontier.add(denied, queue=False, limit=room)
         self.outstanding += len(accepted) + len(denied)
         self.stats.discovered += len(accepted) + len(denied)
-        return [make_record(r, None, None, 0.0, reasons[r.url]) for r in denied]
+        ended = []
+        for r in denied:
+            ended += await self._end(r, None, reasons[r.url])
+        return ended
 
-    async def _follow(self, page: ParsedPage, request: CrawlRequest) -> list[dict[str, Any]]:
-        depth = request.depth + 1
-        if not page.links or not page.follow or (0 <= self.settings.max_depth < depth):
-            return []
-        new = await self.frontier.unseen(page.links)
-        return await self._accept([CrawlRequest(url, depth, request.url) for url in new]) if new else []
+    async def _end(self, request: CrawlRequest, result: FetchResult | None, error: str | None = None,
+                   listed: list[str] | None = None) -> list[Any]:
+        """The end of ``request``: the spider's callback or errback (see
+        :meth:`SpiderRunner.handle`) makes items and requests; returns what is to go to the
+        output queue: records of URLs those requests found forbidden, the items, and the URL's
+        own :class:`Done` (counted, not written)."""
+        items, requests, error = await self._runner.handle(
+            request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed)  # type: ignore[arg-type]
+        found = await self._accept_requests(requests, request) if requests else []
+        done = Done(url=request.url, status=result.status if result is not None else None, error=error,
+                    bytes=result.size if result is not None else 0)
+        return [*found, *items, done]
 
-    async def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[dict[str, Any]]:
+    async def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[Any]:
         """Accept sitemap documents (normalized, in scope) to read seeds from."""
         found = []
         for url in urls:
@@ -295,15 +301,16 @@ class Engine:
                 raise
             except Exception:
                 log.exception("unexpected error on %s", request.url)
-                records = [make_record(request, None, None, 0.0, errors.CONTENT)]
+                try:
+                    records = await self._end(request, None, errors.CONTENT)
+                except Exception:
+                    records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0)]
             finally:
                 self.in_flight -= 1
-            for record in records:
-                if self._runner is not None and type(record) is dict:
-                    record = Done(record)  # a spider's output is its items; records are counted
-                await self._queue.put(record)
+            if records:
+                await self._queue.put(records)  # one entry a URL: its items, its Done, ...
 
-    async def _process(self, request: CrawlRequest) -> list[dict[str, Any]]:
+    async def _process(self, request: CrawlRequest) -> list[Any]:
         """Fetch and handle one request, holding a slot of its host. Returns the records to
         write: its own (unless it goes back to the frontier for a retry, a redirect hop or
         after its host's robots.txt was read) and those of URLs it found that robots.txt
@@ -329,18 +336,18 @@ class Engine:
                 return []
             if not rules.allowed(request.fetch_url):
                 await self.frontier.release(request)
-                return [make_record(request, None, None, self._elapsed_ms(request), rules.reason)]
+                return await self._end(request, None, rules.reason)
         request.attempts += 1
         sitemap = SitemapParser(self.settings.sitemap_max_bytes) if request.kind == SITEMAP else None
-        found: list[dict[str, Any]] = []
+        found: list[Any] = []
+        listed: list[str] = []
         started = loop.time()
         try:
             if sitemap is not None:
-                result, in_scope = await self._fetch_sitemap(request, sitemap, found)
+                result = await self._fetch_sitemap(request, sitemap, found, listed)
             else:
-                proxy = None
-                if self._runner is not None:
-                    proxy = (await self._runner.before_fetch(request)).meta.get("proxy")
+                public = await self._runner.before_fetch(request)
+                proxy = public.meta.get("proxy") if public is not None else None
                 result = await self._fetcher.fetch(
                     request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy)
         finally:
@@ -352,41 +359,15 @@ class Engine:
             return found
         if result.location is not None:
             error = await self._redirect(request, result.location)
-            if error is None:
-                return found
-            return [*found, make_record(request, result, None, self._elapsed_ms(request), error)]
+            return found if error is None else [*found, *await self._end(request, result, error)]
         if sitemap is not None:
-            return [*found, make_record(request, result, None, self._elapsed_ms(request), links=in_scope)]
-        if self._runner is not None:
-            items, requests, error = await self._runner.handle(request, result, self._pool)  # type: ignore[arg-type]
-            found += await self._accept_requests(requests, request)
-            return [*found, *items, make_record(request, result, None, self._elapsed_ms(request), error)]
-        header = result.headers.get("X-Robots-Tag", "") if result.headers else ""
-        directives = robots_directives(header, self._agent) if header else set()
-        page: ParsedPage | None = None
-        error = None
-        if result.error is None and is_html(result.content_type) and result.final_url:
-            try:
-                args = (result.body, result.charset, result.final_url, self.scope.allows,
-                        self.settings.max_url_length, self.settings.robots)
-                if len(result.body) <= self.settings.inline_parse_bytes:
-                    page = parse_html(*args)  # cheaper than the hand-off to a thread
-                else:
-                    page = await loop.run_in_executor(self._pool, parse_html, *args)
-            except Exception as e:  # a parser failure costs this page only
-                log.warning("cannot parse %s: %r", request.url, e)
-                error = errors.CONTENT
-            else:
-                if not (self.settings.robots and "nofollow" in directives):
-                    found = await self._follow(page, request)
-        record = make_record(request, result, page, self._elapsed_ms(request), error,
-                             noindex="noindex" in directives)
+            return [*found, *await self._end(request, result, listed=listed)]
         if self.durable and self._remember(request, result):
-            return [*found, Unchanged(request.url)]
-        return [*found, record]
+            return [Unchanged(request.url)]  # --changed-only: the spider is not called
+        return await self._end(request, result)
 
     def _keep_body(self, media_type: str | None) -> bool:
-        return self._runner is not None or self.settings.changed_only or is_html(media_type)
+        return self.settings.changed_only or self.spider.wants_body(media_type)
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
         """A spider request's own headers, and conditional GET headers on a recrawl."""
@@ -396,7 +377,6 @@ class Engine:
 
     async def _start_spider(self) -> list[Any]:
         """Accept the spider's start URLs and requests (their hosts join the scope)."""
-        assert self.spider is not None
         requests = []
         async for start in self.spider.start():
             requests.append(start if isinstance(start, Request) else Request(start))
@@ -406,21 +386,37 @@ class Engine:
                 self.scope.add_seed(url)
         return await self._accept_requests(requests, None)
 
-    async def _accept_requests(self, requests: list[Request], parent: CrawlRequest | None) -> list[dict[str, Any]]:
-        """Accept requests a spider made (scope and depth apply to those found on pages)."""
+    async def _accept_requests(self, requests: list[Request | FollowAll], parent: CrawlRequest | None) -> list[Any]:
+        """Accept requests a spider made (scope and depth apply to those found on pages). Each
+        :class:`Request`'s URL is normalized in place; a :class:`FollowAll`'s URLs already seen
+        are skipped before any request is made for them."""
         depth = 0 if parent is None else parent.depth + 1
         if not requests or (parent is not None and 0 <= self.settings.max_depth < depth):
             return []
+        referrer = parent.url if parent is not None else None
         accepted = []
         for r in requests:
+            if type(r) is FollowAll:
+                urls = r.urls if r.in_scope or parent is None else [u for u in r.urls if self.scope.allows(u)]
+                new = await self.frontier.unseen(urls) if urls else []
+                if r.callback is None and not r.kwargs:
+                    accepted += [CrawlRequest(url, depth, referrer) for url in new]
+                    continue
+                for url in new:
+                    crawl_request = CrawlRequest(url, depth, referrer)
+                    crawl_request.request = Request(url, r.callback, **r.kwargs)
+                    accepted.append(crawl_request)
+                continue
+            assert isinstance(r, Request)
             url = normalize_url(r.url, self.settings.max_url_length)
             if url is None or (parent is not None and not self.scope.allows(url)):
                 log.debug("spider request dropped (not http(s) or out of scope): %.200s", r.url)
                 continue
-            crawl_request = CrawlRequest(url, depth, parent.url if parent else None)
+            r.url = url
+            crawl_request = CrawlRequest(url, depth, referrer)
             crawl_request.request = r
             accepted.append(crawl_request)
-        return await self._accept(accepted)
+        return await self._accept(accepted) if accepted else []
 
     def _conditional(self, request: CrawlRequest) -> dict[str, str] | None:
         """If-None-Match and If-Modified-Since from the last fetch (a recrawl)."""
@@ -462,19 +458,17 @@ class Engine:
         return None
 
     async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
-                             found: list[dict[str, Any]]) -> tuple[FetchResult, int]:
-        """Fetch a sitemap, accepting the URLs it lists as they are parsed; the result and the
-        number of in-scope URLs listed."""
-        in_scope = 0
+                             found: list[Any], listed: list[str]) -> FetchResult:
+        """Fetch a sitemap, accepting the URLs it lists as they are parsed (the in-scope ones
+        are added to ``listed``); the result."""
 
         async def take() -> None:
-            nonlocal in_scope
             pages: list[CrawlRequest] = []
             for entry in parser.take():
                 url = normalize_url(entry.loc, self.settings.max_url_length)
                 if url is None or not self.scope.allows(url):
                     continue
-                in_scope += 1
+                listed.append(url)
                 kind = SITEMAP if entry.is_sitemap else PAGE
                 pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
             found.extend(await self._accept(pages))
@@ -492,7 +486,7 @@ class Engine:
             if parser.error is not None:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT
-        return result, in_scope
+        return result
 
     def _elapsed_ms(self, request: CrawlRequest) -> float:
         started = request.started
@@ -503,10 +497,9 @@ class Engine:
 
         async def written(entries: list[Any]) -> None:
             records = [e for e in entries if type(e) is not Item]
-            if self._runner is not None:
-                self.stats.items = self._runner.items
-                self.stats.dropped = self._runner.dropped
-                self.stats.callback_errors = self._runner.callback_errors
+            self.stats.items = self._runner.items
+            self.stats.dropped = self._runner.dropped
+            self.stats.callback_errors = self._runner.callback_errors
             if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
                 await sink.sync()
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
@@ -516,7 +509,7 @@ class Engine:
                 if isinstance(record, Unchanged):
                     self.stats.unchanged += 1
                 else:
-                    self.stats.count(record)  # a record, or a Done (a dict too)
+                    self.stats.count(record)  # a Done
             self.outstanding -= len(records)
             if self.outstanding <= 0:
                 self._finished.set()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from crawler.config import Settings
 from crawler.errors import CrawlerError, UsageError
-from crawler.records import utc_now_iso
+from crawler.timestamps import utc_now_iso
 from crawler.writer import JsonLinesSink, open_sink
 
 if TYPE_CHECKING:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.parse import decode_html, parse_html
+from crawler.parse import ParsedPage, decode_html, is_html, parse_html, robots_directives
 from crawler.urls import join_url
 
 
@@ -45,19 +45,40 @@ class Request:
 
 
 class Response:
-    """A fetched page, as a callback sees it."""
+    """A fetched page, as a callback sees it.
+
+    ``url`` is where the page was fetched from (after redirects); ``request.url`` is the URL as
+    scheduled (normalized). ``depth``, ``referrer``, ``lastmod`` (from a sitemap),
+    ``elapsed_ms`` (fetch time, retries and redirect hops included), ``fetched_at`` (ISO 8601
+    UTC), ``content_type`` (the media type) and ``size`` (body bytes after decompression, also
+    when the body was not kept) describe the fetch.
+    """
 
     def __init__(self, url: str, status: int, headers: Mapping[str, str], body: bytes, charset: str | None,
-                 request: Request, allows: Callable[[str], bool], max_url_length: int) -> None:
+                 request: Request, allows: Callable[[str], bool], max_url_length: int, *,
+                 content_type: str | None = None, size: int | None = None, depth: int = 0,
+                 referrer: str | None = None, lastmod: str | None = None, elapsed_ms: float = 0.0,
+                 fetched_at: str | None = None, agent: str | None = None, obey_robots: bool = True,
+                 listed: list[str] | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
         self.body = body
         self.request = request
         self.meta = request.meta
+        self.content_type = content_type
+        self.size = len(body) if size is None else size
+        self.depth = depth
+        self.referrer = referrer
+        self.lastmod = lastmod
+        self.elapsed_ms = elapsed_ms
+        self.fetched_at = fetched_at
         self._charset = charset
         self._allows = allows
         self._max_url_length = max_url_length
+        self._agent = agent
+        self._obey_robots = obey_robots
+        self._listed = listed
 
     @cached_property
     def text(self) -> str:
@@ -72,6 +93,18 @@ class Response:
     def _tree(self) -> LexborHTMLParser:
         return LexborHTMLParser(self.text)
 
+    @cached_property
+    def _page(self) -> ParsedPage:
+        """Title, links and meta robots in one pass (HTML responses; nothing for others)."""
+        if self._listed is not None or not self.body or not (self.content_type is None or is_html(self.content_type)):
+            return ParsedPage(None, self._listed or [], True, False)
+        return parse_html(self.body, self._charset, self.url, self._allows, self._max_url_length, self._obey_robots)
+
+    @cached_property
+    def _header_directives(self) -> set[str]:
+        value = self.headers.get("X-Robots-Tag", "")
+        return robots_directives(value, self._agent) if value else set()
+
     def css(self, selector: str) -> list[LexborNode]:
         """Every element matching a CSS selector (selectolax nodes)."""
         return self._tree.css(selector)
@@ -84,24 +117,90 @@ class Response:
         """``href`` made absolute against this page and normalized (None if not http(s))."""
         return join_url(self.url, href, self._max_url_length)
 
+    @property
+    def title(self) -> str | None:
+        """The HTML title, text only (None when there is none or the response is not HTML)."""
+        return self._page.title
+
     def links(self) -> list[str]:
-        """The page's links (``a`` and ``area``), normalized, in scope, each once."""
-        return parse_html(self.body, self._charset, self.url, self._allows, self._max_url_length).links
+        """The page's links (``a`` and ``area``, against ``<base href>``), normalized, in scope,
+        each once; ``rel=nofollow`` links are left out unless robots rules are off
+        (``--no-robots``). For a sitemap document: the in-scope URLs it lists. Empty for other
+        responses that are not HTML."""
+        return self._page.links
+
+    @property
+    def noindex(self) -> bool:
+        """Does the page ask not to be indexed (meta robots, or ``X-Robots-Tag`` for all
+        crawlers or for this one)?"""
+        return self._page.noindex or "noindex" in self._header_directives
+
+    @property
+    def nofollow(self) -> bool:
+        """Does the page ask not to follow its links? Always False with ``--no-robots``."""
+        return self._obey_robots and (not self._page.follow or "nofollow" in self._header_directives)
 
     def follow(self, href: str, callback: Callable[..., Any] | None = None, **kwargs: Any) -> Request | None:
         """A :class:`Request` for ``href`` relative to this page (None if it is not http(s))."""
         url = self.urljoin(href)
         return None if url is None else Request(url, callback, **kwargs)
 
+    def follow_all(self, hrefs: Iterable[str] | None = None, callback: Callable[..., Any] | None = None,
+                   **kwargs: Any) -> FollowAll:
+        """Requests for ``hrefs`` (relative to this page), by default for all of :meth:`links`.
+
+        Yield the result as it is (``yield response.follow_all()``): the crawler then skips the
+        URLs it has already seen before making any request objects, the fast way to crawl a
+        page's links. Iterating over it gives the :class:`Request` objects one by one.
+        """
+        if hrefs is None:
+            return FollowAll(self.links(), True, callback, kwargs)
+        urls = [url for url in (self.urljoin(href) for href in hrefs) if url is not None]
+        return FollowAll(list(dict.fromkeys(urls)), False, callback, kwargs)
+
+
+class FollowAll:
+    """Requests for many URLs of one page (see :meth:`Response.follow_all`)."""
+
+    __slots__ = ("callback", "in_scope", "kwargs", "urls")
+
+    def __init__(self, urls: list[str], in_scope: bool, callback: Callable[..., Any] | None,
+                 kwargs: dict[str, Any]) -> None:
+        self.urls = urls  # normalized absolute URLs
+        self.in_scope = in_scope  # already checked against the crawl's scope
+        self.callback = callback
+        self.kwargs = kwargs
+
+    def __iter__(self) -> Iterator[Request]:
+        for url in self.urls:
+            yield Request(url, self.callback, **self.kwargs)
+
+    def __len__(self) -> int:
+        return len(self.urls)
+
 
 @dataclasses.dataclass
 class Failure:
-    """Why a request ended without a response for its callback."""
+    """Why a request ended without a response for its callback.
+
+    ``error`` is the record error name (``timeout``, ``connect``, ``dns``, ``too_large``,
+    ``too_many_redirects``, ``redirect_blocked``, ``http``, ``content``, ``robots``);
+    ``url`` the URL of the failed fetch; ``response`` the response when there was one (an
+    ``http`` error's page, a redirect that was refused, a body cut short, a page whose callback
+    raised), else None; ``exception`` what the callback raised (the error is then ``content``).
+    """
 
     request: Request
-    error: str  # a record error name: timeout, connect, dns, http, ...
+    error: str
     status: int | None
     url: str
+    response: Response | None = None
+    depth: int = 0
+    referrer: str | None = None
+    lastmod: str | None = None
+    elapsed_ms: float = 0.0
+    fetched_at: str | None = None
+    exception: Exception | None = None
 
 
 class Spider:
@@ -121,13 +220,37 @@ class Spider:
         for url in self.start_urls:
             yield url
 
+    #: Run plain (not ``async``) callbacks on the event loop, not in the thread pool, for
+    #: responses of at most the ``inline_parse_bytes`` setting (64 KiB): there the hand-off to a
+    #: thread costs more than a quick callback. Only for callbacks that never block.
+    inline_callbacks: bool = False
+
     def parse(self, response: Response) -> Any:
         """Handle a response: yield items and requests. The default yields nothing."""
         return ()
 
+    def errback(self, failure: Failure) -> Any:
+        """Handle a request that failed for good and names no errback of its own (its URL
+        could not be fetched, robots.txt forbids it, the status was 400 or more, or its
+        callback raised): yield items and requests. The default yields nothing."""
+        return ()
+
+    def parse_sitemap(self, response: Response) -> Any:
+        """Handle a sitemap document the crawl read (``--sitemap``, ``--use-sitemaps``). The
+        crawler itself queues the URLs it lists (``response.links()``); the default yields
+        nothing."""
+        return ()
+
+    def wants_body(self, content_type: str | None) -> bool:
+        """Keep the body of responses of this media type for the callback? (Bodies not kept
+        are still read to the end and counted in ``response.size``.) The default keeps all."""
+        return True
+
 
 def item_dict(item: Any) -> dict[str, Any]:
-    """An item as a JSON-ready dict (dataclasses converted)."""
+    """An item as a JSON-ready dict (dataclasses converted; a dict is taken as it is)."""
+    if type(item) is dict:
+        return item
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
         return dataclasses.asdict(item)
     if isinstance(item, Mapping):

@@ -12,29 +12,28 @@ from concurrent.futures import Executor
 from typing import Any
 
 from crawler import errors
+from crawler.config import Settings
 from crawler.fetch import FetchResult
 from crawler.request import CrawlRequest
-from crawler.spider import DropItem, Failure, Request, Response, Spider, item_dict
+from crawler.robots import product_token
+from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
+from crawler.timestamps import utc_now_iso
+from crawler.writer import Item
 
 log = logging.getLogger("crawler")
-
-
-class Item:
-    """An item on its way to the output queue (written, not counted as a URL's record)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
 
 
 class SpiderRunner:
     """Calls a spider's code for the engine and counts what goes wrong in it."""
 
-    def __init__(self, spider: Spider, allows: Callable[[str], bool], max_url_length: int) -> None:
+    def __init__(self, spider: Spider, settings: Settings, allows: Callable[[str], bool]) -> None:
         self.spider = spider
         self.allows = allows
-        self.max_url_length = max_url_length
+        self.max_url_length = settings.max_url_length
+        self.obey_robots = settings.robots
+        self.agent = product_token(settings.user_agent)
+        # Plain callbacks on responses this small run on the loop (the spider says they may).
+        self.inline_bytes = settings.inline_parse_bytes if getattr(spider, "inline_callbacks", False) else -1
         self.pipelines = list(getattr(spider, "pipelines", []) or [])
         self.hooks = list(getattr(spider, "hooks", []) or [])
         self.items = 0
@@ -54,8 +53,11 @@ class SpiderRunner:
             except Exception:
                 log.exception("close_spider of %r failed", pipeline)
 
-    async def before_fetch(self, request: CrawlRequest) -> Request:
-        """Run the hooks' ``process_request`` on the spider's request; it, for the fetch."""
+    async def before_fetch(self, request: CrawlRequest) -> Request | None:
+        """Run the hooks' ``process_request`` on the spider's request; it, for the fetch (None
+        when there are no hooks and the request is not the spider's own)."""
+        if not self.hooks:
+            return request.request  # type: ignore[no-any-return]
         public = request.request
         if public is None:
             public = request.request = Request(request.url)
@@ -63,37 +65,75 @@ class SpiderRunner:
             await _maybe_await(getattr(hook, "process_request", None), public, self.spider)
         return public
 
-    async def handle(self, request: CrawlRequest, result: FetchResult,
-                     pool: Executor) -> tuple[list[Item], list[Request], str | None]:
-        """The callback's (or, on failure, the errback's) items and requests, and the URL's
-        error name (None on success)."""
+    def response(self, request: CrawlRequest, public: Request, result: FetchResult, elapsed_ms: float,
+                 fetched_at: str, listed: list[str] | None = None) -> Response:
+        """The public response for ``result``."""
+        return Response(
+            result.final_url or request.fetch_url, result.status or 0, result.headers or {}, result.body,
+            result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
+            size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
+            elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
+            listed=listed)
+
+    async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
+                     elapsed_ms: float, error: str | None = None,
+                     listed: list[str] | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
+        """Hand the end of ``request`` to the spider: ``result`` (None when it was not fetched)
+        to its callback, or, when it failed (``error`` names why, else the fetch's error or a
+        status of 400 or more), to its errback. ``listed``: the request was a sitemap, which
+        listed these URLs. Returns the items and requests made, and the URL's error name."""
         public = request.request or Request(request.url)
-        failed = result.error is not None or result.status is None or result.status >= 400
-        if failed:
-            if public.errback is None:
-                return [], [], result.error
-            fn: Callable[..., Any] = self._resolve(public.errback)
-            arg: Any = Failure(public, result.error or errors.HTTP, result.status, request.fetch_url)
+        fetched_at = utc_now_iso()
+        if result is not None and error is None:
+            error = result.error
+            if error is None and (result.status is None or result.status >= 400):
+                error = errors.HTTP
+        response = None
+        if result is not None and (error is None or result.status is not None):
+            response = self.response(request, public, result, elapsed_ms, fetched_at, listed)
+        if error is None:
+            assert response is not None
+            if listed is not None:
+                fn: Callable[..., Any] = self.spider.parse_sitemap
+            else:
+                fn = self._resolve(public.callback) if public.callback else self.spider.parse
+            outputs, exception = await self._run(fn, response, request, len(response.body), pool)
+            if exception is None:
+                return await self._sort(outputs, request, error)
+            error = errors.CONTENT  # the callback failed: the errback hears of it
         else:
-            fn = self._resolve(public.callback) if public.callback else self.spider.parse
-            arg = Response(result.final_url or request.fetch_url, result.status or 0,
-                           result.headers or {}, result.body, result.charset, public, self.allows,
-                           self.max_url_length)
+            exception = None
+        fn = self._resolve(public.errback) if public.errback else self.spider.errback
+        failure = Failure(public, error, result.status if result is not None else None, request.fetch_url,
+                          response, request.depth, request.referrer, request.lastmod, elapsed_ms, fetched_at,
+                          exception)
+        outputs, _ = await self._run(fn, failure, request, 0, pool)
+        return await self._sort(outputs, request, error)
+
+    async def _run(self, fn: Callable[..., Any], arg: Any, request: CrawlRequest, size: int,
+                   pool: Executor) -> tuple[list[Any], Exception | None]:
+        """The response hooks, then ``fn(arg)``: what it made, or the exception it raised."""
+        if getattr(fn, "__func__", None) in _DEFAULTS:
+            return [], None  # Spider's own errback/parse_sitemap: nothing to do, no thread to wake
         try:
             for hook in self.hooks:
                 if getattr(hook, "process_response", None) is not None:
                     arg = await _maybe_await(hook.process_response, arg, self.spider)
-            outputs = await _call(fn, arg, pool)
+            return await _call(fn, arg, None if size <= self.inline_bytes else pool), None
         except Exception as e:
             self.callback_errors += 1
             log.warning("%s raised on %s: %r", getattr(fn, "__qualname__", fn), request.url, e)
-            return [], [], errors.CONTENT
+            return [], e
+
+    async def _sort(self, outputs: list[Any], request: CrawlRequest,
+                    error: str | None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
+        """Items (through the pipelines) and requests out of what a callback made."""
         items: list[Item] = []
-        requests: list[Request] = []
+        requests: list[Request | FollowAll] = []
         for output in outputs:
             if output is None:
                 continue
-            if isinstance(output, Request):
+            if isinstance(output, (Request, FollowAll)):
                 requests.append(output)
                 continue
             try:
@@ -105,7 +145,7 @@ class SpiderRunner:
             if data is not None:
                 items.append(Item(data))
         self.items += len(items)
-        return items, requests, result.error
+        return items, requests, error
 
     def _resolve(self, fn: Any) -> Callable[..., Any]:
         """A callback: a callable, or the name of a spider method (a request from a resumed run)."""
@@ -128,6 +168,9 @@ class SpiderRunner:
         return item
 
 
+_DEFAULTS = (Spider.errback, Spider.parse_sitemap)
+
+
 async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> Any:
     if fn is None:
         return None
@@ -135,18 +178,21 @@ async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def _call(fn: Callable[..., Any], arg: Any, pool: Executor) -> list[Any]:
-    """Everything ``fn(arg)`` yields or returns, as a list. Plain functions run in ``pool``."""
+async def _call(fn: Callable[..., Any], arg: Any, pool: Executor | None) -> list[Any]:
+    """Everything ``fn(arg)`` yields or returns, as a list. Plain functions run in ``pool``
+    (on the loop when it is None)."""
     if inspect.isasyncgenfunction(fn):
         return [x async for x in fn(arg)]
     if inspect.iscoroutinefunction(fn):
         return _as_list(await fn(arg))
+    if pool is None:
+        return _as_list(fn(arg))
     return await asyncio.get_running_loop().run_in_executor(pool, lambda: _as_list(fn(arg)))
 
 
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    if isinstance(value, (dict, Request)) or not hasattr(value, "__iter__"):
+    if isinstance(value, (dict, Request, FollowAll)) or not hasattr(value, "__iter__"):
         return [value]
     return list(value)

@@ -24,6 +24,15 @@ class Done(dict):  # type: ignore[type-arg]
     __slots__ = ()
 
 
+class Item:
+    """A spider's item on its way to the output: written, not counted as a URL's end."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+
 class Unchanged:
     """Put on the queue instead of a record: the URL is done, but nothing is written for it
     (``--changed-only`` and an unchanged page)."""
@@ -127,7 +136,7 @@ def open_sink(path: str, fmt: str, resume_at: int | None = None) -> JsonLinesSin
 
 
 async def write_loop(
-    queue: asyncio.Queue[dict[str, Any] | None],
+    queue: asyncio.Queue[list[Any] | None],
     sink: JsonLinesSink,
     on_written: Callable[[list[dict[str, Any]]], Awaitable[None]],
     *,
@@ -135,14 +144,16 @@ async def write_loop(
     flush_interval: float,
     must_write: Callable[[int], bool],
 ) -> None:
-    """Drain ``queue`` into ``sink`` until :data:`STOP`.
+    """Drain ``queue`` (lists of entries: records, items, :class:`Done`, :class:`Unchanged`)
+    into ``sink`` until :data:`STOP`.
 
-    Records are written when ``batch_size`` are waiting, when the oldest has waited
+    Records are written when those of ``batch_size`` URLs are waiting, when the oldest has waited
     ``flush_interval`` seconds, or when ``must_write(waiting)`` says so (the crawl can only end
     once they are out). ``on_written`` is called with each batch after it is written.
     """
     loop = asyncio.get_running_loop()
-    pending: list[dict[str, Any]] = []
+    pending: list[Any] = []
+    ends = 0  # entries in pending that end a URL (all but items)
     oldest = 0.0
     stop = False
     while not stop:
@@ -163,9 +174,11 @@ async def write_loop(
         if item is STOP and not timed_out:
             stop = True
         elif item is not None:
-            pending.append(item)
-        if pending and (stop or timed_out or len(pending) >= batch_size
-                        or must_write(len(pending)) or loop.time() - oldest >= flush_interval):
+            pending += item
+            ends += sum(type(e) is not Item for e in item)
+        if pending and (stop or timed_out or ends >= batch_size
+                        or must_write(ends) or loop.time() - oldest >= flush_interval):
             await sink.write(sink.encode(pending))
             await on_written(pending)
             pending = []
+            ends = 0

@@ -31,8 +31,8 @@ def app_of(routes: dict[str, object]) -> web.Application:
 
 
 async def test_500_page_site_found_completely_each_page_once(site, crawl) -> None:
-    server = site(500, size=6000)  # pages over inline_parse_bytes: parsed in the thread pool
-    result = await crawl([server.url], per_host=8)
+    server = site(500, size=6000)
+    result = await crawl([server.url], per_host=8, inline_parse_bytes=4096)  # parsed in the thread pool
     urls = [r["url"] for r in result.records]
     assert len(urls) == len(set(urls)) == 500
     assert set(urls) == {server.url.rstrip("/") + page_path(i) for i in range(500)}
@@ -183,17 +183,17 @@ async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:
     assert fast_last_end < slow_starts[2]  # the fast host was done while the slow one had 5 to go
 
 
-async def test_unexpected_exception_becomes_that_urls_record(serve, crawl, monkeypatch) -> None:
-    import crawler.engine
+async def test_parser_exception_becomes_that_urls_record(serve, crawl, monkeypatch) -> None:
+    import crawler.spider
 
-    real = crawler.engine.parse_html
+    real = crawler.spider.parse_html
 
     def flaky(body, charset, url, *args):
         if url.endswith("/boom"):
             raise RuntimeError("parser blew up")
         return real(body, charset, url, *args)
 
-    monkeypatch.setattr(crawler.engine, "parse_html", flaky)
+    monkeypatch.setattr(crawler.spider, "parse_html", flaky)
     server = serve(app_of({"/": '<a href="/boom">b</a><a href="/ok">o</a>', "/boom": "x", "/ok": "y"}))
     result = await crawl([server.url])
     records = result.by_url()

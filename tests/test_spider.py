@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crawler import Crawler, DropItem, Request, Response, Spider, run_spider
+from crawler import Crawler, DropItem, PageRecorder, Request, Response, Spider, run_spider
 from tests.conftest import read_jsonl, run_cli
 from tests.test_crawl import app_of
 
@@ -244,3 +244,106 @@ async def test_a_resumed_spider_crawl_calls_the_same_methods(serve, tmp_path: Pa
     assert sorted(i["name"] for i in items) == sorted(f"Item {n}" for n in (10, 11, 12, 20, 21))
     assert all(i["listing"] in (1, 2) for i in items)  # meta survived the restart
     assert second_spider.failures == [(server.url + "product/22", "http", 404)]  # the errback, by name
+
+
+def describing_app() -> web.Application:
+    async def home(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        return web.Response(text=f'<title>Home</title><a href="/a">a</a><a href="/private">p</a>'
+                                 f'<a href="{base}/missing">m</a>',
+                            content_type="text/html", headers={"X-Robots-Tag": "noindex"})
+
+    async def sitemap(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        return web.Response(text=f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                 f'<url><loc>{base}/d</loc></url><url><loc>{base}/c</loc>'
+                                 f'<lastmod>2026-01-02</lastmod></url><url><loc>http://elsewhere.invalid/</loc></url>'
+                                 f'</urlset>', content_type="application/xml")
+
+    app = app_of({"/a": '<meta name="robots" content="nofollow"><a href="/b">b</a>', "/c": "c", "/d": "d"})
+    app.router.add_get("/", home)
+    app.router.add_get("/sitemap.xml", sitemap)
+
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /private\n")
+
+    app.router.add_get("/robots.txt", robots)
+    return app
+
+
+class Describe(Spider):
+    """Notes what each public object tells about its fetch."""
+
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base]
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, tuple[str, int | None]] = {}
+        self.sitemaps: list[list[str]] = []
+
+    def parse(self, response: Response):
+        self.seen[response.url] = {
+            "depth": response.depth, "referrer": response.referrer, "title": response.title,
+            "noindex": response.noindex, "nofollow": response.nofollow, "type": response.content_type,
+            "size": response.size == len(response.body) > 0, "at": response.fetched_at,
+            "ms": response.elapsed_ms, "lastmod": response.lastmod, "meta": dict(response.meta)}
+        if response.depth == 0 and response.lastmod is None:
+            yield response.follow_all(callback=self.parse, meta={"from": "home"})
+
+    def errback(self, failure):
+        status = failure.response.status if failure.response is not None else None
+        self.failures[failure.url] = (failure.error, status)
+
+    def parse_sitemap(self, response: Response):
+        self.sitemaps.append(response.links())
+
+
+async def test_response_failure_and_sitemap_describe_the_fetch(serve, tmp_path: Path) -> None:
+    server = serve(describing_app())
+    base = server.url
+    spider = Describe(base)
+    stats = await Crawler(spider, output=str(tmp_path / "x.jsonl"), sitemap=[base + "sitemap.xml"]).run()
+    home = spider.seen[base]
+    assert home["depth"] == 0 and home["referrer"] is None and home["title"] == "Home"
+    assert home["noindex"] and not home["nofollow"] and home["type"] == "text/html" and home["size"]
+    assert home["at"].endswith("Z") and home["ms"] > 0
+    a = spider.seen[base + "a"]
+    assert a["nofollow"] and not a["noindex"] and a["title"] == "t"
+    assert a["meta"] == {"from": "home"} and a["depth"] == 1 and a["referrer"] == base
+    assert spider.seen[base + "c"]["lastmod"] == "2026-01-02"
+    assert spider.failures == {base + "private": ("robots", None), base + "missing": ("http", 404)}
+    assert spider.sitemaps == [[base + "d", base + "c"]]  # the in-scope URLs it lists
+    assert base + "b" not in spider.seen  # nobody followed /a's links
+    assert stats["errors"] == {"http": 1, "robots": 1} and stats["pages"] == 7
+
+
+def test_the_page_recorder_uses_only_the_public_api() -> None:
+    import ast
+
+    import crawler
+    import crawler.recorder
+
+    tree = ast.parse(Path(crawler.recorder.__file__).read_text())
+    imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("crawler") for alias in node.names}
+    assert imported and all(name in crawler.__all__ for _, name in imported), imported
+
+
+class TitledRecorder(PageRecorder):
+    """The built-in recorder, with one more field."""
+
+    def parse(self, response: Response):
+        for out in super().parse(response):
+            if isinstance(out, dict):
+                h1 = response.css_first("h1")
+                out["h1"] = h1.text() if h1 is not None else None
+            yield out
+
+
+async def test_the_page_recorder_can_be_extended(serve, tmp_path: Path) -> None:
+    server = serve(shop_app())
+    out = tmp_path / "pages.jsonl"
+    stats = await Crawler(TitledRecorder(), output=str(out)).run([server.url + "list/1"])
+    records = {r["url"]: r for r in read_jsonl(out)}
+    assert len(records) == stats["pages"] == 8  # 2 listings, 6 products (one 404)
+    assert records[server.url + "product/10"]["h1"] == "Item 10"
+    assert records[server.url + "product/22"]["error"] == "http" and "h1" not in records[server.url + "product/22"]
