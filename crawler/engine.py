@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
+import os
 import signal
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import aiofiles
+import aiofiles.os
+
 from crawler import errors
 from crawler.config import Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, SQLiteFrontier
-from crawler.job import JobLock, expand_output, log_run, open_job_output, store_path
+from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.recorder import PageRecorder
@@ -36,9 +41,10 @@ from crawler.spider import FollowAll, Request, Spider
 from crawler.spidering import SpiderRunner
 from crawler.stats import Stats
 from crawler.urls import normalize_url
-from crawler.writer import STOP, Done, Item, Unchanged, open_sink, write_loop
+from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
+_parts = itertools.count()
 
 
 class Engine:
@@ -64,6 +70,7 @@ class Engine:
         self._sitemap_origins: set[str] = set()
         self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
         self.spider = spider if spider is not None else PageRecorder()
+        self.spider.settings = settings
         self._runner = SpiderRunner(self.spider, settings, self.scope.allows)
         self.stats = Stats()
         self.in_flight = 0
@@ -74,6 +81,8 @@ class Engine:
         self._abort = asyncio.Event()
         self._queue: asyncio.Queue[Any] = asyncio.Queue(settings.output_queue_size)
         self._fetcher: Fetcher | None = None
+        self._captures = False  # does the output want each HTTP exchange (WARC)?
+        self._bodies = settings.store_bodies or None
         self._pool: ThreadPoolExecutor | None = None
 
     # -- control --------------------------------------------------------------------------
@@ -137,14 +146,14 @@ class Engine:
     async def _open_output(self) -> Any:
         """The sink, opened (for a durable crawl: the job's output, resumed)."""
         if not isinstance(self.frontier, SQLiteFrontier):
-            self.output = expand_output(self.settings.output, 1)
-            sink = open_sink(self.output, self.settings.format)
+            sink = output_sink(self.settings, expand_output(self.settings.output, 1))
             await sink.open()
-            return sink
-        sink, pending = await open_job_output(self.frontier, self.settings)
+        else:
+            sink, pending = await open_job_output(self.frontier, self.settings)
+            self.outstanding += pending
+            self.stats.resumed = pending
         self.output = sink.path
-        self.outstanding += pending
-        self.stats.resumed = pending
+        self._captures = sink.captures
         return sink
 
     async def _run(self, loop: asyncio.AbstractEventLoop, handle_signals: bool) -> Stats:
@@ -267,13 +276,14 @@ class Engine:
         return ended
 
     async def _end(self, request: CrawlRequest, result: FetchResult | None, error: str | None = None,
-                   listed: list[str] | None = None) -> list[Any]:
+                   listed: list[str] | None = None, body_path: str | None = None) -> list[Any]:
         """The end of ``request``: the spider's callback or errback (see
         :meth:`SpiderRunner.handle`) makes items and requests; returns what is to go to the
         output queue: records of URLs those requests found forbidden, the items, and the URL's
         own :class:`Done` (counted, not written)."""
         items, requests, error = await self._runner.handle(
-            request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed)  # type: ignore[arg-type]
+            request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed,  # type: ignore[arg-type]
+            body_path=body_path)
         found = await self._accept_requests(requests, request) if requests else []
         done = Done(url=request.url, status=result.status if result is not None else None, error=error,
                     bytes=result.size if result is not None else 0)
@@ -299,6 +309,9 @@ class Engine:
                 records = await self._process(request)
             except asyncio.CancelledError:
                 raise
+            except FatalError as e:
+                self._fatal(e)
+                return
             except Exception:
                 log.exception("unexpected error on %s", request.url)
                 try:
@@ -349,9 +362,13 @@ class Engine:
                 public = await self._runner.before_fetch(request)
                 proxy = public.meta.get("proxy") if public is not None else None
                 result = await self._fetcher.fetch(
-                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy)
+                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy,
+                    capture=self._captures)
         finally:
             await self.frontier.release(request)
+        wire = result.wire
+        if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
+            found.append(wire)
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
@@ -362,12 +379,37 @@ class Engine:
             return found if error is None else [*found, *await self._end(request, result, error)]
         if sitemap is not None:
             return [*found, *await self._end(request, result, listed=listed)]
-        if self.durable and self._remember(request, result):
-            return [Unchanged(request.url)]  # --changed-only: the spider is not called
-        return await self._end(request, result)
+        if self.durable:
+            unchanged = self._remember(request, result)
+            if unchanged is not None and wire is not None:
+                wire.revisit = unchanged
+            if unchanged is not None and self.settings.changed_only:
+                return [*found, Unchanged(request.url)]  # the spider is not called
+        body_path = await self._store_body(result) if self._bodies is not None else None
+        return [*found, *await self._end(request, result, body_path=body_path)]
 
     def _keep_body(self, media_type: str | None) -> bool:
-        return self.settings.changed_only or self.spider.wants_body(media_type)
+        return (self.settings.changed_only or self._bodies is not None or self.spider.wants_body(media_type))
+
+    async def _store_body(self, result: FetchResult) -> str | None:
+        """``--store-bodies``: save the body under its SHA-1 (``ab/cd/abcd...``, written once,
+        atomically); its path. A failure to write is fatal, as for the output."""
+        if not result.body or result.error not in (None, errors.HTTP):
+            return None
+        assert self._bodies is not None
+        digest = hashlib.sha1(result.body).hexdigest()
+        folder = os.path.join(self._bodies, digest[:2], digest[2:4])
+        path = os.path.join(folder, digest)
+        try:
+            if not await aiofiles.os.path.exists(path):
+                await aiofiles.os.makedirs(folder, exist_ok=True)
+                part = f"{path}.{os.getpid()}.{next(_parts)}.part"  # same body twice at once: two parts
+                async with aiofiles.open(part, "wb") as f:
+                    await f.write(result.body)
+                await aiofiles.os.replace(part, path)
+        except OSError as e:
+            raise FatalError(f"cannot write body to {self._bodies}: {e.strerror or e}") from None
+        return path
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
         """A spider request's own headers, and conditional GET headers on a recrawl."""
@@ -430,19 +472,22 @@ class Engine:
             headers["If-Modified-Since"] = last_modified
         return headers or None
 
-    def _remember(self, request: CrawlRequest, result: FetchResult) -> bool:
-        """Keep the page's validators for the durable store; True when ``--changed-only`` says
-        its record is not to be written (a 304, or the same body as last time)."""
+    def _remember(self, request: CrawlRequest, result: FetchResult) -> str | None:
+        """Keep the page's validators for the durable store. When the page is unchanged since
+        the last fetch, how that is known (the WARC revisit profile): ``server-not-modified``
+        (a 304) or ``identical-payload-digest`` (the same body); else None."""
         old = request.validators
         if result.status == 304 and result.error is None:
             if old is not None:
                 self._validators[request.url] = old
-            return self.settings.changed_only
+            return "server-not-modified"
         if result.status != 200 or result.error is not None or result.headers is None:
-            return False
+            return None
         digest = hashlib.sha1(result.body).hexdigest() if result.body else None
         self._validators[request.url] = (result.headers.get("ETag"), result.headers.get("Last-Modified"), digest)
-        return self.settings.changed_only and old is not None and digest is not None and digest == old[2]
+        if old is not None and digest is not None and digest == old[2]:
+            return "identical-payload-digest"
+        return None
 
     async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
         """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
@@ -479,7 +524,7 @@ class Engine:
 
         assert self._fetcher is not None
         result = await self._fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
-                                           limit=self.settings.sitemap_max_bytes)
+                                           limit=self.settings.sitemap_max_bytes, capture=self._captures)
         if result.error is None and result.location is None and result.status is not None and result.status < 300:
             parser.close()
             await take()
@@ -496,7 +541,7 @@ class Engine:
         frontier = self.frontier
 
         async def written(entries: list[Any]) -> None:
-            records = [e for e in entries if type(e) is not Item]
+            records = [e for e in entries if type(e) is Done or type(e) is Unchanged]
             self.stats.items = self._runner.items
             self.stats.dropped = self._runner.dropped
             self.stats.callback_errors = self._runner.callback_errors
@@ -504,7 +549,7 @@ class Engine:
                 await sink.sync()
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
                 validators = {url: self._validators.pop(url) for url in urls if url in self._validators}
-                await frontier.commit(urls, {"offset:" + sink.path: str(sink.offset)}, validators)
+                await frontier.commit(urls, sink.state(), validators)
             for record in records:
                 if isinstance(record, Unchanged):
                     self.stats.unchanged += 1
@@ -522,12 +567,17 @@ class Engine:
                 must_write=lambda waiting: waiting >= self.outstanding or self._stopping.is_set(),
             )
         except FatalError as e:
-            log.error("%s", e)
-            self.fatal = e
-            self.stats.interrupted = True
-            self._stopping.set()
-            self._abort.set()
-            self.frontier.close()
+            self._fatal(e)
+
+    def _fatal(self, error: FatalError) -> None:
+        """Stop at once on an error that makes going on pointless (the output cannot be
+        written): what is committed stays, the rest is pending for the next run."""
+        if self.fatal is None:
+            self.fatal = error  # raised by run(); the command line prints it
+        self.stats.interrupted = True
+        self._stopping.set()
+        self._abort.set()
+        self.frontier.close()
 
 
 async def _first(*aws: Any) -> None:

@@ -24,7 +24,9 @@ from yarl import URL
 
 from crawler import errors
 from crawler.config import Settings
+from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
+from crawler.writer import Capture
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from a Retry-After header
     redirects: int = 0
     location: str | None = None  # with follow=False: the normalized target of a redirect
+    wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
 
 
 class _TooLarge(Exception):
@@ -144,6 +147,7 @@ class Fetcher:
         follow: bool = True,
         headers: dict[str, str] | None = None,
         proxy: str | None = None,
+        capture: bool = False,
     ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
 
@@ -154,7 +158,8 @@ class Fetcher:
         With ``follow=False`` a redirect to an http(s) URL is not followed: ``location`` holds
         the normalized target for the caller to schedule (and check against its scope).
         ``headers`` are sent besides the session's (conditional GET, a spider's own);
-        ``proxy`` is an HTTP proxy URL for this request.
+        ``proxy`` is an HTTP proxy URL for this request. With ``capture``, ``wire`` holds the
+        last exchange as it went over the wire (for WARC), its body before decompression.
         """
         allows = allows or self.allows
         max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
@@ -172,6 +177,8 @@ class Fetcher:
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers
+                        if capture:
+                            result.wire = _capture(url, resp)
                         location = resp.headers.get("Location")
                         if resp.status in REDIRECT_STATUSES and location is not None:
                             target = join_url(url, location, self.settings.max_url_length)
@@ -232,9 +239,12 @@ class Fetcher:
         if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
             raise _TooLarge
         parts: list[bytes] = []
+        raw: list[bytes] | None = [] if result.wire is not None else None
         size = 0
         first = True
         async for chunk in resp.content.iter_any():
+            if raw is not None:
+                raw.append(chunk)
             if decoder is not None:
                 try:
                     data = decoder.decompress(chunk, limit - size + 1)
@@ -271,3 +281,15 @@ class Fetcher:
                 parts.append(tail)
         result.size = size
         result.body = b"".join(parts) if keep and consumer is None else b""
+        if raw is not None and result.wire is not None:
+            result.wire.body = b"".join(raw)
+
+
+def _capture(url: str, resp: aiohttp.ClientResponse) -> Capture:
+    """The exchange of ``resp`` as sent and received (its body is added as it is read)."""
+    version = resp.version
+    return Capture(
+        url, utc_now_iso(), resp.status, resp.reason or "",
+        f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers],
+        list(resp.request_info.headers.items()), b"")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from crawler.config import Settings
 from crawler.errors import CrawlerError, UsageError
+from crawler.sinks import FileSink, open_sink, part_path
 from crawler.timestamps import utc_now_iso
-from crawler.writer import JsonLinesSink, open_sink
 
 if TYPE_CHECKING:
     from crawler.frontier.sqlite import SQLiteFrontier
@@ -102,17 +102,30 @@ def expand_output(path: str, run: int) -> str:
             .replace("{time}", now.strftime("%H%M%S")))
 
 
-async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple[JsonLinesSink, int]:
+def output_sink(settings: Settings, output: str, resume_at: int | None = None, part: int = 0) -> FileSink:
+    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``."""
+    from crawler import __version__
+
+    return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
+                     rotate_records=settings.rotate_records,
+                     warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
+                               settings.user_agent.replace("{version}", __version__),
+                               "robots": "obey" if settings.robots else "ignore"})
+
+
+async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple[FileSink, int]:
     """Open the durable frontier and this run's output; (the sink, URLs pending).
 
     The last run's output is cut back to the length that run committed (records written after
     its last commit belong to URLs that are pending again), and this run writes on after what
-    was committed to its file.
+    was committed to its file (with rotation: to the part it had reached).
     """
     due = time.time() - settings.recrawl_after if settings.recrawl_after else None
     pending = await frontier.open(due_before=due)
     run = int(await frontier.meta("runs") or 0) + 1
-    output = expand_output(settings.output, run)
+    template = expand_output(settings.output, run)
+    part = int(await frontier.meta("part:" + template) or 0)
+    output = part_path(template, part) if settings.rotate_size or settings.rotate_records else template
     last = await frontier.meta("output")
     if last and last != output and os.path.exists(last):
         committed = int(await frontier.meta("offset:" + last) or 0)
@@ -127,9 +140,9 @@ async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple
         resume_at = size
     if resume_at and pending:
         log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
-    sink = open_sink(output, settings.format, resume_at)
+    sink = output_sink(settings, template, resume_at, part)
     await sink.open()
-    await frontier.commit([], {"runs": str(run), "output": output, "offset:" + output: str(sink.offset)})
+    await frontier.commit([], {"runs": str(run), **sink.state()})
     return sink, pending
 
 

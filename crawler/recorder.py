@@ -27,7 +27,7 @@ class PageRecorder(Spider):
         """The page's record, and its links to crawl. (Should the parser fail, the errback
         writes the page's record, with the error ``content``.)"""
         links = response.links()
-        yield _record(response, response.title, len(links), response.noindex)
+        yield self._with_body(_record(response, response.title, len(links), response.noindex), response)
         if links and not response.nofollow:
             yield response.follow_all()
 
@@ -39,7 +39,7 @@ class PageRecorder(Spider):
         """The record of a URL that could not be fetched."""
         response = failure.response
         request = failure.request
-        yield {
+        record = {
             "url": request.url,
             "final_url": response.url if response is not None else None,
             "status": failure.status,
@@ -55,6 +55,13 @@ class PageRecorder(Spider):
             "noindex": False,
             "lastmod": failure.lastmod,
         }
+        yield self._with_body(record, response)
+
+    def _with_body(self, record: dict[str, Any], response: Response | None) -> dict[str, Any]:
+        """With ``--store-bodies``, the record's ``body_path`` (null when no body was saved)."""
+        if self.settings is not None and self.settings.store_bodies:
+            record["body_path"] = response.body_path if response is not None else None
+        return record
 
 
 def _record(response: Response, title: str | None, links: int, noindex: bool) -> dict[str, Any]:

@@ -51,7 +51,8 @@ class Response:
     scheduled (normalized). ``depth``, ``referrer``, ``lastmod`` (from a sitemap),
     ``elapsed_ms`` (fetch time, retries and redirect hops included), ``fetched_at`` (ISO 8601
     UTC), ``content_type`` (the media type) and ``size`` (body bytes after decompression, also
-    when the body was not kept) describe the fetch.
+    when the body was not kept) describe the fetch; ``body_path`` is where ``--store-bodies``
+    saved the body (else None).
     """
 
     def __init__(self, url: str, status: int, headers: Mapping[str, str], body: bytes, charset: str | None,
@@ -59,7 +60,7 @@ class Response:
                  content_type: str | None = None, size: int | None = None, depth: int = 0,
                  referrer: str | None = None, lastmod: str | None = None, elapsed_ms: float = 0.0,
                  fetched_at: str | None = None, agent: str | None = None, obey_robots: bool = True,
-                 listed: list[str] | None = None) -> None:
+                 listed: list[str] | None = None, body_path: str | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -73,6 +74,7 @@ class Response:
         self.lastmod = lastmod
         self.elapsed_ms = elapsed_ms
         self.fetched_at = fetched_at
+        self.body_path = body_path
         self._charset = charset
         self._allows = allows
         self._max_url_length = max_url_length
@@ -209,6 +211,8 @@ class Spider:
     name: str = "spider"
     start_urls: list[str] = []  # noqa: RUF012 - overridden by subclasses, read only
     custom_settings: dict[str, Any] = {}  # noqa: RUF012
+    #: The crawl's effective :class:`crawler.config.Settings`, set when the crawl starts.
+    settings: Any = None
     pipelines: list[Any] = []  # noqa: RUF012
     #: Objects with ``process_request(request, spider)`` (change ``request.headers``, set
     #: ``request.meta["proxy"]``) and/or ``process_response(response, spider)`` (return the

@@ -1,19 +1,13 @@
-"""The output stage: one task drains the bounded output queue and writes records in batches
-through aiofiles. A slow disk fills the queue, which slows the fetch workers (backpressure).
+"""The output stage: one task drains the bounded output queue and hands batches to the sink
+(:mod:`crawler.sinks`), which writes them through aiofiles. A slow disk fills the queue, which
+slows the fetch workers (backpressure). Also the markers that travel on that queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-import aiofiles
-import aiofiles.os
-
-from crawler.errors import FatalError, UsageError
+from typing import Any, Protocol
 
 STOP = None  # put on the queue to end the writer
 
@@ -43,101 +37,40 @@ class Unchanged:
         self.url = url
 
 
-class JsonLinesSink:
-    """Records as JSON Lines (UTF-8, one object a line) in a file, or on stdout for ``-``.
+class Capture:
+    """One HTTP exchange as it went over the wire, for a WARC output: the request's headers,
+    the response's status line and headers, and the body bytes as received (before
+    decompression). ``revisit`` names a WARC revisit profile when the page is unchanged since
+    the last crawl (``server-not-modified``, ``identical-payload-digest``)."""
 
-    With ``resume_at`` the file is kept up to that many bytes (what a durable crawl committed)
-    and written after it; without, it is truncated. ``offset`` is the length written so far.
-    """
+    __slots__ = ("body", "date", "ip", "reason", "request_headers", "response_headers", "revisit", "status",
+                 "url", "version")
 
-    def __init__(self, path: str, resume_at: int | None = None) -> None:
-        self.path = path
-        self.name = "stdout" if path == "-" else path
-        self.resume_at = resume_at
-        self.offset = 0
-        self._file: Any = None
-
-    async def open(self) -> None:
-        """Open the output; a usage error when it cannot be written."""
-        if self.path == "-":
-            self._file = aiofiles.stdout_bytes
-            return
-        try:
-            if self.resume_at is None:
-                self._file = await aiofiles.open(self.path, "wb")
-            else:
-                self._file = await aiofiles.open(self.path, "ab")
-                await self._file.truncate(self.resume_at)
-                await self._file.seek(self.resume_at)
-                self.offset = self.resume_at
-        except OSError as e:
-            raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
-
-    @staticmethod
-    def encode(entries: list[Any]) -> bytes:
-        """The lines of ``entries``: records (dicts) and spider items (``.data``); :class:`Done`
-        and :class:`Unchanged` write nothing."""
-        dumps = json.dumps
-        lines = []
-        for e in entries:
-            kind = type(e)
-            if kind is dict:
-                lines.append(dumps(e, ensure_ascii=False) + "\n")
-            elif kind is not Done and kind is not Unchanged:
-                lines.append(dumps(e.data, ensure_ascii=False) + "\n")
-        return "".join(lines).encode("utf-8")
-
-    async def write(self, data: bytes) -> None:
-        """Write and flush ``data``; a fatal error naming the file when that fails."""
-        try:
-            await self._file.write(data)
-            await self._file.flush()
-        except OSError as e:
-            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
-        self.offset += len(data)
-
-    async def sync(self) -> None:
-        """Make what is written durable (fsync) before a durable crawl commits it."""
-        if self.path == "-":
-            return
-        try:
-            await aiofiles.os.wrap(os.fsync)(self._file.fileno())
-        except OSError as e:
-            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
-
-    async def close(self) -> None:
-        """Flush to disk and close (stdout is flushed, not closed)."""
-        if self._file is None:
-            return
-        try:
-            await self._file.flush()
-            if self.path != "-":
-                await aiofiles.os.wrap(os.fsync)(self._file.fileno())
-                await self._file.close()
-        except OSError as e:
-            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
-        finally:
-            self._file = None
+    def __init__(self, url: str, date: str, status: int, reason: str, version: str,
+                 response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
+                 ip: str | None = None) -> None:
+        self.url = url
+        self.date = date  # ISO 8601 UTC
+        self.status = status
+        self.reason = reason
+        self.version = version  # "HTTP/1.1"
+        self.response_headers = response_headers
+        self.request_headers = request_headers
+        self.body = body
+        self.ip = ip
+        self.revisit: str | None = None
 
 
-# Extensions of formats that are planned but not written yet: refuse them rather than write
-# JSON Lines into a file whose name promises something else.
-_NOT_YET = (".jsonl.gz", ".json.gz", ".csv", ".warc", ".warc.gz")
+class Sink(Protocol):
+    """Where the writer puts batches (see :class:`crawler.sinks.FileSink`)."""
 
-
-def open_sink(path: str, fmt: str, resume_at: int | None = None) -> JsonLinesSink:
-    """The sink for ``--output``/``--format`` (JSON Lines so far)."""
-    if not fmt:
-        for ext in _NOT_YET:
-            if path.lower().endswith(ext):
-                raise UsageError(f"--output: {ext} output is not supported yet; use a .jsonl file or "
-                                 f"--format jsonl")
-    return JsonLinesSink(path, resume_at)
+    async def write_entries(self, entries: list[Any]) -> None:
+        """Encode and write a batch of output-queue entries."""
 
 
 async def write_loop(
     queue: asyncio.Queue[list[Any] | None],
-    sink: JsonLinesSink,
+    sink: Sink,
     on_written: Callable[[list[dict[str, Any]]], Awaitable[None]],
     *,
     batch_size: int,
@@ -153,7 +86,7 @@ async def write_loop(
     """
     loop = asyncio.get_running_loop()
     pending: list[Any] = []
-    ends = 0  # entries in pending that end a URL (all but items)
+    ends = 0  # entries in pending that end a URL
     oldest = 0.0
     stop = False
     while not stop:
@@ -175,10 +108,10 @@ async def write_loop(
             stop = True
         elif item is not None:
             pending += item
-            ends += sum(type(e) is not Item for e in item)
+            ends += sum(type(e) is Done or type(e) is Unchanged for e in item)
         if pending and (stop or timed_out or ends >= batch_size
                         or must_write(ends) or loop.time() - oldest >= flush_interval):
-            await sink.write(sink.encode(pending))
+            await sink.write_entries(pending)
             await on_written(pending)
             pending = []
             ends = 0

@@ -73,7 +73,9 @@ def test_config_file_and_command_line_precedence(site, tmp_path: Path) -> None:
     (["--seeds", "{seeds}", "--include", "(unclosed"], "--include (from command line): bad regular expression"),
     (["--seeds", "{seeds}", "-o", "/nonexistent-dir/out.jsonl"], "--output: cannot write /nonexistent-dir/out.jsonl"),
     (["--seeds", "{junk}"], "--seeds: no valid URL in"),
-    (["--seeds", "{seeds}", "-o", "out.csv"], "--output: .csv output is not supported yet"),
+    (["--seeds", "{seeds}", "--rotate-size", "10 parsecs"], "--rotate-size (from command line): expected a size"),
+    (["--seeds", "{seeds}", "--rotate-records", "5"], "--rotate-size/--rotate-records: stdout cannot be rotated"),
+    (["--seeds", "{seeds}", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["--seeds", "{seeds}", "--config", "{badconfig}"], "unknown setting 'per_hots' (from"),
     (["--seeds", "{seeds}", "--config", "missing.toml"], "--config: no such file: missing.toml"),
 ])

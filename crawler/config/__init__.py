@@ -18,7 +18,7 @@ from typing import Any
 from crawler.errors import UsageError
 
 SCOPES = ("host", "domain", "any")
-FORMATS = ("", "jsonl")
+FORMATS = ("", "jsonl", "csv", "warc")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -29,6 +29,9 @@ class Settings:
     spider: str
     output: str
     format: str
+    rotate_size: int
+    rotate_records: int
+    store_bodies: str
     stats: str
     concurrency: int
     per_host: int
@@ -183,6 +186,19 @@ def _option(key: str) -> str:
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNORECASE)
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATIONS = ("max_runtime", "recrawl_after")
+_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+SIZES = ("rotate_size",)
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``1000000``, ``"500K"``, ``"100MB"`` or ``"1GiB"`` (K, M, G, T are powers of
+    1024); ValueError else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.fullmatch(str(value))
+    if not match:
+        raise ValueError(value)
+    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
 
 
 def parse_duration(value: Any) -> float:
@@ -204,6 +220,11 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return parse_duration(value)
         except ValueError:
             raise UsageError(f"{where}: expected a duration such as 90s, 30m, 6h or 7d, got {value!r}") from None
+    if key in SIZES:
+        try:
+            return parse_size(value)
+        except ValueError:
+            raise UsageError(f"{where}: expected a size such as 500K, 100MB or 1GiB, got {value!r}") from None
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             try:
@@ -252,7 +273,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
-    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl", "inline_parse_bytes"):
+    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl", "inline_parse_bytes", "rotate_size",
+                "rotate_records"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
@@ -271,7 +293,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if v["scope"] not in SCOPES:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
     if v["format"] not in FORMATS:
-        fail("format", f"must be jsonl, got {v['format']!r}")
+        fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
     if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
         fail("spider", f"expected module:Class, got {v['spider']!r}")
     frontier = v["frontier"]
