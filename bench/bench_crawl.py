@@ -35,8 +35,12 @@ def main() -> None:
     ap.add_argument("--job-dir", action="store_true",
                     help="also crawl with --job-dir (SQLite frontier, exactly-once output) each round; "
                          "target: >= 0.7 of the in-memory crawl's pages/s")
+    ap.add_argument("--warc", action="store_true",
+                    help="also crawl with WARC output (-o crawl.warc.gz) each round; "
+                         "target: >= 0.7 of the JSONL crawl's pages/s")
     args = ap.parse_args()
     durable: list[float] = []
+    warc: list[float] = []
     root = site(args.pages)
     bare: list[float] = []
     ours: list[float] = []
@@ -68,6 +72,14 @@ def main() -> None:
                 durable.append(stats["pages_per_s"])
                 print(f"         --job-dir {durable[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB | "
                       f"ratio to in-memory {durable[-1] / ours[-1]:.2f}")
+            if args.warc:
+                archive = OUT / "crawl.warc.gz"
+                _, rss, _, code = run_measured(crawler_cmd(url, archive))
+                stats = json.loads(archive.with_suffix(".stats.json").read_text())
+                assert code == 0 and stats["ok"] == args.pages, stats
+                warc.append(stats["pages_per_s"])
+                print(f"         WARC {warc[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB, "
+                      f"{archive.stat().st_size / 2**20:.0f} MB written | ratio to JSONL {warc[-1] / ours[-1]:.2f}")
     result = {
         "machine": machine(), "server": server, "pages": args.pages,
         "bare_pages_per_s": statistics.median(bare), "crawler_pages_per_s": statistics.median(ours),
@@ -79,6 +91,11 @@ def main() -> None:
         result["job_dir_ratio"] = statistics.median(d / o for d, o in zip(durable, ours, strict=True))
         print(f"--job-dir: median {result['job_dir_pages_per_s']:.0f} pages/s, "
               f"{result['job_dir_ratio']:.2f} of in-memory (target >= 0.7)")
+    if warc:
+        result["warc_pages_per_s"] = statistics.median(warc)
+        result["warc_ratio"] = statistics.median(w / o for w, o in zip(warc, ours, strict=True))
+        print(f"WARC: median {result['warc_pages_per_s']:.0f} pages/s, "
+              f"{result['warc_ratio']:.2f} of the JSONL crawl (target >= 0.7)")
     print(f"median: bare {result['bare_pages_per_s']:.0f} pages/s, crawler {result['crawler_pages_per_s']:.0f} "
           f"pages/s, ratio {result['ratio']:.2f} (target >= 0.8); crawler peak RSS "
           f"{result['crawler_peak_rss_mb']:.0f} MB (target < 150)")

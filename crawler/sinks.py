@@ -14,8 +14,11 @@ import csv
 import gzip
 import io
 import json
+import multiprocessing
 import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 import aiofiles
@@ -55,7 +58,7 @@ class Encoder(Protocol):
     """Turns output-queue entries into a format's bytes."""
 
     captures: bool  # does it write fetches (WARC) rather than records and items?
-    threaded: bool  # is encoding worth a thread (it compresses)?
+    offload: str  # where encoding runs: "" on the loop, "process" in a process of its own
 
     def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
         """The bytes of ``entries`` (``at_start``: they open a new file) and how many records
@@ -69,7 +72,7 @@ class JsonLinesEncoder:
     """Records and items as JSON Lines (UTF-8, one object a line)."""
 
     captures = False
-    threaded = False
+    offload = ""
 
     def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
         """One line per record or item."""
@@ -87,7 +90,7 @@ class CsvEncoder:
     text as is, null empty, true/false, numbers, anything else as JSON text."""
 
     captures = False
-    threaded = False
+    offload = ""
     EXTRA = "_extra"
 
     def __init__(self) -> None:
@@ -161,6 +164,7 @@ class FileSink:
         self.offset = 0
         self.records = 0  # in the current file
         self._file: Any = None
+        self._process: ProcessPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -221,19 +225,25 @@ class FileSink:
     async def _write(self, entries: list[Any]) -> None:
         encoder = self.encoder
         at_start = self.offset == 0
-        if encoder.threaded or self.compress:
-            data, count = await asyncio.to_thread(self._encode, entries, at_start)
+        if encoder.offload == "process":
+            # Python-heavy (warcio) work in a process of its own: the event loop keeps its core.
+            if self._process is None:
+                self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            captures = [e for e in entries if type(e) is Capture]
+            if not captures and not at_start:
+                return
+            try:
+                data, count = await asyncio.get_running_loop().run_in_executor(
+                    self._process, encode, encoder, False, captures, at_start)
+            except BrokenProcessPool:
+                raise FatalError(f"cannot write output {self.name}: its encoder process died") from None
+        elif self.compress:
+            data, count = await asyncio.to_thread(encode, encoder, True, entries, at_start)
         else:
-            data, count = self._encode(entries, at_start)
+            data, count = encoder.encode(entries, at_start)
         if data:
             await self.write(data)
         self.records += count
-
-    def _encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
-        data, count = self.encoder.encode(entries, at_start)
-        if data and self.compress:
-            data = gzip.compress(data, compresslevel=6, mtime=0)
-        return data, count
 
     async def write(self, data: bytes) -> None:
         """Write and flush ``data``; a fatal error naming the file when that fails."""
@@ -263,6 +273,9 @@ class FileSink:
 
     async def close(self) -> None:
         """Flush to disk and close (stdout is flushed, not closed)."""
+        if self._process is not None:
+            self._process.shutdown(wait=False, cancel_futures=True)
+            self._process = None
         if self._file is None:
             return
         try:
@@ -274,6 +287,14 @@ class FileSink:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
         finally:
             self._file = None
+
+
+def encode(encoder: Encoder, compress: bool, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
+    """``encoder.encode``, then (``compress``) the bytes as one gzip member."""
+    data, count = encoder.encode(entries, at_start)
+    if data and compress:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    return data, count
 
 
 def _cut(entries: list[Any], room: int, captures: bool) -> int | None:

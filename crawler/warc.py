@@ -13,11 +13,15 @@ import hashlib
 import io
 from typing import Any
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import BufferWARCWriter
+from warcio.warcwriter import WARCWriter
 
 from crawler.writer import Capture
 
+# gzip level of WARC members: page bodies are most of a WARC, and at level 6 compressing them
+# took a whole core at 2,000 pages/s here; level 1 is 2.5 times faster for about 25% more bytes.
+LEVEL = 1
 # Hop-by-hop framing that no longer describes the stored body (aiohttp removed the chunking).
 _DROPPED = frozenset({"transfer-encoding"})
 
@@ -26,7 +30,7 @@ class WarcEncoder:
     """Captures to WARC records (records and items are not part of a WARC output)."""
 
     captures = True
-    threaded = True
+    offload = "process"  # warcio is pure Python: about 0.25 ms of CPU a page
 
     def __init__(self, compress: bool, info: dict[str, str]) -> None:
         self.compress = compress
@@ -35,28 +39,37 @@ class WarcEncoder:
 
     def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
         """The WARC records of the captures among ``entries``."""
-        out: list[bytes] = []
-        count = 0
+        buffer = io.BytesIO()
+        writer = WARCWriter(buffer, gzip=False, warc_version="1.1")
+        ends = []  # where each record ends in the buffer
         if at_start:
-            writer = BufferWARCWriter(gzip=False, warc_version="1.1")
             writer.write_record(writer.create_warcinfo_record(self.filename, {
                 "format": "WARC File Format 1.1",
                 "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
                 **self.info,
             }))
-            out.append(self._member(writer.get_contents()))
+            ends.append(buffer.tell())
+        count = 0
         for e in entries:
             if type(e) is Capture:
-                out += [self._member(record) for record in self.records(e)]
+                for record in self.records(writer, e):
+                    writer.write_record(record)
+                    ends.append(buffer.tell())
                 count += 1
-        return b"".join(out), count
+        data = buffer.getbuffer()
+        if not self.compress:
+            return bytes(data), count
+        members = []
+        start = 0
+        for end in ends:
+            members.append(gzip.compress(data[start:end], compresslevel=LEVEL, mtime=0))
+            start = end
+        data.release()
+        return b"".join(members), count
 
-    def _member(self, data: bytes) -> bytes:
-        return gzip.compress(data, compresslevel=6, mtime=0) if self.compress else data
-
-    def records(self, capture: Capture) -> list[bytes]:
-        """The response (or revisit) and request records of one fetch, uncompressed."""
-        writer = BufferWARCWriter(gzip=False, warc_version="1.1")
+    @staticmethod
+    def records(writer: WARCWriter, capture: Capture) -> tuple[ArcWarcRecord, ArcWarcRecord]:
+        """The response (or revisit) and request records of one fetch."""
         response_headers = StatusAndHeaders(
             f"{capture.status} {capture.reason}".rstrip(),
             [(k, v) for k, v in capture.response_headers if k.lower() not in _DROPPED],
@@ -81,10 +94,7 @@ class WarcEncoder:
         request = writer.create_warc_record(capture.url, "request", http_headers=request_headers,
                                             warc_headers_dict={"WARC-Date": capture.date, "WARC-Concurrent-To":
                                                                response.rec_headers.get_header("WARC-Record-ID")})
-        writer.write_record(response)
-        first = writer.get_contents()
-        writer.write_record(request)
-        return [first, writer.get_contents()[len(first):]]
+        return response, request
 
 
 _PROFILES = {
