@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from crawler.sinks import format_of
 from crawler.testsite import ServerThread, make_app
 
 DEMO_PAGES = 300
@@ -34,6 +35,8 @@ def main(argv: Sequence[str]) -> int:
         print(f"crawler demo: serving a {DEMO_PAGES}-page site at {server.url}", file=sys.stderr)
         status = run_crawl(settings, [server.url])
     where = "stdout" if settings.output == "-" else settings.output
-    print(f"crawler demo: records written to {where} (one JSON object a line). "
+    fmt, compressed = format_of(settings.output, settings.format)
+    shape = {"jsonl": "one JSON object a line", "csv": "CSV with a header line", "warc": "WARC"}[fmt]
+    print(f"crawler demo: records written to {where} ({shape}{', gzip' if compressed else ''}). "
           f"Next: python -m crawler --seeds urls.txt -o crawl.jsonl", file=sys.stderr)
     return status
