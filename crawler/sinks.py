@@ -16,6 +16,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -228,7 +229,8 @@ class FileSink:
         if encoder.offload == "process":
             # Python-heavy (warcio) work in a process of its own: the event loop keeps its core.
             if self._process is None:
-                self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_ignore_stop_signals)
             captures = [e for e in entries if type(e) is Capture]
             if not captures and not at_start:
                 return
@@ -295,6 +297,13 @@ def encode(encoder: Encoder, compress: bool, entries: list[Any], at_start: bool)
     if data and compress:
         data = gzip.compress(data, compresslevel=6, mtime=0)
     return data, count
+
+
+def _ignore_stop_signals() -> None:
+    """In the encoder process: Ctrl-C and systemd's SIGTERM reach the whole process group, but
+    stopping is the crawler's to do (it flushes through this process, then ends it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _cut(entries: list[Any], room: int, captures: bool) -> int | None:

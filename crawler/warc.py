@@ -67,6 +67,9 @@ class WarcEncoder:
         data.release()
         return b"".join(members), count
 
+    def resume(self, head: bytes) -> None:
+        """Nothing to take up: the file already has its warcinfo record."""
+
     @staticmethod
     def records(writer: WARCWriter, capture: Capture) -> tuple[ArcWarcRecord, ArcWarcRecord]:
         """The response (or revisit) and request records of one fetch."""

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from crawler import Engine, load_settings
 from crawler.sinks import FileSink, open_sink
 from crawler.testsite import page_path
 from crawler.writer import Done, Item
-from tests.conftest import read_jsonl, run_cli, wait_for
+from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file, start_cli
 from tests.test_crawl import slow_app
 
@@ -180,6 +181,27 @@ def test_gzip_output_is_complete_after_sigint(serve, tmp_path: Path, name: str) 
     else:
         urls = [json.loads(line)["url"] for line in gzip.decompress(out.read_bytes()).decode().splitlines()]
     assert 10 <= len(urls) < 401 and len(set(urls)) == len(urls)
+
+
+def test_warc_job_stopped_by_ctrl_c_to_the_process_group_resumes_with_each_page_once(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(150, 0.01))
+    out = tmp_path / "crawl.warc.gz"
+    args = [sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o", str(out),
+            "--job-dir", str(tmp_path / "job"), "--no-robots", "--per-host", "2"]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=tmp_path,
+                                start_new_session=True)  # its own process group, as a shell job is
+    wait_for(lambda: out.exists() and out.stat().st_size > 3000, timeout=20)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: every process of the group gets it
+    proc.wait(timeout=20)
+    assert proc.returncode == 130, (tmp_path / "stderr.txt").read_text()
+    again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert again.returncode == 0, again.stderr
+    with open(out, "rb") as f:
+        urls = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f) if r.rec_type == "response"]
+    assert sorted(urls) == sorted({server.url.rstrip("/") + f"/p/{i}" for i in range(150)} | {server.url})
+    assert subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(out)]).returncode == 0
 
 
 def test_a_full_disk_is_fatal_with_one_line_naming_the_file(site, tmp_path: Path) -> None:
