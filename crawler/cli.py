@@ -65,8 +65,15 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
     ("politeness", ("--sitemap",), "take seeds from this sitemap (repeatable)", {"metavar": "URL", "action": "append"}),
     ("durable crawls", ("--job-dir",), "keep the crawl's state in DIR; the same command again resumes",
      {"metavar": "DIR"}),
-    ("durable crawls", ("--frontier",), "memory or sqlite:///path/file.db; none: sqlite in --job-dir, else memory",
-     {"metavar": "URL"}),
+    ("durable crawls", ("--frontier",), "memory, sqlite:///path/file.db or redis://host:port/db; none: sqlite in "
+     "--job-dir, else memory", {"metavar": "URL"}),
+    ("distributed crawls", ("--crawl-id",), "with a Redis frontier: every process with this id shares the crawl",
+     {"metavar": "NAME"}),
+    ("distributed crawls", ("--lease-timeout",), "seconds a URL handed to a process stays its own",
+     {"metavar": "SECONDS"}),
+    ("distributed crawls", ("--workers",), "start N processes on this crawl (Redis frontier)", {"metavar": "N"}),
+    ("distributed crawls", ("--worker",), "this process's name in the crawl and in {worker}; none: host-pid",
+     {"metavar": "NAME"}),
     ("durable crawls", ("--max-runtime",), "end the run cleanly after this long (90s, 30m, 6h); 0 is no limit",
      {"metavar": "DURATION"}),
     ("durable crawls", ("--recrawl-after",), "pages done longer ago than this are fetched again (6h, 7d); 0 is never",
@@ -235,10 +242,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.demo import main as demo_main
 
             return demo_main(argv[1:])
+        if argv[:1] in (["seed"], ["status"]):
+            from crawler.distributed import seed_main, status_main
+
+            return (seed_main if argv[0] == "seed" else status_main)(argv[1:])
         args = build_parser().parse_args(argv)
         settings = settings_from_args(args)
-        if "seeds" not in args and not settings.sitemap and not settings.spider:
+        shared = settings.frontier.startswith(("redis://", "rediss://", "unix://"))
+        if "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
             raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
+        if settings.workers > 1:
+            from crawler.distributed import run_workers
+
+            return run_workers(argv, settings)
         spider = load_spider(settings.spider) if settings.spider else None
         _setup_logging(settings.log_level)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []

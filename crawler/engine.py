@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 import signal
+import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +29,7 @@ from crawler import errors
 from crawler.config import Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
-from crawler.frontier import Frontier, MemoryFrontier, SQLiteFrontier
+from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
 from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
@@ -44,6 +45,7 @@ from crawler.urls import normalize_url
 from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _parts = itertools.count()
 
 
@@ -60,10 +62,20 @@ class Engine:
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
         self.scope = Scope(settings, self.seeds + self.sitemaps)
         self.store_path = store_path(settings)
+        self.worker = settings.worker or f"{socket.gethostname()}-{os.getpid()}"
         if frontier is None:
-            frontier = (SQLiteFrontier(self.store_path, settings.per_host, settings.delay) if self.store_path
-                        else MemoryFrontier(settings.per_host, settings.delay))
+            if settings.frontier.startswith(REDIS_SCHEMES):
+                frontier = RedisFrontier(settings.frontier, settings.crawl_id, settings.per_host, settings.delay,
+                                         lease_timeout=settings.lease_timeout, retries=settings.retries,
+                                         worker=self.worker)
+            elif self.store_path:
+                frontier = SQLiteFrontier(self.store_path, settings.per_host, settings.delay)
+            else:
+                frontier = MemoryFrontier(settings.per_host, settings.delay)
         self.frontier: Frontier = frontier
+        # Shared by several processes (Redis): a URL is this process's work only once it has
+        # leased it, and the crawl is over when the frontier says so for all of them.
+        self.shared = bool(getattr(frontier, "shared", False))
         self.output = settings.output
         self.politeness = Politeness(settings, self.frontier)
         self.robots: Robots | None = None
@@ -135,10 +147,15 @@ class Engine:
             lock = JobLock(Path(self.settings.job_dir) / "lock" if self.settings.job_dir
                            else db.with_name(db.name + ".lock"))
             lock.acquire()
+        if isinstance(self.frontier, RedisFrontier):
+            await self.frontier.open()
         try:
             return await self._run(loop, handle_signals)
         finally:
             if isinstance(self.frontier, SQLiteFrontier):
+                await self.frontier.aclose()
+            if isinstance(self.frontier, RedisFrontier):
+                await self.frontier.give_back()  # leased here and not written: back to the queue
                 await self.frontier.aclose()
             if lock is not None:
                 lock.release()
@@ -146,7 +163,7 @@ class Engine:
     async def _open_output(self) -> Any:
         """The sink, opened (for a durable crawl: the job's output, resumed)."""
         if not isinstance(self.frontier, SQLiteFrontier):
-            sink = output_sink(self.settings, expand_output(self.settings.output, 1))
+            sink = output_sink(self.settings, expand_output(self.settings.output, 1).replace("{worker}", self.worker))
             await sink.open()
         else:
             sink, pending = await open_job_output(self.frontier, self.settings)
@@ -176,7 +193,7 @@ class Engine:
                 start += await self._accept_sitemaps(self.sitemaps)
                 if self.settings.use_sitemaps and not self.settings.robots:
                     start += await self._accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
-                if self.outstanding == 0:
+                if self.outstanding == 0 and not self.shared:
                     self._finished.set()
                 writer = loop.create_task(self._write(sink))
                 if start:
@@ -184,7 +201,7 @@ class Engine:
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
                 progress.start()
                 try:
-                    await _first(self._finished.wait(), self._stopping.wait(), writer)
+                    await _first(self._finished.wait(), self._stopping.wait(), writer, asyncio.gather(*workers))
                     self.frontier.close()
                     await self._drain_workers(workers)
                     if not writer.done():
@@ -268,7 +285,7 @@ class Engine:
         if denied:
             room = None if room is None else room - len(accepted)
             denied = await self.frontier.add(denied, queue=False, limit=room)
-        self.outstanding += len(accepted) + len(denied)
+        self.outstanding += (0 if self.shared else len(accepted)) + len(denied)
         self.stats.discovered += len(accepted) + len(denied)
         ended = []
         for r in denied:
@@ -304,6 +321,10 @@ class Engine:
             request = await frontier.get()
             if request is None:
                 return
+            if self.shared:
+                self.outstanding += 1  # leased: this process's to finish
+                if request.depth == 0 and request.referrer is None:
+                    self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
             self.in_flight += 1
             try:
                 records = await self._process(request)
@@ -550,13 +571,15 @@ class Engine:
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
                 validators = {url: self._validators.pop(url) for url in urls if url in self._validators}
                 await frontier.commit(urls, sink.state(), validators)
+            if isinstance(frontier, RedisFrontier):
+                await frontier.ack(r.url if isinstance(r, Unchanged) else r["url"] for r in records)
             for record in records:
                 if isinstance(record, Unchanged):
                     self.stats.unchanged += 1
                 else:
                     self.stats.count(record)  # a Done
             self.outstanding -= len(records)
-            if self.outstanding <= 0:
+            if self.outstanding <= 0 and not self.shared:
                 self._finished.set()
 
         try:

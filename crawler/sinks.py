@@ -49,10 +49,15 @@ def part_path(path: str, part: int) -> str:
     five-digit number put before the extension (``out.jsonl.gz`` -> ``out.00001.jsonl.gz``)."""
     if "{part}" in path:
         return path.replace("{part}", f"{part:05d}")
+    return tagged_path(path, f"{part:05d}")
+
+
+def tagged_path(path: str, tag: str) -> str:
+    """``path`` with ``.TAG`` put before its extension (``.jsonl.gz`` counts as one)."""
     lower = path.lower()
     ext = next((e for e, _ in _EXTENSIONS if lower.endswith(e)), os.path.splitext(path)[1])
     stem = path[: len(path) - len(ext)] if ext else path
-    return f"{stem}.{part:05d}{ext}"
+    return f"{stem}.{tag}{ext}"
 
 
 class Encoder(Protocol):

@@ -32,6 +32,10 @@ class Settings:
     rotate_size: int
     rotate_records: int
     store_bodies: str
+    crawl_id: str
+    lease_timeout: float
+    workers: int
+    worker: str
     stats: str
     concurrency: int
     per_host: int
@@ -269,7 +273,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     def fail(key: str, message: str) -> None:
         raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
 
-    for key in ("concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
+    for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
                 "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
@@ -281,7 +285,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("timeout", "flush_interval", "log_interval", "autothrottle_target_concurrency"):
+    for key in ("lease_timeout", "timeout", "flush_interval", "log_interval", "autothrottle_target_concurrency"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:
@@ -297,8 +301,20 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
         fail("spider", f"expected module:Class, got {v['spider']!r}")
     frontier = v["frontier"]
-    if frontier and frontier != "memory" and not (frontier.startswith("sqlite:///") and len(frontier) > 10):
-        fail("frontier", f"must be memory or sqlite:///path/file.db, got {frontier!r}")
+    redis = frontier.startswith(("redis://", "rediss://", "unix://"))
+    sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
+    if frontier and frontier != "memory" and not redis and not sqlite:
+        fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
+    if redis and not v["crawl_id"]:
+        fail("frontier", "a Redis frontier needs --crawl-id NAME (every process with that id shares the crawl)")
+    if redis and v["job_dir"]:
+        fail("job_dir", "a Redis frontier keeps the crawl's state in Redis; drop --job-dir")
+    if v["crawl_id"] and not re.fullmatch(r"[\w.-]+", v["crawl_id"]):
+        fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
+    if v["workers"] > 1 and not redis:
+        fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
+    if v["workers"] > 1 and v["output"] == "-":
+        fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
     if frontier == "memory" and v["job_dir"]:
         fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")
     if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":

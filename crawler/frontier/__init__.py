@@ -2,6 +2,7 @@
 
 from crawler.frontier.base import Frontier
 from crawler.frontier.memory import HostScheduler, MemoryFrontier
+from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SQLiteFrontier
 
-__all__ = ["Frontier", "HostScheduler", "MemoryFrontier", "SQLiteFrontier"]
+__all__ = ["Frontier", "HostScheduler", "MemoryFrontier", "RedisFrontier", "SQLiteFrontier"]

@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from crawler.frontier.codec import spider_request_from, spider_request_json
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
-from crawler.spider import Request
 
 PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
 _SCHEMA = """
@@ -179,7 +179,7 @@ class SQLiteFrontier(HostScheduler):
                 chunk = requests[i:i + 100]
                 marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 values = [v for r in chunk for v in (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state,
-                                                     _spider_request(r))]
+                                                     spider_request_json(r))]
                 new.update(row[0] for row in db.execute(
                     "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
                     f"VALUES {marks} RETURNING url", values))
@@ -194,7 +194,7 @@ class SQLiteFrontier(HostScheduler):
             cursor = db.execute(
                 "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, _spider_request(r)))
+                (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, spider_request_json(r)))
             if cursor.rowcount == 1:
                 accepted.append(r)
         return accepted
@@ -296,25 +296,5 @@ def _request(row: tuple[Any, ...]) -> CrawlRequest:
     if etag or last_modified or content_hash:
         request.validators = (etag, last_modified, content_hash)
     if spider_request:
-        fields = json.loads(spider_request)
-        request.request = Request(url, fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
-                                  fields.get("headers"), fields.get("priority", 0))
+        request.request = spider_request_from(url, json.loads(spider_request))
     return request
-
-
-def _spider_request(request: CrawlRequest) -> str | None:
-    """A spider's request as JSON: callbacks by method name (a resumed run looks them up on the
-    spider), meta only if it is JSON."""
-    public = request.request
-    if public is None:
-        return None
-    fields: dict[str, Any] = {"priority": public.priority, "headers": public.headers}
-    for name in ("callback", "errback"):
-        fn = getattr(public, name)
-        if fn is not None:
-            fields[name] = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
-    try:
-        fields["meta"] = json.loads(json.dumps(public.meta))
-    except (TypeError, ValueError):
-        pass  # meta that is not JSON does not survive a restart
-    return json.dumps(fields)

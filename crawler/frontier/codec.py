@@ -1,0 +1,81 @@
+"""Requests as text, for frontiers kept outside the process (SQLite, Redis).
+
+A spider's request keeps its callback and errback by method name (a resumed run, or another
+process, looks them up on its own spider), its meta only if it is JSON, its headers and
+priority.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crawler.request import CrawlRequest
+from crawler.spider import Request
+from crawler.urls import host_of
+
+
+def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
+    """The spider's request of ``request`` as JSON-ready fields (None if there is none)."""
+    public = request.request
+    if public is None:
+        return None
+    fields: dict[str, Any] = {"priority": public.priority, "headers": public.headers}
+    for name in ("callback", "errback"):
+        fn = getattr(public, name)
+        if fn is not None:
+            fields[name] = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
+    try:
+        fields["meta"] = json.loads(json.dumps(public.meta))
+    except (TypeError, ValueError):
+        pass  # meta that is not JSON does not survive the trip
+    return fields
+
+
+def spider_request_json(request: CrawlRequest) -> str | None:
+    """:func:`spider_request_fields` as JSON text."""
+    fields = spider_request_fields(request)
+    return None if fields is None else json.dumps(fields)
+
+
+def spider_request_from(url: str, fields: dict[str, Any]) -> Request:
+    """The spider's request back from its fields."""
+    return Request(url, fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
+                   fields.get("headers"), fields.get("priority", 0))
+
+
+def request_to_json(request: CrawlRequest) -> str:
+    """A queued request whole (where it is along a redirect chain, its attempts), as JSON."""
+    fields: dict[str, Any] = {"url": request.url, "depth": request.depth}
+    if request.fetch_url != request.url:
+        fields["fetch_url"] = request.fetch_url
+        fields["redirects"] = request.redirects
+        fields["visited"] = sorted(request.visited or ())
+    for name in ("referrer", "lastmod"):
+        value = getattr(request, name)
+        if value is not None:
+            fields[name] = value
+    if request.kind != "page":
+        fields["kind"] = request.kind
+    if request.attempts:
+        fields["attempts"] = request.attempts
+    spider = spider_request_fields(request)
+    if spider is not None:
+        fields["spider"] = spider
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def request_from_json(text: str | bytes) -> CrawlRequest:
+    """The request :func:`request_to_json` wrote."""
+    fields = json.loads(text)
+    request = CrawlRequest(fields["url"], fields["depth"], fields.get("referrer"), fields.get("kind", "page"),
+                           fields.get("lastmod"))
+    if "fetch_url" in fields:
+        request.visited = set(fields.get("visited") or ())
+        request.redirects = fields.get("redirects", 0)
+        request.fetch_url = fields["fetch_url"]
+        request.host = host_of(request.fetch_url)
+    request.attempts = fields.get("attempts", 0)
+    if "spider" in fields:
+        request.request = spider_request_from(request.url, fields["spider"])
+    return request

@@ -1,0 +1,368 @@
+"""A frontier in Redis, shared by every process (on one machine or many) with the same crawl id.
+
+Keys all start with ``crawler:{ID}:`` (the braces are a hash tag: on Redis Cluster they all
+live in one slot):
+
+- ``seen``: set of 8-byte URL fingerprints (SHA-1 prefix); SADD is the dedupe test.
+- ``q:HOST``: list of queued requests (JSON) of one host; ``queued``: how many in all.
+- ``ready``: sorted set of hosts that have queued requests and a free slot, scored by the
+  earliest time (ms, Redis's clock) their next request may start; ``next``, ``busy`` and
+  ``delay`` (hashes by host): that time, the slots in use (``--per-host`` across all
+  processes), a host's own delay (Crawl-delay, throttling).
+- ``leases`` (sorted set of lease ids by deadline), ``lease``/``lhost``/``slot`` (hashes by
+  lease id): every request handed out is leased until its record is written (ack); one whose
+  lease runs out (its process died) goes back to the head of its host's queue, and after
+  ``retries`` + 1 lost leases to the ``dead`` list.
+- ``done``: URLs acked; ``workers``: each process's last heartbeat (ms).
+
+Every change is one Lua script that reads Redis's own clock (TIME), so processes on machines
+with skewed clocks share one notion of "ready". A page's links go to Redis in one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from crawler.frontier.codec import request_from_json, request_to_json
+from crawler.request import CrawlRequest
+
+log = logging.getLogger("crawler")
+
+_LIB = """
+local P = KEYS[1]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function schedule(host, per_host, now)
+  if redis.call('ZSCORE', P .. 'ready', host) then return end
+  if redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
+  if tonumber(redis.call('HGET', P .. 'busy', host) or '0') >= per_host then return end
+  local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+  redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
+end
+local function drop_lease(id, per_host, now)
+  local host = redis.call('HGET', P .. 'lhost', id)
+  redis.call('ZREM', P .. 'leases', id)
+  redis.call('HDEL', P .. 'lease', id)
+  redis.call('HDEL', P .. 'lhost', id)
+  if host and redis.call('HDEL', P .. 'slot', id) == 1 then
+    redis.call('HINCRBY', P .. 'busy', host, -1)
+    schedule(host, per_host, now)
+  end
+  return host
+end
+"""
+
+_ADD = _LIB + """
+local per_host, queue, limit = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
+local now = now_ms()
+local out, n = {}, 0
+for i = 4, #ARGV, 4 do
+  if limit >= 0 and n >= limit then break end
+  if redis.call('SADD', P .. 'seen', ARGV[i]) == 1 then
+    n = n + 1
+    out[#out + 1] = (i - 4) / 4
+    if queue then
+      local host = ARGV[i + 1]
+      if ARGV[i + 3] == '1' then
+        redis.call('LPUSH', P .. 'q:' .. host, ARGV[i + 2])
+      else
+        redis.call('RPUSH', P .. 'q:' .. host, ARGV[i + 2])
+      end
+      redis.call('INCR', P .. 'queued')
+      schedule(host, per_host, now)
+    end
+  end
+end
+return out
+"""
+
+_GET = _LIB + """
+local per_host, lease_ms, max_lost, worker, delay_ms =
+  tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local now = now_ms()
+redis.call('HSET', P .. 'workers', worker, now)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 100)) do
+  local payload = redis.call('HGET', P .. 'lease', id)
+  local host = drop_lease(id, per_host, now)
+  if payload and host then
+    local r = cjson.decode(payload)
+    r['lost'] = (r['lost'] or 0) + 1
+    if r['lost'] > max_lost then
+      redis.call('RPUSH', P .. 'dead', cjson.encode(r))
+    else
+      redis.call('LPUSH', P .. 'q:' .. host, cjson.encode(r))
+      redis.call('INCR', P .. 'queued')
+      schedule(host, per_host, now)
+    end
+  end
+end
+local queued = tonumber(redis.call('GET', P .. 'queued') or '0')
+local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
+if #first == 0 then
+  if queued == 0 and redis.call('ZCARD', P .. 'leases') == 0 then return {'done', 0, queued} end
+  local lease = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
+  local wait = 1000
+  if #lease > 0 then wait = math.max(0, tonumber(lease[2]) - now) end
+  return {'wait', wait, queued}
+end
+local host, at = first[1], tonumber(first[2])
+if at > now then return {'wait', at - now, queued} end
+local payload = redis.call('LPOP', P .. 'q:' .. host)
+if not payload then
+  redis.call('ZREM', P .. 'ready', host)
+  return {'wait', 0, queued}
+end
+queued = redis.call('DECR', P .. 'queued')
+local busy = redis.call('HINCRBY', P .. 'busy', host, 1)
+local delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
+local nxt = math.max(now + delay, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+redis.call('HSET', P .. 'next', host, nxt)
+redis.call('ZREM', P .. 'ready', host)
+if busy < per_host then schedule(host, per_host, now) end
+local id = redis.call('INCR', P .. 'lid')
+redis.call('HSET', P .. 'lease', id, payload)
+redis.call('HSET', P .. 'lhost', id, host)
+redis.call('HSET', P .. 'slot', id, 1)
+redis.call('ZADD', P .. 'leases', now + lease_ms, id)
+return {'lease', id, queued, payload}
+"""
+
+_RELEASE = _LIB + """
+local per_host, id = tonumber(ARGV[1]), ARGV[2]
+local host = redis.call('HGET', P .. 'lhost', id)
+if host and redis.call('HDEL', P .. 'slot', id) == 1 then
+  redis.call('HINCRBY', P .. 'busy', host, -1)
+  schedule(host, per_host, now_ms())
+end
+return 1
+"""
+
+_RETRY = _LIB + """
+local per_host, id, host, payload, wait = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local now = now_ms()
+drop_lease(id, per_host, now)
+redis.call('LPUSH', P .. 'q:' .. host, payload)
+redis.call('INCR', P .. 'queued')
+if wait > 0 then
+  local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+  redis.call('HSET', P .. 'next', host, nxt)
+  if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
+end
+schedule(host, per_host, now)
+return 1
+"""
+
+_ACK = _LIB + """
+local per_host = tonumber(ARGV[1])
+local now = now_ms()
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', P .. 'lease', ARGV[i]) == 1 then
+    drop_lease(ARGV[i], per_host, now)
+    redis.call('INCR', P .. 'done')
+  end
+end
+return 1
+"""
+
+_GIVE_BACK = _LIB + """
+local per_host = tonumber(ARGV[1])
+local now = now_ms()
+for i = 2, #ARGV do
+  local payload = redis.call('HGET', P .. 'lease', ARGV[i])
+  local host = drop_lease(ARGV[i], per_host, now)
+  if payload and host then
+    redis.call('LPUSH', P .. 'q:' .. host, payload)
+    redis.call('INCR', P .. 'queued')
+    schedule(host, per_host, now)
+  end
+end
+return 1
+"""
+
+_HOLD = _LIB + """
+local host, wait = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+redis.call('HSET', P .. 'next', host, nxt)
+if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
+return 1
+"""
+
+
+def key_prefix(crawl_id: str) -> str:
+    """Where a crawl's keys live: ``crawler:{ID}:`` (a hash tag, for Redis Cluster)."""
+    return f"crawler:{{{crawl_id}}}:"
+
+
+def fingerprint(url: str) -> bytes:
+    """The 8 bytes a URL is known by in the seen set."""
+    return hashlib.sha1(url.encode("utf-8")).digest()[:8]
+
+
+class RedisFrontier:
+    """The frontier of crawl ``crawl_id`` in the Redis at ``url``. Call :meth:`open` first and
+    :meth:`aclose` last. See :class:`crawler.frontier.base.Frontier`; besides, :meth:`ack` ends
+    the leases of URLs whose records are written, and :meth:`get` returns None once the whole
+    crawl is over (no URL queued, no lease outstanding, in any process)."""
+
+    shared = True  # several processes work on this frontier
+
+    def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,
+                 retries: int = 3, worker: str = "worker") -> None:
+        self.url = url
+        self.crawl_id = crawl_id
+        self.prefix = key_prefix(crawl_id)
+        self.per_host = per_host
+        self.delay = delay
+        self.lease_timeout = lease_timeout
+        self.retries = retries
+        self.worker = worker
+        self.redis: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._leases: dict[str, int] = {}  # URL -> lease id, for this process's requests
+        self._queued = 0
+        self._closed = False
+        self._wake = asyncio.Event()
+
+    async def open(self) -> None:
+        """Connect (a fatal error naming the server when it cannot be reached)."""
+        import redis.asyncio
+        from redis.exceptions import RedisError
+
+        from crawler.errors import FatalError
+
+        self.redis = redis.asyncio.from_url(self.url)
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as e:
+            await self.redis.aclose()
+            raise FatalError(f"--frontier: cannot reach Redis at {self.url}: {e}") from None
+        for name, text in (("add", _ADD), ("get", _GET), ("release", _RELEASE), ("retry", _RETRY),
+                           ("ack", _ACK), ("give_back", _GIVE_BACK), ("hold", _HOLD)):
+            self._scripts[name] = self.redis.register_script(text)
+
+    async def aclose(self) -> None:
+        """Disconnect."""
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](keys=[self.prefix], args=list(args))
+
+    def __len__(self) -> int:
+        return self._queued
+
+    async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
+                  limit: int | None = None) -> list[CrawlRequest]:
+        """Accept the requests never seen by any process (one call for them all)."""
+        requests = list(requests)
+        if not requests:
+            return []
+        args: list[Any] = [self.per_host, 1 if queue else 0, -1 if limit is None else limit]
+        for r in requests:
+            front = r.request is not None and getattr(r.request, "priority", 0) > 0
+            args += [fingerprint(r.url), r.host, request_to_json(r) if queue else "", 1 if front else 0]
+        accepted = await self._run("add", *args)
+        return [requests[int(i)] for i in accepted]
+
+    async def unseen(self, urls: list[str]) -> list[str]:
+        """``urls`` as they are: ``add`` makes the dedupe test in the same round trip."""
+        return urls
+
+    async def get(self) -> CrawlRequest | None:
+        """The next request any host is ready for, leased to this process; None when closed or
+        when the whole crawl is over."""
+        while not self._closed:
+            answer = await self._run("get", self.per_host, int(self.lease_timeout * 1000), self.retries,
+                                     self.worker, int(self.delay * 1000))
+            kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+            if kind == "lease":
+                self._queued = int(answer[2])
+                request = request_from_json(answer[3])
+                self._leases[request.url] = int(answer[1])
+                return request
+            self._queued = int(answer[2])
+            if kind == "done":
+                return None
+            # Nothing ready: wait for the soonest host (at most half a second, since other
+            # processes add and release too), or for this process to add, release or close.
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.5))
+            except TimeoutError:
+                pass
+        return None
+
+    async def release(self, request: CrawlRequest) -> None:
+        """The fetch is over: free the host's slot (the lease lasts until :meth:`ack`)."""
+        lease = self._leases.get(request.url)
+        if lease is not None:
+            await self._run("release", self.per_host, lease)
+            self._wake.set()
+
+    async def retry(self, request: CrawlRequest, wait: float) -> None:
+        """Back to the head of its (fetch URL's) host queue, not before ``wait`` seconds; its
+        lease ends."""
+        lease = self._leases.pop(request.url, 0)
+        await self._run("retry", self.per_host, lease, request.host, request_to_json(request), int(wait * 1000))
+        self._wake.set()
+
+    async def ack(self, urls: Iterable[str]) -> None:
+        """The records of ``urls`` are written: their leases end, for good."""
+        leases = [lease for lease in (self._leases.pop(url, None) for url in urls) if lease is not None]
+        if leases:
+            await self._run("ack", self.per_host, *leases)
+            self._wake.set()
+
+    async def give_back(self) -> None:
+        """Put every URL this process leased and did not finish back at the head of its host's
+        queue (a stopping process loses nothing and makes no one wait for its leases)."""
+        leases = list(self._leases.values())
+        self._leases.clear()
+        if leases and self.redis is not None:
+            await self._run("give_back", self.per_host, *leases)
+
+    async def hold(self, host: str, wait: float) -> None:
+        """No start on ``host`` for ``wait`` seconds, in any process."""
+        await self._run("hold", host, int(wait * 1000))
+
+    async def set_delay(self, host: str, delay: float) -> None:
+        """Space starts to ``host`` by ``delay`` seconds, in every process."""
+        await self.redis.hset(self.prefix + "delay", host, int(delay * 1000))
+
+    def close(self) -> None:
+        """Hand out nothing more in this process."""
+        self._closed = True
+        self._wake.set()
+
+
+async def crawl_status(url: str, crawl_id: str) -> dict[str, Any]:
+    """Figures of a crawl for ``python -m crawler status``."""
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(url, decode_responses=True)
+    prefix = key_prefix(crawl_id)
+    try:
+        now_s, now_us = await client.time()
+        now = now_s * 1000 + now_us // 1000
+        workers = await client.hgetall(prefix + "workers")
+        return {
+            "crawl_id": crawl_id,
+            "queued": int(await client.get(prefix + "queued") or 0),
+            "leases": await client.zcard(prefix + "leases"),
+            "done": int(await client.get(prefix + "done") or 0),
+            "seen": await client.scard(prefix + "seen"),
+            "hosts_ready": await client.zcard(prefix + "ready"),
+            "hosts_busy": sum(1 for v in (await client.hvals(prefix + "busy")) if int(v) > 0),
+            "dead": await client.llen(prefix + "dead"),
+            "workers": {w: round((now - int(t)) / 1000, 1) for w, t in sorted(workers.items())},
+        }
+    finally:
+        await client.aclose()

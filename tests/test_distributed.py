@@ -1,0 +1,97 @@
+"""Distributed crawls: several processes on one crawl through a real redis-server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from crawler.testsite import page_path
+from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
+from tests.test_cli import lines_in, seeds_file
+from tests.test_crawl import slow_app
+
+_ids = itertools.count()
+
+
+def crawl_id() -> str:
+    return f"t{os.getpid()}-{next(_ids)}"
+
+
+def start(*args: str, cwd: Path, name: str) -> subprocess.Popen[bytes]:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    with open(cwd / f"{name}.err", "w") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "crawler", *args], stdout=subprocess.DEVNULL, stderr=stderr,
+                                env=env, cwd=cwd)
+
+
+def test_two_and_three_processes_fetch_every_page_exactly_once(site, redis_server, tmp_path: Path) -> None:
+    server = site(300)
+    expected = {server.url.rstrip("/") + page_path(i) for i in range(300)}
+    for n in (2, 3):
+        out = tmp_path / str(n)
+        out.mkdir()
+        proc = run_cli("--seeds", seeds_file(out, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+                       "--workers", str(n), "-o", str(out / "pages.jsonl"), "--per-host", "4", cwd=out, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        files = sorted(out.glob("pages.*.jsonl"))
+        assert len(files) == n  # one output a process (host-pid before the extension)
+        urls = [r["url"] for f in files for r in read_jsonl(f)]
+        assert sorted(urls) == sorted(expected)  # every page, once, across all outputs
+
+
+def test_a_killed_process_loses_nothing(serve, redis_server, tmp_path: Path) -> None:
+    server = serve(slow_app(60, 0.05))
+    cid = crawl_id()
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", cid,
+            "--lease-timeout", "2", "--per-host", "4", "--no-robots"]
+    victim = start(*args, "-o", str(tmp_path / "a.jsonl"), "--worker", "a", cwd=tmp_path, name="a")
+    survivor = start(*args, "-o", str(tmp_path / "b.jsonl"), "--worker", "b", cwd=tmp_path, name="b")
+    wait_for(lambda: lines_in(tmp_path / "a.jsonl") >= 3, timeout=30)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    assert survivor.wait(90) == 0, (tmp_path / "b.err").read_text()
+    urls = {r["url"] for name in ("a", "b") for r in read_jsonl(tmp_path / f"{name}.jsonl")}
+    assert urls == {server.url} | {server.url + f"p/{i}" for i in range(60)}
+    status = run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json", cwd=tmp_path)
+    figures = json.loads(status.stdout)
+    assert figures["queued"] == 0 and figures["leases"] == 0 and figures["dead"] == 0
+
+
+def test_per_host_delay_holds_across_processes(serve, redis_server, tmp_path: Path) -> None:
+    server = serve(slow_app(12, 0.0))
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+            "--delay", "0.2", "--per-host", "1", "--no-robots", "--workers", "2", "-o", str(tmp_path / "o.jsonl")]
+    proc = run_cli(*args, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    starts = sorted(hit.start for hit in server.hits)
+    assert len(starts) == 13
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.18, gaps
+
+
+def test_seeding_a_running_crawl_and_status(serve, redis_server, tmp_path: Path) -> None:
+    first, second = serve(slow_app(40, 0.15)), serve(slow_app(5, 0.0))  # the first lasts 3 s or more
+    cid = crawl_id()
+    seeded = run_cli("seed", "--frontier", redis_server, "--crawl-id", cid, seeds_file(tmp_path, first.url),
+                     cwd=tmp_path)
+    assert seeded.returncode == 0 and "1 new of 1 seeds" in seeded.stderr, seeded.stderr
+    worker = start("--frontier", redis_server, "--crawl-id", cid, "--per-host", "2", "--no-robots",
+                   "-o", str(tmp_path / "w.jsonl"), "--worker", "w1", cwd=tmp_path, name="w")
+    wait_for(lambda: lines_in(tmp_path / "w.jsonl") >= 2, timeout=30)
+    (tmp_path / "more.txt").write_text(second.url + "\n")
+    more = run_cli("seed", "--frontier", redis_server, "--crawl-id", cid, str(tmp_path / "more.txt"), cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    status = run_cli("status", "--frontier", redis_server, "--crawl-id", cid, cwd=tmp_path)
+    assert status.returncode == 0 and f"crawl {cid}:" in status.stdout and "worker w1: last heard from" in status.stdout
+    assert worker.wait(60) == 0, (tmp_path / "w.err").read_text()
+    urls = {r["url"] for r in read_jsonl(tmp_path / "w.jsonl")}
+    assert urls == ({first.url} | {first.url + f"p/{i}" for i in range(40)}
+                    | {second.url} | {second.url + f"p/{i}" for i in range(5)})
+    done = json.loads(run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json",
+                              cwd=tmp_path).stdout)
+    assert done["done"] == 47 and done["queued"] == 0 and done["leases"] == 0
