@@ -89,7 +89,9 @@ def run_workers(argv: list[str], settings: Settings) -> int:
     ``{worker}``, added before the extension when the name has none); their exit status."""
     if settings.output == "-":
         raise UsageError("--workers: each process writes its own output; give -o FILE")
-    output = settings.output if "{worker}" in settings.output else tagged_path(settings.output, "{worker}")
+    output = settings.output
+    if "{worker}" not in output and not output.startswith(("redis://", "rediss://")):
+        output = tagged_path(output, "{worker}")
     command = [sys.executable, "-m", "crawler", *argv, "--workers", "1", "--output", output]
     children = [subprocess.Popen(command) for _ in range(settings.workers)]
 

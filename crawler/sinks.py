@@ -329,9 +329,68 @@ def _gunzip_head(data: bytes) -> bytes:
         return b""
 
 
+class RedisStreamSink:
+    """Records and items appended to a Redis stream (``-o redis://host:port/db/NAME``), one
+    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD)."""
+
+    captures = False
+
+    def __init__(self, url: str) -> None:
+        base, _, stream = url.rstrip("/").rpartition("/")
+        if not stream or base.count("/") < 3:
+            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
+        self.url, self.stream = base, stream
+        self.path = url
+        self.name = url
+        self.offset = 0
+        self._client: Any = None
+
+    def state(self) -> dict[str, str]:
+        """Nothing to commit: a stream is not cut back."""
+        return {}
+
+    async def open(self) -> None:
+        """Connect (a usage error when the server cannot be reached)."""
+        import redis.asyncio
+
+        self._client = redis.asyncio.from_url(self.url)
+        try:
+            await self._client.ping()
+        except Exception as e:
+            await self._client.aclose()
+            raise UsageError(f"--output: cannot reach Redis at {self.url}: {e}") from None
+
+    async def write_entries(self, entries: list[Any]) -> None:
+        """XADD every record and item of the batch, in one round trip."""
+        records = list(_records(entries))
+        if not records:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for data in records:
+            pipe.xadd(self.stream, {"data": json.dumps(data, ensure_ascii=False)})
+        try:
+            await pipe.execute()
+        except Exception as e:
+            raise FatalError(f"cannot write output {self.name}: {e}") from None
+        self.offset += len(records)
+
+    async def sync(self) -> None:
+        """Redis has them already."""
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
               rotate_size: int = 0, rotate_records: int = 0, warcinfo: dict[str, str] | None = None) -> FileSink:
     """The sink for ``--output``/``--format`` (not opened yet)."""
+    if path.startswith(("redis://", "rediss://")):
+        if fmt not in ("", "jsonl") or rotate_size or rotate_records:
+            raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
+        return RedisStreamSink(path)  # type: ignore[return-value]
     fmt, compress = format_of(path, fmt)
     if (rotate_size or rotate_records) and path == "-":
         raise UsageError("--rotate-size/--rotate-records: stdout cannot be rotated; give -o FILE")

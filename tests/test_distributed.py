@@ -45,16 +45,19 @@ def test_two_and_three_processes_fetch_every_page_exactly_once(site, redis_serve
 
 
 def test_a_killed_process_loses_nothing(serve, redis_server, tmp_path: Path) -> None:
-    server = serve(slow_app(60, 0.05))
+    server = serve(slow_app(60, 0.15))  # 60 pages at 2 at a time: 4.5 s at least
     cid = crawl_id()
     args = ["--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", cid,
-            "--lease-timeout", "2", "--per-host", "4", "--no-robots"]
-    victim = start(*args, "-o", str(tmp_path / "a.jsonl"), "--worker", "a", cwd=tmp_path, name="a")
-    survivor = start(*args, "-o", str(tmp_path / "b.jsonl"), "--worker", "b", cwd=tmp_path, name="b")
-    wait_for(lambda: lines_in(tmp_path / "a.jsonl") >= 3, timeout=30)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(10)
-    assert survivor.wait(90) == 0, (tmp_path / "b.err").read_text()
+            "--lease-timeout", "2", "--per-host", "2", "--no-robots"]
+    procs = {name: start(*args, "-o", str(tmp_path / f"{name}.jsonl"), "--worker", name, cwd=tmp_path, name=name)
+             for name in ("a", "b")}
+    # Kill whichever is doing the work (on one host, the process that frees a slot tends to
+    # take it again): its leased URLs must reach the other after the lease timeout.
+    victim = wait_for(lambda: next((n for n in procs if lines_in(tmp_path / f"{n}.jsonl") >= 3), None), timeout=30)
+    survivor = "b" if victim == "a" else "a"
+    procs[victim].send_signal(signal.SIGKILL)
+    procs[victim].wait(10)
+    assert procs[survivor].wait(90) == 0, (tmp_path / f"{survivor}.err").read_text()
     urls = {r["url"] for name in ("a", "b") for r in read_jsonl(tmp_path / f"{name}.jsonl")}
     assert urls == {server.url} | {server.url + f"p/{i}" for i in range(60)}
     status = run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json", cwd=tmp_path)
@@ -95,3 +98,25 @@ def test_seeding_a_running_crawl_and_status(serve, redis_server, tmp_path: Path)
     done = json.loads(run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json",
                               cwd=tmp_path).stdout)
     assert done["done"] == 47 and done["queued"] == 0 and done["leases"] == 0
+
+
+def test_items_into_one_redis_stream(site, redis_server, tmp_path: Path) -> None:
+    import redis
+
+    server = site(40)
+    stream = f"items-{crawl_id()}"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+                   "--workers", "2", "-o", f"{redis_server}/{stream}", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    client = redis.Redis.from_url(redis_server)
+    urls = [json.loads(fields[b"data"])["url"] for _, fields in client.xrange(stream)]
+    assert sorted(urls) == sorted(server.url.rstrip("/") + page_path(i) for i in range(40))
+
+
+def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    from crawler.testsite import free_port
+
+    proc = run_cli("--seeds", seeds_file(tmp_path, "http://127.0.0.1:9/"), "--frontier",
+                   f"redis://127.0.0.1:{free_port()}/0", "--crawl-id", "x", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "cannot reach Redis at redis://127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr

@@ -313,6 +313,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
     if v["workers"] > 1 and not redis:
         fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
+    if (v["job_dir"] or sqlite) and v["output"].startswith(("redis://", "rediss://")):
+        fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
     if v["workers"] > 1 and v["output"] == "-":
         fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
     if frontier == "memory" and v["job_dir"]:

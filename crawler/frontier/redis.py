@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,34 +112,47 @@ if #first == 0 then
   if #lease > 0 then wait = math.max(0, tonumber(lease[2]) - now) end
   return {'wait', wait, queued}
 end
-local host, at = first[1], tonumber(first[2])
-if at > now then return {'wait', at - now, queued} end
-local payload = redis.call('LPOP', P .. 'q:' .. host)
-if not payload then
+local out = {'lease', 0, queued}
+for _ = 1, tonumber(ARGV[6]) do
+  local host, at = first[1], tonumber(first[2])
+  if at > now then
+    if #out == 3 then return {'wait', at - now, queued} end
+    break
+  end
+  local payload = redis.call('LPOP', P .. 'q:' .. host)
   redis.call('ZREM', P .. 'ready', host)
-  return {'wait', 0, queued}
+  if payload then
+    queued = redis.call('DECR', P .. 'queued')
+    local busy = redis.call('HINCRBY', P .. 'busy', host, 1)
+    local delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
+    local nxt = math.max(now + delay, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+    redis.call('HSET', P .. 'next', host, nxt)
+    if busy < per_host then schedule(host, per_host, now) end
+    local id = redis.call('INCR', P .. 'lid')
+    redis.call('HSET', P .. 'lease', id, payload)
+    redis.call('HSET', P .. 'lhost', id, host)
+    redis.call('HSET', P .. 'slot', id, 1)
+    redis.call('ZADD', P .. 'leases', now + lease_ms, id)
+    out[#out + 1] = id
+    out[#out + 1] = payload
+  end
+  first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
+  if #first == 0 then break end
 end
-queued = redis.call('DECR', P .. 'queued')
-local busy = redis.call('HINCRBY', P .. 'busy', host, 1)
-local delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
-local nxt = math.max(now + delay, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
-redis.call('HSET', P .. 'next', host, nxt)
-redis.call('ZREM', P .. 'ready', host)
-if busy < per_host then schedule(host, per_host, now) end
-local id = redis.call('INCR', P .. 'lid')
-redis.call('HSET', P .. 'lease', id, payload)
-redis.call('HSET', P .. 'lhost', id, host)
-redis.call('HSET', P .. 'slot', id, 1)
-redis.call('ZADD', P .. 'leases', now + lease_ms, id)
-return {'lease', id, queued, payload}
+out[3] = queued
+if #out == 3 then return {'wait', 0, queued} end
+return out
 """
 
 _RELEASE = _LIB + """
-local per_host, id = tonumber(ARGV[1]), ARGV[2]
-local host = redis.call('HGET', P .. 'lhost', id)
-if host and redis.call('HDEL', P .. 'slot', id) == 1 then
-  redis.call('HINCRBY', P .. 'busy', host, -1)
-  schedule(host, per_host, now_ms())
+local per_host = tonumber(ARGV[1])
+local now = now_ms()
+for i = 2, #ARGV do
+  local host = redis.call('HGET', P .. 'lhost', ARGV[i])
+  if host and redis.call('HDEL', P .. 'slot', ARGV[i]) == 1 then
+    redis.call('HINCRBY', P .. 'busy', host, -1)
+    schedule(host, per_host, now)
+  end
 end
 return 1
 """
@@ -195,6 +209,9 @@ return 1
 """
 
 
+KNOWN_MAX = 1_000_000  # fingerprints kept in a process to spare Redis known links (about 60 MB)
+
+
 def key_prefix(crawl_id: str) -> str:
     """Where a crawl's keys live: ``crawler:{ID}:`` (a hash tag, for Redis Cluster)."""
     return f"crawler:{{{crawl_id}}}:"
@@ -226,9 +243,20 @@ class RedisFrontier:
         self.redis: Any = None
         self._scripts: dict[str, Any] = {}
         self._leases: dict[str, int] = {}  # URL -> lease id, for this process's requests
+        self._known: set[bytes] = set()  # fingerprints this process has sent to Redis
         self._queued = 0
         self._closed = False
+        self._over = False  # the frontier said the whole crawl is over
         self._wake = asyncio.Event()
+        # Calls from many workers go to Redis together: leases fetched several at a time,
+        # releases and adds gathered while a call is under way (one script call for them all).
+        self._leased: deque[CrawlRequest] = deque()
+        self._getters = 0
+        self._pump: asyncio.Future[None] | None = None
+        self._releases: list[int] = []
+        self._releaser: asyncio.Future[None] | None = None
+        self._adds: list[tuple[list[CrawlRequest], asyncio.Future[list[CrawlRequest]]]] = []
+        self._adder: asyncio.Future[None] | None = None
 
     async def open(self) -> None:
         """Connect (a fatal error naming the server when it cannot be reached)."""
@@ -261,50 +289,110 @@ class RedisFrontier:
 
     async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
                   limit: int | None = None) -> list[CrawlRequest]:
-        """Accept the requests never seen by any process (one call for them all)."""
+        """Accept the requests never seen by any process (one call for them all, and for those
+        other pages add meanwhile)."""
         requests = list(requests)
         if not requests:
             return []
+        if not queue or limit is not None:
+            return await self._add(requests, queue, limit)
+        future: asyncio.Future[list[CrawlRequest]] = asyncio.get_running_loop().create_future()
+        self._adds.append((requests, future))
+        if self._adder is None or self._adder.done():
+            self._adder = asyncio.ensure_future(self._flush_adds())
+        return await future
+
+    async def _flush_adds(self) -> None:
+        while self._adds:
+            batch, self._adds = self._adds, []
+            flat = [r for requests, _ in batch for r in requests]
+            try:
+                accepted = {id(r) for r in await self._add(flat, True, None)}
+            except Exception as e:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            for requests, future in batch:
+                if not future.done():
+                    future.set_result([r for r in requests if id(r) in accepted])
+
+    async def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
         args: list[Any] = [self.per_host, 1 if queue else 0, -1 if limit is None else limit]
+        known = self._known
+        if len(known) > KNOWN_MAX:
+            known.clear()  # a cache: Redis's seen set is the truth
         for r in requests:
             front = r.request is not None and getattr(r.request, "priority", 0) > 0
-            args += [fingerprint(r.url), r.host, request_to_json(r) if queue else "", 1 if front else 0]
+            fp = fingerprint(r.url)
+            known.add(fp)
+            args += [fp, r.host, request_to_json(r) if queue else "", 1 if front else 0]
         accepted = await self._run("add", *args)
+        if accepted and queue:
+            self._wake.set()
         return [requests[int(i)] for i in accepted]
 
     async def unseen(self, urls: list[str]) -> list[str]:
-        """``urls`` as they are: ``add`` makes the dedupe test in the same round trip."""
-        return urls
+        """Those of ``urls`` this process has not sent to Redis yet (``add`` makes the real
+        test): most links of a page are known, and cost no request object, no JSON, no bytes
+        on the wire."""
+        known = self._known
+        return [url for url in urls if fingerprint(url) not in known]
 
     async def get(self) -> CrawlRequest | None:
         """The next request any host is ready for, leased to this process; None when closed or
         when the whole crawl is over."""
-        while not self._closed:
-            answer = await self._run("get", self.per_host, int(self.lease_timeout * 1000), self.retries,
-                                     self.worker, int(self.delay * 1000))
-            kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
-            if kind == "lease":
-                self._queued = int(answer[2])
-                request = request_from_json(answer[3])
-                self._leases[request.url] = int(answer[1])
-                return request
-            self._queued = int(answer[2])
-            if kind == "done":
-                return None
-            # Nothing ready: wait for the soonest host (at most half a second, since other
-            # processes add and release too), or for this process to add, release or close.
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.5))
-            except TimeoutError:
-                pass
-        return None
+        self._getters += 1
+        try:
+            while not self._closed:
+                if self._leased:
+                    return self._leased.popleft()
+                if self._over:
+                    return None
+                if self._pump is None or self._pump.done():
+                    self._pump = asyncio.ensure_future(self._lease(min(self._getters, 32)))
+                await asyncio.shield(self._pump)
+            return None
+        finally:
+            self._getters -= 1
+
+    async def _lease(self, count: int) -> None:
+        """Lease up to ``count`` requests into the local buffer, or wait a little for work."""
+        answer = await self._run("get", self.per_host, int(self.lease_timeout * 1000), self.retries,
+                                 self.worker, int(self.delay * 1000), count)
+        kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+        self._queued = int(answer[2])
+        if kind == "lease":
+            for i in range(3, len(answer), 2):
+                request = request_from_json(answer[i + 1])
+                self._leases[request.url] = int(answer[i])
+                self._leased.append(request)
+            return
+        if kind == "done":
+            self._over = True
+            return
+        # Nothing ready: wait for the soonest host (at most a tenth of a second, since other
+        # processes add and release too), or for this process to add, release or close.
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.1))
+        except TimeoutError:
+            pass
 
     async def release(self, request: CrawlRequest) -> None:
-        """The fetch is over: free the host's slot (the lease lasts until :meth:`ack`)."""
+        """The fetch is over: free the host's slot (the lease lasts until :meth:`ack`). Slots
+        freed while a release call is under way go in the next one."""
         lease = self._leases.get(request.url)
-        if lease is not None:
-            await self._run("release", self.per_host, lease)
+        if lease is None:
+            return
+        self._releases.append(lease)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.ensure_future(self._flush_releases())
+
+    async def _flush_releases(self) -> None:
+        while self._releases:
+            batch, self._releases = self._releases, []
+            await self._run("release", self.per_host, *batch)
             self._wake.set()
 
     async def retry(self, request: CrawlRequest, wait: float) -> None:
@@ -324,6 +412,10 @@ class RedisFrontier:
     async def give_back(self) -> None:
         """Put every URL this process leased and did not finish back at the head of its host's
         queue (a stopping process loses nothing and makes no one wait for its leases)."""
+        for task in (self._releaser, self._adder):
+            if task is not None and not task.done():
+                await asyncio.wait([task])
+        self._leased.clear()
         leases = list(self._leases.values())
         self._leases.clear()
         if leases and self.redis is not None:
