@@ -79,8 +79,10 @@ def main() -> None:
                 client.flushall()
                 client.config_resetstat()
                 base = client.info("memory")["used_memory"]
+                # --per-host is one limit for all processes: each gets the 64 in flight that the
+                # single process has.
                 seconds = crawl(url, OUT / "redis.jsonl", "--frontier", redis_url, "--crawl-id", f"bench{r}",
-                                "--workers", str(args.workers))
+                                "--workers", str(args.workers), "--per-host", str(64 * args.workers))
                 outputs = list(OUT.glob("redis.*.jsonl"))
                 assert lines(outputs) == args.pages, lines(outputs)
                 shared.append(args.pages / seconds)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -60,20 +61,24 @@ end
 """
 
 _ADD = _LIB + """
-local per_host, queue, limit = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
+-- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (8 bytes each, end to end),
+-- and a JSON list of [host, request JSON, front (1/0)] in the same order.
+local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local items = cjson.decode(ARGV[5])
 local now = now_ms()
 local out, n = {}, 0
-for i = 4, #ARGV, 4 do
+for i = 1, #fps / 8 do
   if limit >= 0 and n >= limit then break end
-  if redis.call('SADD', P .. 'seen', ARGV[i]) == 1 then
+  if redis.call('SADD', P .. 'seen', string.sub(fps, i * 8 - 7, i * 8)) == 1 then
     n = n + 1
-    out[#out + 1] = (i - 4) / 4
+    out[#out + 1] = i - 1
     if queue then
-      local host = ARGV[i + 1]
-      if ARGV[i + 3] == '1' then
-        redis.call('LPUSH', P .. 'q:' .. host, ARGV[i + 2])
+      local item = items[i]
+      local host = item[1]
+      if item[3] == 1 then
+        redis.call('LPUSH', P .. 'q:' .. host, item[2])
       else
-        redis.call('RPUSH', P .. 'q:' .. host, ARGV[i + 2])
+        redis.call('RPUSH', P .. 'q:' .. host, item[2])
       end
       redis.call('INCR', P .. 'queued')
       schedule(host, per_host, now)
@@ -209,7 +214,7 @@ return 1
 """
 
 
-KNOWN_MAX = 1_000_000  # fingerprints kept in a process to spare Redis known links (about 60 MB)
+KNOWN_MAX = 1_000_000  # URLs a process remembers sending, to spare Redis known links (about 60 MB)
 
 
 def key_prefix(crawl_id: str) -> str:
@@ -243,7 +248,9 @@ class RedisFrontier:
         self.redis: Any = None
         self._scripts: dict[str, Any] = {}
         self._leases: dict[str, int] = {}  # URL -> lease id, for this process's requests
-        self._known: set[bytes] = set()  # fingerprints this process has sent to Redis
+        # hash() of the URLs this process has sent to Redis (a str caches its hash; a clash,
+        # about as likely as one of the 8-byte fingerprints, would skip a link).
+        self._known: set[int] = set()
         self._queued = 0
         self._closed = False
         self._over = False  # the frontier said the whole crawl is over
@@ -318,16 +325,20 @@ class RedisFrontier:
                     future.set_result([r for r in requests if id(r) in accepted])
 
     async def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
-        args: list[Any] = [self.per_host, 1 if queue else 0, -1 if limit is None else limit]
         known = self._known
         if len(known) > KNOWN_MAX:
             known.clear()  # a cache: Redis's seen set is the truth
+        fps = []
+        items = []
         for r in requests:
-            front = r.request is not None and getattr(r.request, "priority", 0) > 0
-            fp = fingerprint(r.url)
-            known.add(fp)
-            args += [fp, r.host, request_to_json(r) if queue else "", 1 if front else 0]
-        accepted = await self._run("add", *args)
+            known.add(hash(r.url))
+            fps.append(fingerprint(r.url))
+            if queue:
+                front = r.request is not None and getattr(r.request, "priority", 0) > 0
+                items.append((r.host, request_to_json(r), 1 if front else 0))
+        # Two arguments for the lot: packing one argument per field cost more than the fetch.
+        accepted = await self._run("add", self.per_host, 1 if queue else 0, -1 if limit is None else limit,
+                                   b"".join(fps), json.dumps(items) if items else "[]")
         if accepted and queue:
             self._wake.set()
         return [requests[int(i)] for i in accepted]
@@ -337,7 +348,7 @@ class RedisFrontier:
         test): most links of a page are known, and cost no request object, no JSON, no bytes
         on the wire."""
         known = self._known
-        return [url for url in urls if fingerprint(url) not in known]
+        return [url for url in urls if hash(url) not in known]
 
     async def get(self) -> CrawlRequest | None:
         """The next request any host is ready for, leased to this process; None when closed or
@@ -371,11 +382,11 @@ class RedisFrontier:
         if kind == "done":
             self._over = True
             return
-        # Nothing ready: wait for the soonest host (at most a tenth of a second, since other
+        # Nothing ready: wait for the soonest host (at most 50 ms, since other
         # processes add and release too), or for this process to add, release or close.
         self._wake.clear()
         try:
-            await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.1))
+            await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.05))
         except TimeoutError:
             pass
 
