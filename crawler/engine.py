@@ -201,7 +201,7 @@ class Engine:
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
                 progress.start()
                 try:
-                    await _first(self._finished.wait(), self._stopping.wait(), writer, asyncio.gather(*workers))
+                    await _first(self._finished.wait(), self._stopping.wait(), writer, asyncio.wait(workers))
                     self.frontier.close()
                     await self._drain_workers(workers)
                     if not writer.done():
@@ -318,7 +318,11 @@ class Engine:
     async def _worker(self) -> None:
         frontier = self.frontier
         while True:
-            request = await frontier.get()
+            try:
+                request = await frontier.get()
+            except FatalError as e:  # the frontier's store is gone
+                self._fatal(e)
+                return
             if request is None:
                 return
             if self.shared:

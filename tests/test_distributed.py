@@ -120,3 +120,38 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
                    f"redis://127.0.0.1:{free_port()}/0", "--crawl-id", "x", cwd=tmp_path)
     assert proc.returncode == 1
     assert "cannot reach Redis at redis://127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_losing_redis_mid_crawl_is_fatal_with_one_line(serve, tmp_path: Path) -> None:
+    import shutil
+    import socket
+
+    from crawler.testsite import free_port
+
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is needed (the redis_server fixture skips loudly without it)"
+    port = free_port()
+    redis = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
+                             stdout=subprocess.DEVNULL)
+
+    def up() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(up)
+        server = serve(slow_app(100, 0.1))
+        crawler = start("--seeds", seeds_file(tmp_path, server.url), "--frontier", f"redis://127.0.0.1:{port}/0",
+                        "--crawl-id", "gone", "--per-host", "2", "--no-robots", "-o", str(tmp_path / "o.jsonl"),
+                        cwd=tmp_path, name="c")
+        wait_for(lambda: len(server.hits) >= 5, timeout=30)
+    finally:
+        redis.kill()
+        redis.wait(10)
+    assert crawler.wait(60) == 1
+    err = (tmp_path / "c.err").read_text()
+    assert err.count(f"--frontier: lost Redis at redis://127.0.0.1:{port}/0") == 1, err
+    assert "Traceback" not in err

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from crawler.errors import FatalError
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.request import CrawlRequest
 
@@ -254,6 +255,7 @@ class RedisFrontier:
         self._queued = 0
         self._closed = False
         self._over = False  # the frontier said the whole crawl is over
+        self._broken: FatalError | None = None  # a background call lost Redis
         self._wake = asyncio.Event()
         # Calls from many workers go to Redis together: leases fetched several at a time,
         # releases and adds gathered while a call is under way (one script call for them all).
@@ -269,8 +271,6 @@ class RedisFrontier:
         """Connect (a fatal error naming the server when it cannot be reached)."""
         import redis.asyncio
         from redis.exceptions import RedisError
-
-        from crawler.errors import FatalError
 
         self.redis = redis.asyncio.from_url(self.url)
         try:
@@ -289,7 +289,13 @@ class RedisFrontier:
             self.redis = None
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](keys=[self.prefix], args=list(args))
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            return await self._scripts[name](keys=[self.prefix], args=list(args))
+        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+            raise FatalError(f"--frontier: lost Redis at {self.url}: {e}") from None
 
     def __len__(self) -> int:
         return self._queued
@@ -356,6 +362,8 @@ class RedisFrontier:
         self._getters += 1
         try:
             while not self._closed:
+                if self._broken is not None:
+                    raise self._broken
                 if self._leased:
                     return self._leased.popleft()
                 if self._over:
@@ -403,7 +411,10 @@ class RedisFrontier:
     async def _flush_releases(self) -> None:
         while self._releases:
             batch, self._releases = self._releases, []
-            await self._run("release", self.per_host, *batch)
+            try:
+                await self._run("release", self.per_host, *batch)
+            except FatalError as e:
+                self._broken = e  # the next get() raises it
             self._wake.set()
 
     async def retry(self, request: CrawlRequest, wait: float) -> None:
@@ -430,7 +441,10 @@ class RedisFrontier:
         leases = list(self._leases.values())
         self._leases.clear()
         if leases and self.redis is not None:
-            await self._run("give_back", self.per_host, *leases)
+            try:
+                await self._run("give_back", self.per_host, *leases)
+            except FatalError:  # Redis is gone: the leases will run out instead
+                log.warning("%d URLs leased here go back to the queue when their leases run out", len(leases))
 
     async def hold(self, host: str, wait: float) -> None:
         """No start on ``host`` for ``wait`` seconds, in any process."""
@@ -438,7 +452,10 @@ class RedisFrontier:
 
     async def set_delay(self, host: str, delay: float) -> None:
         """Space starts to ``host`` by ``delay`` seconds, in every process."""
-        await self.redis.hset(self.prefix + "delay", host, int(delay * 1000))
+        try:
+            await self.redis.hset(self.prefix + "delay", host, int(delay * 1000))
+        except OSError as e:
+            raise FatalError(f"--frontier: lost Redis at {self.url}: {e}") from None
 
     def close(self) -> None:
         """Hand out nothing more in this process."""
