@@ -102,12 +102,14 @@ def expand_output(path: str, run: int) -> str:
             .replace("{time}", now.strftime("%H%M%S")))
 
 
-def output_sink(settings: Settings, output: str, resume_at: int | None = None, part: int = 0) -> FileSink:
-    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``."""
+def output_sink(settings: Settings, output: str, resume_at: int | None = None, part: int = 0,
+                records: int = 0) -> FileSink:
+    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
+    ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
     from crawler import __version__
 
     return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
-                     rotate_records=settings.rotate_records,
+                     rotate_records=settings.rotate_records, records=records,
                      warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
                                settings.user_agent.replace("{version}", __version__),
                                "robots": "obey" if settings.robots else "ignore"})
@@ -140,7 +142,8 @@ async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple
         resume_at = size
     if resume_at and pending:
         log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
-    sink = output_sink(settings, template, resume_at, part)
+    records = int(await frontier.meta("records:" + output) or 0) if resume_at else 0
+    sink = output_sink(settings, template, resume_at, part, records)
     await sink.open()
     await frontier.commit([], {"runs": str(run), **sink.state()})
     return sink, pending

@@ -157,7 +157,7 @@ class FileSink:
     """
 
     def __init__(self, template: str, encoder: Encoder, *, compress: bool = False, resume_at: int | None = None,
-                 part: int = 0, rotate_size: int = 0, rotate_records: int = 0) -> None:
+                 part: int = 0, rotate_size: int = 0, rotate_records: int = 0, records: int = 0) -> None:
         self.template = template
         self.encoder = encoder
         self.compress = compress
@@ -168,7 +168,7 @@ class FileSink:
         self.path = part_path(template, part) if self.rotating else template
         self.resume_at = resume_at
         self.offset = 0
-        self.records = 0  # in the current file
+        self.records = records  # in the current file (those a resumed file had, included)
         self._file: Any = None
         self._process: ProcessPoolExecutor | None = None
 
@@ -188,6 +188,7 @@ class FileSink:
         state = {"output": self.path, "offset:" + self.path: str(self.offset)}
         if self.rotating:
             state["part:" + self.template] = str(self.part)
+            state["records:" + self.path] = str(self.records)
         return state
 
     async def open(self) -> None:
@@ -385,7 +386,8 @@ class RedisStreamSink:
 
 
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
-              rotate_size: int = 0, rotate_records: int = 0, warcinfo: dict[str, str] | None = None) -> FileSink:
+              rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
+              warcinfo: dict[str, str] | None = None) -> FileSink:
     """The sink for ``--output``/``--format`` (not opened yet)."""
     if path.startswith(("redis://", "rediss://")):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
@@ -405,4 +407,4 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
     else:
         encoder = JsonLinesEncoder()
     return FileSink(path, encoder, compress=compress, resume_at=resume_at, part=part,
-                    rotate_size=rotate_size, rotate_records=rotate_records)
+                    rotate_size=rotate_size, rotate_records=rotate_records, records=records)

@@ -298,3 +298,20 @@ async def test_a_slow_writer_slows_the_crawl_instead_of_growing_memory(site, tmp
     assert peak_queue <= 8
     # Fetched but not yet written: the queue, one batch in the writer, the fetches in flight.
     assert peak_ahead <= 8 + 4 + 16 + 1
+
+
+def test_rotated_output_of_a_durable_crawl_resumes_in_its_part(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(150, 0.02))
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"), "-o",
+            str(tmp_path / "r-{part}.csv"), "--rotate-records", "30", "--no-robots", "--per-host", "2"]
+    proc = start_cli(*args, cwd=tmp_path)
+    wait_for(lambda: len(list(tmp_path.glob("r-*.csv"))) >= 2, timeout=30)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    parts = sorted(tmp_path.glob("r-*.csv"))
+    counts = [len(read_csv(p)) for p in parts]
+    assert counts == [30] * 5 + [1], counts  # 151 records: every part full but the last
+    urls = [r["url"] for p in parts for r in read_csv(p)]
+    assert len(set(urls)) == len(urls) == 151
