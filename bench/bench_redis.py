@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--redis-per-host", type=int, default=128,
+                    help="--per-host of the Redis run: one limit for all processes (default: 64 each)")
     args = ap.parse_args()
     binary = shutil.which("redis-server")
     if binary is None:
@@ -82,7 +84,7 @@ def main() -> None:
                 # --per-host is one limit for all processes: each gets the 64 in flight that the
                 # single process has.
                 seconds = crawl(url, OUT / "redis.jsonl", "--frontier", redis_url, "--crawl-id", f"bench{r}",
-                                "--workers", str(args.workers), "--per-host", str(64 * args.workers))
+                                "--workers", str(args.workers), "--per-host", str(args.redis_per_host))
                 outputs = list(OUT.glob("redis.*.jsonl"))
                 assert lines(outputs) == args.pages, lines(outputs)
                 shared.append(args.pages / seconds)
