@@ -47,6 +47,9 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
      {"metavar": "DIR"}),
     ("output", ("--stats",), "write the final statistics as JSON to FILE", {"metavar": "FILE"}),
     ("output", ("--log-level",), "debug, info, warning or error", {"metavar": "LEVEL"}),
+    ("output", ("--log-format",), "text, or json: one JSON object a line", {"choices": ["text", "json"]}),
+    ("output", ("--stats-interval",), "without live progress, seconds between two JSON stats lines on stderr",
+     {"metavar": "SECONDS"}),
     ("scheduling", ("--concurrency",), "requests in flight in total", {"metavar": "N"}),
     ("scheduling", ("--per-host",), "requests in flight to one host", {"metavar": "N"}),
     ("scheduling", ("--delay",), "least time between request starts to one host", {"metavar": "SECONDS"}),
@@ -131,11 +134,27 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
     shown.add_argument("--progress", dest="progress", action="store_const", const=True,
                        help="live progress on stderr (default: when stderr is a terminal)")
     shown.add_argument("--no-progress", dest="progress", action="store_const", const=False,
-                       help="no live progress; a log line every log_interval seconds instead")
+                       help="no live progress; a JSON stats line every --stats-interval seconds instead")
     return p
 
 
-def _setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """Log records as one JSON object a line: time, level, message (and ``stats`` if given)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON."""
+        from crawler.timestamps import utc_now_iso
+
+        entry: dict[str, Any] = {"time": utc_now_iso(), "level": record.levelname.lower(),
+                                 "logger": record.name, "message": record.getMessage()}
+        if getattr(record, "stats", None) is not None:
+            entry["stats"] = record.stats
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str = "text") -> None:
     class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it)."""
 
@@ -148,7 +167,7 @@ def _setup_logging(level: str) -> None:
             pass
 
     handler = StderrHandler()
-    handler.setFormatter(logging.Formatter("crawler: %(levelname)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("crawler: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -222,7 +241,10 @@ def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None
     engine, status = asyncio.run(_crawl(settings, seeds, spider))
     if status == EXIT_LOCKED:
         return status
-    print(engine.stats.summary(), file=sys.stderr)
+    if settings.log_format == "json":
+        log.info("%s", engine.stats.summary().splitlines()[0], extra={"stats": engine.stats.as_dict()})
+    else:
+        print(engine.stats.summary(), file=sys.stderr)
     if settings.stats:
         try:
             Path(settings.stats).write_text(engine.stats.to_json(), encoding="utf-8")
@@ -256,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_workers(argv, settings)
         spider = load_spider(settings.spider) if settings.spider else None
-        _setup_logging(settings.log_level)
+        _setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
         return run_crawl(settings, seeds, spider)
     except UsageError as e:

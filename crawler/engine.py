@@ -180,7 +180,7 @@ class Engine:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
-        progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.log_interval)
+        progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.stats_interval)
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
         try:
             async with Fetcher(self.settings, self.scope.allows) as self._fetcher:

@@ -80,7 +80,8 @@ class Settings:
     flush_interval: float
     shutdown_grace: float
     progress: bool | str
-    log_interval: float
+    stats_interval: float
+    log_format: str
     log_level: str
 
     def replace(self, **changes: Any) -> Settings:
@@ -285,7 +286,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("lease_timeout", "timeout", "flush_interval", "log_interval", "autothrottle_target_concurrency"):
+    for key in ("lease_timeout", "timeout", "flush_interval", "stats_interval", "autothrottle_target_concurrency"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:
@@ -322,6 +323,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
         fail("job_dir" if v["job_dir"] else "frontier",
              "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
+    if v["log_format"] not in ("text", "json"):
+        fail("log_format", f"must be text or json, got {v['log_format']!r}")
     if v["log_level"].lower() not in LOG_LEVELS:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
     for key in ("include", "exclude"):
