@@ -48,6 +48,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
     ("output", ("--stats",), "write the final statistics as JSON to FILE", {"metavar": "FILE"}),
     ("output", ("--log-level",), "debug, info, warning or error", {"metavar": "LEVEL"}),
     ("output", ("--log-format",), "text, or json: one JSON object a line", {"choices": ["text", "json"]}),
+    ("output", ("--metrics-port",), "serve Prometheus metrics on 127.0.0.1:PORT/metrics while crawling",
+     {"metavar": "PORT"}),
     ("output", ("--stats-interval",), "without live progress, seconds between two JSON stats lines on stderr",
      {"metavar": "SECONDS"}),
     ("scheduling", ("--concurrency",), "requests in flight in total", {"metavar": "N"}),

@@ -31,6 +31,7 @@ from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
 from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
+from crawler.metrics import Metrics
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.recorder import PageRecorder
@@ -95,6 +96,7 @@ class Engine:
         self._fetcher: Fetcher | None = None
         self._captures = False  # does the output want each HTTP exchange (WARC)?
         self._bodies = settings.store_bodies or None
+        self.metrics: Metrics | None = None  # --metrics-port
         self._pool: ThreadPoolExecutor | None = None
 
     # -- control --------------------------------------------------------------------------
@@ -181,6 +183,9 @@ class Engine:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
         progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.stats_interval)
+        if self.settings.metrics_port:
+            self.metrics = Metrics(lambda: asyncio.run_coroutine_threadsafe(_snapshot(self), loop).result(10))
+            self.metrics.serve(self.settings.metrics_port)
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
         try:
             async with Fetcher(self.settings, self.scope.allows) as self._fetcher:
@@ -217,6 +222,8 @@ class Engine:
                 budget.cancel()
             await self._runner.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
+            if self.metrics is not None:
+                self.metrics.close()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
@@ -394,6 +401,8 @@ class Engine:
         wire = result.wire
         if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
             found.append(wire)
+        if self.metrics is not None:
+            self.metrics.fetch_seconds.observe(loop.time() - started)
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
@@ -605,6 +614,11 @@ class Engine:
         self._stopping.set()
         self._abort.set()
         self.frontier.close()
+
+
+async def _snapshot(engine: Engine) -> dict[str, Any]:
+    """``engine.snapshot()``, taken on the loop for a caller in another thread (a scrape)."""
+    return engine.snapshot()
 
 
 async def _first(*aws: Any) -> None:

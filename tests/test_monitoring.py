@@ -35,3 +35,34 @@ def test_log_format_json_makes_every_stderr_line_json(serve, tmp_path: Path) -> 
     final = entries[-1]
     assert final["message"].startswith("crawl finished: 6 pages")
     assert final["stats"]["pages"] == json.loads(stats.read_text())["pages"] == 6
+
+
+def test_prometheus_metrics_during_a_crawl(serve, tmp_path: Path) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from crawler.testsite import free_port
+    from tests.conftest import wait_for
+    from tests.test_cli import lines_in, start_cli
+
+    server = serve(slow_app(60, 0.1))
+    port = free_port()
+    out = tmp_path / "o.jsonl"
+    proc = start_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(out), "--metrics-port", str(port),
+                     "--per-host", "2", "--no-robots", "--stats", str(tmp_path / "stats.json"), cwd=tmp_path)
+    try:
+        wait_for(lambda: lines_in(out) >= 5, timeout=30)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    finally:
+        assert proc.wait(timeout=60) == 0
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    pages = samples[("crawler_pages_total", (("status", "200"),))]
+    assert 5 <= pages <= 61
+    assert samples[("crawler_discovered_total", ())] == 61  # the seed's links are all accepted at once
+    assert samples[("crawler_in_flight", ())] <= 2
+    assert samples[("crawler_fetch_seconds_count", ())] >= pages
+    assert families["crawler_fetch_seconds"].type == "histogram"
+    final = json.loads((tmp_path / "stats.json").read_text())
+    assert final["pages"] == 61 >= pages

@@ -280,7 +280,7 @@ async def test_broad_crawl_keeps_every_limit_and_finishes_every_host(serve, craw
     hosts, pages = 30, 8
 
     async def page(request: web.Request) -> web.Response:
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.1)  # long enough that 40 requests overlap even on a busy machine
         return html("".join(f'<a href="/p{i}">x</a>' for i in range(pages)))
 
     app = web.Application()

@@ -82,6 +82,7 @@ class Settings:
     progress: bool | str
     stats_interval: float
     log_format: str
+    metrics_port: int
     log_level: str
 
     def replace(self, **changes: Any) -> Settings:
@@ -323,6 +324,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
         fail("job_dir" if v["job_dir"] else "frontier",
              "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
+    if not 0 <= v["metrics_port"] <= 65535:
+        fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
     if v["log_format"] not in ("text", "json"):
         fail("log_format", f"must be text or json, got {v['log_format']!r}")
     if v["log_level"].lower() not in LOG_LEVELS:
