@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from crawler import __version__
-from crawler.config import Settings, default_values, load_settings_with_sources
+from crawler.config import REDIS_SCHEMES, Settings, default_values, load_settings_with_sources
 from crawler.engine import Engine
 from crawler.errors import FatalError, UsageError
 from crawler.job import JobLocked
@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return (seed_main if argv[0] == "seed" else status_main)(argv[1:])
         args = build_parser().parse_args(argv)
         settings = settings_from_args(args)
-        shared = settings.frontier.startswith(("redis://", "rediss://", "unix://"))
+        shared = settings.frontier.startswith(REDIS_SCHEMES)
         if "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
             raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
         if settings.workers > 1:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from crawler.config import Settings, load_settings
+from crawler.config import REDIS_STREAM_SCHEMES, Settings, load_settings
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.redis import RedisFrontier, crawl_status
 from crawler.request import CrawlRequest
@@ -90,7 +90,7 @@ def run_workers(argv: list[str], settings: Settings) -> int:
     if settings.output == "-":
         raise UsageError("--workers: each process writes its own output; give -o FILE")
     output = settings.output
-    if "{worker}" not in output and not output.startswith(("redis://", "rediss://")):
+    if "{worker}" not in output and not output.startswith(REDIS_STREAM_SCHEMES):
         output = tagged_path(output, "{worker}")
     command = [sys.executable, "-m", "crawler", *argv, "--workers", "1", "--output", output]
     children = [subprocess.Popen(command) for _ in range(settings.workers)]

@@ -26,7 +26,7 @@ import aiofiles
 import aiofiles.os
 
 from crawler import errors
-from crawler.config import Settings
+from crawler.config import REDIS_SCHEMES, Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
@@ -46,7 +46,6 @@ from crawler.urls import normalize_url
 from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _parts = itertools.count()
 
 

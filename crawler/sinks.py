@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import aiofiles
 import aiofiles.os
 
+from crawler.config import REDIS_STREAM_SCHEMES
 from crawler.errors import FatalError, UsageError
 from crawler.writer import Capture, Item
 
@@ -140,12 +141,11 @@ def _cell(value: Any) -> str:
 
 
 def _records(entries: Iterable[Any]) -> Iterable[dict[str, Any]]:
-    """The records and items among ``entries`` (markers write nothing)."""
+    """The items among ``entries`` (the built-in recorder's records are items too; the
+    markers write nothing)."""
     for e in entries:
         if type(e) is Item:
             yield e.data
-        elif type(e) is dict:
-            yield e
 
 
 class FileSink:
@@ -316,7 +316,7 @@ def _cut(entries: list[Any], room: int, captures: bool) -> int | None:
     """Where to cut ``entries`` so that ``room`` more records fill the file; None if they fit."""
     count = 0
     for i, e in enumerate(entries):
-        if type(e) is Capture if captures else (type(e) is Item or type(e) is dict):
+        if type(e) is Capture if captures else type(e) is Item:
             if count == room:
                 return i
             count += 1
@@ -389,7 +389,7 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
               rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
               warcinfo: dict[str, str] | None = None) -> FileSink:
     """The sink for ``--output``/``--format`` (not opened yet)."""
-    if path.startswith(("redis://", "rediss://")):
+    if path.startswith(REDIS_STREAM_SCHEMES):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
             raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
         return RedisStreamSink(path)  # type: ignore[return-value]

@@ -13,7 +13,8 @@ STOP = None  # put on the queue to end the writer
 
 
 class Done(dict):  # type: ignore[type-arg]
-    """A URL's record that is counted but not written (a spider's output is its items)."""
+    """A URL's end: its ``url``, ``status``, ``error`` and ``bytes``, counted in the stats (and
+    committed or acked), never written: the output is the spider's items."""
 
     __slots__ = ()
 

@@ -18,6 +18,8 @@ from typing import Any
 from crawler.errors import UsageError
 
 SCOPES = ("host", "domain", "any")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
+REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
 FORMATS = ("", "jsonl", "csv", "warc")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -303,7 +305,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
         fail("spider", f"expected module:Class, got {v['spider']!r}")
     frontier = v["frontier"]
-    redis = frontier.startswith(("redis://", "rediss://", "unix://"))
+    redis = frontier.startswith(REDIS_SCHEMES)
     sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
     if frontier and frontier != "memory" and not redis and not sqlite:
         fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
@@ -315,7 +317,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
     if v["workers"] > 1 and not redis:
         fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
-    if (v["job_dir"] or sqlite) and v["output"].startswith(("redis://", "rediss://")):
+    if (v["job_dir"] or sqlite) and v["output"].startswith(REDIS_STREAM_SCHEMES):
         fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
     if v["workers"] > 1 and v["output"] == "-":
         fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
