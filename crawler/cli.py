@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.workers > 1:
             from crawler.distributed import run_workers
 
-            return run_workers(argv, settings)
+            return run_workers(argv, settings, main)
         spider = load_spider(settings.spider) if settings.spider else None
         _setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []

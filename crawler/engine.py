@@ -373,7 +373,7 @@ class Engine:
                 finally:
                     await self.frontier.release(request)
                 await self.politeness.apply_robots(request.host, rules)
-                await self.frontier.retry(request, 0.0)
+                await self._requeue(request, 0.0)
                 if self.settings.use_sitemaps and origin not in self._sitemap_origins:
                     self._sitemap_origins.add(origin)
                     return await self._accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
@@ -405,7 +405,7 @@ class Engine:
         wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
-            await self.frontier.retry(request, wait)
+            await self._requeue(request, wait)
             return found
         if result.location is not None:
             error = await self._redirect(request, result.location)
@@ -522,6 +522,14 @@ class Engine:
             return "identical-payload-digest"
         return None
 
+    async def _requeue(self, request: CrawlRequest, wait: float) -> None:
+        """Send ``request`` back to the frontier, not to be handed out before ``wait`` seconds
+        (a retry, a redirect hop, a page that waited for robots.txt). On a shared frontier it
+        is no longer this process's to finish: whoever leases it next counts it."""
+        await self.frontier.retry(request, wait)
+        if self.shared:
+            self.outstanding -= 1
+
     async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
         """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
         delay and robots.txt apply to the hop); the error name when the hop is refused."""
@@ -532,7 +540,7 @@ class Engine:
                 or request.redirects >= self.settings.max_redirects):
             return errors.TOO_MANY_REDIRECTS
         request.redirect(target)
-        await self.frontier.retry(request, 0.0)
+        await self._requeue(request, 0.0)
         return None
 
     async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,

@@ -141,9 +141,10 @@ def crawl(tmp_path: Path) -> Callable[..., Any]:
     return run
 
 
-def run_cli(*args: str, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """``python -m crawler ARGS`` as users run it."""
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
+            **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m crawler ARGS`` as users run it (``env``: variables to add)."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)} | (env or {})
     return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, **kwargs)
 

@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aiohttp import web
+
 from crawler.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file
-from tests.test_crawl import slow_app
+from tests.test_crawl import html, slow_app
 
 _ids = itertools.count()
 
@@ -63,6 +65,30 @@ def test_a_killed_process_loses_nothing(serve, redis_server, tmp_path: Path) -> 
     status = run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json", cwd=tmp_path)
     figures = json.loads(status.stdout)
     assert figures["queued"] == 0 and figures["leases"] == 0 and figures["dead"] == 0
+
+
+def test_a_crawl_ends_when_its_last_record_is_written(serve, redis_server, tmp_path: Path) -> None:
+    # Requests that go back to the frontier (the page that waited for robots.txt, a 500 tried
+    # again) are whoever leases them next's to finish: the process must not wait for them
+    # itself, which would hold the end until the writer's flush timer (60 s here).
+    async def flaky(request: web.Request) -> web.Response:
+        tries[request.path] = tries.get(request.path, 0) + 1
+        if tries[request.path] == 1 and request.path != "/":
+            return web.Response(status=500)
+        return html('<a href="/p/1">x</a><a href="/p/2">x</a>')
+
+    tries: dict[str, int] = {}
+    app = web.Application()
+    app.router.add_get("/", flaky)
+    app.router.add_get("/p/{n}", flaky)
+    server = serve(app)
+    out = tmp_path / "o.jsonl"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+                   "--retries", "1", "-o", str(out), cwd=tmp_path, timeout=30,
+                   env={"CRAWLER_FLUSH_INTERVAL": "60"})
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(r["status"] for r in read_jsonl(out)) == [200, 200, 200]
+    assert tries == {"/": 1, "/p/1": 2, "/p/2": 2}
 
 
 def test_per_host_delay_holds_across_processes(serve, redis_server, tmp_path: Path) -> None:

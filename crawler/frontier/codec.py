@@ -16,19 +16,25 @@ from crawler.urls import host_of
 
 
 def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
-    """The spider's request of ``request`` as JSON-ready fields (None if there is none)."""
+    """The spider's request of ``request`` as JSON-ready fields, defaults left out (None if
+    there is no spider's request)."""
     public = request.request
     if public is None:
         return None
-    fields: dict[str, Any] = {"priority": public.priority, "headers": public.headers}
+    fields: dict[str, Any] = {}
+    if public.priority:
+        fields["priority"] = public.priority
+    if public.headers:
+        fields["headers"] = public.headers
     for name in ("callback", "errback"):
         fn = getattr(public, name)
         if fn is not None:
             fields[name] = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
-    try:
-        fields["meta"] = json.loads(json.dumps(public.meta))
-    except (TypeError, ValueError):
-        pass  # meta that is not JSON does not survive the trip
+    if public.meta:
+        try:
+            fields["meta"] = json.loads(json.dumps(public.meta))
+        except (TypeError, ValueError):
+            pass  # meta that is not JSON does not survive the trip
     return fields
 
 

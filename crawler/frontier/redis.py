@@ -384,6 +384,7 @@ class RedisFrontier:
         if kind == "lease":
             for i in range(3, len(answer), 2):
                 request = request_from_json(answer[i + 1])
+                self._known.add(hash(request.url))  # seen, by whoever sent it
                 self._leases[request.url] = int(answer[i])
                 self._leased.append(request)
             return
