@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,25 @@ def run_measured(cmd: list[str]) -> tuple[float, int, str, int]:
     if proc.returncode != 0:
         sys.stderr.write(err.decode(errors="replace")[-2000:])
     return wall, usage.ru_maxrss * 1024, out.decode(errors="replace"), proc.returncode
+
+
+def run_on_terminal(cmd: list[str]) -> tuple[int, bytes]:
+    """Run ``cmd`` with its stderr on a pseudo-terminal (as a person at a shell sees it), its
+    stdout discarded; its exit status and what it drew on the terminal."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    return proc.wait(), bytes(drawn)
 
 
 def machine() -> str:

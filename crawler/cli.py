@@ -46,6 +46,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
     ("output", ("--store-bodies",), "save every body under DIR, content-addressed by SHA-1 (record field body_path)",
      {"metavar": "DIR"}),
     ("output", ("--stats",), "write the final statistics as JSON to FILE", {"metavar": "FILE"}),
+    ("output", ("--report",), "write an HTML report of the crawl to FILE (self-contained: charts as inline SVG)",
+     {"metavar": "FILE.html"}),
     ("output", ("--log-level",), "debug, info, warning or error", {"metavar": "LEVEL"}),
     ("output", ("--log-format",), "text, or json: one JSON object a line", {"choices": ["text", "json"]}),
     ("output", ("--metrics-port",), "serve Prometheus metrics on 127.0.0.1:PORT/metrics while crawling",

@@ -31,10 +31,12 @@ from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
 from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
-from crawler.metrics import Metrics
+from crawler.measures import Measures, Timeline
+from crawler.metrics import LATENCY_BUCKETS, Metrics
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.recorder import PageRecorder
+from crawler.report import write_report
 from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of
 from crawler.scope import Scope
@@ -83,8 +85,8 @@ class Engine:
         self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
         self.spider = spider if spider is not None else PageRecorder()
         self.spider.settings = settings
-        self._runner = SpiderRunner(self.spider, settings, self.scope.allows)
-        self.stats = Stats()
+        self.stats = Stats(Measures(settings.concurrency, settings.parse_threads))
+        self._runner = SpiderRunner(self.spider, settings, self.scope.allows, self.stats.measures)
         self.in_flight = 0
         self.outstanding = 0
         self.fatal: FatalError | None = None
@@ -96,6 +98,7 @@ class Engine:
         self._captures = False  # does the output want each HTTP exchange (WARC)?
         self._bodies = settings.store_bodies or None
         self.metrics: Metrics | None = None  # --metrics-port
+        self.timeline = Timeline() if settings.report else None  # --report's curves
         self._pool: ThreadPoolExecutor | None = None
 
     # -- control --------------------------------------------------------------------------
@@ -126,12 +129,22 @@ class Engine:
         return isinstance(self.frontier, SQLiteFrontier)
 
     def snapshot(self) -> dict[str, Any]:
-        """Figures for progress displays: the stats plus queue sizes."""
-        data = self.stats.as_dict()
+        """Figures for progress displays: the stats (without the per-host and per-depth
+        detail), queue sizes, and the busy seconds of the fetch workers and parse pool."""
+        data = self.stats.as_dict(detail=False)
+        measures = self.stats.measures
         data["in_flight"] = self.in_flight
         data["frontier"] = len(self.frontier)
         data["output_queue"] = self._queue.qsize()
+        data["workers"] = measures.workers
+        data["workers_busy_s"] = measures.workers_busy
+        data["parse_threads"] = measures.parse_threads
+        data["parse_pool_busy_s"] = measures.pool_busy
+        data["hosts_seen"] = len(measures.hosts)
         return data
+
+    def _slowest_hosts(self, n: int) -> list[tuple[str, float]]:
+        return [(host, d.quantile(0.95)) for host, d in self.stats.measures.slowest_hosts(n)]
 
     # -- running --------------------------------------------------------------------------
 
@@ -181,7 +194,8 @@ class Engine:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
-        progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.stats_interval)
+        progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.stats_interval,
+                            self._slowest_hosts)
         if self.settings.metrics_port:
             self.metrics = Metrics(lambda: asyncio.run_coroutine_threadsafe(_snapshot(self), loop).result(10))
             self.metrics.serve(self.settings.metrics_port)
@@ -204,6 +218,7 @@ class Engine:
                     await self._queue.put(start)
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
                 progress.start()
+                sampler = loop.create_task(self._sample(self.timeline)) if self.timeline is not None else None
                 try:
                     await _first(self._finished.wait(), self._stopping.wait(), writer, asyncio.wait(workers))
                     self.frontier.close()
@@ -213,6 +228,8 @@ class Engine:
                     await writer
                 finally:
                     progress.stop()
+                    if sampler is not None:
+                        sampler.cancel()
                     for task in [*workers, writer]:
                         task.cancel()
                     await asyncio.gather(*workers, writer, return_exceptions=True)
@@ -233,9 +250,27 @@ class Engine:
             self.stats.finish()
             if self.settings.job_dir:
                 log_run(self.settings.job_dir, self.output, self.stats, self.outstanding)
+            if self.settings.report:
+                await self._report()
         if self.fatal is not None:
             raise self.fatal
         return self.stats
+
+    async def _sample(self, timeline: Timeline) -> None:
+        """Add the crawl's figures to ``timeline`` every ``timeline.interval`` seconds."""
+        while True:
+            timeline.add(self.stats.elapsed, self.stats.pages, len(self.frontier), self.in_flight, self._queue.qsize())
+            await asyncio.sleep(timeline.interval)  # a timer, not a wait for work
+
+    async def _report(self) -> None:
+        """Write ``--report`` (the figures of ``--stats``); a failure is fatal, after the crawl."""
+        assert self.timeline is not None
+        s = self.stats
+        self.timeline.add(s.elapsed, s.pages, len(self.frontier), self.in_flight, self._queue.qsize())
+        try:
+            await write_report(self.settings.report, s.as_dict(), self.timeline)
+        except OSError as e:
+            self.fatal = self.fatal or FatalError(f"--report: cannot write {self.settings.report}: {e.strerror}")
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers to return; when stopping, give them ``shutdown_grace`` seconds
@@ -287,6 +322,9 @@ class Engine:
                 else:
                     allowed.append(r)
             requests = allowed
+        now = asyncio.get_running_loop().time()
+        for r in requests:
+            r.queued = now
         accepted = await self.frontier.add(requests, limit=room)
         if denied:
             room = None if room is None else room - len(accepted)
@@ -304,12 +342,16 @@ class Engine:
         :meth:`SpiderRunner.handle`) makes items and requests; returns what is to go to the
         output queue: records of URLs those requests found forbidden, the items, and the URL's
         own :class:`Done` (counted, not written)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         items, requests, error = await self._runner.handle(
             request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed,  # type: ignore[arg-type]
             body_path=body_path)
+        if result is not None and result.body:
+            self.stats.measures.handle.add(loop.time() - started)
         found = await self._accept_requests(requests, request) if requests else []
         done = Done(url=request.url, status=result.status if result is not None else None, error=error,
-                    bytes=result.size if result is not None else 0)
+                    bytes=result.size if result is not None else 0, depth=request.depth, host=request.host)
         return [*found, *items, done]
 
     async def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[Any]:
@@ -323,6 +365,8 @@ class Engine:
 
     async def _worker(self) -> None:
         frontier = self.frontier
+        measures = self.stats.measures
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 request = await frontier.get()
@@ -335,6 +379,10 @@ class Engine:
                 self.outstanding += 1  # leased: this process's to finish
                 if request.depth == 0 and request.referrer is None:
                     self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
+            started = loop.time()
+            if request.queued is not None:
+                measures.frontier_wait.add(started - request.queued)
+                request.queued = None
             self.in_flight += 1
             try:
                 records = await self._process(request)
@@ -348,9 +396,11 @@ class Engine:
                 try:
                     records = await self._end(request, None, errors.CONTENT)
                 except Exception:
-                    records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0)]
+                    records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0, depth=request.depth,
+                                    host=request.host)]
             finally:
                 self.in_flight -= 1
+                measures.workers_busy += loop.time() - started
             if records:
                 await self._queue.put(records)  # one entry a URL: its items, its Done, ...
 
@@ -400,9 +450,9 @@ class Engine:
         wire = result.wire
         if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
             found.append(wire)
-        if self.metrics is not None:
-            self.metrics.fetch_seconds.observe(loop.time() - started)
-        wait = await self.politeness.after_fetch(request.host, result, loop.time() - started)
+        seconds = loop.time() - started
+        self.stats.measures.fetched(request.host, seconds)
+        wait = await self.politeness.after_fetch(request.host, result, seconds)
         if result.retryable and request.attempts <= self.settings.retries and not self._stopping.is_set():
             self.stats.retries += 1
             await self._requeue(request, wait)
@@ -526,6 +576,7 @@ class Engine:
         """Send ``request`` back to the frontier, not to be handed out before ``wait`` seconds
         (a retry, a redirect hop, a page that waited for robots.txt). On a shared frontier it
         is no longer this process's to finish: whoever leases it next counts it."""
+        request.queued = asyncio.get_running_loop().time()
         await self.frontier.retry(request, wait)
         if self.shared:
             self.outstanding -= 1
@@ -624,8 +675,14 @@ class Engine:
 
 
 async def _snapshot(engine: Engine) -> dict[str, Any]:
-    """``engine.snapshot()``, taken on the loop for a caller in another thread (a scrape)."""
-    return engine.snapshot()
+    """``engine.snapshot()`` and the timing histograms, taken on the loop for a caller in
+    another thread (a Prometheus scrape)."""
+    data = engine.snapshot()
+    measures = engine.stats.measures
+    data["histograms"] = {"fetch": measures.fetch.cumulative(LATENCY_BUCKETS),
+                          "frontier_wait": measures.frontier_wait.cumulative(LATENCY_BUCKETS),
+                          "handle": measures.handle.cumulative(LATENCY_BUCKETS)}
+    return data
 
 
 async def _first(*aws: Any) -> None:

@@ -25,6 +25,7 @@ class CrawlRequest:
         "host",
         "kind",
         "lastmod",
+        "queued",
         "redirects",
         "referrer",
         "request",
@@ -47,6 +48,7 @@ class CrawlRequest:
         self.redirects = 0  # redirect hops followed
         self.visited: set[str] | None = None  # URLs of the redirect chain so far
         self.started: float | None = None  # loop time of the first attempt
+        self.queued: float | None = None  # loop time it went into the frontier (this process)
         self.request: Any = None  # the spider's crawler.spider.Request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from crawler import errors
 from crawler.config import Settings
 from crawler.fetch import FetchResult
+from crawler.measures import Measures
 from crawler.request import CrawlRequest
 from crawler.robots import product_token
 from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
@@ -26,8 +28,10 @@ log = logging.getLogger("crawler")
 class SpiderRunner:
     """Calls a spider's code for the engine and counts what goes wrong in it."""
 
-    def __init__(self, spider: Spider, settings: Settings, allows: Callable[[str], bool]) -> None:
+    def __init__(self, spider: Spider, settings: Settings, allows: Callable[[str], bool],
+                 measures: Measures | None = None) -> None:
         self.spider = spider
+        self.measures = measures or Measures(1, 1)  # the parse pool's busy time goes here
         self.allows = allows
         self.max_url_length = settings.max_url_length
         self.obey_robots = settings.robots
@@ -112,6 +116,9 @@ class SpiderRunner:
         outputs, _ = await self._run(fn, failure, request, 0, pool)
         return await self._sort(outputs, request, error)
 
+    def _pool_time(self, seconds: float) -> None:
+        self.measures.pool_busy += seconds
+
     async def _run(self, fn: Callable[..., Any], arg: Any, request: CrawlRequest, size: int,
                    pool: Executor) -> tuple[list[Any], Exception | None]:
         """The response hooks, then ``fn(arg)``: what it made, or the exception it raised."""
@@ -121,7 +128,7 @@ class SpiderRunner:
             for hook in self.hooks:
                 if getattr(hook, "process_response", None) is not None:
                     arg = await _maybe_await(hook.process_response, arg, self.spider)
-            return await _call(fn, arg, None if size <= self.inline_bytes else pool), None
+            return await _call(fn, arg, None if size <= self.inline_bytes else pool, self._pool_time), None
         except Exception as e:
             self.callback_errors += 1
             log.warning("%s raised on %s: %r", getattr(fn, "__qualname__", fn), request.url, e)
@@ -180,16 +187,30 @@ async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def _call(fn: Callable[..., Any], arg: Any, pool: Executor | None) -> list[Any]:
+async def _call(fn: Callable[..., Any], arg: Any, pool: Executor | None,
+                busy: Callable[[float], None]) -> list[Any]:
     """Everything ``fn(arg)`` yields or returns, as a list. Plain functions run in ``pool``
-    (on the loop when it is None)."""
+    (on the loop when it is None); ``busy`` is told the seconds a pool thread spent on it."""
     if inspect.isasyncgenfunction(fn):
         return [x async for x in fn(arg)]
     if inspect.iscoroutinefunction(fn):
         return _as_list(await fn(arg))
     if pool is None:
         return _as_list(fn(arg))
-    return await asyncio.get_running_loop().run_in_executor(pool, lambda: _as_list(fn(arg)))
+
+    spent = [0.0]
+
+    def timed() -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return _as_list(fn(arg))
+        finally:
+            spent[0] = time.perf_counter() - started
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, timed)
+    finally:
+        busy(spent[0])
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -7,11 +7,16 @@ import time
 from collections import Counter
 from typing import Any
 
+from crawler.measures import Measures
+
+TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
+
 
 class Stats:
     """Counters of one crawl. ``pages`` counts records written."""
 
-    def __init__(self) -> None:
+    def __init__(self, measures: Measures | None = None) -> None:
+        self.measures = measures or Measures(1, 1)
         self.started = time.monotonic()
         self.ended: float | None = None
         self.pages = 0
@@ -28,15 +33,26 @@ class Stats:
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
         self.callback_errors = 0  # exceptions in spider callbacks and pipelines
+        self.depths: Counter[int] = Counter()  # records by crawl depth
+        self.hosts: Counter[str] = Counter()  # records by host (fetched from)
+        self.host_errors: Counter[str] = Counter()
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record."""
         self.pages += 1
         error = record["error"]
+        host = record.get("host")
         if error is None:
             self.ok += 1
         else:
             self.errors[error] += 1
+            if host is not None:
+                self.host_errors[host] += 1
+        if host is not None:
+            self.hosts[host] += 1
+        depth = record.get("depth")
+        if depth is not None:
+            self.depths[depth] += 1
         status = record["status"]
         if status is not None:
             self.statuses[status] += 1
@@ -57,9 +73,10 @@ class Stats:
         elapsed = self.elapsed
         return self.pages / elapsed if elapsed > 0 else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        """The statistics as plain JSON-ready data (``--stats FILE``)."""
-        return {
+    def as_dict(self, detail: bool = True) -> dict[str, Any]:
+        """The statistics as plain JSON-ready data (``--stats FILE``); without ``detail``, not
+        the per-depth and per-host figures (for displays that ask often)."""
+        data = {
             "pages": self.pages,
             "ok": self.ok,
             "errors": dict(sorted(self.errors.items())),
@@ -76,6 +93,29 @@ class Stats:
             "items": self.items,
             "dropped": self.dropped,
             "callback_errors": self.callback_errors,
+            "timings": self.measures.as_dict(self.elapsed),
+        }
+        if detail:
+            data["depth"] = {str(k): v for k, v in sorted(self.depths.items())}
+            data["hosts"] = self.hosts_dict()
+        return data
+
+    def hosts_dict(self) -> dict[str, Any]:
+        """How many hosts, and the top ones by pages, by errors and by mean fetch time (with
+        their fetch p50 and p95)."""
+        fetch = self.measures.hosts
+
+        def row(host: str) -> dict[str, Any]:
+            d = fetch.get(host)
+            return {"host": host, "pages": self.hosts[host], "errors": self.host_errors[host],
+                    "fetch_p50_ms": round(d.quantile(0.5) * 1000, 1) if d else None,
+                    "fetch_p95_ms": round(d.quantile(0.95) * 1000, 1) if d else None}
+
+        return {
+            "count": len(self.hosts),
+            "by_pages": [row(h) for h, _ in self.hosts.most_common(TOP_HOSTS)],
+            "by_errors": [row(h) for h, _ in self.host_errors.most_common(TOP_HOSTS)],
+            "slowest": [row(h) for h, _ in self.measures.slowest_hosts(TOP_HOSTS)],
         }
 
     def to_json(self) -> str:
@@ -90,14 +130,15 @@ class Stats:
                 else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
         return (
             f"{head}: {self.pages} pages ({self.ok} ok) in {self.elapsed:.1f} s, "
-            f"{self.pages_per_second:.1f} pages/s, {_size(self.bytes)}\n"
+            f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
             f"  errors: {errors}\n"
             f"  status: {statuses}\n"
             f"  retries: {self.retries}, URLs discovered: {self.discovered}"
         )
 
 
-def _size(n: float) -> str:
+def size(n: float) -> str:
+    """``n`` bytes for a person: 512 B, 1.5 KiB, 3.2 MiB."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -38,6 +38,7 @@ class Hit:
     start: float
     headers: dict[str, str]
     end: float | None = None
+    status: int | None = None  # of the answer (None if the handler raised or was cut off)
 
 
 @dataclass
@@ -73,7 +74,12 @@ def _counting(server: Server) -> Any:
             server.host_max_in_flight[hit.host] = max(server.host_max_in_flight[hit.host],
                                                       server.host_in_flight[hit.host])
         try:
-            return await handler(request)
+            response = await handler(request)
+            hit.status = response.status
+            return response
+        except web.HTTPException as e:
+            hit.status = e.status
+            raise
         finally:
             with server.lock:
                 server.in_flight -= 1

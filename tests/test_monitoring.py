@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import run_cli
+import pytest
+from aiohttp import web
+
+from tests.conftest import ROOT, run_cli
 from tests.test_cli import seeds_file
-from tests.test_crawl import slow_app
+from tests.test_crawl import html, slow_app
 
 
 def test_json_stats_lines_off_a_terminal(serve, tmp_path: Path) -> None:
@@ -64,5 +78,210 @@ def test_prometheus_metrics_during_a_crawl(serve, tmp_path: Path) -> None:
     assert samples[("crawler_in_flight", ())] <= 2
     assert samples[("crawler_fetch_seconds_count", ())] >= pages
     assert families["crawler_fetch_seconds"].type == "histogram"
+    for name in ("crawler_frontier_wait_seconds", "crawler_handle_seconds"):
+        assert families[name].type == "histogram"
+        buckets = [s.value for s in families[name].samples if s.name == name + "_bucket"]
+        assert buckets == sorted(buckets) and buckets[-1] == samples[(name + "_count", ())] > 0
+    assert samples[("crawler_frontier_wait_seconds_count", ())] >= pages  # each fetched URL waited its turn
+    assert 0 < samples[("crawler_fetch_workers_busy_seconds_total", ())]
+    assert samples[("crawler_fetch_workers", ())] == 64 and samples[("crawler_hosts", ())] == 1
     final = json.loads((tmp_path / "stats.json").read_text())
     assert final["pages"] == 61 >= pages
+
+
+def monitored_app() -> web.Application:
+    """``/`` links to 10 pages that answer in 50 ms, 3 missing ones, 2 that fail once then
+    work, 1 that always fails, and a chain ``/deep/1`` -> ``/deep/2`` -> ``/deep/3``."""
+    failed: set[str] = set()
+
+    async def page(request: web.Request) -> web.Response:
+        kind, n = request.match_info["kind"], int(request.match_info["n"])
+        if kind == "ok":
+            await asyncio.sleep(0.05)
+        elif kind == "missing":
+            raise web.HTTPNotFound()
+        elif kind == "flaky" and request.path not in failed:
+            failed.add(request.path)
+            return web.Response(status=503)
+        elif kind == "broken":
+            return web.Response(status=500)
+        elif kind == "deep" and n < 3:
+            return html(f'<a href="/deep/{n + 1}">deeper</a>')
+        return html("leaf")
+
+    async def root(request: web.Request) -> web.Response:
+        links = [f"/ok/{i}" for i in range(10)] + [f"/missing/{i}" for i in range(3)]
+        links += ["/flaky/0", "/flaky/1", "/broken/0", "/deep/1"]
+        return html("".join(f'<a href="{link}">x</a>' for link in links))
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    app.router.add_get("/{kind}/{n}", page)
+    return app
+
+
+def crawl_monitored(serve, tmp_path: Path, *extra: str) -> tuple[Any, dict[str, Any]]:
+    server = serve(monitored_app())
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(tmp_path / "o.jsonl"), "--retries", "1",
+                   "--per-host", "4", "--stats", str(tmp_path / "stats.json"), *extra, cwd=tmp_path,
+                   env={"CRAWLER_RETRY_BACKOFF": "0.05"})
+    assert proc.returncode == 0, proc.stderr
+    return server, json.loads((tmp_path / "stats.json").read_text())
+
+
+def test_stats_equal_what_the_server_saw(serve, tmp_path: Path) -> None:
+    server, stats = crawl_monitored(serve, tmp_path)
+    hits = [h for h in server.hits if h.path != "/robots.txt"]
+    last = {h.path: h.status for h in sorted(hits, key=lambda h: h.start)}  # each URL's final answer
+    assert stats["pages"] == len(last) == 20
+    assert stats["status"] == {str(code): n for code, n in sorted(Counter(last.values()).items())}
+    assert stats["errors"] == {"http": 4}  # 3 missing, 1 broken after its retry
+    assert stats["retries"] == len(hits) - len(last) == 3  # 2 flaky, 1 broken
+    timings = stats["timings"]
+    assert timings["fetch"]["count"] == len(hits)  # one a fetch attempt the server answered
+    assert sum(timings["fetch"]["distribution"].values()) == len(hits)
+    assert stats["depth"] == {"0": 1, "1": 17, "2": 1, "3": 1}
+    host = server.url.split("/")[2]
+    assert stats["hosts"]["count"] == 1
+    assert stats["hosts"]["by_pages"][0] | {"fetch_p50_ms": 0, "fetch_p95_ms": 0} == {
+        "host": host, "pages": 20, "errors": 4, "fetch_p50_ms": 0, "fetch_p95_ms": 0}
+    assert stats["hosts"]["by_errors"][0]["errors"] == 4
+    # Times the crawler measured agree with the server's: the 10 slow pages take 50 ms or more.
+    assert timings["fetch"]["max_ms"] >= 50
+    assert sorted(h.end - h.start for h in hits)[-1] * 1000 <= timings["fetch"]["max_ms"] * 1.1 + 5
+    assert 0 < timings["fetch_workers_busy"] <= 1 and 0 <= timings["parse_pool_busy"] <= 1
+    assert timings["frontier_wait"]["count"] >= 20  # every URL, and each retry, waited its turn
+
+
+def test_frontier_wait_shows_a_host_delay(serve, tmp_path: Path) -> None:
+    # 10 pages, one at a time, 0.2 s apart: the last waits about 2 s in the frontier.
+    server = serve(slow_app(10, 0.0))
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(tmp_path / "o.jsonl"), "--no-robots",
+                   "--per-host", "1", "--delay", "0.2", "--stats", str(tmp_path / "stats.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    wait = json.loads((tmp_path / "stats.json").read_text())["timings"]["frontier_wait"]
+    assert wait["count"] == 11
+    assert wait["max_ms"] >= 1800 and wait["p95_ms"] >= 1500 and wait["p50_ms"] >= 800
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        return {k: v for key, value in data.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    if isinstance(data, list):
+        return {k: v for i, value in enumerate(data) for k, v in _flatten(value, f"{prefix}{i}.").items()}
+    return {prefix[:-1]: data}
+
+
+class _StatCells(HTMLParser):
+    """The ``data-stat`` elements of a report and their text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[str, str] = {}
+        self.svgs = 0
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.svgs += tag == "svg"
+        self._open = dict(attrs).get("data-stat")
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self.cells[self._open] = data
+            self._open = None
+
+
+def report_cells(path: Path) -> _StatCells:
+    parser = _StatCells()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_report_numbers_equal_stats(serve, tmp_path: Path) -> None:
+    _, stats = crawl_monitored(serve, tmp_path, "--report", str(tmp_path / "report.html"))
+    report = report_cells(tmp_path / "report.html")
+    flat = _flatten(stats)
+    assert report.cells  # every number on the page names its --stats figure
+    for path, text in report.cells.items():
+        assert path in flat, path
+        assert float(text) == float(flat[path]), (path, text, flat[path])
+    for must in ("pages", "ok", "retries", "bytes", "status.200", "status.404", "status.500", "errors.http",
+                 "depth.3", "hosts.by_pages.0.pages", "hosts.by_errors.0.errors", "timings.fetch.p95_ms",
+                 "timings.frontier_wait.p95_ms", "timings.fetch.distribution.inf"):
+        assert must in report.cells, must
+    assert report.svgs >= 8  # pages/s and frontier size over time, and the bar charts
+    text = (tmp_path / "report.html").read_text()
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "").replace(stats_host(stats), "")
+    assert "<script" not in text  # nothing to run, nothing to fetch
+
+
+def stats_host(stats: dict[str, Any]) -> str:
+    return "http://" + stats["hosts"]["by_pages"][0]["host"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="LOUD SKIP: chromium is not installed (apt-get install chromium); "
+                                              "the HTML report is not rendered")
+def test_report_renders_in_headless_chromium(serve, tmp_path: Path) -> None:
+    crawl_monitored(serve, tmp_path, "--report", str(tmp_path / "report.html"))
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    url = (tmp_path / "report.html").as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") == report_cells(tmp_path / "report.html").svgs >= 8  # all parsed as SVG
+    png = tmp_path / "report.png"
+    shot = subprocess.run([*flags, f"--screenshot={png}", "--window-size=1100,2400", url], capture_output=True,
+                          text=True, timeout=120)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1100, 2400)
+    assert len(set(_png_rows(data))) > 50  # not a blank page: many different rows of pixels
+
+
+def _png_rows(data: bytes) -> list[bytes]:
+    """The filtered scanlines of a PNG (enough to tell a drawn page from a blank one)."""
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    chunks, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8:pos + 8 + length])
+        pos += length + 12
+    raw = zlib.decompress(b"".join(chunks))
+    stride = 1 + width * {2: 3, 6: 4, 0: 1, 4: 2}[colour] * depth // 8
+    return [raw[i * stride:(i + 1) * stride] for i in range(height)]
+
+
+def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(30, 0.1))  # 31 pages, 2 at a time: 1.5 s at least
+    master, slave = pty.openpty()
+    env = os.environ | {"PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o",
+                             str(tmp_path / "o.jsonl"), "--per-host", "2", "--no-robots", "--stats",
+                             str(tmp_path / "stats.json")], stdout=subprocess.DEVNULL, stderr=slave, cwd=tmp_path,
+                            env=env)
+    os.close(slave)
+    drawn = bytearray()
+    try:
+        while chunk := os.read(master, 65536):
+            drawn += chunk
+    except OSError:  # EIO: the crawler closed the terminal
+        pass
+    finally:
+        os.close(master)
+    assert proc.wait(timeout=60) == 0, drawn.decode(errors="replace")
+    text = drawn.decode(errors="replace")
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    host = server.url.split("/")[2]
+    final = text[text.rindex("pages 31/31"):]  # the last redraw: the final figures
+    for shown in ("pages/s", "in flight 0", "frontier 0", "out queue 0", "errors: none", "fetch p50",
+                  "frontier wait p95", "busy: workers", f"slowest hosts (p95): {host} "):
+        assert shown in final, (shown, final)
+    redraws = text.count("slowest hosts (p95)")
+    assert 2 <= redraws <= 4 * stats["elapsed_s"] + 3  # at most 4 a second (and one at the end)

@@ -39,6 +39,7 @@ class Settings:
     workers: int
     worker: str
     stats: str
+    report: str
     concurrency: int
     per_host: int
     delay: float
