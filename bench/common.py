@@ -94,8 +94,8 @@ def serve(root: Path):
 
 
 def run_measured(cmd: list[str]) -> tuple[float, int, str, int]:
-    """Run ``cmd`` as a child and take its own peak RSS from wait4."""
-    start = time.perf_counter()
+    """Run ``cmd`` as a child: its CPU seconds (user + system) and its own peak RSS, from wait4,
+    its stdout and its exit status."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     # Read the pipes in full, then reap with wait4 to get this child's resource usage.
@@ -112,16 +112,16 @@ def run_measured(cmd: list[str]) -> tuple[float, int, str, int]:
     for t in threads:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - start
     out, err = outs[0], errs[0]
     if proc.returncode != 0:
         sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return wall, usage.ru_maxrss * 1024, out.decode(errors="replace"), proc.returncode
+    return (usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out.decode(errors="replace"),
+            proc.returncode)
 
 
-def run_on_terminal(cmd: list[str]) -> tuple[int, bytes]:
+def run_on_terminal(cmd: list[str]) -> tuple[int, bytes, float]:
     """Run ``cmd`` with its stderr on a pseudo-terminal (as a person at a shell sees it), its
-    stdout discarded; its exit status and what it drew on the terminal."""
+    stdout discarded; its exit status, what it drew on the terminal, and its CPU seconds."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
@@ -135,7 +135,9 @@ def run_on_terminal(cmd: list[str]) -> tuple[int, bytes]:
             break
         drawn += chunk
     os.close(master)
-    return proc.wait(), bytes(drawn)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, bytes(drawn), usage.ru_utime + usage.ru_stime
 
 
 def machine() -> str:

@@ -22,7 +22,7 @@ class Histogram:
 
     __slots__ = ("count", "counts", "factor", "log_factor", "low", "max", "total")
 
-    def __init__(self, low: float = 0.0005, factor: float = 1.1, buckets: int = 160) -> None:
+    def __init__(self, low: float = 0.00005, factor: float = 1.1, buckets: int = 160) -> None:
         self.low = low
         self.factor = factor
         self.log_factor = math.log(factor)
