@@ -116,6 +116,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
                  if b[0] > a[0]]
         charts.append(line_chart("Pages per second over time", rates, "pages/s"))
         charts.append(line_chart("Frontier size over time", [(s[0], s[2]) for s in samples], "URLs queued"))
+        charts.append(line_chart("Output queue over time", [(s[0], s[4]) for s in samples], "entries waiting"))
     charts.append(bar_chart("Status codes", [(code, f"status.{code}", n) for code, n in stats["status"].items()]))
     charts.append(bar_chart("Errors by kind", [(kind, f"errors.{kind}", n) for kind, n in stats["errors"].items()],
                             "err"))
