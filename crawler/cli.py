@@ -122,6 +122,10 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
             groups[group] = p.add_argument_group(group)
         key = flags[-1][2:].replace("-", "_")
         groups[group].add_argument(*flags, help=f"{text} (default: {_shown(defaults[key])})", **extra)
+    groups["scope"].add_argument(
+        "--allow-private", action="store_const", const=True,
+        help="let links and redirects reach private, loopback and link-local addresses; the seeds' own hosts "
+             "always may (default: off)")
     groups["durable crawls"].add_argument(
         "--changed-only", action="store_const", const=True,
         help="on a recrawl, write records only for new or changed pages (default: off)")

@@ -48,6 +48,7 @@ from crawler.urls import normalize_url
 from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
+CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
 _parts = itertools.count()
 
 
@@ -201,7 +202,7 @@ class Engine:
             self.metrics.serve(self.settings.metrics_port)
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
         try:
-            async with Fetcher(self.settings, self.scope.allows) as self._fetcher:
+            async with Fetcher(self.settings, self.scope.allows, self.scope.private_ok) as self._fetcher:
                 if self.settings.robots:
                     store = self.frontier if isinstance(self.frontier, SQLiteFrontier) else None
                     self.robots = Robots(self.settings, self._fetcher, store)
@@ -495,9 +496,13 @@ class Engine:
         return path
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
-        """A spider request's own headers, and conditional GET headers on a recrawl."""
+        """A spider request's own headers, and conditional GET headers on a recrawl. Once a
+        redirect has left the request's origin, its credentials (Authorization, Cookie,
+        Proxy-Authorization) are not sent on: they were meant for the first site only."""
         conditional = self._conditional(request)
         own = request.request.headers if request.request is not None else None
+        if own and request.redirects and origin_of(request.fetch_url) != origin_of(request.url):
+            own = {k: v for k, v in own.items() if k.lower() not in CREDENTIALS}
         return (own or {}) | (conditional or {}) if own or conditional else None
 
     async def _start_spider(self) -> list[Any]:

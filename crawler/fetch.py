@@ -22,7 +22,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from crawler import errors
+from crawler import errors, guard
 from crawler.config import Settings
 from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
@@ -100,10 +100,13 @@ def _media_type(header: str | None) -> tuple[str | None, str | None]:
 class Fetcher:
     """Fetches URLs through one shared aiohttp session. Use as an async context manager."""
 
-    def __init__(self, settings: Settings, allows: Callable[[str], bool]) -> None:
-        """``allows`` decides whether a redirect may go to a (normalized) URL."""
+    def __init__(self, settings: Settings, allows: Callable[[str], bool],
+                 private_ok: Callable[[str], bool] = lambda host: True) -> None:
+        """``allows`` decides whether a redirect may go to a (normalized) URL; ``private_ok``
+        whether a host name may resolve to a private address (:mod:`crawler.guard`)."""
         self.settings = settings
         self.allows = allows
+        self.private_ok = private_ok
         self.session: aiohttp.ClientSession | None = None
         from crawler import __version__
 
@@ -117,7 +120,7 @@ class Fetcher:
         connector = aiohttp.TCPConnector(
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
-            resolver=aiohttp.AsyncResolver(),
+            resolver=guard.resolver(self.private_ok),
             ttl_dns_cache=self.settings.dns_cache_ttl,
         )
         self.session = aiohttp.ClientSession(
@@ -206,8 +209,13 @@ class Fetcher:
             result.error, result.retryable = errors.TIMEOUT, True
         except _TooLarge:
             result.error = errors.TOO_LARGE
-        except aiohttp.ClientConnectorDNSError:
-            result.error, result.retryable = errors.DNS, True
+        except aiohttp.ClientConnectorDNSError as e:
+            result.error = errors.DNS
+            blocked = guard.blocked_by_guard(e)
+            if blocked is None:
+                result.retryable = True
+            else:  # no use trying again: the guard would refuse it again
+                log.warning("%s: not fetched: %s", url, blocked)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
             result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
             result.retryable = True

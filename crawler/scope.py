@@ -1,5 +1,6 @@
-"""Which discovered URLs a crawl follows: ``--scope``, ``--allow-domain``/``--deny-domain`` and
-``--include``/``--exclude``. Checked on normalized URLs before anything is resolved or fetched.
+"""Which discovered URLs a crawl follows: ``--scope``, ``--allow-domain``/``--deny-domain``,
+``--include``/``--exclude``, and the SSRF guard on IP literals (:mod:`crawler.guard`). Checked on
+normalized URLs before anything is resolved or fetched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from publicsuffixlist import PublicSuffixList
 
 from crawler.config import Settings
+from crawler.guard import is_blocked
 from crawler.urls import hostname_of
 
 _psl: PublicSuffixList | None = None
@@ -54,6 +56,7 @@ class Scope:
 
     def __init__(self, settings: Settings, seeds: Iterable[str] = ()) -> None:
         self.mode = settings.scope
+        self.allow_private = settings.allow_private
         self.hosts: set[str] = set()
         self.domains: set[str] = set()
         self.allow = frozenset(d.strip(".").lower() for d in settings.allow_domain)
@@ -73,6 +76,8 @@ class Scope:
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Scope per crawl, cleared on change
     def _host_allowed(self, netloc: str) -> bool:
         host = hostname_of("//" + netloc + "/").rstrip(".")
+        if not self.private_ok(host) and is_blocked(host):
+            return False  # a private address, named by an IP literal
         if self.deny and _under(host, self.deny):
             return False
         if self.mode == "any" or (self.allow and _under(host, self.allow)):
@@ -80,6 +85,11 @@ class Scope:
         if self.mode == "host":
             return host in self.hosts
         return registered_domain(host) in self.domains
+
+    def private_ok(self, host: str) -> bool:
+        """May ``host`` be at a private address? Only a seed's host, or any with
+        ``--allow-private``."""
+        return self.allow_private or host.rstrip(".") in self.hosts or f"[{host}]" in self.hosts
 
     def allows(self, url: str) -> bool:
         """True when the normalized ``url`` is in scope and passes the URL filters."""

@@ -24,7 +24,7 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # non-default port, a path and query made only of characters that stay as they are, no
 # escapes, no fragment. Dot segments are checked apart.
 _FAST = re.compile(
-    r"https?://[a-z0-9][a-z0-9.-]*(?::([1-9][0-9]{0,4}))?"
+    r"https?://([a-z0-9][a-z0-9.-]*)(?::([1-9][0-9]{0,4}))?"
     r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
 )
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -36,6 +36,41 @@ _PATH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 _QUERY_SAFE = _PATH_SAFE | {"?"}
 _STRIP = " \t\n\r\f\x00\x0b"
 _HOST_OK = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?")
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                          r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+_NUMBER = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
+
+
+def ipv4_host(host: str) -> str | bool | None:
+    """A host that ends in a number is an IPv4 address in one of its spellings (as browsers
+    read it, by the WHATWG URL standard): ``127.1``, ``2130706433``, ``0x7f.1`` and ``0177.0.0.1``
+    are all ``127.0.0.1``. Returns the dotted quad, None when such a host is not a valid address,
+    and False when the host does not end in a number (a name)."""
+    parts = host.split(".")
+    if parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if not _NUMBER.fullmatch(parts[-1]):
+        return False
+    if len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        if not _NUMBER.fullmatch(part):
+            return None
+        if part[:2] in ("0x", "0X"):
+            numbers.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part[0] == "0":
+            if not all(c in "01234567" for c in part):
+                return None
+            numbers.append(int(part, 8))
+        else:
+            numbers.append(int(part))
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        value += n << (8 * (3 - i))
+    return str(ipaddress.IPv4Address(value))
 
 
 def _fix_escape(match: re.Match[str]) -> str:
@@ -92,6 +127,10 @@ def _normal_host(host: str) -> str | None:
             return None
     if not _HOST_OK.fullmatch(host):
         return None
+    if host[-1].isdigit() or host[-1] == "." or "0x" in host:
+        quad = ipv4_host(host)
+        if quad is not False:
+            return quad
     return host
 
 
@@ -102,9 +141,10 @@ def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
         return None
     match = _FAST.fullmatch(url)
     if match is not None:
-        port = match.group(1)
+        host, port = match.group(1, 2)
         if "/." not in url and (port is None or (
-                int(port) <= 65535 and port != _DEFAULT_PORTS[(url[4] == "s" and "https") or "http"])):
+                int(port) <= 65535 and port != _DEFAULT_PORTS[(url[4] == "s" and "https") or "http"])) and (
+                (host[-1] not in "0123456789." and "0x" not in host) or _DOTTED_QUAD.fullmatch(host)):
             return url
     return _normalize_slow(url, max_length)
 

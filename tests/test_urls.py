@@ -61,3 +61,22 @@ def test_join(href: str, joined: str | None) -> None:
 def test_host_of() -> None:
     assert host_of("http://u:p@example.com:81/x") == "example.com:81"
     assert host_of("https://example.com/") == "example.com"
+
+
+@pytest.mark.parametrize(("raw", "normal"), [
+    ("http://127.1/", "http://127.0.0.1/"),
+    ("http://2130706433/", "http://127.0.0.1/"),
+    ("http://0x7f.1:8080/a", "http://127.0.0.1:8080/a"),
+    ("http://0177.0.0.1/", "http://127.0.0.1/"),
+    ("http://0xa9fea9fe/", "http://169.254.169.254/"),
+    ("http://127.0.0.1./", "http://127.0.0.1/"),
+    ("http://1.2.3.4.5/", None),  # ends in a number, so an address, and not a valid one
+    ("http://256.0.0.1/", None),
+    ("http://09.1.1.1/", None),
+    ("http://a1/", "http://a1/"),
+    ("http://box0x.com/", "http://box0x.com/"),
+])
+def test_ipv4_in_every_spelling_is_one_address(raw: str, normal: str | None) -> None:
+    # As browsers read them (the WHATWG URL standard): one spelling per address, for dedupe
+    # and for the SSRF guard.
+    assert normalize_url(raw) == normal

@@ -50,6 +50,7 @@ class Settings:
     deny_domain: tuple[str, ...]
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    allow_private: bool
     user_agent: str
     timeout: float
     max_bytes: int

@@ -1,0 +1,203 @@
+"""The SSRF guard and credentials on redirects: private addresses only for the seeds' hosts (or
+with --allow-private), IP literals in every spelling, a resolver that filters its answers.
+
+Names are answered by a stub resolver that points them at the test server on 127.0.0.1:
+nothing here resolves a real name or connects anywhere but loopback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from crawler import Request, Spider, guard
+from crawler.config import load_settings
+from crawler.engine import Engine
+from crawler.guard import BlockedAddress, GuardedResolver, is_blocked
+from crawler.scope import Scope
+from crawler.urls import normalize_url
+from tests.conftest import read_jsonl
+from tests.test_crawl import html
+
+
+class StubResolver(AbstractResolver):
+    """Answers from a table of names (each a list of addresses, one list per call in turn)."""
+
+    def __init__(self, table: dict[str, list[list[str]]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        self.asked.append(host)
+        answers = self.table.get(host)
+        if not answers:
+            raise OSError(f"stub resolver: no such host {host}")
+        addresses = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET6 if ":" in a else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for a in addresses]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
+    """The stub resolver's table: tests add names to it."""
+    table: dict[str, list[list[str]]] = {}
+    monkeypatch.setattr(guard, "base_resolver", lambda: StubResolver(table))
+    return table
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254",
+    "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fd00::1", "[fd12:3456::1]", "::ffff:127.0.0.1", "::ffff:7f00:1",
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+])
+def test_private_addresses_are_blocked(address: str) -> None:
+    assert is_blocked(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "example.com"])
+def test_public_addresses_and_names_pass(address: str) -> None:
+    assert not is_blocked(address)  # a name passes here: the resolver checks what it resolves to
+
+
+@pytest.mark.parametrize("spelling", [
+    "http://127.1/", "http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://0x7F000001/",
+    "http://127.0.0.1./", "http://[::ffff:127.0.0.1]/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
+    "http://0xa9fea9fe/", "http://10.0.0.1:8080/", "http://100.64.0.1/", "http://[fd00::1]/", "http://0/",
+])
+def test_ip_literals_in_every_spelling_are_out_of_scope(spelling: str) -> None:
+    scope = Scope(load_settings({"scope": "any"}), ["http://site.test/"])
+    url = normalize_url(spelling)
+    assert url is not None and not scope.allows(url), url
+    assert Scope(load_settings({"scope": "any", "allow_private": True}), ["http://site.test/"]).allows(url)
+
+
+def test_a_seed_host_may_be_private() -> None:
+    scope = Scope(load_settings({}), ["http://127.0.0.1:8080/"])
+    assert scope.allows("http://127.0.0.1:8080/page") and scope.allows("http://127.0.0.1:9090/other-port")
+    assert not scope.allows("http://10.0.0.1:8080/")
+
+
+async def test_the_resolver_drops_private_answers_and_dns_rebinding_fails() -> None:
+    stub = StubResolver({"rebind.test": [["93.184.216.34"], ["127.0.0.1"]],
+                         "mixed.test": [["10.0.0.7", "93.184.216.34"]], "seed.test": [["127.0.0.1"]]})
+    resolver = GuardedResolver(stub, allowed=lambda host: host == "seed.test")
+    assert [a["host"] for a in await resolver.resolve("rebind.test", 80)] == ["93.184.216.34"]
+    with pytest.raises(BlockedAddress, match=r"rebind\.test resolves only to private addresses"):
+        await resolver.resolve("rebind.test", 80)  # the second answer is private: refused
+    assert [a["host"] for a in await resolver.resolve("mixed.test", 80)] == ["93.184.216.34"]
+    assert [a["host"] for a in await resolver.resolve("seed.test", 80)] == ["127.0.0.1"]
+
+
+def linking_app(links: list[str]) -> web.Application:
+    async def root(request: web.Request) -> web.Response:
+        return html("".join(f'<a href="{link}">x</a>' for link in links))
+
+    async def other(request: web.Request) -> web.Response:
+        return html("reached")
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    app.router.add_get("/{path:.+}", other)
+    return app
+
+
+async def test_links_to_private_literals_are_never_fetched(serve, crawl, names) -> None:
+    # The seed's host is a name (resolved to the loopback server); its page links back to the
+    # same server by loopback literals in several spellings, none of them the seed's host.
+    links: list[str] = []
+    server = serve(linking_app(links))
+    port = server.port
+    links += [f"http://127.1:{port}/a", f"http://2130706433:{port}/b", f"http://0x7f.1:{port}/c",
+              f"http://0177.0.0.1:{port}/d", f"http://[::ffff:127.0.0.1]:{port}/e", f"http://127.0.0.1:{port}/f"]
+    names["site.test"] = [["127.0.0.1"]]
+    seed = f"http://site.test:{port}/"
+    result = await crawl([seed], scope="any", robots=False)
+    assert [r["url"] for r in result.records] == [seed]  # the links were refused before any lookup
+    assert server.paths() == ["/"]
+    allowed = await crawl([seed], scope="any", robots=False, allow_private=True)
+    assert {f"http://127.0.0.1:{port}/{p}" for p in "abcdf"} <= {r["url"] for r in allowed.records}
+    assert {"/a", "/b", "/c", "/d", "/f"} <= set(server.paths())
+
+
+async def test_a_name_that_resolves_to_a_private_address_is_refused(serve, crawl, names) -> None:
+    links: list[str] = []
+    server = serve(linking_app(links))
+    secret = f"http://evil.test:{server.port}/secret"
+    links.append(secret)
+    names["site.test"] = [["127.0.0.1"]]
+    names["evil.test"] = [["127.0.0.1"]]  # a public-looking name that points inside
+    seed = f"http://site.test:{server.port}/"
+    result = await crawl([seed], scope="any", robots=False)
+    assert result.by_url()[secret]["error"] == "dns"
+    assert result.stats.retries == 0  # refused, not retried
+    assert [h.host for h in server.hits] == [f"site.test:{server.port}"]  # /secret never reached
+    allowed = await crawl([seed], scope="any", robots=False, allow_private=True)
+    assert allowed.by_url()[secret]["status"] == 200
+
+
+async def test_a_redirect_to_a_private_literal_is_blocked(serve, crawl, names) -> None:
+    async def jump(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://2130706433:{request.url.port}/inside")
+
+    async def inside(request: web.Request) -> web.Response:
+        return html("inside")
+
+    app = web.Application()
+    app.router.add_get("/", jump)
+    app.router.add_get("/inside", inside)
+    server = serve(app)
+    names["site.test"] = [["127.0.0.1"]]
+    seed = f"http://site.test:{server.port}/"
+    result = await crawl([seed], scope="any", robots=False)
+    assert result.by_url()[seed]["error"] == "redirect_blocked"
+    assert server.paths() == ["/"]
+
+
+class WithCredentials(Spider):
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__()
+        self.urls = urls
+
+    def start(self) -> Any:
+        async def requests() -> Any:
+            for url in self.urls:
+                yield Request(url, headers={"Authorization": "Bearer secret", "Cookie": "session=1",
+                                            "Proxy-Authorization": "Basic x", "X-Trace": "kept"})
+        return requests()
+
+    def parse(self, response: Any) -> Any:
+        yield {"url": response.url}
+
+
+async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path) -> None:
+    async def hop(request: web.Request) -> web.Response:
+        other = next(p for p in server.ports if p != request.url.port)
+        target = {"/away": f"http://127.0.0.1:{other}/landed", "/stay": "/landed"}[request.path]
+        raise web.HTTPFound(target)
+
+    async def landed(request: web.Request) -> web.Response:
+        return html("landed")
+
+    app = web.Application()
+    app.router.add_get("/away", hop)
+    app.router.add_get("/stay", hop)
+    app.router.add_get("/landed", landed)
+    server = serve(app, sites=2)
+    first = server.ports[0]
+    spider = WithCredentials([f"http://127.0.0.1:{first}/away", f"http://127.0.0.1:{first}/stay"])
+    settings = load_settings({"output": str(tmp_path / "o.jsonl"), "progress": False, "robots": False})
+    await Engine(settings, [], spider=spider).run()
+    assert len(read_jsonl(tmp_path / "o.jsonl")) == 2
+    by_port = {int(h.host.rsplit(":", 1)[1]): h for h in server.hits if h.path == "/landed"}
+    elsewhere, same = by_port[server.ports[1]], by_port[first]
+    assert "Authorization" not in elsewhere.headers and "Cookie" not in elsewhere.headers
+    assert "Proxy-Authorization" not in elsewhere.headers and elsewhere.headers["X-Trace"] == "kept"
+    assert same.headers["Authorization"] == "Bearer secret" and same.headers["Cookie"] == "session=1"
