@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,6 +85,7 @@ class Engine:
         self.robots: Robots | None = None
         self._sitemap_origins: set[str] = set()
         self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self.spider = spider if spider is not None else PageRecorder()
         self.spider.settings = settings
         self.stats = Stats(Measures(settings.concurrency, settings.parse_threads))
@@ -323,10 +325,16 @@ class Engine:
                 else:
                     allowed.append(r)
             requests = allowed
+        budget = self.settings.max_pages_per_host
+        if budget:
+            requests = self._within_host_budget(requests, budget)
         now = asyncio.get_running_loop().time()
         for r in requests:
             r.queued = now
         accepted = await self.frontier.add(requests, limit=room)
+        if budget:
+            for r in accepted:
+                self._host_pages[r.host] += 1
         if denied:
             room = None if room is None else room - len(accepted)
             denied = await self.frontier.add(denied, queue=False, limit=room)
@@ -363,6 +371,20 @@ class Engine:
             if url is not None and self.scope.allows(url):
                 found.append(CrawlRequest(url, 0, referrer, SITEMAP))
         return await self._accept(found)
+
+    def _within_host_budget(self, requests: list[CrawlRequest], budget: int) -> list[CrawlRequest]:
+        """Those of ``requests`` that fit in their hosts' ``--max-pages-per-host`` budget (some
+        may be known already, so a host can end up a little under it, never over)."""
+        kept = []
+        left: dict[str, int] = {}
+        for r in requests:
+            room = left.get(r.host)
+            if room is None:
+                room = budget - self._host_pages[r.host]
+            if room > 0:
+                kept.append(r)
+            left[r.host] = room - 1
+        return kept
 
     async def _worker(self) -> None:
         frontier = self.frontier

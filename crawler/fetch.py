@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import brotli
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -113,7 +114,7 @@ class Fetcher:
         self.headers = {
             "User-Agent": settings.user_agent.replace("{version}", __version__),
             "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
+            "Accept-Encoding": "gzip, deflate, br",
         }
 
     async def __aenter__(self) -> Fetcher:
@@ -220,7 +221,7 @@ class Fetcher:
             result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
             result.retryable = True
             log.debug("%s: %s: %r", url, result.error, e)
-        except (aiohttp.ClientResponseError, zlib.error, ValueError, OSError) as e:
+        except (aiohttp.ClientResponseError, zlib.error, brotli.error, ValueError, OSError) as e:
             # A response aiohttp could not parse, an invalid compressed body, and the like.
             result.error = errors.CONTENT
             log.debug("%s: bad response: %r", url, e)
@@ -243,7 +244,8 @@ class Fetcher:
         consumer: Callable[[bytes], Awaitable[None]] | None,
     ) -> None:
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-        decoder = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+        decoder: Any = (zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate")
+                        else _Brotli() if encoding == "br" else None)
         if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
             raise _TooLarge
         parts: list[bytes] = []
@@ -256,7 +258,7 @@ class Fetcher:
             if decoder is not None:
                 try:
                     data = decoder.decompress(chunk, limit - size + 1)
-                except zlib.error:
+                except (zlib.error, brotli.error):
                     if not (first and encoding == "deflate"):
                         raise
                     decoder = zlib.decompressobj(-15)  # raw deflate, as some servers send
@@ -291,6 +293,20 @@ class Fetcher:
         result.body = b"".join(parts) if keep and consumer is None else b""
         if raw is not None and result.wire is not None:
             result.wire.body = b"".join(raw)
+
+
+class _Brotli:
+    """A brotli decoder that, like zlib's, makes at most ``max_length`` bytes a call (a brotli
+    bomb costs no more memory than ``max_bytes``)."""
+
+    def __init__(self) -> None:
+        self._decoder = brotli.Decompressor()
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        return self._decoder.process(data, output_buffer_limit=max_length)  # type: ignore[no-any-return]
+
+    def flush(self) -> bytes:
+        return b""
 
 
 def _capture(url: str, resp: aiohttp.ClientResponse) -> Capture:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import logging
 import re
 from collections.abc import Callable
 
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.urls import join_url
+
+log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -90,6 +93,35 @@ def robots_directives(value: str, agent: str | None = None) -> set[str]:
     return found
 
 
+MAX_NESTING = 2048  # elements open at once; lexbor's tree building turns quadratic far above it
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                   "wbr", "param", "keygen", "basefont", "bgsound", "frame", "image"})
+
+
+def sane_prefix(text: str, limit: int = MAX_NESTING) -> str:
+    """``text`` up to where its elements nest more than ``limit`` deep (all of it, nearly
+    always). 100,000 nested ``<div>`` take lexbor a minute to build; browsers stop nesting at a
+    few hundred (Blink at 512), and so the links before that point are what a page can offer."""
+    if text.count("<") <= limit:
+        return text  # cannot nest that deep: no scan
+    depth = 0
+    for match in _TAG.finditer(text):
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        elif match.group(2).lower() not in _VOID and not match.group(0).endswith("/>"):
+            depth += 1
+            if depth > limit:
+                log.debug("HTML nested more than %d deep: parsing the first %d characters", limit, match.start())
+                return text[:match.start()]
+    return text
+
+
+def html_tree(text: str) -> LexborHTMLParser:
+    """The lexbor tree of an HTML document (of its sane part: :func:`sane_prefix`)."""
+    return LexborHTMLParser(sane_prefix(text))
+
+
 def parse_html(
     body: bytes,
     charset: str | None,
@@ -105,7 +137,7 @@ def parse_html(
     ``<meta name=robots content=nofollow>`` makes ``follow`` False.
     """
     # tree.tags() is many times faster than CSS selectors here (a walk, no selector engine).
-    tree = LexborHTMLParser(decode_html(body, charset))
+    tree = html_tree(decode_html(body, charset))
     titles = tree.tags("title")
     title = titles[0].text(strip=True) if titles else None
     directives: set[str] = set()

@@ -51,6 +51,22 @@ def _under(host: str, domains: frozenset[str]) -> bool:
     return False
 
 
+def repeats_too_often(url: str, limit: int) -> bool:
+    """Does the path of ``url`` hold a segment, or a run of 2 or 3 segments, more than ``limit``
+    times in a row (``/a/a/a/``, ``/x/y/x/y/x/y/``: a link trap, as Heritrix's
+    PathologicalPathDecideRule sees it)?"""
+    path = url.split("/", 3)[3].partition("?")[0]
+    segments = path.split("/")
+    n = len(segments)
+    for size in (1, 2, 3):
+        span = size * (limit + 1)
+        for start in range(n - span + 1):
+            group = segments[start:start + size]
+            if all(segments[start + k * size:start + (k + 1) * size] == group for k in range(1, limit + 1)):
+                return True
+    return False
+
+
 class Scope:
     """Decides whether a normalized URL may be crawled. Thread-safe (read only after creation)."""
 
@@ -61,6 +77,7 @@ class Scope:
         self.domains: set[str] = set()
         self.allow = frozenset(d.strip(".").lower() for d in settings.allow_domain)
         self.deny = frozenset(d.strip(".").lower() for d in settings.deny_domain)
+        self.max_repeats = settings.max_path_repeats
         self.include = [re.compile(p) for p in settings.include]
         self.exclude = [re.compile(p) for p in settings.exclude]
         for seed in seeds:
@@ -95,6 +112,8 @@ class Scope:
         """True when the normalized ``url`` is in scope and passes the URL filters."""
         if not self._host_allowed(url.split("/", 3)[2]):
             return False
+        if self.max_repeats and url.count("/") > 3 + self.max_repeats and repeats_too_often(url, self.max_repeats):
+            return False  # /a/a/a/...: a path that grows by itself
         if self.include and not any(p.search(url) for p in self.include):
             return False
         return not (self.exclude and any(p.search(url) for p in self.exclude))

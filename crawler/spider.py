@@ -17,7 +17,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.parse import ParsedPage, decode_html, is_html, parse_html, robots_directives
+from crawler.parse import ParsedPage, decode_html, html_tree, is_html, parse_html, robots_directives
 from crawler.urls import join_url
 
 
@@ -93,7 +93,7 @@ class Response:
 
     @cached_property
     def _tree(self) -> LexborHTMLParser:
-        return LexborHTMLParser(self.text)
+        return html_tree(self.text)
 
     @cached_property
     def _page(self) -> ParsedPage:

@@ -160,6 +160,9 @@ def _normalize_slow(url: str, max_length: int) -> str | None:
         log.debug("dropped unparsable URL: %.200r", url)
         return None
     scheme = parts.scheme.lower()
+    if port == 0:
+        log.debug("dropped URL with port 0: %.200r", url)
+        return None
     if scheme not in _DEFAULT_PORTS:
         log.debug("dropped URL with scheme %r: %.200r", scheme, url)
         return None

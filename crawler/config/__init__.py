@@ -44,6 +44,8 @@ class Settings:
     per_host: int
     delay: float
     max_pages: int
+    max_pages_per_host: int
+    max_path_repeats: int
     max_depth: int
     scope: str
     allow_domain: tuple[str, ...]
@@ -283,8 +285,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
-    for key in ("max_pages", "retries", "max_redirects", "dns_cache_ttl", "inline_parse_bytes", "rotate_size",
-                "rotate_records"):
+    for key in ("max_pages", "max_pages_per_host", "max_path_repeats", "retries", "max_redirects", "dns_cache_ttl",
+                "inline_parse_bytes", "rotate_size", "rotate_records"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",

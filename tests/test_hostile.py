@@ -1,0 +1,222 @@
+"""The crawler against a hostile web (tests/hostile.py), through the real command line: for every
+behaviour the crawl ends, within a bound, with exactly one record for each URL it accepted.
+
+The time bound of a case is about 2 x --timeout for each try, plus the backoff between tries and
+the interpreter's start. Memory is the crawler process's own peak RSS, from wait4.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, read_jsonl
+from tests.hostile import hostile_app
+
+START = 5.0  # seconds for the interpreter to start and the crawl to set up and end, generously
+
+
+@dataclass
+class Outcome:
+    records: dict[str, dict[str, Any]]  # by URL
+    stats: dict[str, Any]
+    seconds: float
+    peak_mb: float
+    stderr: str
+
+
+@pytest.fixture
+def hostile(serve):
+    return serve(hostile_app())
+
+
+def crawl_cli(server: Any, tmp_path: Path, path: str, *args: str, bound: float = 30.0) -> Outcome:
+    """Crawl from ``path`` on ``server`` with the command line; checks that it ended within
+    ``bound`` seconds with one record for each URL it accepted, each once."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(server.url.rstrip("/") + path + "\n")
+    out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", "--seeds", str(seeds), "-o", str(out), "--stats",
+                                 str(stats), "--no-progress", *args], stdout=subprocess.DEVNULL, stderr=err, env=env)
+        reaped: dict[str, Any] = {}
+        waiter = threading.Thread(target=lambda: reaped.update(zip(("pid", "status", "usage"), os.wait4(proc.pid, 0),
+                                                                   strict=True)))
+        waiter.start()
+        waiter.join(bound + START)
+        if waiter.is_alive():
+            proc.kill()
+            waiter.join()
+            pytest.fail(f"the crawl of {path} did not end within {bound + START:.0f} s")
+    seconds = time.monotonic() - started
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert os.waitstatus_to_exitcode(reaped["status"]) == 0, stderr[-3000:]
+    figures = json.loads(stats.read_text())
+    records = read_jsonl(out)
+    urls = [r["url"] for r in records]
+    # Nothing lost, nothing twice: every accepted URL ends as exactly one record.
+    assert len(urls) == len(set(urls)) == figures["discovered"] == figures["pages"], (urls, figures)
+    return Outcome({r["url"]: r for r in records}, figures, seconds, reaped["usage"].ru_maxrss / 1024, stderr)
+
+
+def seed_record(outcome: Outcome, server: Any, path: str) -> dict[str, Any]:
+    return outcome.records[server.url.rstrip("/") + path]
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/body/drip", "/body/silent"])
+def test_a_server_too_slow_or_silent_ends_as_timeout_at_the_deadline(hostile, tmp_path: Path, path: str) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, "--timeout", "2", "--retries", "1", bound=2 * 2 * 2 + 2)
+    record = seed_record(outcome, hostile, path)
+    assert record["error"] == "timeout"
+    assert hostile.count(path) == 2  # tried, and tried once more
+    assert outcome.seconds >= 4  # two deadlines spent, no more
+
+
+@pytest.mark.parametrize("path", ["/body/reset", "/body/short"])
+def test_a_body_cut_short_is_content(hostile, tmp_path: Path, path: str) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, "--retries", "1", bound=5)
+    assert seed_record(outcome, hostile, path)["error"] == "content"
+    assert hostile.count(path) == 2
+
+
+@pytest.fixture(scope="module")
+def baseline_mb(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """The crawler's peak RSS crawling one small page: what a bomb must not add 100 MB to."""
+    from crawler.testsite import ServerThread
+
+    with ServerThread(hostile_app()) as server:
+        class Served:
+            url = server.url
+
+        return crawl_cli(Served, tmp_path_factory.mktemp("baseline"), "/ok").peak_mb
+
+
+@pytest.mark.parametrize("path", ["/body/gzip-bomb", "/body/brotli-bomb", "/body/huge", "/body/huge?chunked"])
+def test_bombs_and_huge_bodies_are_too_large_in_bounded_memory(hostile, tmp_path: Path, path: str,
+                                                                baseline_mb: float) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, bound=20)
+    record = seed_record(outcome, hostile, path)
+    assert record["error"] == "too_large" and record["status"] == 200
+    assert outcome.peak_mb - baseline_mb < 100, f"{outcome.peak_mb:.0f} MB against {baseline_mb:.0f} MB"
+
+
+def test_100_kb_of_response_headers(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/body/big-headers", bound=5)
+    record = seed_record(outcome, hostile, "/body/big-headers")
+    assert record["error"] is None and record["bytes"] == len(b"<html>fine</html>")
+
+
+@pytest.mark.parametrize(("path", "title"), [
+    ("/empty", None), ("/body/binary", None), ("/body/malformed", "soup"), ("/body/deep", None),
+    ("/body/cp1251", "Привет, мир"), ("/body/shift-jis", "こんにちは"),
+])
+def test_odd_bodies_are_recorded_as_they_are(hostile, tmp_path: Path, path: str, title: str | None) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, bound=10)
+    record = seed_record(outcome, hostile, path)
+    assert record["error"] is None and record["status"] == 200
+    assert record["title"] == title
+
+
+def test_a_wrong_declared_charset_is_replaced_not_fatal(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/body/wrong-charset", bound=5)
+    record = seed_record(outcome, hostile, "/body/wrong-charset")
+    assert record["error"] is None and "\ufffd" in record["title"]  # cp1251 bytes read as UTF-8
+
+
+# -- redirects -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "error"), [
+    ("/redirect/loop", "too_many_redirects"),
+    ("/redirect/chain/0", "too_many_redirects"),  # 50 hops; 10 are followed
+    ("/redirect/to/file", "redirect_blocked"),
+    ("/redirect/to/data", "redirect_blocked"),
+    ("/redirect/to/elsewhere", "redirect_blocked"),  # out of scope: never resolved
+    ("/redirect/to/private", "redirect_blocked"),  # 10.0.0.1: never connected to
+    ("/redirect/to/link-local", "redirect_blocked"),  # the cloud metadata address
+    ("/redirect/to/loopback-spelling", "redirect_blocked"),  # 0x7f.0.0.2 is 127.0.0.2, not the seed's host
+])
+def test_redirects_that_go_nowhere_good(hostile, tmp_path: Path, path: str, error: str) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, bound=10)
+    assert seed_record(outcome, hostile, path)["error"] == error
+    assert len(outcome.records) == 1
+
+
+def test_a_meta_refresh_loop_ends(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/meta-refresh", bound=5)
+    assert list(outcome.records) == [hostile.url + "meta-refresh"]
+    assert hostile.count("/meta-refresh") == 1
+
+
+# -- traps -----------------------------------------------------------------------------------------
+
+def test_an_endless_calendar_ends_at_the_depth_limit(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/calendar/2030/6", bound=30)
+    depths = [r["depth"] for r in outcome.records.values()]
+    assert max(depths) == 20 and len(depths) == 41  # a month either way for each hop
+
+
+def test_a_host_page_budget(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/calendar/2030/6", "--max-pages-per-host", "10", bound=10)
+    assert len(outcome.records) == 10
+
+
+def test_ever_longer_paths_end_at_the_repeated_segment_guard(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/a/", bound=10)
+    assert sorted(outcome.records) == [hostile.url + "a/", hostile.url + "a/a/"]  # /a/a/a/ repeats a 3rd time
+
+
+def test_session_ids_end_at_the_depth_limit(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/session", bound=30)
+    assert len(outcome.records) == 21
+
+
+def test_ever_longer_urls_end_at_the_length_limit(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/longer", bound=10)
+    assert all(len(url) <= 2083 for url in outcome.records)
+    assert len(outcome.records) == 12  # pad of 1, 2, 4, ... 2048 characters
+
+
+# -- links ---------------------------------------------------------------------------------------
+
+def test_bad_links_are_dropped_and_the_rest_recorded(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/links", bound=15)
+    base = hostile.url.rstrip("/")
+    assert sorted(outcome.records) == sorted([
+        base + "/links", base + "/above-root", base + "/ctrl%01char", base + "/with%20space/andtab",
+    ])
+
+
+# -- rate limits and failures ----------------------------------------------------------------------
+
+def test_429_with_retry_after_is_waited_for(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/rate/429", bound=8)
+    assert seed_record(outcome, hostile, "/rate/429")["status"] == 200
+    hits = [h.start for h in hostile.hits if h.path == "/rate/429"]
+    assert len(hits) == 2 and hits[1] - hits[0] >= 1.0
+
+
+def test_a_503_that_comes_and_goes(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/rate/503", bound=8)
+    assert seed_record(outcome, hostile, "/rate/503")["status"] == 200
+
+
+def test_a_host_that_always_fails_is_retried_with_backoff_then_http(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/rate/500", "--retries", "3", bound=15)
+    assert seed_record(outcome, hostile, "/rate/500")["error"] == "http"
+    hits = [h.start for h in hostile.hits if h.path == "/rate/500"]
+    gaps = [b - a for a, b in itertools.pairwise(hits)]
+    assert len(hits) == 4 and gaps == sorted(gaps) and gaps[0] >= 0.25  # backoff that grows
