@@ -50,6 +50,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
      {"metavar": "FILE.html"}),
     ("output", ("--log-level",), "debug, info, warning or error", {"metavar": "LEVEL"}),
     ("output", ("--log-format",), "text, or json: one JSON object a line", {"choices": ["text", "json"]}),
+    ("scheduling", ("--parse-isolation",), "parse HTML in the crawler's process (thread), or in worker processes "
+     "that a crashing parser cannot take the crawl down with (process)", {"choices": ["thread", "process"]}),
     ("output", ("--metrics-port",), "serve Prometheus metrics on 127.0.0.1:PORT/metrics while crawling",
      {"metavar": "PORT"}),
     ("output", ("--stats-interval",), "without live progress, seconds between two JSON stats lines on stderr",

@@ -31,9 +31,11 @@ from crawler.config import REDIS_SCHEMES, Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
+from crawler.isolation import ParsePool
 from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
 from crawler.measures import Measures, Timeline
 from crawler.metrics import LATENCY_BUCKETS, Metrics
+from crawler.parse import is_html
 from crawler.politeness import Politeness
 from crawler.progress import Progress, wants_live
 from crawler.recorder import PageRecorder
@@ -103,6 +105,7 @@ class Engine:
         self.metrics: Metrics | None = None  # --metrics-port
         self.timeline = Timeline() if settings.report else None  # --report's curves
         self._pool: ThreadPoolExecutor | None = None
+        self._parse_pool: ParsePool | None = None  # --parse-isolation process
 
     # -- control --------------------------------------------------------------------------
 
@@ -203,6 +206,8 @@ class Engine:
             self.metrics = Metrics(lambda: asyncio.run_coroutine_threadsafe(_snapshot(self), loop).result(10))
             self.metrics.serve(self.settings.metrics_port)
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
+        if self.settings.parse_isolation == "process":
+            self._parse_pool = ParsePool(self.settings.parse_threads, self.settings.parse_timeout)
         try:
             async with Fetcher(self.settings, self.scope.allows, self.scope.private_ok) as self._fetcher:
                 if self.settings.robots:
@@ -241,6 +246,8 @@ class Engine:
                 budget.cancel()
             await self._runner.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._parse_pool is not None:
+                self._parse_pool.close()
             if self.metrics is not None:
                 self.metrics.close()
             if handle_signals:
@@ -353,9 +360,17 @@ class Engine:
         own :class:`Done` (counted, not written)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        page = None
+        if (self._parse_pool is not None and result is not None and error is None and listed is None
+                and result.error is None and result.body and result.status is not None and result.status < 400
+                and (result.content_type is None or is_html(result.content_type))):
+            page = await self._parse_pool.parse(result.body, result.charset, result.final_url or request.fetch_url,
+                                                self.scope.allows, self.settings.max_url_length, self.settings.robots)
+            if page is None:  # the parser died or hung on this page
+                error = errors.CONTENT
         items, requests, error = await self._runner.handle(
             request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed,  # type: ignore[arg-type]
-            body_path=body_path)
+            body_path=body_path, page=page)
         if result is not None and result.body:
             self.stats.measures.handle.add(loop.time() - started)
         found = await self._accept_requests(requests, request) if requests else []

@@ -60,7 +60,8 @@ class Response:
                  content_type: str | None = None, size: int | None = None, depth: int = 0,
                  referrer: str | None = None, lastmod: str | None = None, elapsed_ms: float = 0.0,
                  fetched_at: str | None = None, agent: str | None = None, obey_robots: bool = True,
-                 listed: list[str] | None = None, body_path: str | None = None) -> None:
+                 listed: list[str] | None = None, body_path: str | None = None,
+                 page: ParsedPage | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -81,6 +82,8 @@ class Response:
         self._agent = agent
         self._obey_robots = obey_robots
         self._listed = listed
+        if page is not None:  # parsed already (in a parser process: --parse-isolation process)
+            self.__dict__["_page"] = page
 
     @cached_property
     def text(self) -> str:

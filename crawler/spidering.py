@@ -16,6 +16,7 @@ from crawler import errors
 from crawler.config import Settings
 from crawler.fetch import FetchResult
 from crawler.measures import Measures
+from crawler.parse import ParsedPage
 from crawler.request import CrawlRequest
 from crawler.robots import product_token
 from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
@@ -70,19 +71,20 @@ class SpiderRunner:
         return public
 
     def response(self, request: CrawlRequest, public: Request, result: FetchResult, elapsed_ms: float,
-                 fetched_at: str, listed: list[str] | None = None, body_path: str | None = None) -> Response:
-        """The public response for ``result``."""
+                 fetched_at: str, listed: list[str] | None = None, body_path: str | None = None,
+                 page: ParsedPage | None = None) -> Response:
+        """The public response for ``result`` (``page``: its HTML, parsed already)."""
         return Response(
             result.final_url or request.fetch_url, result.status or 0, result.headers or {}, result.body,
             result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
-            listed=listed, body_path=body_path)
+            listed=listed, body_path=body_path, page=page)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
-                     listed: list[str] | None = None,
-                     body_path: str | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
+                     listed: list[str] | None = None, body_path: str | None = None,
+                     page: ParsedPage | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
         """Hand the end of ``request`` to the spider: ``result`` (None when it was not fetched)
         to its callback, or, when it failed (``error`` names why, else the fetch's error or a
         status of 400 or more), to its errback. ``listed``: the request was a sitemap, which
@@ -96,7 +98,7 @@ class SpiderRunner:
                 error = errors.HTTP
         response = None
         if result is not None and (error is None or result.status is not None):
-            response = self.response(request, public, result, elapsed_ms, fetched_at, listed, body_path)
+            response = self.response(request, public, result, elapsed_ms, fetched_at, listed, body_path, page)
         if error is None:
             assert response is not None
             if listed is not None:

@@ -220,3 +220,10 @@ def test_a_host_that_always_fails_is_retried_with_backoff_then_http(hostile, tmp
     hits = [h.start for h in hostile.hits if h.path == "/rate/500"]
     gaps = [b - a for a, b in itertools.pairwise(hits)]
     assert len(hits) == 4 and gaps == sorted(gaps) and gaps[0] >= 0.25  # backoff that grows
+
+
+def test_parse_isolation_from_the_command_line(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/body/malformed", "--parse-isolation", "process", bound=15)
+    record = seed_record(outcome, hostile, "/body/malformed")
+    assert record["error"] is None and record["title"] == "soup" and record["links"] == 1
+    assert hostile.url + "empty" in outcome.records

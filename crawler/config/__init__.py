@@ -81,6 +81,8 @@ class Settings:
     changed_only: bool
     parse_threads: int
     inline_parse_bytes: int
+    parse_isolation: str
+    parse_timeout: float
     output_queue_size: int
     write_batch_size: int
     flush_interval: float
@@ -293,7 +295,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("lease_timeout", "timeout", "flush_interval", "stats_interval", "autothrottle_target_concurrency"):
+    for key in ("lease_timeout", "timeout", "flush_interval", "stats_interval", "autothrottle_target_concurrency",
+                "parse_timeout"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:
@@ -334,6 +337,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
     if v["log_format"] not in ("text", "json"):
         fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["parse_isolation"] not in ("thread", "process"):
+        fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
     if v["log_level"].lower() not in LOG_LEVELS:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
     for key in ("include", "exclude"):
