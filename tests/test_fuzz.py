@@ -12,7 +12,8 @@ from crawler.urls import join_url, normalize_url
 URL_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))
 PIECES = st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", "/", "./", "../", "?", "#", "%",
                           "%2e", "%41", "@", ":", ":80", ":443", ":99999", "[", "]", "::1", "..", ".", " ", "\t",
-                          "example.com", "EXAMPLE.com", "bücher.de", "a", "b", "=", "&", "127.0.0.1", "xn--"])
+                          "example.com", "EXAMPLE.com", "bücher.de", "a", "b", "=", "&", "127.0.0.1", "xn--",
+                          "0x7f", "0X", "2130706433", "0177", "1.2.3.4.5", "127.1", "09", "4294967296", ".."])
 URLS = st.one_of(st.text(URL_CHARS, max_size=80), st.lists(st.one_of(PIECES, st.text(URL_CHARS, max_size=5)),
                                                             max_size=12).map("".join))
 
