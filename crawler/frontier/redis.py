@@ -66,8 +66,7 @@ _ADD = _LIB + """
 -- and a JSON list of [host, request JSON, front (1/0)] in the same order.
 local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local items = cjson.decode(ARGV[5])
-local now = now_ms()
-local out, n = {}, 0
+local out, n, hosts = {}, 0, {}
 for i = 1, #fps / 8 do
   if limit >= 0 and n >= limit then break end
   if redis.call('SADD', P .. 'seen', string.sub(fps, i * 8 - 7, i * 8)) == 1 then
@@ -81,10 +80,14 @@ for i = 1, #fps / 8 do
       else
         redis.call('RPUSH', P .. 'q:' .. host, item[2])
       end
-      redis.call('INCR', P .. 'queued')
-      schedule(host, per_host, now)
+      hosts[host] = true
     end
   end
+end
+if next(hosts) ~= nil then
+  redis.call('INCRBY', P .. 'queued', #out)
+  local now = now_ms()
+  for host in pairs(hosts) do schedule(host, per_host, now) end
 end
 return out
 """
@@ -119,22 +122,33 @@ if #first == 0 then
   return {'wait', wait, queued}
 end
 local out = {'lease', 0, queued}
-for _ = 1, tonumber(ARGV[6]) do
+local count = tonumber(ARGV[6])
+local lid = redis.call('INCRBY', P .. 'lid', count) - count  -- ids for this call (unused ones are skipped)
+local delays, leased = {}, 0
+for _ = 1, count do
   local host, at = first[1], tonumber(first[2])
   if at > now then
     if #out == 3 then return {'wait', at - now, queued} end
     break
   end
-  local payload = redis.call('LPOP', P .. 'q:' .. host)
+  local q = P .. 'q:' .. host
+  local payload = redis.call('LPOP', q)
   redis.call('ZREM', P .. 'ready', host)
   if payload then
-    queued = redis.call('DECR', P .. 'queued')
+    leased = leased + 1
     local busy = redis.call('HINCRBY', P .. 'busy', host, 1)
-    local delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
+    local delay = delays[host]
+    if delay == nil then
+      delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
+      delays[host] = delay
+    end
     local nxt = math.max(now + delay, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
     redis.call('HSET', P .. 'next', host, nxt)
-    if busy < per_host then schedule(host, per_host, now) end
-    local id = redis.call('INCR', P .. 'lid')
+    -- schedule(), knowing what it would look up: the host just left the ready set.
+    if busy < per_host and redis.call('LLEN', q) > 0 then
+      redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
+    end
+    local id = lid + leased
     redis.call('HSET', P .. 'lease', id, payload)
     redis.call('HSET', P .. 'lhost', id, host)
     redis.call('HSET', P .. 'slot', id, 1)
@@ -145,6 +159,7 @@ for _ = 1, tonumber(ARGV[6]) do
   first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
   if #first == 0 then break end
 end
+if leased > 0 then queued = redis.call('DECRBY', P .. 'queued', leased) end
 out[3] = queued
 if #out == 3 then return {'wait', 0, queued} end
 return out
@@ -180,13 +195,22 @@ return 1
 
 _ACK = _LIB + """
 local per_host = tonumber(ARGV[1])
-local now = now_ms()
+local now, done = nil, 0
 for i = 2, #ARGV do
-  if redis.call('HEXISTS', P .. 'lease', ARGV[i]) == 1 then
-    drop_lease(ARGV[i], per_host, now)
-    redis.call('INCR', P .. 'done')
+  local id = ARGV[i]
+  if redis.call('HDEL', P .. 'lease', id) == 1 then  -- still leased (not run out, not given back)
+    done = done + 1
+    redis.call('ZREM', P .. 'leases', id)
+    if redis.call('HDEL', P .. 'slot', id) == 1 then  -- its slot was not released: do it now
+      local host = redis.call('HGET', P .. 'lhost', id)
+      redis.call('HINCRBY', P .. 'busy', host, -1)
+      now = now or now_ms()
+      schedule(host, per_host, now)
+    end
+    redis.call('HDEL', P .. 'lhost', id)
   end
 end
+if done > 0 then redis.call('INCRBY', P .. 'done', done) end
 return 1
 """
 
