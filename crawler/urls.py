@@ -41,6 +41,21 @@ _DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.
 _NUMBER = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 
 
+_NORMAL_IPV4: set[str] = set()  # dotted quads seen in normal form (a crawl of an IP host asks per link)
+
+
+def _normal_ipv4(host: str) -> bool:
+    """Is ``host`` an IPv4 address in dotted-quad normal form?"""
+    if host in _NORMAL_IPV4:
+        return True
+    if _DOTTED_QUAD.fullmatch(host) is None:
+        return False
+    if len(_NORMAL_IPV4) > 10_000:
+        _NORMAL_IPV4.clear()
+    _NORMAL_IPV4.add(host)
+    return True
+
+
 def ipv4_host(host: str) -> str | bool | None:
     """A host that ends in a number is an IPv4 address in one of its spellings (as browsers
     read it, by the WHATWG URL standard): ``127.1``, ``2130706433``, ``0x7f.1`` and ``0177.0.0.1``
@@ -141,10 +156,12 @@ def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
         return None
     match = _FAST.fullmatch(url)
     if match is not None:
-        host, port = match.group(1, 2)
+        port = match.group(2)
+        end = match.end(1)  # of the host: one that ends in a number (or has 0x) may be an IPv4 spelling
         if "/." not in url and (port is None or (
                 int(port) <= 65535 and port != _DEFAULT_PORTS[(url[4] == "s" and "https") or "http"])) and (
-                (host[-1] not in "0123456789." and "0x" not in host) or _DOTTED_QUAD.fullmatch(host)):
+                (url[end - 1] not in "0123456789." and url.find("0x", 7, end) < 0)
+                or _normal_ipv4(match.group(1))):
             return url
     return _normalize_slow(url, max_length)
 
