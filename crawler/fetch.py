@@ -108,6 +108,7 @@ class Fetcher:
         self.settings = settings
         self.allows = allows
         self.private_ok = private_ok
+        self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
         self.session: aiohttp.ClientSession | None = None
         from crawler import __version__
 
@@ -121,7 +122,7 @@ class Fetcher:
         connector = aiohttp.TCPConnector(
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
-            resolver=guard.resolver(self.private_ok),
+            resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),
             ttl_dns_cache=self.settings.dns_cache_ttl,
         )
         self.session = aiohttp.ClientSession(
@@ -166,6 +167,8 @@ class Fetcher:
         last exchange as it went over the wire (for WARC), its body before decompression.
         """
         allows = allows or self.allows
+        if proxy is not None:
+            self._proxies.add(URL(proxy).host or "")
         max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
         result = FetchResult()
         phase = "connect"

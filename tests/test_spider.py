@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from crawler import Crawler, DropItem, PageRecorder, Request, Response, Spider, run_spider
@@ -201,7 +202,8 @@ async def test_hooks_add_headers_and_see_responses(serve, tmp_path: Path) -> Non
     assert page.headers.get("X-Token") == "secret" and page.headers.get("Cookie") == "session=1"
 
 
-async def test_meta_proxy_sends_the_request_through_the_proxy(serve, tmp_path: Path) -> None:
+@pytest.mark.parametrize("proxy_host", ["127.0.0.1", "localhost"])  # a private name: the user's own proxy
+async def test_meta_proxy_sends_the_request_through_the_proxy(serve, tmp_path: Path, proxy_host: str) -> None:
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=f"via proxy for {request.url}", content_type="text/html")
 
@@ -210,7 +212,8 @@ async def test_meta_proxy_sends_the_request_through_the_proxy(serve, tmp_path: P
     through = serve(app)
     target = "http://127.0.0.1:9/"  # nothing listens there: only the proxy can answer
     out = tmp_path / "items.jsonl"
-    await Crawler(Hooked(target, proxy=through.url), output=str(out), max_depth=0, robots=False).run()
+    await Crawler(Hooked(target, proxy=f"http://{proxy_host}:{through.port}/"), output=str(out), max_depth=0,
+                  robots=False).run()
     assert read_jsonl(out)[0]["body"].startswith("via proxy for http")
     assert [h.path for h in through.hits] == ["/list/1"]
 
