@@ -11,8 +11,6 @@ the frontier is empty and nothing is being fetched, parsed or written. Then the 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import logging
 import os
 import signal
@@ -23,23 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiofiles
-import aiofiles.os
-
 from crawler import errors
+from crawler.bodies import store_body
 from crawler.config import REDIS_SCHEMES, Settings
 from crawler.errors import FatalError
 from crawler.fetch import Fetcher, FetchResult
 from crawler.frontier import Frontier, MemoryFrontier, RedisFrontier, SQLiteFrontier
 from crawler.isolation import ParsePool
 from crawler.job import JobLock, expand_output, log_run, open_job_output, output_sink, store_path
-from crawler.measures import Measures, Timeline
-from crawler.metrics import LATENCY_BUCKETS, Metrics
+from crawler.measures import Measures
+from crawler.monitor import Monitor
 from crawler.parse import is_html
 from crawler.politeness import Politeness
-from crawler.progress import Progress, wants_live
 from crawler.recorder import PageRecorder
-from crawler.report import write_report
+from crawler.recrawl import Remembered, conditional_headers
 from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of
 from crawler.scope import Scope
@@ -52,7 +47,6 @@ from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
 CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
-_parts = itertools.count()
 
 
 class Engine:
@@ -86,7 +80,7 @@ class Engine:
         self.politeness = Politeness(settings, self.frontier)
         self.robots: Robots | None = None
         self._sitemap_origins: set[str] = set()
-        self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._validators = Remembered()  # a durable crawl's page validators, until committed
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self.spider = spider if spider is not None else PageRecorder()
         self.spider.settings = settings
@@ -102,8 +96,8 @@ class Engine:
         self._fetcher: Fetcher | None = None
         self._captures = False  # does the output want each HTTP exchange (WARC)?
         self._bodies = settings.store_bodies or None
-        self.metrics: Metrics | None = None  # --metrics-port
-        self.timeline = Timeline() if settings.report else None  # --report's curves
+        self.monitor = Monitor(settings, self.stats, self.snapshot,
+                               lambda: (len(self.frontier), self.in_flight, self._queue.qsize()))
         self._pool: ThreadPoolExecutor | None = None
         self._parse_pool: ParsePool | None = None  # --parse-isolation process
 
@@ -148,9 +142,6 @@ class Engine:
         data["parse_pool_busy_s"] = measures.pool_busy
         data["hosts_seen"] = len(measures.hosts)
         return data
-
-    def _slowest_hosts(self, n: int) -> list[tuple[str, float]]:
-        return [(host, d.quantile(0.95)) for host, d in self.stats.measures.slowest_hosts(n)]
 
     # -- running --------------------------------------------------------------------------
 
@@ -200,11 +191,8 @@ class Engine:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
-        progress = Progress(self.snapshot, wants_live(self.settings.progress), self.settings.stats_interval,
-                            self._slowest_hosts)
-        if self.settings.metrics_port:
-            self.metrics = Metrics(lambda: asyncio.run_coroutine_threadsafe(_snapshot(self), loop).result(10))
-            self.metrics.serve(self.settings.metrics_port)
+        monitor = self.monitor
+        monitor.serve_metrics(loop)
         self._pool = ThreadPoolExecutor(self.settings.parse_threads, thread_name_prefix="parse")
         if self.settings.parse_isolation == "process":
             self._parse_pool = ParsePool(self.settings.parse_threads, self.settings.parse_timeout)
@@ -225,8 +213,7 @@ class Engine:
                 if start:
                     await self._queue.put(start)
                 workers = [loop.create_task(self._worker()) for _ in range(self.settings.concurrency)]
-                progress.start()
-                sampler = loop.create_task(self._sample(self.timeline)) if self.timeline is not None else None
+                monitor.start()
                 try:
                     await _first(self._finished.wait(), self._stopping.wait(), writer, asyncio.wait(workers))
                     self.frontier.close()
@@ -235,9 +222,7 @@ class Engine:
                         await self._queue.put(STOP)
                     await writer
                 finally:
-                    progress.stop()
-                    if sampler is not None:
-                        sampler.cancel()
+                    monitor.stop()
                     for task in [*workers, writer]:
                         task.cancel()
                     await asyncio.gather(*workers, writer, return_exceptions=True)
@@ -248,8 +233,7 @@ class Engine:
             self._pool.shutdown(wait=False, cancel_futures=True)
             if self._parse_pool is not None:
                 self._parse_pool.close()
-            if self.metrics is not None:
-                self.metrics.close()
+            monitor.close()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
@@ -260,27 +244,11 @@ class Engine:
             self.stats.finish()
             if self.settings.job_dir:
                 log_run(self.settings.job_dir, self.output, self.stats, self.outstanding)
-            if self.settings.report:
-                await self._report()
+            failed = await monitor.report()
+            self.fatal = self.fatal or failed
         if self.fatal is not None:
             raise self.fatal
         return self.stats
-
-    async def _sample(self, timeline: Timeline) -> None:
-        """Add the crawl's figures to ``timeline`` every ``timeline.interval`` seconds."""
-        while True:
-            timeline.add(self.stats.elapsed, self.stats.pages, len(self.frontier), self.in_flight, self._queue.qsize())
-            await asyncio.sleep(timeline.interval)  # a timer, not a wait for work
-
-    async def _report(self) -> None:
-        """Write ``--report`` (the figures of ``--stats``); a failure is fatal, after the crawl."""
-        assert self.timeline is not None
-        s = self.stats
-        self.timeline.add(s.elapsed, s.pages, len(self.frontier), self.in_flight, self._queue.qsize())
-        try:
-            await write_report(self.settings.report, s.as_dict(), self.timeline)
-        except OSError as e:
-            self.fatal = self.fatal or FatalError(f"--report: cannot write {self.settings.report}: {e.strerror}")
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers to return; when stopping, give them ``shutdown_grace`` seconds
@@ -501,42 +469,24 @@ class Engine:
         if sitemap is not None:
             return [*found, *await self._end(request, result, listed=listed)]
         if self.durable:
-            unchanged = self._remember(request, result)
+            unchanged = self._validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
             if unchanged is not None and self.settings.changed_only:
                 return [*found, Unchanged(request.url)]  # the spider is not called
-        body_path = await self._store_body(result) if self._bodies is not None else None
+        body_path = None
+        if self._bodies is not None and result.body and result.error in (None, errors.HTTP):
+            body_path = await store_body(self._bodies, result.body, result.sha1() or "")
         return [*found, *await self._end(request, result, body_path=body_path)]
 
     def _keep_body(self, media_type: str | None) -> bool:
         return (self.settings.changed_only or self._bodies is not None or self.spider.wants_body(media_type))
 
-    async def _store_body(self, result: FetchResult) -> str | None:
-        """``--store-bodies``: save the body under its SHA-1 (``ab/cd/abcd...``, written once,
-        atomically); its path. A failure to write is fatal, as for the output."""
-        if not result.body or result.error not in (None, errors.HTTP):
-            return None
-        assert self._bodies is not None
-        digest = hashlib.sha1(result.body).hexdigest()
-        folder = os.path.join(self._bodies, digest[:2], digest[2:4])
-        path = os.path.join(folder, digest)
-        try:
-            if not await aiofiles.os.path.exists(path):
-                await aiofiles.os.makedirs(folder, exist_ok=True)
-                part = f"{path}.{os.getpid()}.{next(_parts)}.part"  # same body twice at once: two parts
-                async with aiofiles.open(part, "wb") as f:
-                    await f.write(result.body)
-                await aiofiles.os.replace(part, path)
-        except OSError as e:
-            raise FatalError(f"cannot write body to {self._bodies}: {e.strerror or e}") from None
-        return path
-
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
         """A spider request's own headers, and conditional GET headers on a recrawl. Once a
         redirect has left the request's origin, its credentials (Authorization, Cookie,
         Proxy-Authorization) are not sent on: they were meant for the first site only."""
-        conditional = self._conditional(request)
+        conditional = conditional_headers(request) if self.durable else None
         own = request.request.headers if request.request is not None else None
         if own and request.redirects and origin_of(request.fetch_url) != origin_of(request.url):
             own = {k: v for k, v in own.items() if k.lower() not in CREDENTIALS}
@@ -584,35 +534,6 @@ class Engine:
             crawl_request.request = r
             accepted.append(crawl_request)
         return await self._accept(accepted) if accepted else []
-
-    def _conditional(self, request: CrawlRequest) -> dict[str, str] | None:
-        """If-None-Match and If-Modified-Since from the last fetch (a recrawl)."""
-        if not self.durable or request.validators is None or request.redirects:
-            return None
-        etag, last_modified, _ = request.validators
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        return headers or None
-
-    def _remember(self, request: CrawlRequest, result: FetchResult) -> str | None:
-        """Keep the page's validators for the durable store. When the page is unchanged since
-        the last fetch, how that is known (the WARC revisit profile): ``server-not-modified``
-        (a 304) or ``identical-payload-digest`` (the same body); else None."""
-        old = request.validators
-        if result.status == 304 and result.error is None:
-            if old is not None:
-                self._validators[request.url] = old
-            return "server-not-modified"
-        if result.status != 200 or result.error is not None or result.headers is None:
-            return None
-        digest = hashlib.sha1(result.body).hexdigest() if result.body else None
-        self._validators[request.url] = (result.headers.get("ETag"), result.headers.get("Last-Modified"), digest)
-        if old is not None and digest is not None and digest == old[2]:
-            return "identical-payload-digest"
-        return None
 
     async def _requeue(self, request: CrawlRequest, wait: float) -> None:
         """Send ``request`` back to the frontier, not to be handed out before ``wait`` seconds
@@ -682,7 +603,7 @@ class Engine:
             if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
                 await sink.sync()
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
-                validators = {url: self._validators.pop(url) for url in urls if url in self._validators}
+                validators = self._validators.take(urls)
                 await frontier.commit(urls, sink.state(), validators)
             if isinstance(frontier, RedisFrontier):
                 await frontier.ack(r.url if isinstance(r, Unchanged) else r["url"] for r in records)
@@ -714,17 +635,6 @@ class Engine:
         self._stopping.set()
         self._abort.set()
         self.frontier.close()
-
-
-async def _snapshot(engine: Engine) -> dict[str, Any]:
-    """``engine.snapshot()`` and the timing histograms, taken on the loop for a caller in
-    another thread (a Prometheus scrape)."""
-    data = engine.snapshot()
-    measures = engine.stats.measures
-    data["histograms"] = {"fetch": measures.fetch.cumulative(LATENCY_BUCKETS),
-                          "frontier_wait": measures.frontier_wait.cumulative(LATENCY_BUCKETS),
-                          "handle": measures.handle.cumulative(LATENCY_BUCKETS)}
-    return data
 
 
 async def _first(*aws: Any) -> None:

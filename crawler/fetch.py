@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import hashlib
 import logging
 import random
 import time
@@ -52,6 +53,13 @@ class FetchResult:
     redirects: int = 0
     location: str | None = None  # with follow=False: the normalized target of a redirect
     wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
+    _sha1: str | None = None
+
+    def sha1(self) -> str | None:
+        """The SHA-1 of the body (hex), computed once; None when there is no body."""
+        if self._sha1 is None and self.body:
+            self._sha1 = hashlib.sha1(self.body).hexdigest()
+        return self._sha1
 
 
 class _TooLarge(Exception):
