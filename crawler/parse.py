@@ -130,14 +130,24 @@ def parse_html(
     max_url_length: int,
     obey_nofollow: bool = True,
 ) -> ParsedPage:
-    """Title and in-scope links of an HTML page fetched from ``url``.
+    """Title and in-scope links of an HTML page fetched from ``url``: :func:`page_of` its tree."""
+    return page_of(html_tree(decode_html(body, charset)), url, allows, max_url_length, obey_nofollow)
+
+
+def page_of(
+    tree: LexborHTMLParser,
+    url: str,
+    allows: Callable[[str], bool],
+    max_url_length: int,
+    obey_nofollow: bool = True,
+) -> ParsedPage:
+    """Title and in-scope links of the parsed HTML page fetched from ``url``.
 
     Links come from ``a[href]`` and ``area[href]``, resolved against ``<base href>`` when there
     is one; unless ``obey_nofollow`` is False, ``rel=nofollow`` links are skipped, and
     ``<meta name=robots content=nofollow>`` makes ``follow`` False.
     """
     # tree.tags() is many times faster than CSS selectors here (a walk, no selector engine).
-    tree = html_tree(decode_html(body, charset))
     titles = tree.tags("title")
     title = titles[0].text(strip=True) if titles else None
     directives: set[str] = set()

@@ -17,7 +17,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.parse import ParsedPage, decode_html, html_tree, is_html, parse_html, robots_directives
+from crawler.parse import ParsedPage, decode_html, html_tree, is_html, page_of, robots_directives
 from crawler.urls import join_url
 
 
@@ -103,7 +103,8 @@ class Response:
         """Title, links and meta robots in one pass (HTML responses; nothing for others)."""
         if self._listed is not None or not self.body or not (self.content_type is None or is_html(self.content_type)):
             return ParsedPage(None, self._listed or [], True, False)
-        return parse_html(self.body, self._charset, self.url, self._allows, self._max_url_length, self._obey_robots)
+        # From the tree css() uses too: a callback that asks for both parses the page once.
+        return page_of(self._tree, self.url, self._allows, self._max_url_length, self._obey_robots)
 
     @cached_property
     def _header_directives(self) -> set[str]:

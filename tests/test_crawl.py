@@ -186,14 +186,14 @@ async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:
 async def test_parser_exception_becomes_that_urls_record(serve, crawl, monkeypatch) -> None:
     import crawler.spider
 
-    real = crawler.spider.parse_html
+    real = crawler.spider.page_of
 
-    def flaky(body, charset, url, *args):
+    def flaky(tree, url, *args):
         if url.endswith("/boom"):
             raise RuntimeError("parser blew up")
-        return real(body, charset, url, *args)
+        return real(tree, url, *args)
 
-    monkeypatch.setattr(crawler.spider, "parse_html", flaky)
+    monkeypatch.setattr(crawler.spider, "page_of", flaky)
     server = serve(app_of({"/": '<a href="/boom">b</a><a href="/ok">o</a>', "/boom": "x", "/ok": "y"}))
     result = await crawl([server.url])
     records = result.by_url()

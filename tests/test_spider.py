@@ -350,3 +350,22 @@ async def test_the_page_recorder_can_be_extended(serve, tmp_path: Path) -> None:
     assert len(records) == stats["pages"] == 8  # 2 listings, 6 products (one 404)
     assert records[server.url + "product/10"]["h1"] == "Item 10"
     assert records[server.url + "product/22"]["error"] == "http" and "h1" not in records[server.url + "product/22"]
+
+
+def test_css_and_links_parse_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crawler.spider
+
+    built: list[str] = []
+    real = crawler.spider.html_tree
+
+    def counting(text: str) -> Any:
+        built.append(text)
+        return real(text)
+
+    monkeypatch.setattr(crawler.spider, "html_tree", counting)
+    body = b'<title>T</title><h1>Head</h1><a href="/a">a</a><a href="/b">b</a>'
+    response = Response("http://site.test/", 200, {}, body, None, Request("http://site.test/"), lambda url: True,
+                        2083, content_type="text/html")
+    assert response.css_first("h1").text() == "Head"
+    assert response.links() == ["http://site.test/a", "http://site.test/b"] and response.title == "T"
+    assert len(built) == 1
