@@ -516,6 +516,8 @@ class Engine:
             if type(r) is FollowAll:
                 urls = r.urls if r.in_scope or parent is None else [u for u in r.urls if self.scope.allows(u)]
                 new = await self.frontier.unseen(urls) if urls else []
+                if parent is not None:
+                    new = [url for url in new if not self.scope.is_trap(url)]
                 if r.callback is None and not r.kwargs:
                     accepted += [CrawlRequest(url, depth, referrer) for url in new]
                     continue
@@ -526,8 +528,8 @@ class Engine:
                 continue
             assert isinstance(r, Request)
             url = normalize_url(r.url, self.settings.max_url_length)
-            if url is None or (parent is not None and not self.scope.allows(url)):
-                log.debug("spider request dropped (not http(s) or out of scope): %.200s", r.url)
+            if url is None or (parent is not None and (not self.scope.allows(url) or self.scope.is_trap(url))):
+                log.debug("spider request dropped (not http(s), out of scope or a trap): %.200s", r.url)
                 continue
             r.url = url
             crawl_request = CrawlRequest(url, depth, referrer)

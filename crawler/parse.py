@@ -103,8 +103,8 @@ def sane_prefix(text: str, limit: int = MAX_NESTING) -> str:
     """``text`` up to where its elements nest more than ``limit`` deep (all of it, nearly
     always). 100,000 nested ``<div>`` take lexbor a minute to build; browsers stop nesting at a
     few hundred (Blink at 512), and so the links before that point are what a page can offer."""
-    if text.count("<") <= limit:
-        return text  # cannot nest that deep: no scan
+    if len(text) < 16 * limit or text.count("<") <= limit:
+        return text  # nests too little to matter (2048 divs cost lexbor 10 ms), or cannot nest that deep
     depth = 0
     for match in _TAG.finditer(text):
         if match.group(1):

@@ -108,12 +108,16 @@ class Scope:
         ``--allow-private``."""
         return self.allow_private or host.rstrip(".") in self.hosts or f"[{host}]" in self.hosts
 
+    def is_trap(self, url: str) -> bool:
+        """Does ``url``'s path repeat itself (``/a/a/a/``: see :func:`repeats_too_often`)?
+        Asked of new links only, after dedupe (a few a page, not every link)."""
+        return bool(self.max_repeats) and url.count("/") > 3 + self.max_repeats and repeats_too_often(
+            url, self.max_repeats)
+
     def allows(self, url: str) -> bool:
         """True when the normalized ``url`` is in scope and passes the URL filters."""
         if not self._host_allowed(url.split("/", 3)[2]):
             return False
-        if self.max_repeats and url.count("/") > 3 + self.max_repeats and repeats_too_often(url, self.max_repeats):
-            return False  # /a/a/a/...: a path that grows by itself
         if self.include and not any(p.search(url) for p in self.include):
             return False
         return not (self.exclude and any(p.search(url) for p in self.exclude))
