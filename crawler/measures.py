@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from math import log as _log
 from typing import Any
 
 DISTRIBUTION_EDGES = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # seconds: the ranges in --stats
@@ -20,25 +21,28 @@ DISTRIBUTION_EDGES = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # second
 class Histogram:
     """Counts of durations (seconds) in buckets that grow by ``factor`` from ``low``."""
 
-    __slots__ = ("count", "counts", "factor", "log_factor", "low", "max", "total")
+    __slots__ = ("_inverse_low", "_per_log", "_top", "count", "counts", "factor", "low", "max", "total")
 
     def __init__(self, low: float = 0.00005, factor: float = 1.1, buckets: int = 160) -> None:
         self.low = low
         self.factor = factor
-        self.log_factor = math.log(factor)
+        self._inverse_low = 1 / low
+        self._per_log = 1 / math.log(factor)
+        self._top = buckets - 1
         self.counts = array("I", bytes(4 * buckets))
         self.count = 0
         self.total = 0.0
         self.max = 0.0
 
     def add(self, seconds: float) -> None:
-        """Count one duration."""
-        counts = self.counts
-        if seconds <= self.low:
-            i = 0
+        """Count one duration (a few times a page: kept to plain arithmetic)."""
+        if seconds > self.low:
+            i = int(_log(seconds * self._inverse_low) * self._per_log) + 1
+            if i > self._top:
+                i = self._top
         else:
-            i = min(int(math.log(seconds / self.low) / self.log_factor) + 1, len(counts) - 1)
-        counts[i] += 1
+            i = 0
+        self.counts[i] += 1
         self.count += 1
         self.total += seconds
         if seconds > self.max:
