@@ -16,14 +16,11 @@ Two checks, one for each way an address can be named:
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 from collections.abc import Callable
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-
-log = logging.getLogger(__name__)
 
 
 class BlockedAddress(OSError):

@@ -54,7 +54,6 @@ class ParsePool:
     def __init__(self, workers: int, timeout: float) -> None:
         self.workers = workers
         self.timeout = timeout
-        self.renewed = 0  # times the pool was replaced after a worker died or hung
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -88,7 +87,6 @@ class ParsePool:
         its workers now (one of them is stuck)."""
         if pool is not self._pool:
             return  # another page renewed it already
-        self.renewed += 1
         self._pool = self._new()
         if kill:
             processes: dict[Any, Any] = getattr(pool, "_processes", None) or {}

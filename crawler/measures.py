@@ -48,9 +48,9 @@ class Histogram:
         if seconds > self.max:
             self.max = seconds
 
-    def upper(self, i: int) -> float:
-        """The upper edge of bucket ``i``, in seconds."""
-        return self.low * self.factor ** i
+    def middle(self, i: int) -> float:
+        """The value bucket ``i`` stands for: its geometric middle (``low`` for the first)."""
+        return self.low if i == 0 else self.low * self.factor ** (i - 0.5)
 
     def quantile(self, q: float) -> float:
         """The duration that a share ``q`` of those counted did not exceed (0 when empty)."""
@@ -61,8 +61,7 @@ class Histogram:
         for i, n in enumerate(self.counts):
             seen += n
             if n and seen >= rank:
-                middle = self.low if i == 0 else self.low * self.factor ** (i - 0.5)
-                return min(middle, self.max)
+                return min(self.middle(i), self.max)
         return self.max  # pragma: no cover
 
     @property
@@ -87,7 +86,7 @@ class Histogram:
         out = [0] * (len(edges) + 1)
         for i, n in enumerate(self.counts):
             if n:
-                middle = self.low if i == 0 else self.low * self.factor ** (i - 0.5)
+                middle = self.middle(i)
                 out[sum(1 for e in edges if middle >= e)] += n
         return out
 

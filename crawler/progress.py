@@ -44,8 +44,6 @@ class Progress:
         self._task: asyncio.Task[None] | None = None
         # (time, pages, bytes, fetch workers' busy seconds, parse pool's busy seconds)
         self._samples: deque[tuple[float, int, int, float, float]] = deque(maxlen=64)
-        self.redraws = 0  # of the live view
-        self.spent = 0.0  # seconds spent drawing it
 
     def rates(self, s: dict[str, Any]) -> dict[str, float]:
         """Over the last 10 s or so (a moving window), from ``s``: pages/s, bytes/s, and the
@@ -120,10 +118,7 @@ class Progress:
 
     def draw(self, live: Live) -> None:
         """Redraw the live view with the figures of now."""
-        started = time.perf_counter()
         live.update(Text(self.lines()), refresh=True)
-        self.redraws += 1
-        self.spent += time.perf_counter() - started
 
     async def _draw_loop(self, live: Live) -> None:
         while True:

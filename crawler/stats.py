@@ -38,21 +38,18 @@ class Stats:
         self.host_errors: Counter[str] = Counter()
 
     def count(self, record: dict[str, Any]) -> None:
-        """Account for one written record."""
+        """Account for one written record (a :class:`crawler.writer.Done`: url, status, error,
+        bytes, depth, host)."""
         self.pages += 1
         error = record["error"]
-        host = record.get("host")
+        host = record["host"]
         if error is None:
             self.ok += 1
         else:
             self.errors[error] += 1
-            if host is not None:
-                self.host_errors[host] += 1
-        if host is not None:
-            self.hosts[host] += 1
-        depth = record.get("depth")
-        if depth is not None:
-            self.depths[depth] += 1
+            self.host_errors[host] += 1
+        self.hosts[host] += 1
+        self.depths[record["depth"]] += 1
         status = record["status"]
         if status is not None:
             self.statuses[status] += 1
