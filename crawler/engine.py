@@ -545,6 +545,10 @@ class Engine:
         await self.frontier.retry(request, wait)
         if self.shared:
             self.outstanding -= 1
+        # A requeued request can be ready again at once, and an in-memory frontier hands it out
+        # without suspending: yield here, so a worker can never cycle requeue -> get and starve
+        # the task it waits for.
+        await asyncio.sleep(0)
 
     async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
         """Send ``request`` on to ``target`` through the frontier (so the target's host slot,

@@ -118,17 +118,21 @@ class Robots:
         """Fetch (once, however many ask at the same time) and cache the rules of ``origin``."""
         future = self._loading.get(origin)
         if future is None:
-            future = asyncio.ensure_future(self._fetch(origin))
-            self._loading[origin] = future
-            try:
-                rules = await asyncio.shield(future)
-            finally:
-                del self._loading[origin]
-            self._cache[origin] = rules
-            while len(self._cache) > self.settings.robots_cache_size:
-                self._cache.popitem(last=False)
-            return rules
+            future = self._loading[origin] = asyncio.ensure_future(self._load(origin))
         return await asyncio.shield(future)
+
+    async def _load(self, origin: str) -> RobotsRules:
+        """The fetch of ``origin``'s rules, as one task: the rules are in the cache the moment
+        the task is done, so no caller can find the fetch over and the cache still empty (a
+        worker that did would requeue its page and take it again, round and round)."""
+        try:
+            rules = await self._fetch(origin)
+        finally:
+            del self._loading[origin]
+        self._cache[origin] = rules
+        while len(self._cache) > self.settings.robots_cache_size:
+            self._cache.popitem(last=False)
+        return rules
 
     async def _fetch(self, origin: str) -> RobotsRules:
         loop = asyncio.get_running_loop()

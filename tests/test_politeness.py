@@ -362,3 +362,50 @@ def test_sitemap_parser_memory_stays_flat() -> None:
         tracemalloc.stop()
     assert parser.error is None and count == 50_000
     assert peak < 2_000_000, f"peak {peak} bytes while parsing a {len(document)}-byte sitemap"
+
+
+LIVELOCK = '''
+import asyncio, sys
+from crawler import load_settings
+from crawler.engine import Engine
+from crawler.request import CrawlRequest
+from crawler.robots import Robots
+
+seed, second, out = sys.argv[1:4]
+fetch_fresh = Robots._fetch_fresh
+engine = None
+
+async def fetch_then_wake_another(self, origin):
+    answer = await fetch_then_wake_another.original(self, origin)
+    # Another page of the host becomes ready and wakes a waiting worker *before* the task that
+    # asked for robots.txt resumes: the interleaving that spun forever on a broad crawl.
+    await engine._accept([CrawlRequest(second, 1, seed)])
+    return answer
+
+fetch_then_wake_another.original = fetch_fresh
+Robots._fetch_fresh = fetch_then_wake_another
+engine = Engine(load_settings({"output": out, "progress": False}), [seed])
+asyncio.run(engine.run())
+'''
+
+
+def test_a_page_ready_while_robots_txt_is_being_stored_is_no_livelock(serve, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, read_jsonl
+
+    server = serve(app_of({"/": "home", "/second": "page", "/robots.txt": robots("User-agent: *\nAllow: /\n")}))
+    script = tmp_path / "livelock.py"
+    script.write_text(LIVELOCK)
+    out = tmp_path / "out.jsonl"
+    try:
+        done = subprocess.run([sys.executable, str(script), server.url, server.url + "second", str(out)],
+                              env=os.environ | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                              timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the crawl spun: a worker requeued and took the same page for ever") from None
+    assert done.returncode == 0, done.stderr
+    assert sorted(r["url"] for r in read_jsonl(out)) == [server.url, server.url + "second"]
+    assert server.count("/robots.txt") == 1
