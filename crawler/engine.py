@@ -306,14 +306,24 @@ class Engine:
         now = asyncio.get_running_loop().time()
         for r in requests:
             r.queued = now
-        accepted = await self.frontier.add(requests, limit=room)
+        # Counted before the store sees them: a store may hand a URL out (and the writer end
+        # it) before add() returns, and the crawl must not look over meanwhile. What the store
+        # turns away (seen already, over the limit) is taken off the count afterwards.
+        reserved = (0 if self.shared else len(requests)) + len(denied)
+        self.outstanding += reserved
+        accepted: list[CrawlRequest] = []
+        refused: list[CrawlRequest] = []
+        try:
+            accepted = await self.frontier.add(requests, limit=room)
+            if denied:
+                room = None if room is None else room - len(accepted)
+                refused = await self.frontier.add(denied, queue=False, limit=room)
+        finally:
+            self.outstanding -= reserved - ((0 if self.shared else len(accepted)) + len(refused))
+        denied = refused
         if budget:
             for r in accepted:
                 self._host_pages[r.host] += 1
-        if denied:
-            room = None if room is None else room - len(accepted)
-            denied = await self.frontier.add(denied, queue=False, limit=room)
-        self.outstanding += (0 if self.shared else len(accepted)) + len(denied)
         self.stats.discovered += len(accepted) + len(denied)
         ended = []
         for r in denied:
@@ -619,8 +629,14 @@ class Engine:
                 else:
                     self.stats.count(record)  # a Done
             self.outstanding -= len(records)
-            if self.outstanding <= 0 and not self.shared:
-                self._finished.set()
+            if self.outstanding <= 0 and not self.shared and not self._stopping.is_set():
+                # Nothing outstanding here: over only if the store agrees it holds nothing.
+                left = await frontier.settle()
+                if left:
+                    log.warning("the frontier still holds %d URLs not done: crawling them too", left)
+                    self.outstanding += left
+                else:
+                    self._finished.set()
 
         try:
             await write_loop(

@@ -219,3 +219,57 @@ def test_a_removed_output_is_started_afresh_not_padded(serve, tmp_path: Path) ->
     assert "is shorter than" in final.stderr
     assert b"\0" not in out.read_bytes()
     assert 0 < len(read_jsonl(out)) < PAGES + 1  # the rest of the crawl, every line valid
+
+
+def hub_app(links: int) -> web.Application:
+    """``/`` links to ``/p/0`` ... ``/p/{links - 1}``, small pages with no links."""
+    items = "".join(f'<li><a href="/p/{i}">{i}</a></li>' for i in range(links))
+    hub = f"<html><body><ul>{items}</ul></body></html>"
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text=hub, content_type="text/html")
+
+    async def leaf(request: web.Request) -> web.Response:
+        return web.Response(text="<html><title>leaf</title><body>leaf</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/p/{n}", leaf)
+    return app
+
+
+def test_a_hub_page_of_5000_links_is_crawled_whole_and_the_run_says_so(serve, tmp_path: Path) -> None:
+    server = serve(hub_app(5000))
+    args = [*crawl_args(tmp_path, server, "--per-host", "16", "--stats", str(tmp_path / "stats.json"))]
+    done = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    urls = [r["url"] for r in read_jsonl(tmp_path / "out.jsonl")]
+    assert len(urls) == len(set(urls)) == 5001
+    runs = [json.loads(line) for line in (tmp_path / "job" / "runs.log").read_text().splitlines()]
+    assert runs[-1]["left"] == 0 and runs[-1]["pages"] == 5001
+
+
+def test_a_hub_page_of_50000_links_is_crawled_whole(serve, tmp_path: Path) -> None:
+    server = serve(hub_app(50_000))
+    done = run_cli(*crawl_args(tmp_path, server, "--per-host", "64", "--concurrency", "64"), cwd=tmp_path,
+                   timeout=300)
+    assert done.returncode == 0, done.stderr
+    urls = [r["url"] for r in read_jsonl(tmp_path / "out.jsonl")]
+    assert len(urls) == len(set(urls)) == 50_001
+
+
+def test_a_hub_page_killed_twice_then_resumed_is_crawled_whole_once(serve, tmp_path: Path) -> None:
+    server = serve(hub_app(5000))
+    out = tmp_path / "out.jsonl"
+    args = crawl_args(tmp_path, server, "--per-host", "8")
+    for threshold in (200, 2500):
+        proc = start(tmp_path, *args)
+        wait_for(lambda t=threshold: lines_in(out) >= t, timeout=60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    final = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert final.returncode == 0, final.stderr
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls)) == 5001
+    runs = [json.loads(line) for line in (tmp_path / "job" / "runs.log").read_text().splitlines()]
+    assert runs[-1]["left"] == 0

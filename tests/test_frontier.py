@@ -89,3 +89,22 @@ async def test_engine_crawls_with_the_sqlite_frontier(site, tmp_path: Path) -> N
     reopened = SQLiteFrontier(tmp_path / "f.db", per_host=4)
     assert await reopened.open() == 0  # every URL committed done
     await reopened.aclose()
+
+
+async def test_sqlite_settle_hands_out_again_what_the_file_holds_not_done(tmp_path) -> None:
+    from crawler.frontier import SQLiteFrontier
+    from crawler.request import CrawlRequest
+
+    frontier = SQLiteFrontier(tmp_path / "f.db", per_host=4)
+    await frontier.open()
+    await frontier.add([CrawlRequest("http://a.example/1"), CrawlRequest("http://a.example/2")])
+    taken = [await frontier.get(), await frontier.get()]
+    for request in taken:
+        await frontier.release(request)
+    await frontier.commit(["http://a.example/1"])
+    assert await frontier.settle() == 1  # /2 was handed out and never committed
+    again = await frontier.get()
+    assert again is not None and again.url == "http://a.example/2"
+    await frontier.commit(["http://a.example/2"])
+    assert await frontier.settle() == 0
+    await frontier.aclose()

@@ -15,6 +15,8 @@ have to take to disk or over the network is a coroutine; the engine relies only 
 - ``retry`` puts a request back at the head of its host's queue, not to start before ``wait``
   seconds (backoff, ``Retry-After``, a redirect hop, a page waiting for its host's robots.txt);
 - ``hold`` and ``set_delay`` move a host's next start (backoff, Crawl-delay, throttling);
+- ``settle`` is asked when the engine has nothing outstanding: how many URLs the store still
+  holds that are not done (made ready to hand out again); the crawl ends only at 0;
 - ``close`` wakes every waiting ``get`` with ``None``: the crawl is over or stopping.
 
 Hosts are ``host[:port]`` strings (:attr:`CrawlRequest.host`).
@@ -59,6 +61,12 @@ class Frontier(Protocol):
 
     async def set_delay(self, host: str, delay: float) -> None:
         """Space request starts to ``host`` by ``delay`` seconds from now on."""
+        ...
+
+    async def settle(self) -> int:
+        """Nothing is outstanding in this process: the URLs the store still holds that are not
+        done, queued to be handed out again (0 when the crawl is over). A shared store, whose
+        crawl ends when every process is done, answers 0."""
         ...
 
     def close(self) -> None:

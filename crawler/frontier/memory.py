@@ -169,6 +169,9 @@ class HostScheduler:
             self._schedule(name, host)
             self._wake()
 
+    async def settle(self) -> int:
+        return self._queued
+
     def close(self) -> None:
         self._closed = True
         if self._timer is not None:

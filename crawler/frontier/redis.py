@@ -482,6 +482,10 @@ class RedisFrontier:
         except OSError as e:
             raise FatalError(f"--frontier: lost Redis at {self.url}: {e}") from None
 
+    async def settle(self) -> int:
+        """The crawl ends when every process is done (:meth:`get` says so): 0."""
+        return 0
+
     def close(self) -> None:
         """Hand out nothing more in this process."""
         self._closed = True

@@ -205,6 +205,21 @@ class SQLiteFrontier(HostScheduler):
             await self._refill()
         return request
 
+    async def settle(self) -> int:
+        """The rows not done (there should be none once nothing is outstanding): loaded into the
+        window again from the start of the file."""
+        left = int(await self._call(self._reopen_left))
+        if left:
+            self._loaded_upto = 0
+            self._unloaded = left
+            await self._refill()
+        return left
+
+    def _reopen_left(self) -> int:
+        assert self._db is not None
+        self._db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
+        return int(self._db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
+
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
                      validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
         """Their records are written (and synced): mark these URLs done, keep their
