@@ -69,7 +69,8 @@ class Engine:
                                          lease_timeout=settings.lease_timeout, retries=settings.retries,
                                          worker=self.worker)
             elif self.store_path:
-                frontier = SQLiteFrontier(self.store_path, settings.per_host, settings.delay)
+                frontier = SQLiteFrontier(self.store_path, settings.per_host, settings.delay,
+                                          label=f"job dir {settings.job_dir}" if settings.job_dir else None)
             else:
                 frontier = MemoryFrontier(settings.per_host, settings.delay)
         self.frontier: Frontier = frontier
@@ -219,7 +220,7 @@ class Engine:
                     self.frontier.close()
                     await self._drain_workers(workers)
                     if not writer.done():
-                        await self._queue.put(STOP)
+                        await _first(self._queue.put(STOP), writer)  # a dead writer takes nothing
                     await writer
                 finally:
                     monitor.stop()
@@ -240,35 +241,41 @@ class Engine:
             try:
                 await sink.close()
             except FatalError as e:
-                self.fatal = self.fatal or e
+                self._fatal(e)
             self.stats.finish()
             if self.settings.job_dir:
                 log_run(self.settings.job_dir, self.output, self.stats, self.outstanding)
             failed = await monitor.report()
-            self.fatal = self.fatal or failed
+            if failed is not None:
+                self.fatal = self.fatal or failed
+                self.stats.failed = self.stats.failed or str(failed)
         if self.fatal is not None:
             raise self.fatal
         return self.stats
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
-        """Wait for the workers to return; when stopping, give them ``shutdown_grace`` seconds
-        (less after a second stop) and then cancel what is left."""
+        """Wait for the workers to return. From the moment the crawl is stopping (a signal,
+        --max-runtime, a fatal error), they have ``shutdown_grace`` seconds (none after a second
+        stop or a fatal error); then what is left is cancelled. No wait here is unbounded."""
         pending = {task for task in workers if not task.done()}
-        if not self._stopping.is_set():
-            await asyncio.gather(*pending)
-            return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.shutdown_grace
+        stopping = loop.create_task(self._stopping.wait())
         abort = loop.create_task(self._abort.wait())
+        watching = {stopping, abort}
+        deadline: float | None = None
         try:
             while pending and not self._abort.is_set():
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                if deadline is None and self._stopping.is_set():
+                    deadline = loop.time() + self.settings.shutdown_grace
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
                     break
-                done, _ = await asyncio.wait(
-                    pending | {abort}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(pending | watching, timeout=remaining,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 pending -= done
+                watching -= done
         finally:
+            stopping.cancel()
             abort.cancel()
         for task in pending:
             task.cancel()
@@ -653,6 +660,7 @@ class Engine:
         written): what is committed stays, the rest is pending for the next run."""
         if self.fatal is None:
             self.fatal = error  # raised by run(); the command line prints it
+            self.stats.failed = str(error)
         self.stats.interrupted = True
         self._stopping.set()
         self._abort.set()

@@ -107,7 +107,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         ("fetch workers busy", "timings.fetch_workers_busy", t["fetch_workers_busy"]),
         ("parse pool busy", "timings.parse_pool_busy", t["parse_pool_busy"]),
     ])
-    state = ("interrupted" if stats["interrupted"] else "ended at --max-runtime"
+    state = ("failed" if stats.get("failed") else "interrupted" if stats["interrupted"] else "ended at --max-runtime"
              if stats["stopped_by"] == "max_runtime" else "finished")
     charts = []
     if timeline is not None:

@@ -28,6 +28,7 @@ class Stats:
         self.discovered = 0  # URLs accepted into the frontier
         self.interrupted = False
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
+        self.failed: str | None = None  # the fatal error that stopped the crawl
         self.resumed = 0  # URLs a durable crawl took over from an earlier run
         self.unchanged = 0  # --changed-only: pages done without a record
         self.items = 0  # a spider's items written
@@ -85,6 +86,7 @@ class Stats:
             "pages_per_s": round(self.pages_per_second, 1),
             "interrupted": self.interrupted,
             "stopped_by": self.stopped_by,
+            "failed": self.failed,
             "resumed": self.resumed,
             "unchanged": self.unchanged,
             "items": self.items,
@@ -123,7 +125,7 @@ class Stats:
         """A few lines for a person, printed on stderr at the end."""
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
-        head = ("crawl interrupted" if self.interrupted
+        head = ("crawl failed" if self.failed else "crawl interrupted" if self.interrupted
                 else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
         return (
             f"{head}: {self.pages} pages ({self.ok} ok) in {self.elapsed:.1f} s, "

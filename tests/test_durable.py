@@ -273,3 +273,43 @@ def test_a_hub_page_killed_twice_then_resumed_is_crawled_whole_once(serve, tmp_p
     assert len(urls) == len(set(urls)) == 5001
     runs = [json.loads(line) for line in (tmp_path / "job" / "runs.log").read_text().splitlines()]
     assert runs[-1]["left"] == 0
+
+
+SMALL_DISK = '''
+import sys
+from crawler.frontier import sqlite as store
+
+room = int(sys.argv.pop(1))  # pages of 4 KiB the job dir's database may still grow by
+opened = store.SQLiteFrontier._open
+
+def on_a_small_disk(self, due_before):
+    pending = opened(self, due_before)
+    size = self._db.execute("PRAGMA page_count").fetchone()[0]
+    self._db.execute(f"PRAGMA max_page_count = {size + room}")  # then SQLite answers SQLITE_FULL
+    return pending
+
+store.SQLiteFrontier._open = on_a_small_disk
+from crawler.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_a_full_job_dir_stops_the_crawl_with_one_line_and_the_next_run_finishes(site, tmp_path: Path) -> None:
+    from crawler.testsite import page_path
+
+    server = site(3000)
+    script = tmp_path / "small_disk.py"
+    script.write_text(SMALL_DISK)
+    args = crawl_args(tmp_path, server, "--per-host", "16")
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    for room in (10, 60):  # the disk fills at the first links, then later in the crawl
+        full = subprocess.run([sys.executable, str(script), str(room), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert full.returncode == 1, full.stderr
+        errors = [line for line in full.stderr.splitlines() if "ERROR" in line]
+        assert errors == [f"crawler: ERROR: cannot write job dir {tmp_path / 'job'}: No space left on device"]
+        assert "Traceback" not in full.stderr and "crawl failed" in full.stderr
+    final = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert final.returncode == 0, final.stderr
+    urls = [r["url"] for r in read_jsonl(tmp_path / "out.jsonl")]
+    assert len(urls) == len(set(urls)) and set(urls) == {server.url + page_path(i).lstrip("/") for i in range(3000)}

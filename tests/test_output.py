@@ -184,7 +184,7 @@ def test_gzip_output_is_complete_after_sigint(serve, tmp_path: Path, name: str) 
 
 
 def test_warc_job_stopped_by_ctrl_c_to_the_process_group_resumes_with_each_page_once(serve, tmp_path: Path) -> None:
-    server = serve(slow_app(150, 0.01))
+    server = serve(slow_app(150, 0.05))  # 4 s at --per-host 2: still crawling when Ctrl-C comes
     out = tmp_path / "crawl.warc.gz"
     args = [sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o", str(out),
             "--job-dir", str(tmp_path / "job"), "--no-robots", "--per-host", "2"]

@@ -21,7 +21,9 @@ resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command l
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -29,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from crawler.errors import FatalError
 from crawler.frontier.codec import spider_request_from, spider_request_json
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
@@ -63,10 +66,15 @@ class SQLiteFrontier(HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
 
-    def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = 10_000) -> None:
+    def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = 10_000,
+                 label: str | None = None) -> None:
+        """``label`` names the store in error messages (``job dir jobs/news``; by default the
+        file)."""
         super().__init__(per_host, delay)
         self.path = Path(path)
+        self.label = label or f"frontier file {self.path}"
         self.window = window
+        self._broken: FatalError | None = None  # the store failed: every call fails with this
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
         self._loaded_upto = 0  # highest id moved into the window
@@ -76,7 +84,31 @@ class SQLiteFrontier(HostScheduler):
         self._flusher: asyncio.Future[None] | None = None
 
     async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        """``fn(*args)`` on the database thread. A failure of the store (a full disk, an I/O
+        error, a file that is no database) is fatal: it is raised as a :class:`FatalError`
+        naming the store, by this call and every later one, and the adds waiting for their
+        transaction fail with it too, so nothing waits for a store that is gone."""
+        if self._broken is not None:
+            raise self._broken
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        except (sqlite3.Error, OSError) as e:
+            self._broken = self._broken or FatalError(self._describe(e))
+            adds, self._adds = self._adds, []
+            for *_, future in adds:
+                if not future.done():
+                    future.set_exception(self._broken)
+            raise self._broken from None
+
+    def _describe(self, error: sqlite3.Error | OSError) -> str:
+        if isinstance(error, OSError):
+            return f"cannot write {self.label}: {error.strerror or error}"
+        code = getattr(error, "sqlite_errorcode", None)
+        if code == sqlite3.SQLITE_FULL:
+            return f"cannot write {self.label}: {os.strerror(errno.ENOSPC)}"
+        if code == sqlite3.SQLITE_NOTADB or code == sqlite3.SQLITE_CORRUPT:
+            return f"{self.label}: {self.path} is not a usable SQLite database ({error}); move it away to start over"
+        return f"cannot use {self.label}: {error}"
 
     # -- opening and closing ----------------------------------------------------------------
 
@@ -101,10 +133,13 @@ class SQLiteFrontier(HostScheduler):
         return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
     async def aclose(self) -> None:
-        """Flush and close the file."""
+        """Flush and close the file (also after the store failed)."""
         if self._db is not None:
-            await self._call(self._db.close)
-            self._db = None
+            db, self._db = self._db, None
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
+            except sqlite3.Error:
+                pass  # reported already, when the store failed
         self._thread.shutdown(wait=True)
 
     # -- the Frontier interface -------------------------------------------------------------
@@ -131,6 +166,8 @@ class SQLiteFrontier(HostScheduler):
                   limit: int | None = None) -> list[CrawlRequest]:
         # Group commit: adds that arrive while a transaction runs share the next one, so many
         # workers adding their pages' links cost one trip to the disk, not one each.
+        if self._broken is not None:
+            raise self._broken
         future: asyncio.Future[list[CrawlRequest]] = asyncio.get_running_loop().create_future()
         self._adds.append((list(requests), queue, limit, future))
         if self._flusher is None or self._flusher.done():
@@ -146,11 +183,14 @@ class SQLiteFrontier(HostScheduler):
             batch, self._adds = self._adds, []
             try:
                 results = await self._call(self._add_batch, [(r, q, n) for r, q, n, _ in batch])
-            except BaseException as e:
+            except BaseException as e:  # the adds of this batch (and, for a store error, all) fail
+                error = e if isinstance(e, Exception) else FatalError(f"{self.label}: interrupted")
                 for *_, future in batch:
                     if not future.done():
-                        future.set_exception(e)
-                raise
+                        future.set_exception(error)
+                if not isinstance(e, Exception):
+                    raise
+                continue
             for (*_, future), accepted in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(accepted)
@@ -162,7 +202,8 @@ class SQLiteFrontier(HostScheduler):
             results = [self._add(requests, queue, limit) for requests, queue, limit in batch]
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
+                self._db.execute("ROLLBACK")
             raise
         return results
 
@@ -242,7 +283,8 @@ class SQLiteFrontier(HostScheduler):
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
+                self._db.execute("ROLLBACK")
             raise
 
     async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
