@@ -313,3 +313,20 @@ def test_a_full_job_dir_stops_the_crawl_with_one_line_and_the_next_run_finishes(
     assert final.returncode == 0, final.stderr
     urls = [r["url"] for r in read_jsonl(tmp_path / "out.jsonl")]
     assert len(urls) == len(set(urls)) and set(urls) == {server.url + page_path(i).lstrip("/") for i in range(3000)}
+
+
+def test_a_corrupt_job_dir_is_one_line_naming_the_file_exit_2(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(40, 0))
+    args = crawl_args(tmp_path, server)
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    db = tmp_path / "job" / "frontier.db"
+    intact = db.read_bytes()
+    for damage in (intact[: len(intact) // 3], os.urandom(len(intact))):  # cut short; garbage
+        db.write_bytes(damage)
+        broken = run_cli(*args, cwd=tmp_path)
+        assert broken.returncode == 2, broken.stderr
+        assert broken.stderr.count("\n") == 1 and "Traceback" not in broken.stderr
+        assert str(db) in broken.stderr and "move it away" in broken.stderr
+    db.unlink()
+    again = run_cli(*args, cwd=tmp_path)  # moved away: the crawl starts over
+    assert again.returncode == 0, again.stderr

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from crawler.errors import FatalError
+from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_from, spider_request_json
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
@@ -75,6 +75,7 @@ class SQLiteFrontier(HostScheduler):
         self.label = label or f"frontier file {self.path}"
         self.window = window
         self._broken: FatalError | None = None  # the store failed: every call fails with this
+        self._unusable = False  # the file is corrupt or no SQLite database
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
         self._loaded_upto = 0  # highest id moved into the window
@@ -107,7 +108,9 @@ class SQLiteFrontier(HostScheduler):
         if code == sqlite3.SQLITE_FULL:
             return f"cannot write {self.label}: {os.strerror(errno.ENOSPC)}"
         if code == sqlite3.SQLITE_NOTADB or code == sqlite3.SQLITE_CORRUPT:
-            return f"{self.label}: {self.path} is not a usable SQLite database ({error}); move it away to start over"
+            self._unusable = True
+            return (f"{self.label}: {self.path} is not a usable SQLite database ({error}): "
+                    "move it away to start the crawl over")
         return f"cannot use {self.label}: {error}"
 
     # -- opening and closing ----------------------------------------------------------------
@@ -115,7 +118,12 @@ class SQLiteFrontier(HostScheduler):
     async def open(self, due_before: float | None = None) -> int:
         """Create or reopen the file; the number of URLs still to do (pending). With
         ``due_before`` (a Unix time), URLs done before then are due again (a recrawl)."""
-        pending = await self._call(self._open, due_before)
+        try:
+            pending = await self._call(self._open, due_before)
+        except FatalError as e:
+            if self._unusable:  # a corrupt or foreign file: the user's to move away, not a crash
+                raise UsageError(str(e)) from None
+            raise
         self._unloaded = pending
         await self._refill()
         return pending
