@@ -25,6 +25,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from crawler import errors, guard
+from crawler.keepalive import Connector
 from crawler.config import Settings
 from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
@@ -127,7 +128,7 @@ class Fetcher:
         }
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
+        connector = Connector(
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
             resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),

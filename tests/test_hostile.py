@@ -227,3 +227,48 @@ def test_parse_isolation_from_the_command_line(hostile, tmp_path: Path) -> None:
     record = seed_record(outcome, hostile, "/body/malformed")
     assert record["error"] is None and record["title"] == "soup" and record["links"] == 1
     assert hostile.url + "empty" in outcome.records
+
+
+# -- answers that do not end where they say (keep-alive desync) --------------------------------------
+
+SMUGGLED = b"<html><title>SMUGGLED</title><a href='/evil'>x</a></html>"
+
+
+def desync_routes(path: str) -> tuple[bytes, bytes]:
+    """``/start/CASE`` links to ``/CASE`` and then to 20 pages titled with their own paths; CASE is
+    an answer with an extra one (titled SMUGGLED, linking to /evil) behind it, sent at once or
+    50 ms later."""
+    from tests.rawserver import response
+
+    smuggled = response("200 OK", SMUGGLED)
+    if path.startswith("/start/"):
+        links = f"<a href='/{path[7:]}'>x</a>" + "".join(f"<a href='/page/{i}'>x</a>" for i in range(20))
+        return response("200 OK", f"<html><title>{path}</title>{links}</html>".encode()), b""
+    cases = {
+        "/204-body": (response("204 No Content", b"", length=0) + smuggled, b""),
+        "/304-body": (response("304 Not Modified", b"", length=0) + smuggled, b""),
+        "/204-late": (response("204 No Content", b"", length=0), smuggled),
+        "/304-late": (response("304 Not Modified", b"", length=0), smuggled),
+        "/extra": (response("200 OK", b"<html><title>/extra</title></html>") + smuggled, b""),
+        "/extra-late": (response("200 OK", b"<html><title>/extra-late</title></html>"), smuggled),
+    }
+    if path in cases:
+        return cases[path]
+    return response("200 OK", f"<html><title>{path}</title></html>".encode()), b""
+
+
+@pytest.mark.parametrize("case", ["204-body", "304-body", "204-late", "304-late", "extra", "extra-late"])
+def test_an_answer_with_bytes_past_its_end_never_lends_them_to_another_page(tmp_path: Path, case: str) -> None:
+    from tests.rawserver import RawServer
+
+    with RawServer(desync_routes) as server:
+        outcome = crawl_cli(server, tmp_path, f"/start/{case}", "--per-host", "1", "--no-robots", bound=10)
+        wrong = [url for url, r in outcome.records.items()
+                 if r["title"] is not None and r["title"] != "/" + url.split("/", 3)[3]]
+        if case == "extra-late":
+            # Held back until the next request was sent, the extra answer is read as that one's;
+            # then the host is no longer kept alive, and every other page is right.
+            assert len(wrong) <= 1 and server.hits.count("/evil") <= 1
+            assert len(outcome.records) == 22 + len(wrong)
+        else:
+            assert wrong == [] and "/evil" not in server.hits and len(outcome.records) == 22

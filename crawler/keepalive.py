@@ -1,0 +1,82 @@
+"""Kept-alive connections that are reused only while their answers end where they say.
+
+An HTTP/1.1 client reads the answer to its next request from whatever follows the last one on
+the connection. A server that sends bytes after an answer's declared end (a body after a 204 or
+304, more than its Content-Length) would have the next answer on that connection read from them,
+and a page's record would carry another's content. aiohttp already closes a connection that has
+bytes waiting when it is released; on top of that:
+
+- a 204 or 304 answer ends its connection (a body the server sends after it, at once or a moment
+  later, is never read as an answer);
+- a connection that received anything while it sat idle in the pool is closed, not reused;
+- once any connection to a host (host, port, TLS) has had bytes past an answer's end, that
+  host's connections are closed after every answer for the rest of the crawl.
+
+One case is beyond any client: a server that holds the extra bytes back until the next request is
+on its way can answer that request with them. The answer that follows then arrives as extra
+bytes, so the connection is closed there and the host is no longer kept alive: the confusion
+ends at that one page of that server.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_exceptions import HttpProcessingError
+
+NO_BODY = frozenset({204, 304})
+
+
+class _Handler(ResponseHandler):
+    """A connection's protocol that asks to be closed after an answer that cannot have a body."""
+
+    def feed_data(self, data: Any, size: int = 0) -> None:
+        """Take a parsed answer (status line, headers, payload)."""
+        message = data[0] if isinstance(data, tuple) else None
+        if getattr(message, "code", None) in NO_BODY:
+            self._should_close = True
+        super().feed_data(data, size)
+
+
+class Connector(aiohttp.TCPConnector):
+    """aiohttp's TCP connector, reusing a connection only when nothing arrived on it since its
+    last answer was read, and never after a 204 or 304."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(_Handler, loop=self._loop)
+        self._distrusted: set[Any] = set()  # connection keys (host, port, TLS...) not kept alive
+
+    async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
+        """A pooled connection for ``key``, leaving out those that have bytes waiting (sent after
+        the last answer ended) or are otherwise unfit for reuse."""
+        conns = self._conns.get(key)
+        if conns:
+            for entry in list(conns):
+                protocol = entry[0]
+                if protocol.should_close:
+                    if _overran(protocol):
+                        self._distrusted.add(key)
+                    conns.remove(entry)
+                    protocol.close()
+        return await super()._get(key, *args, **kwargs)
+
+    def _release(self, key: Any, protocol: Any, *args: Any, should_close: bool = False, **kwargs: Any) -> None:
+        """Back to the pool, unless the answer did not end where it said (or its host's once
+        did not)."""
+        if _overran(protocol):
+            self._distrusted.add(key)
+        super()._release(key, protocol, *args, should_close=should_close or key in self._distrusted, **kwargs)
+
+
+def _overran(protocol: Any) -> bool:
+    """Has ``protocol`` received bytes after its last answer's end (an answer nobody asked for,
+    or bytes that are no answer)? A server closing an idle connection is not that."""
+    return bool(getattr(protocol, "_buffer", None) or getattr(protocol, "_tail", None)
+                or isinstance(getattr(protocol, "_exception", None), HttpProcessingError))
+
+
+__all__ = ["Connector"]
