@@ -25,8 +25,8 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from crawler import errors, guard
-from crawler.keepalive import Connector
 from crawler.config import Settings
+from crawler.keepalive import Connector
 from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
 from crawler.writer import Capture
