@@ -455,7 +455,8 @@ class Engine:
                 await self.frontier.release(request)
                 return await self._end(request, None, rules.reason)
         request.attempts += 1
-        sitemap = SitemapParser(self.settings.sitemap_max_bytes) if request.kind == SITEMAP else None
+        sitemap = (SitemapParser(self.settings.sitemap_max_bytes, self.settings.sitemap_max_urls)
+                   if request.kind == SITEMAP else None)
         found: list[Any] = []
         listed: list[str] = []
         started = loop.time()
@@ -596,9 +597,10 @@ class Engine:
                 pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
             found.extend(await self._accept(pages))
 
-        async def consume(data: bytes) -> None:
+        async def consume(data: bytes) -> bool:
             parser.feed(data)
             await take()
+            return not parser.full  # at the cap, the rest is not read
 
         assert self._fetcher is not None
         result = await self._fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
@@ -606,7 +608,10 @@ class Engine:
         if result.error is None and result.location is None and result.status is not None and result.status < 300:
             parser.close()
             await take()
-            if parser.error is not None:
+            if parser.full:
+                log.warning("sitemap %s lists more than %d URLs (sitemap_max_urls, the protocol's limit): "
+                            "the rest are left out", request.fetch_url, parser.max_urls)
+            elif parser.error is not None:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT
         return result

@@ -15,16 +15,15 @@ import hashlib
 import logging
 import random
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import brotli
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from crawler import errors, guard
+from crawler.codings import CodingError, Decoder, TooLarge, codings_of
 from crawler.config import Settings
 from crawler.keepalive import Connector
 from crawler.timestamps import utc_now_iso
@@ -34,6 +33,11 @@ from crawler.writer import Capture
 log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Response header limits: what browsers and curl take (curl: 300 KB in all, Chromium 256 KiB),
+# far above aiohttp's own 128 headers of 8 KiB; bounded, so one answer's headers cost at most
+# MAX_HEADERS x MAX_HEADER_LINE (16 MiB), less than a body of --max-bytes could.
+MAX_HEADERS = 512
+MAX_HEADER_LINE = 32768
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 
@@ -53,6 +57,7 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from a Retry-After header
     redirects: int = 0
     location: str | None = None  # with follow=False: the normalized target of a redirect
+    cut: bool = False  # the consumer stopped the body before its end
     wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
     _sha1: str | None = None
 
@@ -61,10 +66,6 @@ class FetchResult:
         if self._sha1 is None and self.body:
             self._sha1 = hashlib.sha1(self.body).hexdigest()
         return self._sha1
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -124,7 +125,7 @@ class Fetcher:
         self.headers = {
             "User-Agent": settings.user_agent.replace("{version}", __version__),
             "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate, br",
+            "Accept-Encoding": "gzip, deflate, br, zstd",
         }
 
     async def __aenter__(self) -> Fetcher:
@@ -140,6 +141,9 @@ class Fetcher:
             timeout=aiohttp.ClientTimeout(total=None),
             cookie_jar=aiohttp.DummyCookieJar(),
             headers=self.headers,
+            max_headers=MAX_HEADERS,
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
         )
         return self
 
@@ -157,7 +161,7 @@ class Fetcher:
         max_redirects: int | None = None,
         limit: int | None = None,
         truncate: bool = False,
-        consumer: Callable[[bytes], Awaitable[None]] | None = None,
+        consumer: Callable[[bytes], Awaitable[bool | None]] | None = None,
         follow: bool = True,
         headers: dict[str, str] | None = None,
         proxy: str | None = None,
@@ -182,7 +186,7 @@ class Fetcher:
         result = FetchResult()
         phase = "connect"
         try:
-            async with asyncio.timeout(self.settings.timeout):
+            async with asyncio.timeout(self.settings.timeout) as deadline:
                 visited = {url}
                 while True:
                     phase = "connect"
@@ -216,11 +220,11 @@ class Fetcher:
                         result.content_type, result.charset = _media_type(
                             resp.headers.get("Content-Type"))
                         await self._read_body(resp, result, keep_body(result.content_type),
-                                              limit or self.settings.max_bytes, truncate, consumer)
+                                              limit or self.settings.max_bytes, truncate, consumer, deadline)
                         break
         except TimeoutError:
             result.error, result.retryable = errors.TIMEOUT, True
-        except _TooLarge:
+        except TooLarge:
             result.error = errors.TOO_LARGE
         except aiohttp.ClientConnectorDNSError as e:
             result.error = errors.DNS
@@ -233,8 +237,13 @@ class Fetcher:
             result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
             result.retryable = True
             log.debug("%s: %s: %r", url, result.error, e)
-        except (aiohttp.ClientResponseError, zlib.error, brotli.error, ValueError, OSError) as e:
-            # A response aiohttp could not parse, an invalid compressed body, and the like.
+        except CodingError as e:
+            # A body cut short inside its coding, not what its coding says, or of a coding
+            # nobody knows: the bytes are not the page.
+            result.error = errors.CONTENT
+            log.debug("%s: %s", url, e)
+        except (aiohttp.ClientResponseError, ValueError, OSError) as e:
+            # A response aiohttp could not parse, and the like.
             result.error = errors.CONTENT
             log.debug("%s: bad response: %r", url, e)
         else:
@@ -253,72 +262,50 @@ class Fetcher:
         keep: bool,
         limit: int,
         truncate: bool,
-        consumer: Callable[[bytes], Awaitable[None]] | None,
+        consumer: Callable[[bytes], Awaitable[bool | None]] | None,
+        deadline: asyncio.Timeout | None = None,
     ) -> None:
-        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-        decoder: Any = (zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate")
-                        else _Brotli() if encoding == "br" else None)
+        """Read, decode (every coding of Content-Encoding) and count the body; keep it or hand it
+        to ``consumer`` chunk by chunk (it returns False once it wants no more). The time
+        ``consumer`` takes is added to ``deadline``: the fetch deadline covers the transfer, not
+        what is done with the bytes."""
+        codings = codings_of(resp.headers.get("Content-Encoding"))
+        decoder = Decoder(codings, limit, truncate) if codings else None
         if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
-            raise _TooLarge
+            raise TooLarge
         parts: list[bytes] = []
         raw: list[bytes] | None = [] if result.wire is not None else None
         size = 0
-        first = True
+        loop = asyncio.get_running_loop()
         async for chunk in resp.content.iter_any():
             if raw is not None:
                 raw.append(chunk)
-            if decoder is not None:
-                try:
-                    data = decoder.decompress(chunk, limit - size + 1)
-                except (zlib.error, brotli.error):
-                    if not (first and encoding == "deflate"):
-                        raise
-                    decoder = zlib.decompressobj(-15)  # raw deflate, as some servers send
-                    data = decoder.decompress(chunk, limit - size + 1)
-                first = False
-            else:
-                data = chunk
+            data = decoder.feed(chunk) if decoder is not None else chunk
             if size + len(data) > limit:
                 if not truncate:
-                    raise _TooLarge
+                    raise TooLarge
                 data = data[: limit - size]
-                decoder = None
             size += len(data)
             if consumer is not None:
-                await consumer(data)
+                started = loop.time()
+                wanted = await consumer(data)
+                when = deadline.when() if deadline is not None else None
+                if deadline is not None and when is not None:
+                    deadline.reschedule(when + loop.time() - started)
+                if wanted is False:
+                    result.cut = True
+                    break  # the consumer has all it takes
             elif keep:
                 parts.append(data)
-            if size >= limit and truncate:
+            if truncate and (size >= limit or (decoder is not None and decoder.full)):
                 break
-        if decoder is not None:
-            tail = decoder.flush()
-            if size + len(tail) > limit:
-                if not truncate:
-                    raise _TooLarge
-                tail = tail[: limit - size]
-            size += len(tail)
-            if consumer is not None:
-                await consumer(tail)
-            elif keep:
-                parts.append(tail)
+        else:
+            if decoder is not None:
+                decoder.end()
         result.size = size
         result.body = b"".join(parts) if keep and consumer is None else b""
         if raw is not None and result.wire is not None:
             result.wire.body = b"".join(raw)
-
-
-class _Brotli:
-    """A brotli decoder that, like zlib's, makes at most ``max_length`` bytes a call (a brotli
-    bomb costs no more memory than ``max_bytes``)."""
-
-    def __init__(self) -> None:
-        self._decoder = brotli.Decompressor()
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        return self._decoder.process(data, output_buffer_limit=max_length)  # type: ignore[no-any-return]
-
-    def flush(self) -> bytes:
-        return b""
 
 
 def _capture(url: str, resp: aiohttp.ClientResponse) -> Capture:

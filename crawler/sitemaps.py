@@ -1,13 +1,13 @@
 """Sitemaps (sitemaps.org): ``urlset`` and ``sitemapindex``, plain or gzipped, parsed as the
-bytes arrive so that a 50,000-URL sitemap is never held whole in memory."""
+bytes arrive so that a 50,000-URL sitemap is never held whole in memory. Entities are refused
+(expat's limits: no external entities, no "billion laughs"): such a sitemap breaks off there."""
 
 from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
-import zlib
 
-_GZIP_MAGIC = b"\x1f\x8b"
+from crawler.codings import GZIP_MAGIC, CodingError, Decoder, TooLarge
 
 
 class SitemapError(ValueError):
@@ -27,17 +27,19 @@ class SitemapParser:
     """Feed it the body chunk by chunk; take the entries found so far with :meth:`take`.
 
     A gzipped body (a ``.xml.gz`` served without Content-Encoding) is recognised by its magic
-    bytes and inflated on the way, at most ``limit`` bytes. The first problem is kept in
-    ``error`` and the rest of the body ignored: what was parsed before it stands.
+    bytes and inflated on the way (every member), at most ``limit`` bytes. The first problem is
+    kept in ``error`` and the rest of the body ignored: what was parsed before it stands. At most
+    ``max_urls`` entries are taken (the protocol's 50,000); then ``full`` is set.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_urls: int = 50_000) -> None:
         self.limit = limit
+        self.max_urls = max_urls
         self.kind: str | None = None  # "urlset" or "sitemapindex" once seen
         self.count = 0
-        self._size = 0
+        self.full = False  # max_urls entries taken: the rest of the document is not read
         self._head = b""
-        self._inflate: zlib._Decompress | None = None
+        self._inflate: Decoder | None = None
         self._started = False
         self._parser = ET.XMLPullParser(events=("start", "end"))
         self._root: ET.Element | None = None
@@ -46,7 +48,7 @@ class SitemapParser:
 
     def feed(self, data: bytes) -> None:
         """Parse the next piece of the body (problems are kept in ``error``)."""
-        if self.error is None:
+        if self.error is None and not self.full:
             try:
                 self._feed(data)
             except SitemapError as e:
@@ -59,25 +61,32 @@ class SitemapParser:
                 return
             self._started = True
             data, self._head = self._head, b""
-            if data.startswith(_GZIP_MAGIC):
-                self._inflate = zlib.decompressobj(31)
+            if data.startswith(GZIP_MAGIC):
+                self._inflate = Decoder(["gzip"], self.limit)
         if self._inflate is not None:
             try:
-                data = self._inflate.decompress(data, self.limit - self._size + 1)
-            except zlib.error as e:
-                raise SitemapError(f"bad gzip data: {e}") from None
-            self._size += len(data)
-            if self._size > self.limit:
-                raise SitemapError(f"more than {self.limit} bytes once inflated")
+                data = self._inflate.feed(data)
+            except TooLarge:
+                raise SitemapError(f"more than {self.limit} bytes once inflated") from None
+            except CodingError as e:
+                raise SitemapError(str(e)) from None
+        self._parse(data)
+
+    def _parse(self, data: bytes | None) -> None:
+        """Feed ``data`` to the XML parser (None: the end) and take the entries it completes.
+        expat may report a problem at the feed or only when the events are read: both end here."""
         try:
-            self._parser.feed(data)
+            if data is None:
+                self._parser.close()
+            else:
+                self._parser.feed(data)
+            self._drain()
         except ET.ParseError as e:
-            raise SitemapError(f"not well-formed XML: {e}") from None
-        self._drain()
+            raise SitemapError(f"not well-formed XML or not allowed in a sitemap: {e}") from None
 
     def close(self) -> None:
         """The body is complete (problems are kept in ``error``)."""
-        if self.error is None:
+        if self.error is None and not self.full:
             try:
                 self._close()
             except SitemapError as e:
@@ -88,11 +97,12 @@ class SitemapParser:
             self._started = True
             data, self._head = self._head, b""
             self._feed(data)
-        try:
-            self._parser.close()
-        except ET.ParseError as e:
-            raise SitemapError(f"not well-formed XML: {e}") from None
-        self._drain()
+        if self._inflate is not None:
+            try:
+                self._inflate.end()
+            except CodingError as e:
+                raise SitemapError(str(e)) from None
+        self._parse(None)
         if self.kind not in ("urlset", "sitemapindex"):
             raise SitemapError("neither a urlset nor a sitemapindex")
 
@@ -123,3 +133,6 @@ class SitemapParser:
                 self._entries.append(SitemapEntry(loc, lastmod, tag == "sitemap"))
             assert self._root is not None
             self._root.clear()  # keep memory flat: drop what has been read
+            if self.count >= self.max_urls:
+                self.full = True
+                return

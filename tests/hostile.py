@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import os
 import random
 import struct
@@ -16,6 +17,8 @@ import zlib
 
 import brotli
 from aiohttp import web
+
+from crawler.codings import zstd
 
 GIB = 2**30
 STATE = web.AppKey("state", dict)
@@ -161,6 +164,106 @@ async def wrong_charset(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
+# -- content codings ------------------------------------------------------------------------
+
+CODED = b'<html><head><title>coded</title></head><body><a href="/ok">ok</a></body></html>'
+
+
+def coded(body: bytes, coding: str) -> web.Response:
+    return web.Response(body=body, headers={"Content-Encoding": coding, "Content-Type": "text/html"})
+
+
+async def gzip_twice(request: web.Request) -> web.Response:
+    return coded(gzip.compress(gzip.compress(CODED)), "gzip, gzip")
+
+
+async def gzip_then_br(request: web.Request) -> web.Response:
+    return coded(brotli.compress(gzip.compress(CODED)), "gzip, br")
+
+
+async def zstd_page(request: web.Request) -> web.Response:
+    return coded(zstd.compress(CODED), "zstd")  # never asked for by name in old crawlers
+
+
+async def gzip_members(request: web.Request) -> web.Response:
+    """The page in three gzip members, as ``cat a.gz b.gz c.gz`` makes."""
+    third = len(CODED) // 3
+    parts = (CODED[:third], CODED[third:2 * third], CODED[2 * third:])
+    return coded(b"".join(gzip.compress(p) for p in parts), "gzip")
+
+
+async def gzip_cut(request: web.Request) -> web.Response:
+    whole = gzip.compress(CODED * 20)
+    return coded(whole[: len(whole) // 2], "gzip")  # a whole HTTP body, a gzip stream cut short
+
+
+async def unknown_coding(request: web.Request) -> web.Response:
+    return coded(CODED, "x-unheard-of")
+
+
+@functools.cache
+def zstd_bomb(size: int = 2 * GIB) -> bytes:
+    return zstd.compress(bytes(size // 8), level=1) * 8  # 8 frames: a few MB for 2 GiB
+
+
+async def zstd_bomb_page(request: web.Request) -> web.Response:
+    return coded(zstd_bomb(), "zstd")
+
+
+async def many_headers(request: web.Request) -> web.Response:
+    """300 response headers (aiohttp's own limit is 128)."""
+    return web.Response(body=b"<html><title>many</title></html>", content_type="text/html",
+                        headers={f"X-Many-{i}": "v" for i in range(300)})
+
+
+# -- sitemaps --------------------------------------------------------------------------------
+
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1 if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+          + ']><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/x/&lol9;</loc></url></urlset>')
+EXTERNAL = ('<?xml version="1.0"?><!DOCTYPE u [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/x/&xxe;</loc></url></urlset>')
+
+
+async def sitemap_laughs(request: web.Request) -> web.Response:
+    return web.Response(text=LAUGHS, content_type="application/xml")
+
+
+async def sitemap_external(request: web.Request) -> web.Response:
+    return web.Response(text=EXTERNAL, content_type="application/xml")
+
+
+async def sitemap_html(request: web.Request) -> web.Response:
+    return page("<p>not a sitemap<br>at all")
+
+
+async def sitemap_million(request: web.Request) -> web.StreamResponse:
+    """1,000,000 URLs (50 MB), streamed: every 10,000th on this host, the rest elsewhere."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/xml"})
+    await resp.prepare(request)
+    base = f"http://{request.host}"
+    await resp.write(b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
+    try:
+        for start in range(0, 1_000_000, 10_000):
+            urls = [f"{base}/ok?n={i}" if i % 10_000 == 0 else f"http://elsewhere.invalid/{i}"
+                    for i in range(start, start + 10_000)]
+            await resp.write("".join(f"<url><loc>{u}</loc></url>" for u in urls).encode())
+        await resp.write(b"</urlset>")
+    except (ConnectionError, RuntimeError):
+        pass  # the crawler stopped reading at its cap
+    return resp
+
+
+async def sitemap_members(request: web.Request) -> web.Response:
+    """A .xml.gz of two gzip members, served without Content-Encoding."""
+    xml = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+           f'<url><loc>http://{request.host}/ok?n=1</loc></url><url><loc>http://{request.host}/ok?n=2</loc></url>'
+           "</urlset>").encode()
+    half = len(xml) // 2
+    return web.Response(body=gzip.compress(xml[:half]) + gzip.compress(xml[half:]),
+                        content_type="application/octet-stream")
+
+
 # -- redirects ------------------------------------------------------------------------------
 
 async def loop(request: web.Request) -> web.Response:
@@ -274,6 +377,12 @@ def hostile_app() -> web.Application:
         "/redirect/to/{to}": redirect_to, "/meta-refresh": meta_refresh,
         "/calendar/{year}/{month}": calendar, "/session": session, "/longer": longer, "/links": links,
         "/rate/429": too_many, "/rate/503": come_and_go, "/rate/500": always_500, "/ok": ok,
+        "/coding/gzip-gzip": gzip_twice, "/coding/gzip-br": gzip_then_br, "/coding/zstd": zstd_page,
+        "/coding/gzip-members": gzip_members, "/coding/gzip-cut": gzip_cut, "/coding/unknown": unknown_coding,
+        "/coding/zstd-bomb": zstd_bomb_page, "/headers/many": many_headers,
+        "/sitemap/laughs.xml": sitemap_laughs, "/sitemap/external.xml": sitemap_external,
+        "/sitemap/html": sitemap_html, "/sitemap/million.xml": sitemap_million,
+        "/sitemap/members.xml.gz": sitemap_members,
     }
     for path, handler in routes.items():
         app.router.add_get(path, handler)

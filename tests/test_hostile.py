@@ -40,16 +40,19 @@ def hostile(serve):
     return serve(hostile_app())
 
 
-def crawl_cli(server: Any, tmp_path: Path, path: str, *args: str, bound: float = 30.0) -> Outcome:
-    """Crawl from ``path`` on ``server`` with the command line; checks that it ended within
-    ``bound`` seconds with one record for each URL it accepted, each once."""
+def crawl_cli(server: Any, tmp_path: Path, path: str, *args: str, bound: float = 30.0,
+              sitemap: bool = False) -> Outcome:
+    """Crawl from ``path`` on ``server`` with the command line (as a seed, or with ``sitemap``
+    as ``--sitemap``); checks that it ended within ``bound`` seconds with one record for each
+    URL it accepted, each once."""
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(server.url.rstrip("/") + path + "\n")
+    start = ["--sitemap", server.url.rstrip("/") + path] if sitemap else ["--seeds", str(seeds)]
     out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     with open(tmp_path / "stderr.txt", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "crawler", "--seeds", str(seeds), "-o", str(out), "--stats",
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", *start, "-o", str(out), "--stats",
                                  str(stats), "--no-progress", *args], stdout=subprocess.DEVNULL, stderr=err, env=env)
         reaped: dict[str, Any] = {}
         waiter = threading.Thread(target=lambda: reaped.update(zip(("pid", "status", "usage"), os.wait4(proc.pid, 0),
@@ -112,6 +115,35 @@ def test_bombs_and_huge_bodies_are_too_large_in_bounded_memory(hostile, tmp_path
     record = seed_record(outcome, hostile, path)
     assert record["error"] == "too_large" and record["status"] == 200
     assert outcome.peak_mb - baseline_mb < 100, f"{outcome.peak_mb:.0f} MB against {baseline_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("path", ["/coding/gzip-gzip", "/coding/gzip-br", "/coding/zstd", "/coding/gzip-members"])
+def test_every_coding_listed_is_undone(hostile, tmp_path: Path, path: str) -> None:
+    from tests.hostile import CODED
+
+    outcome = crawl_cli(hostile, tmp_path, path, bound=5)
+    record = seed_record(outcome, hostile, path)
+    assert (record["error"], record["title"], record["links"], record["bytes"]) == (None, "coded", 1, len(CODED))
+    assert hostile.url + "ok" in outcome.records
+
+
+@pytest.mark.parametrize("path", ["/coding/gzip-cut", "/coding/unknown"])
+def test_a_body_cut_short_in_its_coding_or_of_an_unknown_one_is_content(hostile, tmp_path: Path, path: str) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, "--retries", "0", bound=5)
+    record = seed_record(outcome, hostile, path)
+    assert (record["error"], record["status"], record["links"]) == ("content", 200, 0)
+
+
+def test_a_zstd_bomb_is_too_large_in_bounded_memory(hostile, tmp_path: Path, baseline_mb: float) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/coding/zstd-bomb", bound=20)
+    assert seed_record(outcome, hostile, "/coding/zstd-bomb")["error"] == "too_large"
+    assert outcome.peak_mb - baseline_mb < 100, f"{outcome.peak_mb:.0f} MB against {baseline_mb:.0f} MB"
+
+
+def test_300_response_headers(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/headers/many", bound=5)
+    record = seed_record(outcome, hostile, "/headers/many")
+    assert (record["error"], record["title"]) == (None, "many")
 
 
 def test_100_kb_of_response_headers(hostile, tmp_path: Path) -> None:
@@ -272,3 +304,32 @@ def test_an_answer_with_bytes_past_its_end_never_lends_them_to_another_page(tmp_
             assert len(outcome.records) == 22 + len(wrong)
         else:
             assert wrong == [] and "/evil" not in server.hits and len(outcome.records) == 22
+
+
+# -- sitemaps ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/sitemap/laughs.xml", "/sitemap/external.xml", "/sitemap/html"])
+def test_a_sitemap_with_entities_or_no_sitemap_at_all_is_content_in_one_line(hostile, tmp_path: Path,
+                                                                              path: str) -> None:
+    outcome = crawl_cli(hostile, tmp_path, path, bound=5, sitemap=True)
+    assert list(outcome.records) == [hostile.url.rstrip("/") + path]
+    assert seed_record(outcome, hostile, path)["error"] == "content"
+    lines = outcome.stderr.splitlines()
+    assert "Traceback" not in outcome.stderr and len([line for line in lines if "WARNING" in line]) == 1
+
+
+def test_a_sitemap_of_a_million_urls_is_cut_at_50000_with_a_warning(hostile, tmp_path: Path,
+                                                                     baseline_mb: float) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/sitemap/million.xml", "--timeout", "5", bound=15, sitemap=True)
+    sitemap = seed_record(outcome, hostile, "/sitemap/million.xml")
+    assert sitemap["error"] is None and sitemap["links"] == 5  # n=0, 10000, ... 40000: the first 50,000
+    assert sorted(outcome.records) == sorted([hostile.url + "sitemap/million.xml",
+                                              *(f"{hostile.url}ok?n={i}" for i in range(0, 50_000, 10_000))])
+    assert "more than 50000 URLs" in outcome.stderr
+    assert outcome.peak_mb - baseline_mb < 100
+
+
+def test_a_gzipped_sitemap_of_several_members_is_read_whole(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/sitemap/members.xml.gz", bound=5, sitemap=True)
+    assert seed_record(outcome, hostile, "/sitemap/members.xml.gz")["links"] == 2
+    assert {hostile.url + "ok?n=1", hostile.url + "ok?n=2"} <= set(outcome.records)

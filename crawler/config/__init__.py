@@ -74,6 +74,7 @@ class Settings:
     sitemap: tuple[str, ...]
     use_sitemaps: bool
     sitemap_max_bytes: int
+    sitemap_max_urls: int
     job_dir: str
     frontier: str
     max_runtime: float
@@ -284,7 +285,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
 
     for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
-                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes"):
+                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
     for key in ("max_pages", "max_pages_per_host", "max_path_repeats", "retries", "max_redirects", "dns_cache_ttl",
