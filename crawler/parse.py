@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 
+import webencodings
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.urls import join_url
@@ -21,9 +22,9 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
-# WHATWG: these labels mean windows-1252, a superset Python knows by another name.
-_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
-            "x-sjis": "shift_jis", "x-user-defined": "cp1252"}
+# Python's name where it differs from the codec webencodings names: the standard's gbk decoder
+# is gb18030's.
+_PYTHON_CODEC = {"gbk": "gb18030"}
 
 
 def is_html(media_type: str | None) -> bool:
@@ -31,20 +32,32 @@ def is_html(media_type: str | None) -> bool:
     return media_type in HTML_TYPES
 
 
-def _codec(label: str | None) -> str | None:
+def _codec(label: str | None, in_document: bool = False) -> str | None:
+    """The Python codec of a charset label, by the WHATWG Encoding standard's label table (via
+    webencodings): ``latin1``, ``ascii`` and ``iso-8859-1`` are windows-1252, ``tis-620`` is
+    windows-874, and so on. A label the standard does not know, UTF-7 among them (browsers
+    refuse it: it can hide markup from readers that do not decode it), is None: ignored, as
+    browsers ignore it. In the document itself (``<meta charset>``) UTF-16 means UTF-8 and
+    x-user-defined windows-1252, as the standard says."""
     if not label:
         return None
-    label = label.strip().lower()
-    label = _ALIASES.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
+    encoding = webencodings.lookup(label)
+    if encoding is None:
         return None
+    name = encoding.name
+    if in_document and name in ("utf-16le", "utf-16be"):
+        return "utf-8"
+    if in_document and name == "x-user-defined":
+        return "cp1252"
+    if name in ("replacement", "x-user-defined"):
+        return name
+    return _PYTHON_CODEC.get(name, encoding.codec_info.name)
 
 
 def sniff_encoding(body: bytes, header_charset: str | None) -> str:
     """The encoding of an HTML body: a BOM, else the Content-Type charset, else a
-    ``<meta charset>`` in the first 4 KiB, else UTF-8 (the HTML standard's order)."""
+    ``<meta charset>`` in the first 4 KiB, else UTF-8 (the HTML standard's order; labels it
+    does not know are passed over)."""
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
@@ -53,8 +66,8 @@ def sniff_encoding(body: bytes, header_charset: str | None) -> str:
         return codec
     match = _META_CHARSET.search(body, 0, 4096)
     if match:
-        codec = _codec(match.group(1).decode("ascii"))
-        if codec and not codec.startswith("utf-16"):  # a document that could say so is not UTF-16
+        codec = _codec(match.group(1).decode("ascii"), in_document=True)
+        if codec:
             return codec
     return "utf-8"
 
@@ -62,6 +75,10 @@ def sniff_encoding(body: bytes, header_charset: str | None) -> str:
 def decode_html(body: bytes, header_charset: str | None) -> str:
     """The body as text; undecodable bytes become U+FFFD."""
     encoding = sniff_encoding(body, header_charset)
+    if encoding == "replacement":  # ISO-2022-KR and the like: one U+FFFD for the document
+        return "\ufffd" if body else ""
+    if encoding == "x-user-defined":  # no Python codec of that name
+        return webencodings.decode(body, webencodings.lookup(encoding), errors="replace")[0]
     text = body.decode(encoding, errors="replace")
     return text[1:] if text.startswith("\ufeff") else text
 

@@ -158,6 +158,13 @@ async def shift_jis(request: web.Request) -> web.Response:
     return web.Response(body=body.encode("shift_jis"), content_type="text/html")
 
 
+async def utf7(request: web.Request) -> web.Response:
+    """Declared UTF-7: decoded as such, it holds a link that a browser shows as plain text."""
+    body = (b'<html><head><title>seven</title></head><body><a href="/ok">ok</a>'
+            b"+ADw-a href=+ACI-/hidden+ACI-+AD4-hidden+ADw-/a+AD4-</body></html>")
+    return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-7"})
+
+
 async def wrong_charset(request: web.Request) -> web.Response:
     """Declares UTF-8, sends cp1251."""
     body = "<html><head><title>Привет</title></head><body>текст</body></html>".encode("cp1251")
@@ -372,7 +379,7 @@ def hostile_app() -> web.Application:
         "/body/gzip-bomb": gzip_bomb_page, "/body/brotli-bomb": brotli_bomb_page, "/body/huge": huge,
         "/body/big-headers": big_headers, "/empty": empty, "/body/binary": binary, "/body/malformed": malformed,
         "/body/deep": deep, "/body/cp1251": cp1251, "/body/shift-jis": shift_jis,
-        "/body/wrong-charset": wrong_charset,
+        "/body/wrong-charset": wrong_charset, "/body/utf-7": utf7,
         "/redirect/loop": loop, "/redirect/loop-b": loop, "/redirect/chain/{n}": chain,
         "/redirect/to/{to}": redirect_to, "/meta-refresh": meta_refresh,
         "/calendar/{year}/{month}": calendar, "/session": session, "/longer": longer, "/links": links,

@@ -241,3 +241,16 @@ async def test_connection_refused_is_connect_error(crawl) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     records = (await crawl([url], retries=1)).records
     assert records[0]["error"] == "connect" and records[0]["status"] is None
+
+
+def test_charset_labels_follow_the_whatwg_table() -> None:
+    from crawler.parse import decode_html, sniff_encoding
+
+    assert sniff_encoding(b"", "utf-7") == "utf-8"  # not a label browsers know: passed over
+    assert sniff_encoding(b"<meta charset=windows-1251>", "utf-7") == "cp1251"  # ... to the next source
+    assert [sniff_encoding(b"", label) for label in ("latin1", "ISO-8859-1", "us-ascii", "tis-620", "gb2312",
+                                                     "x-sjis", "ks_c_5601-1987", "iso-8859-8-i")] == [
+        "cp1252", "cp1252", "cp1252", "cp874", "gb18030", "cp932", "cp949", "iso8859-8"]
+    assert sniff_encoding(b"<meta charset=utf-16le>", None) == "utf-8"  # a document that can say so is not UTF-16
+    assert decode_html("Grüße €".encode("cp1252"), "iso-8859-1") == "Grüße €"
+    assert decode_html(b"\x1b$)Cabc", "iso-2022-kr") == "\ufffd"  # the replacement decoder

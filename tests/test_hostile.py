@@ -169,6 +169,12 @@ def test_a_wrong_declared_charset_is_replaced_not_fatal(hostile, tmp_path: Path)
     assert record["error"] is None and "\ufffd" in record["title"]  # cp1251 bytes read as UTF-8
 
 
+def test_a_page_declared_utf_7_is_not_read_as_utf_7(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/body/utf-7", bound=5)
+    assert seed_record(outcome, hostile, "/body/utf-7")["links"] == 1  # /ok; no /hidden
+    assert hostile.count("/hidden") == 0
+
+
 # -- redirects -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "error"), [
