@@ -62,6 +62,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], str, dict[str, Any]]] = [
     ("scheduling", ("--max-pages",), "stop after N pages; 0 is no limit", {"metavar": "N"}),
     ("scheduling", ("--max-pages-per-host",), "accept at most N URLs from one host (host:port), a budget against "
      "traps; 0 is no limit", {"metavar": "N"}),
+    ("scheduling", ("--max-links-per-page",), "follow at most N in-scope links of one page (the rest are counted "
+     "in links_dropped); 0 is all", {"metavar": "N"}),
     ("scheduling", ("--max-depth",), "hops from a seed; 0 is seeds only, -1 no limit", {"metavar": "N"}),
     ("scope", ("--scope",), "follow links to the seeds' hosts, their registered domains, or anywhere",
      {"choices": ["host", "domain", "any"]}),

@@ -350,7 +350,8 @@ class Engine:
                 and result.error is None and result.body and result.status is not None and result.status < 400
                 and (result.content_type is None or is_html(result.content_type))):
             page = await self._parse_pool.parse(result.body, result.charset, result.final_url or request.fetch_url,
-                                                self.scope.allows, self.settings.max_url_length, self.settings.robots)
+                                                self.scope.allows, self.settings.max_url_length, self.settings.robots,
+                                                self.settings.max_links_per_page)
             if page is None:  # the parser died or hung on this page
                 error = errors.CONTENT
         items, requests, error = await self._runner.handle(
@@ -628,6 +629,7 @@ class Engine:
             self.stats.items = self._runner.items
             self.stats.dropped = self._runner.dropped
             self.stats.callback_errors = self._runner.callback_errors
+            self.stats.links_dropped = self._runner.links_dropped
             if isinstance(frontier, SQLiteFrontier):  # output synced, then URLs done: one transaction
                 await sink.sync()
                 urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from crawler.parse import ParsedPage
+from crawler.treesize import TooComplex
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,10 @@ class ParsePool:
                                    initializer=_start_worker, initargs=(PARSER,))
 
     async def parse(self, body: bytes, charset: str | None, url: str, allows: Callable[[str], bool],
-                    max_url_length: int, obey_nofollow: bool) -> ParsedPage | None:
-        """The page parsed in a worker, its links held against ``allows``; None when its parser
-        died or hung (twice, for a page that was in a pool another page broke)."""
+                    max_url_length: int, obey_nofollow: bool, max_links: int = 0) -> ParsedPage | None:
+        """The page parsed in a worker, its links held against ``allows`` (the first
+        ``max_links`` kept, unless 0); None when its parser died or hung (twice, for a page that
+        was in a pool another page broke) or its markup is too complex to parse."""
         for attempt in (1, 2):
             pool = self._pool
             future = asyncio.get_running_loop().run_in_executor(pool, _parse, body, charset, url, max_url_length,
@@ -78,8 +80,11 @@ class ParsePool:
                 log.warning("%s: parsing took more than %.0f s: error content", url, self.timeout)
                 self._renew(pool, kill=True)
                 return None
+            except TooComplex as e:
+                log.warning("%s: not parsed: %s", url, e)
+                return None
             page.links = [link for link in page.links if allows(link)]
-            return page
+            return page.cap(max_links)
         return None
 
     def _renew(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:

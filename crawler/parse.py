@@ -14,6 +14,7 @@ from collections.abc import Callable
 import webencodings
 from selectolax.lexbor import LexborHTMLParser
 
+from crawler.treesize import sane_prefix
 from crawler.urls import join_url
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,14 @@ class ParsedPage:
     links: list[str]  # normalized, in scope, each once: a[href] in document order, then area[href]
     follow: bool  # False when the page says nofollow (meta robots)
     noindex: bool  # True when the page says noindex (meta robots)
+    dropped: int = 0  # in-scope links left out by max_links_per_page
+
+    def cap(self, max_links: int) -> ParsedPage:
+        """Keep the first ``max_links`` links (0: all), counting the others in ``dropped``."""
+        if max_links and len(self.links) > max_links:
+            self.dropped += len(self.links) - max_links
+            del self.links[max_links:]
+        return self
 
 
 def robots_directives(value: str, agent: str | None = None) -> set[str]:
@@ -110,32 +119,10 @@ def robots_directives(value: str, agent: str | None = None) -> set[str]:
     return found
 
 
-MAX_NESTING = 2048  # elements open at once; lexbor's tree building turns quadratic far above it
-_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-                   "wbr", "param", "keygen", "basefont", "bgsound", "frame", "image"})
-
-
-def sane_prefix(text: str, limit: int = MAX_NESTING) -> str:
-    """``text`` up to where its elements nest more than ``limit`` deep (all of it, nearly
-    always). 100,000 nested ``<div>`` take lexbor a minute to build; browsers stop nesting at a
-    few hundred (Blink at 512), and so the links before that point are what a page can offer."""
-    if len(text) < 16 * limit or text.count("<") <= limit:
-        return text  # nests too little to matter (2048 divs cost lexbor 10 ms), or cannot nest that deep
-    depth = 0
-    for match in _TAG.finditer(text):
-        if match.group(1):
-            depth = max(depth - 1, 0)
-        elif match.group(2).lower() not in _VOID and not match.group(0).endswith("/>"):
-            depth += 1
-            if depth > limit:
-                log.debug("HTML nested more than %d deep: parsing the first %d characters", limit, match.start())
-                return text[:match.start()]
-    return text
-
-
 def html_tree(text: str) -> LexborHTMLParser:
-    """The lexbor tree of an HTML document (of its sane part: :func:`sane_prefix`)."""
+    """The lexbor tree of an HTML document (of its sane part: :func:`crawler.treesize.sane_prefix`;
+    raises :class:`crawler.treesize.TooComplex` for markup that would build a tree far larger than
+    the page)."""
     return LexborHTMLParser(sane_prefix(text))
 
 
@@ -146,9 +133,10 @@ def parse_html(
     allows: Callable[[str], bool],
     max_url_length: int,
     obey_nofollow: bool = True,
+    max_links: int = 0,
 ) -> ParsedPage:
     """Title and in-scope links of an HTML page fetched from ``url``: :func:`page_of` its tree."""
-    return page_of(html_tree(decode_html(body, charset)), url, allows, max_url_length, obey_nofollow)
+    return page_of(html_tree(decode_html(body, charset)), url, allows, max_url_length, obey_nofollow, max_links)
 
 
 def page_of(
@@ -157,8 +145,10 @@ def page_of(
     allows: Callable[[str], bool],
     max_url_length: int,
     obey_nofollow: bool = True,
+    max_links: int = 0,
 ) -> ParsedPage:
-    """Title and in-scope links of the parsed HTML page fetched from ``url``.
+    """Title and in-scope links of the parsed HTML page fetched from ``url`` (the first
+    ``max_links`` of them, unless 0; the others are counted in ``dropped``).
 
     Links come from ``a[href]`` and ``area[href]``, resolved against ``<base href>`` when there
     is one; unless ``obey_nofollow`` is False, ``rel=nofollow`` links are skipped, and
@@ -192,4 +182,4 @@ def page_of(
             found.add(link)
             links.append(link)
     return ParsedPage(title=title or None, links=links, follow=not (obey_nofollow and "nofollow" in directives),
-                      noindex="noindex" in directives)
+                      noindex="noindex" in directives).cap(max_links)

@@ -27,7 +27,10 @@ class PageRecorder(Spider):
         """The page's record, and its links to crawl. (Should the parser fail, the errback
         writes the page's record, with the error ``content``.)"""
         links = response.links()
-        yield self._with_body(_record(response, response.title, len(links), response.noindex), response)
+        record = _record(response, response.title, len(links), response.noindex)
+        if self.settings is not None and self.settings.max_links_per_page:
+            record["links_dropped"] = response.links_dropped
+        yield self._with_body(record, response)
         if links and not response.nofollow:
             yield response.follow_all()
 
@@ -55,6 +58,8 @@ class PageRecorder(Spider):
             "noindex": False,
             "lastmod": failure.lastmod,
         }
+        if self.settings is not None and self.settings.max_links_per_page:
+            record["links_dropped"] = 0
         yield self._with_body(record, response)
 
     def _with_body(self, record: dict[str, Any], response: Response | None) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class Response:
                  referrer: str | None = None, lastmod: str | None = None, elapsed_ms: float = 0.0,
                  fetched_at: str | None = None, agent: str | None = None, obey_robots: bool = True,
                  listed: list[str] | None = None, body_path: str | None = None,
-                 page: ParsedPage | None = None) -> None:
+                 page: ParsedPage | None = None, max_links: int = 0) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -82,6 +82,7 @@ class Response:
         self._agent = agent
         self._obey_robots = obey_robots
         self._listed = listed
+        self._max_links = max_links
         if page is not None:  # parsed already (in a parser process: --parse-isolation process)
             self.__dict__["_page"] = page
 
@@ -104,7 +105,12 @@ class Response:
         if self._listed is not None or not self.body or not (self.content_type is None or is_html(self.content_type)):
             return ParsedPage(None, self._listed or [], True, False)
         # From the tree css() uses too: a callback that asks for both parses the page once.
-        return page_of(self._tree, self.url, self._allows, self._max_url_length, self._obey_robots)
+        return page_of(self._tree, self.url, self._allows, self._max_url_length, self._obey_robots, self._max_links)
+
+    @property
+    def links_dropped(self) -> int:
+        """In-scope links :meth:`links` leaves out (``max_links_per_page``; 0 without it)."""
+        return self._page.dropped
 
     @cached_property
     def _header_directives(self) -> set[str]:

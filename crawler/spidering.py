@@ -21,6 +21,7 @@ from crawler.request import CrawlRequest
 from crawler.robots import product_token
 from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
 from crawler.timestamps import utc_now_iso
+from crawler.treesize import TooComplex
 from crawler.writer import Item
 
 log = logging.getLogger("crawler")
@@ -44,6 +45,8 @@ class SpiderRunner:
         self.items = 0
         self.dropped = 0
         self.callback_errors = 0
+        self.links_dropped = 0  # in-scope links left out by max_links_per_page
+        self.max_links = settings.max_links_per_page
 
     async def open(self) -> None:
         """Call each pipeline's ``open_spider``."""
@@ -79,7 +82,7 @@ class SpiderRunner:
             result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
-            listed=listed, body_path=body_path, page=page)
+            listed=listed, body_path=body_path, page=page, max_links=self.max_links)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
@@ -106,6 +109,8 @@ class SpiderRunner:
             else:
                 fn = self._resolve(public.callback) if public.callback else self.spider.parse
             outputs, exception = await self._run(fn, response, request, len(response.body), pool)
+            if self.max_links and "_page" in response.__dict__:  # the links were looked at
+                self.links_dropped += response.links_dropped
             if exception is None:
                 return await self._sort(outputs, request, error)
             error = errors.CONTENT  # the callback failed: the errback hears of it
@@ -131,6 +136,9 @@ class SpiderRunner:
                 if getattr(hook, "process_response", None) is not None:
                     arg = await _maybe_await(hook.process_response, arg, self.spider)
             return await _call(fn, arg, None if size <= self.inline_bytes else pool, self._pool_time), None
+        except TooComplex as e:  # the page, not the callback: its markup is not parsed
+            log.warning("%s: not parsed: %s", request.url, e)
+            return [], e
         except Exception as e:
             self.callback_errors += 1
             log.warning("%s raised on %s: %r", getattr(fn, "__qualname__", fn), request.url, e)

@@ -34,6 +34,7 @@ class Stats:
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
         self.callback_errors = 0  # exceptions in spider callbacks and pipelines
+        self.links_dropped = 0  # in-scope links left out by max_links_per_page
         self.depths: Counter[int] = Counter()  # records by crawl depth
         self.hosts: Counter[str] = Counter()  # records by host (fetched from)
         self.host_errors: Counter[str] = Counter()
@@ -92,6 +93,7 @@ class Stats:
             "items": self.items,
             "dropped": self.dropped,
             "callback_errors": self.callback_errors,
+            "links_dropped": self.links_dropped,
             "timings": self.measures.as_dict(self.elapsed),
         }
         if detail:

@@ -149,6 +149,38 @@ async def deep(request: web.Request) -> web.Response:
                         content_type="text/html")
 
 
+async def formatting_bomb(request: web.Request) -> web.Response:
+    """Misnested formatting elements, each with its own id (so none is merged away): a parser
+    that follows the standard re-creates every open <b> in each paragraph, N x N elements.
+    ``?kb=`` sets the size (107 KB took 2.9 GB; 53 KB, parsed on the event loop, 767 MB)."""
+    size = int(request.query.get("kb", "107")) * 1000
+    parts, total, i = [], 0, 0
+    while total < size:
+        part = f"<p><b id={i}>x</p>"
+        parts.append(part)
+        total += len(part)
+        i += 1
+    return web.Response(text='<html><body><a href="/ok">ok</a>' + "".join(parts), content_type="text/html")
+
+
+async def implied_ends(request: web.Request) -> web.Response:
+    """3,000 links, each in an element whose end tag is implied (valid HTML)."""
+    kind = request.match_info["kind"]
+    item = {"li": "<li><a href='/ok?n={}'>x</a>", "p": "<p><a href='/ok?n={}'>x</a>",
+            "tr": "<tr><td><a href='/ok?n={}'>x</a>", "option": "<option>x<a href='/ok?n={}'>x</a>",
+            "dd": "<dt>x<dd><a href='/ok?n={}'>x</a>"}[kind]
+    wrap = {"li": ("<ul>", "</ul>"), "tr": ("<table>", "</table>"), "option": ("<select>", "</select>"),
+            "dd": ("<dl>", "</dl>")}.get(kind, ("", ""))
+    body = wrap[0] + "".join(item.format(i) for i in range(3000)) + wrap[1]
+    return web.Response(text=f"<html><body>{body}</body></html>", content_type="text/html")
+
+
+async def many_links(request: web.Request) -> web.Response:
+    """100,000 links, plainly written."""
+    return web.Response(text="<html><body>" + "".join(f"<a href=/ok?n={i}>x</a>" for i in range(100_000))
+                        + "</body></html>", content_type="text/html")
+
+
 async def cp1251(request: web.Request) -> web.Response:
     return page('<a href="/empty">x</a>', head="<title>Привет, мир</title>", charset="cp1251")
 
@@ -379,7 +411,8 @@ def hostile_app() -> web.Application:
         "/body/gzip-bomb": gzip_bomb_page, "/body/brotli-bomb": brotli_bomb_page, "/body/huge": huge,
         "/body/big-headers": big_headers, "/empty": empty, "/body/binary": binary, "/body/malformed": malformed,
         "/body/deep": deep, "/body/cp1251": cp1251, "/body/shift-jis": shift_jis,
-        "/body/wrong-charset": wrong_charset, "/body/utf-7": utf7,
+        "/body/wrong-charset": wrong_charset, "/body/utf-7": utf7, "/body/formatting-bomb": formatting_bomb,
+        "/body/implied/{kind}": implied_ends, "/body/many-links": many_links,
         "/redirect/loop": loop, "/redirect/loop-b": loop, "/redirect/chain/{n}": chain,
         "/redirect/to/{to}": redirect_to, "/meta-refresh": meta_refresh,
         "/calendar/{year}/{month}": calendar, "/session": session, "/longer": longer, "/links": links,

@@ -163,6 +163,33 @@ def test_odd_bodies_are_recorded_as_they_are(hostile, tmp_path: Path, path: str,
     assert record["title"] == title
 
 
+@pytest.mark.parametrize("kb", [107, 53])  # 53 KB is parsed on the event loop, 107 KB in the pool
+def test_a_formatting_bomb_is_content_in_bounded_memory_and_time(hostile, tmp_path: Path, kb: int,
+                                                                 baseline_mb: float) -> None:
+    path = f"/body/formatting-bomb?kb={kb}"
+    outcome = crawl_cli(hostile, tmp_path, path, bound=5)
+    record = seed_record(outcome, hostile, path)
+    assert (record["error"], record["status"]) == ("content", 200)
+    assert outcome.peak_mb - baseline_mb < 100, f"{outcome.peak_mb:.0f} MB against {baseline_mb:.0f} MB"
+    assert "not parsed" in outcome.stderr and "Traceback" not in outcome.stderr
+
+
+@pytest.mark.parametrize("kind", ["li", "p", "tr", "option", "dd"])
+def test_links_in_elements_with_implied_end_tags_are_all_kept(hostile, tmp_path: Path, kind: str) -> None:
+    path = f"/body/implied/{kind}"
+    outcome = crawl_cli(hostile, tmp_path, path, "--max-depth", "0", bound=10)
+    assert seed_record(outcome, hostile, path)["links"] == 3000
+
+
+def test_a_per_page_link_cap_is_a_setting_and_counted(hostile, tmp_path: Path) -> None:
+    outcome = crawl_cli(hostile, tmp_path, "/body/many-links", "--max-depth", "0", bound=15)
+    assert seed_record(outcome, hostile, "/body/many-links")["links"] == 100_000  # no cap by default
+    capped = crawl_cli(hostile, tmp_path, "/body/many-links", "--max-links-per-page", "1000", bound=15)
+    record = seed_record(capped, hostile, "/body/many-links")
+    assert (record["links"], record["links_dropped"]) == (1000, 99_000)
+    assert capped.stats["links_dropped"] == 99_000 and len(capped.records) == 1001
+
+
 def test_a_wrong_declared_charset_is_replaced_not_fatal(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/body/wrong-charset", bound=5)
     record = seed_record(outcome, hostile, "/body/wrong-charset")

@@ -45,6 +45,7 @@ class Settings:
     delay: float
     max_pages: int
     max_pages_per_host: int
+    max_links_per_page: int
     max_path_repeats: int
     max_depth: int
     scope: str
@@ -288,7 +289,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
-    for key in ("max_pages", "max_pages_per_host", "max_path_repeats", "retries", "max_redirects", "dns_cache_ttl",
+    for key in ("max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats", "retries",
+                "max_redirects", "dns_cache_ttl",
                 "inline_parse_bytes", "rotate_size", "rotate_records"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
