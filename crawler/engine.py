@@ -201,7 +201,7 @@ class Engine:
             async with Fetcher(self.settings, self.scope.allows, self.scope.private_ok) as self._fetcher:
                 if self.settings.robots:
                     store = self.frontier if isinstance(self.frontier, SQLiteFrontier) else None
-                    self.robots = Robots(self.settings, self._fetcher, store)
+                    self.robots = Robots(self.settings, self._fetcher, store, self.scope.reachable)
                 await self._runner.open()
                 start = await self._accept(CrawlRequest(url) for url in self.seeds)
                 start += await self._start_spider()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 from protego import Protego
@@ -41,8 +42,6 @@ def product_token(user_agent: str) -> str:
     return token[0] if token else user_agent
 
 
-def _http_only(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
 
 
 class RobotsRules:
@@ -95,13 +94,20 @@ class RobotsStore(Protocol):
 class Robots:
     """The robots.txt rules of every origin a crawl meets (kept in ``store`` too, if given)."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher, store: RobotsStore | None = None) -> None:
+    def __init__(self, settings: Settings, fetcher: Fetcher, store: RobotsStore | None = None,
+                 reachable: Callable[[str], bool] = lambda url: True) -> None:
+        """``reachable(url)``: may a robots.txt redirect go there (any host, but not a private
+        address the crawl may not reach: the SSRF guard holds for robots.txt too)?"""
         self.settings = settings
         self.fetcher = fetcher
         self.store = store
+        self.reachable = reachable
         self.agent = product_token(fetcher.headers["User-Agent"])
         self._cache: OrderedDict[str, RobotsRules] = OrderedDict()
         self._loading: dict[str, asyncio.Future[RobotsRules]] = {}
+
+    def _may_redirect(self, url: str) -> bool:
+        return url.startswith(("http://", "https://")) and self.reachable(url)
 
     def cached(self, origin: str) -> RobotsRules | None:
         """The rules of ``origin`` if known and fresh."""
@@ -155,12 +161,13 @@ class Robots:
         while True:
             attempt += 1
             result = await self.fetcher.fetch(
-                url, allows=_http_only, max_redirects=MAX_REDIRECTS,
+                url, allows=self._may_redirect, max_redirects=MAX_REDIRECTS,
                 limit=self.settings.robots_max_bytes, truncate=True)
             status = result.status
             now = loop.time()
             if result.error is None and status is not None and 200 <= status < 300:
-                text = result.body.decode("utf-8", errors="replace")
+                # RFC 9309 2.2: UTF-8; a byte order mark is no part of the first line.
+                text = result.body.decode("utf-8", errors="replace").removeprefix("\ufeff")
                 try:
                     parser = Protego.parse(text)
                 except Exception as e:  # protego is lenient; this is a last resort

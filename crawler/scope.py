@@ -108,6 +108,13 @@ class Scope:
         ``--allow-private``."""
         return self.allow_private or host.rstrip(".") in self.hosts or f"[{host}]" in self.hosts
 
+    def reachable(self, url: str) -> bool:
+        """May the crawl connect to ``url``'s host at all, whatever the scope: not an IP
+        literal of a private address, unless :meth:`private_ok` (what robots.txt redirects,
+        which may go to any host, are held to)."""
+        host = hostname_of(url).rstrip(".")
+        return self.private_ok(host) or not is_blocked(host)
+
     def is_trap(self, url: str) -> bool:
         """Does ``url``'s path repeat itself (``/a/a/a/``: see :func:`repeats_too_often`)?
         Asked of new links only, after dedupe (a few a page, not every link)."""

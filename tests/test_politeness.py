@@ -409,3 +409,38 @@ def test_a_page_ready_while_robots_txt_is_being_stored_is_no_livelock(serve, tmp
     assert done.returncode == 0, done.stderr
     assert sorted(r["url"] for r in read_jsonl(out)) == [server.url, server.url + "second"]
     assert server.count("/robots.txt") == 1
+
+
+async def test_robots_txt_with_a_byte_order_mark_and_crlf_is_obeyed(serve, crawl) -> None:
+    async def bom_robots(request: web.Request) -> web.Response:
+        return web.Response(body=b"\xef\xbb\xbfUser-agent: *\r\nDisallow: /private\r\n", content_type="text/plain")
+
+    server = serve(linked_site(bom_robots))
+    errors = {r["url"].removeprefix(server.url.rstrip("/")): r["error"] for r in (await crawl([server.url])).records}
+    assert errors["/private/x"] == errors["/private/ok/y"] == "robots"
+    assert server.count("/private/x") == 0
+
+
+async def test_robots_txt_redirects_to_private_addresses_are_not_followed(serve, crawl) -> None:
+    from crawler.testsite import ServerThread
+
+    trap_app = app_of({"/robots.txt": robots("User-agent: *\nDisallow: /\n")})
+    hits: list[str] = []
+
+    @web.middleware
+    async def count(request: web.Request, handler):
+        hits.append(request.host)
+        return await handler(request)
+
+    trap_app.middlewares.append(count)
+    any_app = app_of({"/robots.txt": robots("User-agent: *\nDisallow: /\n")})
+    any_app.middlewares.append(count)
+    with ServerThread(trap_app, host="127.0.0.2") as other, ServerThread(any_app, host="0.0.0.0") as anywhere:
+        for target in (f"http://127.0.0.2:{other.port}/robots.txt", f"http://0.0.0.0:{anywhere.port}/robots.txt"):
+            async def moved(request: web.Request, to=target) -> web.Response:
+                return web.Response(status=301, headers={"Location": to})
+
+            server = serve(app_of({"/": '<a href="/page">x</a>', "/page": "page", "/robots.txt": moved}))
+            result = await crawl([server.url])
+            assert {r["error"] for r in result.records} == {None}  # robots.txt unavailable: all allowed
+        assert hits == []  # another loopback host and 0.0.0.0 were never asked
