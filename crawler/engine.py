@@ -338,11 +338,13 @@ class Engine:
         return ended
 
     async def _end(self, request: CrawlRequest, result: FetchResult | None, error: str | None = None,
-                   listed: list[str] | None = None, body_path: str | None = None) -> list[Any]:
+                   listed: list[str] | None = None, body_path: str | None = None,
+                   redirect_to: str | None = None) -> list[Any]:
         """The end of ``request``: the spider's callback or errback (see
         :meth:`SpiderRunner.handle`) makes items and requests; returns what is to go to the
         output queue: records of URLs those requests found forbidden, the items, and the URL's
-        own :class:`Done` (counted, not written)."""
+        own :class:`Done` (counted, not written). ``redirect_to``: the request ends at a
+        redirect to that URL (refused, or another URL's)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         page = None
@@ -356,11 +358,12 @@ class Engine:
                 error = errors.CONTENT
         items, requests, error = await self._runner.handle(
             request, result, self._pool, elapsed_ms=self._elapsed_ms(request), error=error, listed=listed,  # type: ignore[arg-type]
-            body_path=body_path, page=page)
+            body_path=body_path, page=page, redirect_to=redirect_to)
         if result is not None and result.body:
             self.stats.measures.handle.add(loop.time() - started)
         found = await self._accept_requests(requests, request) if requests else []
-        done = Done(url=request.url, status=result.status if result is not None else None, error=error,
+        status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
+        done = Done(url=request.url, status=status, error=error,
                     bytes=result.size if result is not None else 0, depth=request.depth, host=request.host)
         return [*found, *items, done]
 
@@ -454,7 +457,9 @@ class Engine:
                 return []
             if not rules.allowed(request.fetch_url):
                 await self.frontier.release(request)
-                return await self._end(request, None, rules.reason)
+                # A redirect hop refused: the record says which (the hop's URL is redirect_to).
+                return await self._end(request, None, rules.reason,
+                                       redirect_to=request.fetch_url if request.redirects else None)
         request.attempts += 1
         sitemap = (SitemapParser(self.settings.sitemap_max_bytes, self.settings.sitemap_max_urls)
                    if request.kind == SITEMAP else None)
@@ -483,8 +488,8 @@ class Engine:
             await self._requeue(request, wait)
             return found
         if result.location is not None:
-            error = await self._redirect(request, result.location)
-            return found if error is None else [*found, *await self._end(request, result, error)]
+            ended = await self._redirect(request, result)
+            return found if ended is None else [*found, *ended]
         if sitemap is not None:
             return [*found, *await self._end(request, result, listed=listed)]
         if self.durable:
@@ -569,16 +574,28 @@ class Engine:
         # the task it waits for.
         await asyncio.sleep(0)
 
-    async def _redirect(self, request: CrawlRequest, target: str) -> str | None:
-        """Send ``request`` on to ``target`` through the frontier (so the target's host slot,
-        delay and robots.txt apply to the hop); the error name when the hop is refused."""
+    async def _redirect(self, request: CrawlRequest, result: FetchResult) -> list[Any] | None:
+        """Send ``request`` on to the redirect's target through the frontier (so the target's
+        host slot, delay and robots.txt apply to the hop); None then. When the hop is refused
+        (scope, too many) or the target is another URL's (linked itself, or where another
+        redirect went), the request ends here: what its end makes, its record saying where the
+        redirect pointed (``redirect_to``)."""
+        target = result.location
+        assert target is not None
+        error = None
         if not self.scope.allows(target):
             log.debug("redirect from %s to %s blocked by the scope", request.fetch_url, target)
-            return errors.REDIRECT_BLOCKED
-        if (target == request.fetch_url or (request.visited is not None and target in request.visited)
+            error = errors.REDIRECT_BLOCKED
+        elif (target == request.fetch_url or (request.visited is not None and target in request.visited)
                 or request.redirects >= self.settings.max_redirects):
-            return errors.TOO_MANY_REDIRECTS
-        request.redirect(target)
+            error = errors.TOO_MANY_REDIRECTS
+        elif not await self.frontier.claim(target, request.url, request.depth):
+            log.debug("redirect from %s to %s: a URL of the crawl already, not fetched again",
+                      request.fetch_url, target)
+            return await self._end(request, result, redirect_to=target)
+        if error is not None:
+            return await self._end(request, result, error, redirect_to=target)
+        request.redirect(target, result.status or 302)
         await self._requeue(request, 0.0)
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 TIMEOUT = "timeout"
 CONNECT = "connect"
 DNS = "dns"
+TLS = "tls"
 TOO_LARGE = "too_large"
 TOO_MANY_REDIRECTS = "too_many_redirects"
 REDIRECT_BLOCKED = "redirect_blocked"
@@ -13,7 +14,7 @@ CONTENT = "content"
 ROBOTS = "robots"
 
 ERROR_NAMES = (
-    TIMEOUT, CONNECT, DNS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS,
+    TIMEOUT, CONNECT, DNS, TLS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS,
 )
 
 

@@ -233,6 +233,13 @@ class Fetcher:
                 result.retryable = True
             else:  # no use trying again: the guard would refuse it again
                 log.warning("%s: not fetched: %s", url, blocked)
+        except aiohttp.ClientSSLError as e:
+            # A certificate that does not verify, or no TLS to agree on: trying again changes
+            # nothing.
+            result.error = errors.TLS
+            cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", None) or e
+            verify = getattr(cause, "verify_message", None)
+            log.warning("%s: TLS failed: %s", url, f"certificate verify failed: {verify}" if verify else cause)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
             result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
             result.retryable = True

@@ -44,7 +44,7 @@ class PageRecorder(Spider):
         request = failure.request
         record = {
             "url": request.url,
-            "final_url": response.url if response is not None else None,
+            "final_url": failure.final_url,
             "status": failure.status,
             "error": failure.error,
             "depth": failure.depth,
@@ -57,6 +57,7 @@ class PageRecorder(Spider):
             "elapsed_ms": round(failure.elapsed_ms, 1),
             "noindex": False,
             "lastmod": failure.lastmod,
+            "redirect_to": failure.redirect_to,
         }
         if self.settings is not None and self.settings.max_links_per_page:
             record["links_dropped"] = 0
@@ -85,4 +86,5 @@ def _record(response: Response, title: str | None, links: int, noindex: bool) ->
         "elapsed_ms": round(response.elapsed_ms, 1),
         "noindex": noindex,
         "lastmod": response.lastmod,
+        "redirect_to": None,
     }

@@ -22,6 +22,7 @@ class CrawlRequest:
         "attempts",
         "depth",
         "fetch_url",
+        "hop",
         "host",
         "kind",
         "lastmod",
@@ -47,14 +48,16 @@ class CrawlRequest:
         self.attempts = 0  # fetch attempts made
         self.redirects = 0  # redirect hops followed
         self.visited: set[str] | None = None  # URLs of the redirect chain so far
+        self.hop: tuple[str, int] | None = None  # (URL, status) of the last redirect answer
         self.started: float | None = None  # loop time of the first attempt
         self.queued: float | None = None  # loop time it went into the frontier (this process)
         self.request: Any = None  # the spider's crawler.spider.Request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
 
-    def redirect(self, target: str) -> None:
-        """Make ``target`` the next URL to fetch."""
+    def redirect(self, target: str, status: int = 302) -> None:
+        """Make ``target`` the next URL to fetch (``status``: of the answer that said so)."""
+        self.hop = (self.fetch_url, status)
         if self.visited is None:
             self.visited = {self.url}
         self.visited.add(target)

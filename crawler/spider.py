@@ -195,15 +195,22 @@ class FollowAll:
 class Failure:
     """Why a request ended without a response for its callback.
 
-    ``error`` is the record error name (``timeout``, ``connect``, ``dns``, ``too_large``,
-    ``too_many_redirects``, ``redirect_blocked``, ``http``, ``content``, ``robots``);
-    ``url`` the URL of the failed fetch; ``response`` the response when there was one (an
-    ``http`` error's page, a redirect that was refused, a body cut short, a page whose callback
-    raised), else None; ``exception`` what the callback raised (the error is then ``content``).
+    ``error`` is the record error name (``timeout``, ``connect``, ``dns``, ``tls``,
+    ``too_large``, ``too_many_redirects``, ``redirect_blocked``, ``http``, ``content``,
+    ``robots``); ``url`` the URL of the failed fetch; ``response`` the response when there was
+    one (an ``http`` error's page, a redirect that was refused, a body cut short, a page whose
+    callback raised), else None; ``exception`` what the callback raised (the error is then
+    ``content``); ``final_url`` the last URL that answered (the response's, or the redirect
+    before a refused hop).
+
+    ``redirect_to`` is set when the request ended at a redirect: its target was refused (by
+    the scope, robots.txt or the hop limit: ``error`` says which), or it is a URL the crawl
+    has on its own (linked directly, or where another redirect went), fetched once under that
+    URL: then ``error`` is None and ``status`` the redirect's.
     """
 
     request: Request
-    error: str
+    error: str | None
     status: int | None
     url: str
     response: Response | None = None
@@ -213,6 +220,8 @@ class Failure:
     elapsed_ms: float = 0.0
     fetched_at: str | None = None
     exception: Exception | None = None
+    redirect_to: str | None = None
+    final_url: str | None = None
 
 
 class Spider:

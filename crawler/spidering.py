@@ -87,14 +87,27 @@ class SpiderRunner:
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
                      listed: list[str] | None = None, body_path: str | None = None,
-                     page: ParsedPage | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
+                     page: ParsedPage | None = None,
+                     redirect_to: str | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
         """Hand the end of ``request`` to the spider: ``result`` (None when it was not fetched)
         to its callback, or, when it failed (``error`` names why, else the fetch's error or a
-        status of 400 or more), to its errback. ``listed``: the request was a sitemap, which
-        listed these URLs; ``body_path``: where ``--store-bodies`` saved the body. Returns the
-        items and requests made, and the URL's error name."""
+        status of 400 or more) or ended at a redirect to ``redirect_to``, to its errback.
+        ``listed``: the request was a sitemap, which listed these URLs; ``body_path``: where
+        ``--store-bodies`` saved the body. Returns the items and requests made, and the URL's
+        error name."""
         public = request.request or Request(request.url)
         fetched_at = utc_now_iso()
+        if redirect_to is not None:  # no page for the callback: the errback says where it went
+            response = None
+            if result is not None and result.status is not None:
+                response = self.response(request, public, result, elapsed_ms, fetched_at, None, body_path, page)
+            final_url = response.url if response is not None else request.hop[0] if request.hop else None
+            status = result.status if result is not None else request.hop[1] if request.hop else None
+            fn = self._resolve(public.errback) if public.errback else self.spider.errback
+            failure = Failure(public, error, status, request.fetch_url, response, request.depth, request.referrer,
+                              request.lastmod, elapsed_ms, fetched_at, None, redirect_to, final_url)
+            outputs, _ = await self._run(fn, failure, request, 0, pool)
+            return await self._sort(outputs, request, error)
         if result is not None and error is None:
             error = result.error
             if error is None and (result.status is None or result.status >= 400):
@@ -119,7 +132,7 @@ class SpiderRunner:
         fn = self._resolve(public.errback) if public.errback else self.spider.errback
         failure = Failure(public, error, result.status if result is not None else None, request.fetch_url,
                           response, request.depth, request.referrer, request.lastmod, elapsed_ms, fetched_at,
-                          exception)
+                          exception, None, response.url if response is not None else None)
         outputs, _ = await self._run(fn, failure, request, 0, pool)
         return await self._sort(outputs, request, error)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import threading
 from pathlib import Path
 
@@ -105,10 +106,12 @@ class ServerThread:
     """Serve an aiohttp application on 127.0.0.1 from a thread with its own event loop, on one
     port or on ``sites`` ports at once (``ports``; ``port`` is the first)."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", sites: int = 1) -> None:
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", sites: int = 1,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.app = app
         self.host = host
         self.sites = sites
+        self.ssl_context = ssl_context  # serve HTTPS with it
         self.ports: list[int] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -119,7 +122,7 @@ class ServerThread:
     @property
     def url(self) -> str:
         """The site's root URL."""
-        return f"http://{self.host}:{self.port}/"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}/"
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -138,7 +141,7 @@ class ServerThread:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         for _ in range(self.sites):
-            site = web.TCPSite(self._runner, self.host, 0, backlog=1024)
+            site = web.TCPSite(self._runner, self.host, 0, backlog=1024, ssl_context=self.ssl_context)
             await site.start()
             server = site._server
             assert server is not None and server.sockets

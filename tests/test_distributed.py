@@ -181,3 +181,13 @@ def test_losing_redis_mid_crawl_is_fatal_with_one_line(serve, tmp_path: Path) ->
     err = (tmp_path / "c.err").read_text()
     assert err.count(f"--frontier: lost Redis at redis://127.0.0.1:{port}/0") == 1, err
     assert "Traceback" not in err
+
+
+def test_a_redirect_target_already_seen_is_fetched_once_across_processes(serve, redis_server, tmp_path: Path) -> None:
+    from tests.test_fetch import check_moved, moved_site
+
+    server = serve(moved_site())
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+                   "--workers", "2", "-o", str(tmp_path / "pages.jsonl"), "--no-robots", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    check_moved([r for f in sorted(tmp_path.glob("pages.*.jsonl")) for r in read_jsonl(f)], server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import time
 import zlib
 
@@ -254,3 +255,73 @@ def test_charset_labels_follow_the_whatwg_table() -> None:
     assert sniff_encoding(b"<meta charset=utf-16le>", None) == "utf-8"  # a document that can say so is not UTF-16
     assert decode_html("Grüße €".encode("cp1252"), "iso-8859-1") == "Grüße €"
     assert decode_html(b"\x1b$)Cabc", "iso-2022-kr") == "\ufffd"  # the replacement decoder
+
+
+def moved_site() -> web.Application:
+    """/ links to /old/i (each a 301 to /new/i) and to /new/i directly, in mixed order; every
+    /new/i page links back to /."""
+    links = "".join(f'<a href="/old/{i}">o</a><a href="/new/{i}">n</a>' if i % 2 else
+                    f'<a href="/new/{i}">n</a><a href="/old/{i}">o</a>' for i in range(20))
+    routes: dict[str, object] = {"/": links}
+    for i in range(20):
+        routes[f"/old/{i}"] = redirect(f"/new/{i}", 301)
+        routes[f"/new/{i}"] = '<a href="/">home</a>'
+    return app_of(routes)
+
+
+def check_moved(records: list[dict], server) -> None:
+    """Each /new/i fetched once, its page in one record; each /old/i says where it went."""
+    base = server.url.rstrip("/")
+    by_url = {r["url"]: r for r in records}
+    assert len(by_url) == len(records) == 41
+    for i in range(20):
+        assert server.count(f"/new/{i}") == 1
+        pages = [r for r in records if r["final_url"] == f"{base}/new/{i}" and r["title"] is not None]
+        assert len(pages) == 1  # the target's content is in exactly one record
+        old = by_url[f"{base}/old/{i}"]
+        if f"{base}/new/{i}" in by_url:  # the target has a record of its own: the redirect says so
+            assert (old["status"], old["error"], old["redirect_to"], old["final_url"]) == (
+                301, None, f"{base}/new/{i}", f"{base}/old/{i}")
+
+
+async def test_a_redirect_target_already_seen_is_not_fetched_again(serve, crawl) -> None:
+    server = serve(moved_site())
+    check_moved((await crawl([server.url])).records, server)
+
+
+async def test_a_redirect_target_already_seen_is_not_fetched_again_in_a_durable_crawl(serve, crawl, tmp_path) -> None:
+    server = serve(moved_site())
+    check_moved((await crawl([server.url], job_dir=str(tmp_path / "job"))).records, server)
+
+
+async def test_a_redirect_to_a_robots_forbidden_path_says_which_hop_was_refused(serve, crawl) -> None:
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /secret\n")
+
+    server = serve(app_of({"/": '<a href="/moved">m</a>', "/moved": redirect("/secret", 302), "/secret": "x",
+                           "/robots.txt": robots}))
+    record = (await crawl([server.url])).by_url()[server.url + "moved"]
+    assert (record["error"], record["status"], record["final_url"], record["redirect_to"]) == (
+        "robots", 302, server.url + "moved", server.url + "secret")
+    assert server.count("/secret") == 0
+
+
+def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None:
+    import ssl
+
+    import trustme
+
+    from crawler.testsite import ServerThread
+    from tests.conftest import run_cli
+
+    ca = trustme.CA()  # a CA the crawler has never heard of
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with ServerThread(app_of({"/": "secret"}), ssl_context=context) as server:
+        (tmp_path / "seeds.txt").write_text(server.url + "\n")
+        done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-progress",
+                       "--no-robots", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert (record["error"], record["status"]) == ("tls", None)
+    assert "certificate verify failed" in done.stderr and done.stderr.count("TLS failed") == 1  # not retried

@@ -8,6 +8,9 @@ have to take to disk or over the network is a coroutine; the engine relies only 
   those that were new; with ``queue=False`` they are only marked seen (their records are made
   without a fetch, e.g. robots.txt forbids them);
 - ``unseen`` pre-filters URLs already accepted, so most links cost a set look-up only;
+- ``claim`` marks a redirect target seen on behalf of the URL that redirected there, so the
+  target is fetched once: a link to it later is a duplicate, and a redirect to a URL seen
+  before (other than by the same URL: a resumed or retried chain) ends at the redirect;
 - ``get`` hands out the request whose host is ready soonest, taking a slot of that host and
   waiting while no host is ready, so a slow or delayed host never holds up the others;
 - ``release`` returns a host's slot once its fetch is over (``--per-host`` counts slots, and
@@ -41,6 +44,12 @@ class Frontier(Protocol):
     async def unseen(self, urls: list[str]) -> list[str]:
         """Those of ``urls`` not accepted yet: a cheap pre-filter before requests are built
         (``add`` still decides). A store may return ``urls`` unfiltered."""
+        ...
+
+    async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
+        """Mark ``target``, where ``owner`` (an accepted URL) redirects, as seen; True when it
+        is ``owner``'s to fetch (new, or claimed by ``owner`` before), False when another URL
+        has it (accepted itself, or the target of another redirect)."""
         ...
 
     async def get(self) -> CrawlRequest | None:

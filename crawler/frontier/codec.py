@@ -57,6 +57,8 @@ def request_to_json(request: CrawlRequest) -> str:
         fields["fetch_url"] = request.fetch_url
         fields["redirects"] = request.redirects
         fields["visited"] = sorted(request.visited or ())
+        if request.hop is not None:
+            fields["hop"] = list(request.hop)
     for name in ("referrer", "lastmod"):
         value = getattr(request, name)
         if value is not None:
@@ -81,6 +83,8 @@ def request_from_json(text: str | bytes) -> CrawlRequest:
         request.redirects = fields.get("redirects", 0)
         request.fetch_url = fields["fetch_url"]
         request.host = host_of(request.fetch_url)
+        if "hop" in fields:
+            request.hop = (fields["hop"][0], int(fields["hop"][1]))
     request.attempts = fields.get("attempts", 0)
     if "spider" in fields:
         request.request = spider_request_from(request.url, fields["spider"])

@@ -189,6 +189,14 @@ class MemoryFrontier(HostScheduler):
     def __init__(self, per_host: int, delay: float = 0.0) -> None:
         super().__init__(per_host, delay)
         self._seen: set[str] = set()
+        self._owners: dict[str, str] = {}  # redirect target -> the URL that claimed it
+
+    async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
+        if target not in self._seen:
+            self._seen.add(target)
+            self._owners[target] = owner
+            return True
+        return self._owners.get(target) == owner
 
     async def unseen(self, urls: list[str]) -> list[str]:
         seen = self._seen

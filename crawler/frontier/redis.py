@@ -13,6 +13,8 @@ live in one slot):
   lease id): every request handed out is leased until its record is written (ack); one whose
   lease runs out (its process died) goes back to the head of its host's queue, and after
   ``retries`` + 1 lost leases to the ``dead`` list.
+- ``owner``: redirect target fingerprint -> the fingerprint of the URL that redirected there
+  first (the target is fetched as that URL's, once).
 - ``done``: URLs acked; ``workers``: each process's last heartbeat (ms).
 
 Every change is one Lua script that reads Redis's own clock (TIME), so processes on machines
@@ -229,6 +231,17 @@ end
 return 1
 """
 
+_CLAIM = """
+-- ARGV: the target's fingerprint, its owner's. KEYS[1]: the prefix.
+local P = KEYS[1]
+if redis.call('SADD', P .. 'seen', ARGV[1]) == 1 then
+  redis.call('HSET', P .. 'owner', ARGV[1], ARGV[2])
+  return 1
+end
+if redis.call('HGET', P .. 'owner', ARGV[1]) == ARGV[2] then return 1 end
+return 0
+"""
+
 _HOLD = _LIB + """
 local host, wait = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
@@ -303,7 +316,7 @@ class RedisFrontier:
             await self.redis.aclose()
             raise FatalError(f"--frontier: cannot reach Redis at {self.url}: {e}") from None
         for name, text in (("add", _ADD), ("get", _GET), ("release", _RELEASE), ("retry", _RETRY),
-                           ("ack", _ACK), ("give_back", _GIVE_BACK), ("hold", _HOLD)):
+                           ("ack", _ACK), ("give_back", _GIVE_BACK), ("hold", _HOLD), ("claim", _CLAIM)):
             self._scripts[name] = self.redis.register_script(text)
 
     async def aclose(self) -> None:
@@ -372,6 +385,11 @@ class RedisFrontier:
         if accepted and queue:
             self._wake.set()
         return [requests[int(i)] for i in accepted]
+
+    async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
+        """Seen by any process now; ``owner`` keeps it (a hash of target -> owner)."""
+        self._known.add(hash(target))
+        return bool(await self._run("claim", fingerprint(target), fingerprint(owner)))
 
     async def unseen(self, urls: list[str]) -> list[str]:
         """Those of ``urls`` this process has not sent to Redis yet (``add`` makes the real

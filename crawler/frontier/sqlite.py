@@ -35,8 +35,10 @@ from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_from, spider_request_json
 from crawler.frontier.memory import HostScheduler
 from crawler.request import CrawlRequest
+from crawler.urls import host_of
 
 PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
+REDIRECT = "redirect"  # the kind of a row that is a redirect target, fetched as its owner's (referrer)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
     id INTEGER PRIMARY KEY,
@@ -136,7 +138,8 @@ class SQLiteFrontier(HostScheduler):
         db.executescript(_SCHEMA)
         db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         if due_before is not None:
-            db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ?", (PENDING, DONE, due_before))
+            db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
+                       (PENDING, DONE, due_before, REDIRECT))
         self._db = db
         return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
@@ -247,6 +250,21 @@ class SQLiteFrontier(HostScheduler):
             if cursor.rowcount == 1:
                 accepted.append(r)
         return accepted
+
+    async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
+        """A target claimed is a row of kind ``redirect`` (state done: never fetched or counted
+        on its own) whose referrer is its owner."""
+        return bool(await self._call(self._claim, target, owner, depth))
+
+    def _claim(self, target: str, owner: str, depth: int) -> bool:
+        assert self._db is not None
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, state) VALUES (?, ?, ?, ?, ?, ?)",
+            (target, host_of(target), depth, owner, REDIRECT, DONE))
+        if cursor.rowcount == 1:
+            return True
+        row = self._db.execute("SELECT kind, referrer FROM urls WHERE url = ?", (target,)).fetchone()
+        return row is not None and row[0] == REDIRECT and row[1] == owner
 
     async def get(self) -> CrawlRequest | None:
         request = await super().get()
