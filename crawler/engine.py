@@ -67,7 +67,7 @@ class Engine:
             if settings.frontier.startswith(REDIS_SCHEMES):
                 frontier = RedisFrontier(settings.frontier, settings.crawl_id, settings.per_host, settings.delay,
                                          lease_timeout=settings.lease_timeout, retries=settings.retries,
-                                         worker=self.worker)
+                                         worker=self.worker, reconnect_for=settings.redis_reconnect)
             elif self.store_path:
                 frontier = SQLiteFrontier(self.store_path, settings.per_host, settings.delay,
                                           label=f"job dir {settings.job_dir}" if settings.job_dir else None)

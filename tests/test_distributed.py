@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -148,46 +149,72 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "cannot reach Redis at redis://127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_losing_redis_mid_crawl_is_fatal_with_one_line(serve, tmp_path: Path) -> None:
+def own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of this test's own on ``port``, persisting every write (appendfsync always),
+    as the README says to run Redis for crawls, so it can be killed and started again."""
     import shutil
     import socket
 
-    from crawler.testsite import free_port
-
     binary = shutil.which("redis-server")
     assert binary is not None, "redis-server is needed (the redis_server fixture skips loudly without it)"
-    port = free_port()
-    redis = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
-                             stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "yes",
+                              "--appendfsync", "always", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
 
     def up() -> bool:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
         except OSError:
             return False
 
+    wait_for(up)
+    return redis
+
+
+def test_losing_redis_mid_crawl_for_longer_than_redis_reconnect_is_fatal_with_one_line(serve, tmp_path: Path) -> None:
+    from crawler.testsite import free_port
+
+    port = free_port()
+    redis = own_redis(port, tmp_path)
+    (tmp_path / "crawl.toml").write_text("redis_reconnect = 1.0\n")
     try:
-        wait_for(up)
         server = serve(slow_app(100, 0.1))
         crawler = start("--seeds", seeds_file(tmp_path, server.url), "--frontier", f"redis://127.0.0.1:{port}/0",
                         "--crawl-id", "gone", "--per-host", "2", "--no-robots", "-o", str(tmp_path / "o.jsonl"),
-                        cwd=tmp_path, name="c")
+                        "--config", str(tmp_path / "crawl.toml"), cwd=tmp_path, name="c")
         wait_for(lambda: len(server.hits) >= 5, timeout=30)
     finally:
         redis.kill()
         redis.wait(10)
-    assert crawler.wait(60) == 1
+    assert crawler.wait(30) == 1
     err = (tmp_path / "c.err").read_text()
-    assert err.count(f"--frontier: lost Redis at redis://127.0.0.1:{port}/0") == 1, err
-    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"lost Redis at redis://127.0.0.1:{port}/0 for more than 1 s" in errors[0], err
+    assert "Traceback" not in err and "crawl failed" in err
 
 
-def test_a_redirect_target_already_seen_is_fetched_once_across_processes(serve, redis_server, tmp_path: Path) -> None:
-    from tests.test_fetch import check_moved, moved_site
+def test_a_redis_restarted_mid_crawl_is_waited_for_and_the_crawl_goes_on(serve, tmp_path: Path) -> None:
+    from crawler.testsite import free_port
 
-    server = serve(moved_site())
-    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
-                   "--workers", "2", "-o", str(tmp_path / "pages.jsonl"), "--no-robots", cwd=tmp_path, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    check_moved([r for f in sorted(tmp_path.glob("pages.*.jsonl")) for r in read_jsonl(f)], server)
+    port = free_port()
+    redis = own_redis(port, tmp_path)
+    server = serve(slow_app(100, 0.05))
+    out = tmp_path / "o.jsonl"
+    try:
+        crawler = start("--seeds", seeds_file(tmp_path, server.url), "--frontier", f"redis://127.0.0.1:{port}/0",
+                        "--crawl-id", "restarted", "--per-host", "2", "--no-robots", "-o", str(out),
+                        cwd=tmp_path, name="c")
+        wait_for(lambda: lines_in(out) >= 20, timeout=30)
+        redis.kill()  # down for 0.3 s, then up again with what it had written to its append-only file
+        redis.wait(10)
+        time.sleep(0.3)  # the outage itself, not a wait for work
+        redis = own_redis(port, tmp_path)
+        assert crawler.wait(60) == 0, (tmp_path / "c.err").read_text()
+    finally:
+        redis.kill()
+        redis.wait(10)
+    urls = {r["url"] for r in read_jsonl(out)}
+    assert urls == {server.url} | {f"{server.url}p/{i}" for i in range(100)}
+    err = (tmp_path / "c.err").read_text()
+    assert "trying again for up to 30 s" in err and "is back after" in err

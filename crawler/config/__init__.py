@@ -38,6 +38,7 @@ class Settings:
     lease_timeout: float
     workers: int
     worker: str
+    redis_reconnect: float
     stats: str
     report: str
     concurrency: int
@@ -298,7 +299,8 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
                 "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("lease_timeout", "timeout", "flush_interval", "stats_interval", "autothrottle_target_concurrency",
+    for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
+                "autothrottle_target_concurrency",
                 "parse_timeout"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")

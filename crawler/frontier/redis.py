@@ -183,6 +183,9 @@ return 1
 _RETRY = _LIB + """
 local per_host, id, host, payload, wait = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
+-- A lease that is gone was retried already (this call again, its first reply lost) or ran out
+-- and went back to the queue: pushing the request again would queue it twice.
+if id ~= '0' and redis.call('HEXISTS', P .. 'lease', id) == 0 then return 0 end
 drop_lease(id, per_host, now)
 redis.call('LPUSH', P .. 'q:' .. host, payload)
 redis.call('INCR', P .. 'queued')
@@ -274,8 +277,12 @@ class RedisFrontier:
     shared = True  # several processes work on this frontier
 
     def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,
-                 retries: int = 3, worker: str = "worker") -> None:
+                 retries: int = 3, worker: str = "worker", reconnect_for: float = 30.0) -> None:
+        """``reconnect_for``: seconds a lost Redis is waited for (a restart) before the crawl
+        stops with a fatal error."""
         self.url = url
+        self.reconnect_for = reconnect_for
+        self._outage: float | None = None  # loop time Redis was first found gone
         self.crawl_id = crawl_id
         self.prefix = key_prefix(crawl_id)
         self.per_host = per_host
@@ -326,13 +333,40 @@ class RedisFrontier:
             self.redis = None
 
     async def _run(self, name: str, *args: Any) -> Any:
+        return await self._call(lambda: self._scripts[name](keys=[self.prefix], args=list(args)))
+
+    async def _call(self, make: Any) -> Any:
+        """``await make()``, through a Redis that may be restarting: on a lost connection, try
+        again with backoff (50 ms doubling to 1 s) for ``reconnect_for`` seconds, then give up
+        with a fatal error. Each script is one atomic step, so trying one again is safe, but
+        for a reply lost on its way back: then a lease is taken twice (the first runs out,
+        ``--lease-timeout``) or an add is reported as seen (its URLs are queued all the same)."""
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        try:
-            return await self._scripts[name](keys=[self.prefix], args=list(args))
-        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
-            raise FatalError(f"--frontier: lost Redis at {self.url}: {e}") from None
+        loop = asyncio.get_running_loop()
+        deadline = None
+        wait = 0.05
+        while True:
+            try:
+                answer = await make()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                if deadline is None:
+                    deadline = loop.time() + self.reconnect_for
+                    if self._outage is None:
+                        self._outage = loop.time()
+                        log.warning("lost Redis at %s (%s): trying again for up to %.0f s", self.url, e,
+                                    self.reconnect_for)
+                if loop.time() + wait > deadline:
+                    raise FatalError(f"--frontier: lost Redis at {self.url} for more than "
+                                     f"{self.reconnect_for:.0f} s: {e}") from None
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 1.0)
+                continue
+            if self._outage is not None:
+                log.warning("Redis at %s is back after %.1f s", self.url, loop.time() - self._outage)
+                self._outage = None
+            return answer
 
     def __len__(self) -> int:
         return self._queued
@@ -495,10 +529,7 @@ class RedisFrontier:
 
     async def set_delay(self, host: str, delay: float) -> None:
         """Space starts to ``host`` by ``delay`` seconds, in every process."""
-        try:
-            await self.redis.hset(self.prefix + "delay", host, int(delay * 1000))
-        except OSError as e:
-            raise FatalError(f"--frontier: lost Redis at {self.url}: {e}") from None
+        await self._call(lambda: self.redis.hset(self.prefix + "delay", host, int(delay * 1000)))
 
     async def settle(self) -> int:
         """The crawl ends when every process is done (:meth:`get` says so): 0."""
