@@ -17,12 +17,14 @@ from typing import Any, NoReturn
 from crawler import __version__
 from crawler.config import REDIS_SCHEMES, Settings, default_values, load_settings_with_sources
 from crawler.engine import Engine
-from crawler.errors import FatalError, UsageError
+from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.job import JobLocked
 from crawler.seeds import read_seeds
+from crawler.sinks import make_parent
 from crawler.spider import Spider
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+EXIT_PIPE = 141  # stdout closed by its reader: what a shell reports for a filter ended by SIGPIPE
 DEMO_OUTPUT = "demo.jsonl"
 log = logging.getLogger("crawler")
 
@@ -241,6 +243,8 @@ async def _crawl(settings: Settings, seeds: list[str], spider: Spider | None) ->
     engine = Engine(settings, seeds, spider=spider)
     try:
         await engine.run(handle_signals=True)
+    except OutputClosed:
+        return engine, EXIT_PIPE
     except FatalError as e:
         log.error("%s", e)
         return engine, EXIT_FATAL
@@ -252,20 +256,34 @@ async def _crawl(settings: Settings, seeds: list[str], spider: Spider | None) ->
 
 def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None) -> int:
     """Run a crawl to its end, print the summary, write ``--stats``; the exit status."""
+    if settings.stats:
+        make_parent("--stats", settings.stats)  # checked before the crawl, not after it
     engine, status = asyncio.run(_crawl(settings, seeds, spider))
     if status == EXIT_LOCKED:
+        return status
+    if status == EXIT_PIPE:  # a quiet stop, as `cmd | head` expects: no summary, no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left for Python to flush at exit
+        _write_stats(settings, engine)
         return status
     if settings.log_format == "json":
         log.info("%s", engine.stats.summary().splitlines()[0], extra={"stats": engine.stats.as_dict()})
     else:
         print(engine.stats.summary(), file=sys.stderr)
+    if not _write_stats(settings, engine):
+        status = status or EXIT_FATAL
+    return status
+
+
+def _write_stats(settings: Settings, engine: Engine) -> bool:
+    """Write ``--stats`` (if asked); False when it cannot be written (said in one line)."""
     if settings.stats:
         try:
             Path(settings.stats).write_text(engine.stats.to_json(), encoding="utf-8")
         except OSError as e:
             log.error("cannot write --stats file %s: %s", settings.stats, e.strerror)
-            status = status or EXIT_FATAL
-    return status
+            return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

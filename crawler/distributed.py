@@ -110,6 +110,7 @@ def run_workers(argv: list[str], settings: Settings, run: Callable[[list[str]], 
                     os.kill(pid, signum)
 
     signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the children themselves
     for pid in children:
         _, status = os.waitpid(pid, 0)

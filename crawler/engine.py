@@ -38,6 +38,7 @@ from crawler.recrawl import Remembered, conditional_headers
 from crawler.request import PAGE, SITEMAP, CrawlRequest
 from crawler.robots import Robots, RobotsRules, origin_of
 from crawler.scope import Scope
+from crawler.sinks import make_parent
 from crawler.sitemaps import SitemapParser
 from crawler.spider import FollowAll, Request, Spider
 from crawler.spidering import SpiderRunner
@@ -46,6 +47,8 @@ from crawler.urls import normalize_url
 from crawler.writer import STOP, Done, Unchanged, write_loop
 
 log = logging.getLogger("crawler")
+# Signals that stop a crawl gracefully: Ctrl-C, kill and systemd's stop, and a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
 
 
@@ -186,11 +189,13 @@ class Engine:
         return sink
 
     async def _run(self, loop: asyncio.AbstractEventLoop, handle_signals: bool) -> Stats:
+        if self.settings.report:
+            make_parent("--report", self.settings.report)  # checked now, not after a long crawl
         sink = await self._open_output()
         budget = (loop.call_later(self.settings.max_runtime, self.stop, "max_runtime")
                   if self.settings.max_runtime else None)
         if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOP_SIGNALS:
                 loop.add_signal_handler(sig, self.stop)
         monitor = self.monitor
         monitor.serve_metrics(loop)
@@ -236,7 +241,7 @@ class Engine:
                 self._parse_pool.close()
             monitor.close()
             if handle_signals:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in STOP_SIGNALS:
                     loop.remove_signal_handler(sig)
             try:
                 await sink.close()

@@ -28,3 +28,7 @@ class UsageError(CrawlerError):
 
 class FatalError(CrawlerError):
     """The crawl cannot go on (output not writable, store unreachable): exit status 1."""
+
+
+class OutputClosed(FatalError):
+    """Standard output was closed by its reader (``crawler ... | head``): a quiet stop."""

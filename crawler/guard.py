@@ -41,6 +41,22 @@ def is_blocked(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+def _this_host(address: str) -> bool:
+    """Is ``address`` in 0.0.0.0/8 or ``::`` ("this host"), never to be connected to, whatever
+    the settings (on Linux a connection there reaches this machine)?"""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_unspecified:
+            return True
+        if ip.ipv4_mapped is None:
+            return False
+        ip = ip.ipv4_mapped
+    return ip.packed[0] == 0
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves through ``inner`` and keeps only the answers the guard allows; hosts for which
     ``allowed(host)`` is true (the seeds' hosts, or every host with ``--allow-private``) keep all
@@ -53,7 +69,9 @@ class GuardedResolver(AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
                       ) -> list[ResolveResult]:
         """The checked addresses of ``host``; :class:`BlockedAddress` when none is left."""
-        answers = await self.inner.resolve(host, port, family)
+        answers = [a for a in await self.inner.resolve(host, port, family) if not _this_host(a["host"])]
+        if not answers:
+            raise BlockedAddress(f"{host} resolves only to 0.0.0.0/8 or ::, addresses of no site")
         if self.allowed(host):
             return answers
         kept = [a for a in answers if not is_blocked(a["host"])]

@@ -14,13 +14,26 @@ log = logging.getLogger("crawler")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
+MAX_WARNINGS = 10  # malformed seed lines named one by one; the rest are counted
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str, limit: int = 200) -> str:
+    """``text`` as it may go to a terminal: control characters written as ``\\xNN`` (a seed file
+    of binary junk must not drive the terminal), cut at ``limit`` characters."""
+    text = text[:limit]
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str]:
-    """Normalized seed URLs; a malformed line is reported with its number and skipped.
+    """Normalized seed URLs; a malformed line is reported with its number and skipped (the
+    first :data:`MAX_WARNINGS`; then one line counts the rest).
 
     A line without a scheme (``example.com/page``, ``localhost:8080``) is taken as ``http://``,
     as wget and curl do.
     """
     seeds: list[str] = []
+    skipped = 0
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -29,27 +42,45 @@ def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str]
         candidate = text if scheme and not text[scheme.end():][:1].isdigit() else "http://" + text
         url = normalize_url(candidate, max_length)
         if url is None:
-            log.warning("%s:%d: not an http(s) URL, skipped: %.200s", source, number, text)
+            skipped += 1
+            if skipped <= MAX_WARNINGS:
+                log.warning("%s:%d: not an http(s) URL, skipped: %s", source, number, shown(text))
             continue
         seeds.append(url)
+    if skipped > MAX_WARNINGS:
+        log.warning("%s: %d more lines that are not http(s) URLs skipped", source, skipped - MAX_WARNINGS)
     return seeds
 
 
+def seed_text(data: bytes, source: str) -> str:
+    """The text of a seed file; a usage error when it is not text: NUL bytes, or bytes that
+    are not UTF-8 in more than a few places (a binary given by mistake)."""
+    if b"\0" in data:
+        raise UsageError(f"--seeds: {source} is not a text file (it holds NUL bytes)")
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
+    if bad > 10 and bad * 100 > len(text):
+        raise UsageError(f"--seeds: {source} is not UTF-8 text ({bad} bytes that are not)")
+    return text
+
+
 def read_seeds(path: str, max_length: int) -> list[str]:
-    """The seeds in file ``path`` (``-`` is stdin); a usage error when it cannot be read or
-    holds no valid URL."""
+    """The seeds in file ``path`` (``-`` is stdin); a usage error when it cannot be read, is
+    not text, or holds no valid URL."""
+    source = "stdin" if path == "-" else path
     try:
         if path == "-":
-            seeds = parse_seeds(sys.stdin, "stdin", max_length)
+            data = sys.stdin.buffer.read()
         else:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                seeds = parse_seeds(f, path, max_length)
+            with open(path, "rb") as f:
+                data = f.read()
     except FileNotFoundError:
         raise UsageError(f"--seeds: no such file: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"--seeds: {path} is a directory, not a file") from None
     except OSError as e:
         raise UsageError(f"--seeds: cannot read {path}: {e.strerror}") from None
+    seeds = parse_seeds(seed_text(data, source).splitlines(), source, max_length)
     if not seeds:
-        raise UsageError(f"--seeds: no valid URL in {'stdin' if path == '-' else path}")
+        raise UsageError(f"--seeds: no valid URL in {source}")
     return seeds

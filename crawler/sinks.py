@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
 import gzip
 import io
 import json
@@ -26,7 +27,7 @@ import aiofiles
 import aiofiles.os
 
 from crawler.config import REDIS_STREAM_SCHEMES
-from crawler.errors import FatalError, UsageError
+from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.writer import Capture, Item
 
 FORMATS = ("jsonl", "csv", "warc")
@@ -192,13 +193,15 @@ class FileSink:
         return state
 
     async def open(self) -> None:
-        """Open the output; a usage error when it cannot be written."""
+        """Open the output (its directory made if need be); a usage error when it cannot be
+        written."""
         if hasattr(self.encoder, "filename"):
             self.encoder.filename = os.path.basename(self.path)
         if self.path == "-":
             self._file = aiofiles.stdout_bytes
             return
         try:
+            make_parent("--output", self.path)
             if self.resume_at:
                 self._file = await aiofiles.open(self.path, "r+b")
                 await self._file.truncate(self.resume_at)
@@ -254,10 +257,13 @@ class FileSink:
         self.records += count
 
     async def write(self, data: bytes) -> None:
-        """Write and flush ``data``; a fatal error naming the file when that fails."""
+        """Write and flush ``data``; a fatal error naming the file when that fails
+        (:class:`OutputClosed` when it is stdout and its reader has gone)."""
         try:
             await self._file.write(data)
             await self._file.flush()
+        except BrokenPipeError:
+            raise OutputClosed("stdout was closed by its reader") from None
         except OSError as e:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
         self.offset += len(data)
@@ -291,10 +297,27 @@ class FileSink:
             if self.path != "-":
                 await aiofiles.os.wrap(os.fsync)(self._file.fileno())
                 await self._file.close()
+        except BrokenPipeError:
+            raise OutputClosed("stdout was closed by its reader") from None
         except OSError as e:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
         finally:
             self._file = None
+
+
+def make_parent(option: str, path: str) -> None:
+    """Make the directory ``path`` is to be written in (``-o out/pages.jsonl`` on a first run);
+    a usage error naming ``option`` when that, or writing there, is not possible."""
+    parent = os.path.dirname(path)
+    try:
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{option}: cannot make the directory of {path}: {e.strerror}") from None
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path} is a directory")
+    if not os.access(path if os.path.exists(path) else parent or ".", os.W_OK):
+        raise UsageError(f"{option}: cannot write {path}: {os.strerror(errno.EACCES)}")
 
 
 def encode(encoder: Encoder, compress: bool, entries: list[Any], at_start: bool) -> tuple[bytes, int]:

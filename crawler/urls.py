@@ -48,7 +48,7 @@ def _normal_ipv4(host: str) -> bool:
     """Is ``host`` an IPv4 address in dotted-quad normal form?"""
     if host in _NORMAL_IPV4:
         return True
-    if _DOTTED_QUAD.fullmatch(host) is None:
+    if _DOTTED_QUAD.fullmatch(host) is None or host.startswith("0."):
         return False
     if len(_NORMAL_IPV4) > 10_000:
         _NORMAL_IPV4.clear()
@@ -129,9 +129,12 @@ def _normal_host(host: str) -> str | None:
         return None
     if host.startswith("["):
         try:
-            return "[" + ipaddress.IPv6Address(host[1:-1]).compressed + "]"
+            address = ipaddress.IPv6Address(host[1:-1])
         except ValueError:
             return None
+        if address.is_unspecified or (address.ipv4_mapped is not None and address.ipv4_mapped.packed[0] == 0):
+            return None  # "this host": reaches the machine itself, never a site
+        return "[" + address.compressed + "]"
     if "%" in host:
         host = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), host)
     host = host.lower()
@@ -144,6 +147,8 @@ def _normal_host(host: str) -> str | None:
         return None
     if host[-1].isdigit() or host[-1] == "." or "0x" in host:
         quad = ipv4_host(host)
+        if isinstance(quad, str) and quad.startswith("0."):
+            return None  # 0.0.0.0/8, "this network": on Linux it reaches this machine, never a site
         if quad is not False:
             return quad
     return host

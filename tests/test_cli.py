@@ -36,7 +36,8 @@ def test_crawl_a_500_page_site_to_stdout(site, tmp_path: Path) -> None:
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert sorted(r["url"] for r in records) == sorted(server.url.rstrip("/") + page_path(i) for i in range(500))
     assert all(list(r) == ["url", "final_url", "status", "error", "depth", "referrer", "content_type", "title",
-                           "links", "bytes", "fetched_at", "elapsed_ms", "noindex", "lastmod"] for r in records)
+                           "links", "bytes", "fetched_at", "elapsed_ms", "noindex", "lastmod", "redirect_to"]
+               for r in records)
     assert "crawl finished: 500 pages (500 ok)" in proc.stderr
     figures = json.loads(stats.read_text())
     assert figures["pages"] == 500 and figures["status"] == {"200": 500} and figures["interrupted"] is False
@@ -71,7 +72,11 @@ def test_config_file_and_command_line_precedence(site, tmp_path: Path) -> None:
     (["--seeds", "{seeds}", "--scope", "planet"], "argument --scope: invalid choice"),
     (["--seeds", "{seeds}", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["--seeds", "{seeds}", "--include", "(unclosed"], "--include (from command line): bad regular expression"),
-    (["--seeds", "{seeds}", "-o", "/nonexistent-dir/out.jsonl"], "--output: cannot write /nonexistent-dir/out.jsonl"),
+    (["--seeds", "{seeds}", "-o", "seeds.txt/out.jsonl"], "--output: cannot make the directory of seeds.txt/out.jsonl"),
+    (["--seeds", "{seeds}", "--stats", "seeds.txt/s.json"], "--stats: cannot make the directory of seeds.txt/s.json"),
+    (["--seeds", "{seeds}", "--report", "seeds.txt/r.html"], "--report: cannot make the directory of"),
+    (["--seeds", "{binary}"], "--seeds: binary.bin is not a text file (it holds NUL bytes)"),
+    (["--seeds", "{latin}"], "--seeds: latin.txt is not UTF-8 text"),
     (["--seeds", "{junk}"], "--seeds: no valid URL in"),
     (["--seeds", "{seeds}", "--rotate-size", "10 parsecs"], "--rotate-size (from command line): expected a size"),
     (["--seeds", "{seeds}", "--rotate-records", "5"], "--rotate-size/--rotate-records: stdout cannot be rotated"),
@@ -83,7 +88,10 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], m
     (tmp_path / "seeds.txt").write_text("http://127.0.0.1:9/\n")
     (tmp_path / "junk.txt").write_text("not a url at all\nmailto:x@y\n")
     (tmp_path / "bad.toml").write_text("per_hots = 4\n")
-    names = {"seeds": "seeds.txt", "junk": "junk.txt", "badconfig": "bad.toml"}
+    (tmp_path / "binary.bin").write_bytes(Path(sys.executable).read_bytes()[:20000])  # an ELF file, as /bin/ls
+    (tmp_path / "latin.txt").write_bytes(bytes(range(0x80, 0x100)) * 10 + b"\nhttp://127.0.0.1:9/\n")
+    names = {"seeds": "seeds.txt", "junk": "junk.txt", "badconfig": "bad.toml", "binary": "binary.bin",
+             "latin": "latin.txt"}
     proc = run_cli(*(a.format(**names) for a in args), cwd=tmp_path)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip() and "not an http(s) URL" not in line]
@@ -114,7 +122,7 @@ def lines_in(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_mid_crawl_flushes_and_exits_130(serve, tmp_path: Path, sig: signal.Signals) -> None:
     server = serve(slow_app(400, 0.02))
     out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
@@ -189,3 +197,37 @@ def test_demo_crawls_a_local_site(tmp_path: Path) -> None:
     errors = sorted(r["error"] for r in records if r["error"])
     assert len(records) == 304 and errors == ["http", "http"]
     assert "records written to demo.jsonl" in proc.stderr
+
+
+def test_a_closed_stdout_is_a_quiet_stop_with_exit_141(site, tmp_path: Path) -> None:
+    server = site(500)
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url),
+                             "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = [proc.stdout.readline() for _ in range(3)]  # what `| head -3` reads
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=30)
+    assert all(json.loads(line)["url"] for line in first)
+    assert proc.returncode == 141, stderr
+    assert stderr == ""  # no error line, no summary
+
+
+def test_the_directories_of_outputs_are_made(site, tmp_path: Path) -> None:
+    server = site(5)
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", "out/pages.jsonl", "--stats",
+                   "stats/s.json", "--report", "reports/r.html", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_jsonl(tmp_path / "out" / "pages.jsonl")) == 5
+    assert (tmp_path / "stats" / "s.json").exists() and (tmp_path / "reports" / "r.html").exists()
+
+
+def test_a_seed_file_of_junk_lines_is_reported_briefly_and_without_control_characters(tmp_path: Path) -> None:
+    junk = "".join(f"\x1b[31mjunk {i}\x07\n" for i in range(50)) + "http://0.0.0.5/\nhttp://0/\n"
+    (tmp_path / "junk.txt").write_text(junk)
+    proc = run_cli("--seeds", "junk.txt", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\\x1b[31mjunk 0" in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 12 and "42 more lines that are not http(s) URLs skipped" in lines[10]

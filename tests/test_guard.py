@@ -70,13 +70,27 @@ def test_public_addresses_and_names_pass(address: str) -> None:
 @pytest.mark.parametrize("spelling", [
     "http://127.1/", "http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://0x7F000001/",
     "http://127.0.0.1./", "http://[::ffff:127.0.0.1]/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
-    "http://0xa9fea9fe/", "http://10.0.0.1:8080/", "http://100.64.0.1/", "http://[fd00::1]/", "http://0/",
+    "http://0xa9fea9fe/", "http://10.0.0.1:8080/", "http://100.64.0.1/", "http://[fd00::1]/",
 ])
 def test_ip_literals_in_every_spelling_are_out_of_scope(spelling: str) -> None:
     scope = Scope(load_settings({"scope": "any"}), ["http://site.test/"])
     url = normalize_url(spelling)
     assert url is not None and not scope.allows(url), url
     assert Scope(load_settings({"scope": "any", "allow_private": True}), ["http://site.test/"]).allows(url)
+
+
+@pytest.mark.parametrize("spelling", ["http://0/", "http://0.0.0.0:8080/", "http://0.1.2.3/", "http://0x0/",
+                                      "http://[::]/", "http://[::ffff:0.0.0.0]/"])
+def test_this_host_addresses_are_no_urls_at_all(spelling: str) -> None:
+    assert normalize_url(spelling) is None  # not as a seed, a link, a redirect: on Linux they reach this machine
+
+
+async def test_the_resolver_never_answers_this_host_addresses_even_for_a_seed() -> None:
+    resolver = GuardedResolver(StubResolver({"zero.test": [["0.0.0.0"]], "some.test": [["0.0.0.5", "127.0.0.1"]]}),
+                               allowed=lambda host: True)  # as for a seed's host, or --allow-private
+    with pytest.raises(BlockedAddress, match=r"0\.0\.0\.0/8"):
+        await resolver.resolve("zero.test", 80)
+    assert [a["host"] for a in await resolver.resolve("some.test", 80)] == ["127.0.0.1"]
 
 
 def test_a_seed_host_may_be_private() -> None:
