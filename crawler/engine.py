@@ -184,6 +184,7 @@ class Engine:
             sink, pending = await open_job_output(self.frontier, self.settings)
             self.outstanding += pending
             self.stats.resumed = pending
+            self.stats.job_known, self.stats.job_done = await self.frontier.counts()
         self.output = sink.path
         self._captures = sink.captures
         return sink

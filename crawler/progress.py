@@ -80,7 +80,9 @@ class Progress:
         errors = ", ".join(f"{k} {v}" for k, v in s["errors"].items()) or "none"
         slowest = ", ".join(f"{host} {_duration(p95)}" for host, p95 in self.slowest_hosts()) or "-"
         return (
-            f"pages {s['pages']}/{s['discovered']} | {r['pages_per_s']:.0f} pages/s | {_size(r['bytes_per_s'])}/s | "
+            f"pages {s['job']['done']}/{s['job']['known']}"
+            f"{' (' + str(s['unchanged']) + ' unchanged)' if s['unchanged'] else ''} | "
+            f"{r['pages_per_s']:.0f} pages/s | {_size(r['bytes_per_s'])}/s | "
             f"in flight {s['in_flight']} | frontier {s['frontier']} | out queue {s['output_queue']} | "
             f"{s['elapsed_s']:.0f} s\n"
             f"errors: {errors}\n"
@@ -97,7 +99,8 @@ class Progress:
         r = self.rates(s)
         return json.dumps({
             "event": "stats", "elapsed_s": s["elapsed_s"], "pages": s["pages"], "ok": s["ok"],
-            "discovered": s["discovered"], "pages_per_s": round(r["pages_per_s"], 1),
+            "discovered": s["discovered"], "unchanged": s["unchanged"], "job": s["job"],
+            "pages_per_s": round(r["pages_per_s"], 1),
             "bytes_per_s": round(r["bytes_per_s"]), "in_flight": s["in_flight"], "frontier": s["frontier"],
             "output_queue": s["output_queue"], "retries": s["retries"], "errors": s["errors"], "status": s["status"],
             "workers_busy": round(r["workers_busy"], 3), "parse_pool_busy": round(r["parse_pool_busy"], 3),

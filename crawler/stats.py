@@ -30,6 +30,8 @@ class Stats:
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
         self.failed: str | None = None  # the fatal error that stopped the crawl
         self.resumed = 0  # URLs a durable crawl took over from an earlier run
+        self.job_done = 0  # a durable crawl: URLs done by earlier runs of the job
+        self.job_known = 0  # a durable crawl: URLs the job knew when this run started
         self.unchanged = 0  # --changed-only: pages done without a record
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
@@ -56,6 +58,17 @@ class Stats:
         if status is not None:
             self.statuses[status] += 1
         self.bytes += record["bytes"]
+
+    @property
+    def done(self) -> int:
+        """URLs done across the job (this run's records and unchanged pages, and what earlier
+        runs did); for a crawl without a job, this run's."""
+        return self.job_done + self.pages + self.unchanged
+
+    @property
+    def known(self) -> int:
+        """URLs known across the job: those it had, and those this run discovered."""
+        return self.job_known + self.discovered
 
     def finish(self) -> None:
         """Stop the clock."""
@@ -90,6 +103,7 @@ class Stats:
             "failed": self.failed,
             "resumed": self.resumed,
             "unchanged": self.unchanged,
+            "job": {"done": self.done, "known": self.known},
             "items": self.items,
             "dropped": self.dropped,
             "callback_errors": self.callback_errors,
@@ -129,12 +143,15 @@ class Stats:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
         head = ("crawl failed" if self.failed else "crawl interrupted" if self.interrupted
                 else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
+        unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
+        job = (f"\n  job: {self.done} of {self.known} URLs done ({self.resumed} taken up from earlier runs)"
+               if self.job_known else "")
         return (
-            f"{head}: {self.pages} pages ({self.ok} ok) in {self.elapsed:.1f} s, "
+            f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
             f"  errors: {errors}\n"
             f"  status: {statuses}\n"
-            f"  retries: {self.retries}, URLs discovered: {self.discovered}"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}{job}"
         )
 
 

@@ -66,11 +66,18 @@ def test_sigint_then_resume(serve, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 130
     first = len(read_jsonl(out))
-    final = run_cli(*crawl_args(tmp_path, server, "--stats", str(tmp_path / "stats.json")), cwd=tmp_path)
+    final = run_cli(*crawl_args(tmp_path, server, "--stats", str(tmp_path / "stats.json"), "--no-progress",
+                                "--stats-interval", "0.2"), cwd=tmp_path)
     assert final.returncode == 0, final.stderr
     assert_exactly_once(out, server)
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["pages"] == PAGES + 1 - first and stats["resumed"] > 0
+    # Counted across the job: what the first run did, what this one did, and the backlog.
+    assert stats["job"] == {"done": PAGES + 1, "known": PAGES + 1}
+    assert f"job: {PAGES + 1} of {PAGES + 1} URLs done" in final.stderr
+    lines = [json.loads(line) for line in final.stderr.splitlines() if line.startswith('{"event": "stats"')]
+    assert lines and all(line["job"]["known"] == PAGES + 1 and line["job"]["done"] >= first for line in lines)
+    assert lines[0]["frontier"] > 0
     runs = [json.loads(line) for line in (tmp_path / "job" / "runs.log").read_text().splitlines()]
     assert [(r["interrupted"], r["pages"]) for r in runs] == [(True, first), (False, PAGES + 1 - first)]
     assert runs[0]["left"] > 0 and runs[1]["left"] == 0
@@ -189,6 +196,8 @@ def test_recrawl_uses_conditional_get_and_changed_only_writes_what_changed(serve
     assert state["304"] == 4 + 3  # index, a, b; plain was unchanged by its content hash
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["unchanged"] == 4 and stats["pages"] == 1
+    assert stats["job"] == {"done": 5, "known": 5}
+    assert "1 pages (1 ok), 4 unchanged" in changed.stderr and "job: 5 of 5 URLs done" in changed.stderr
 
 
 def test_robots_answers_are_kept_between_runs(serve, tmp_path: Path) -> None:

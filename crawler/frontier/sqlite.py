@@ -266,9 +266,23 @@ class SQLiteFrontier(HostScheduler):
         row = self._db.execute("SELECT kind, referrer FROM urls WHERE url = ?", (target,)).fetchone()
         return row is not None and row[0] == REDIRECT and row[1] == owner
 
+    def __len__(self) -> int:
+        """The backlog: pending URLs in the window and in the file."""
+        return self._queued + self._unloaded
+
+    async def counts(self) -> tuple[int, int]:
+        """(URLs the job knows, URLs done), redirect targets left out (fetched as another's)."""
+        return await self._call(self._counts)  # type: ignore[no-any-return]
+
+    def _counts(self) -> tuple[int, int]:
+        assert self._db is not None
+        known, done = self._db.execute("SELECT count(*), count(*) FILTER (WHERE state = ?) FROM urls WHERE kind != ?",
+                                       (DONE, REDIRECT)).fetchone()
+        return int(known), int(done)
+
     async def get(self) -> CrawlRequest | None:
         request = await super().get()
-        if request is not None and len(self) < self.window // 2 and self._unloaded:
+        if request is not None and self._queued < self.window // 2 and self._unloaded:
             await self._refill()
         return request
 
@@ -350,8 +364,8 @@ class SQLiteFrontier(HostScheduler):
             return
         self._refilling = True
         try:
-            while self._unloaded and len(self) < self.window:
-                room = min(self.window - len(self), 1000)
+            while self._unloaded and self._queued < self.window:
+                room = min(self.window - self._queued, 1000)
                 rows = await self._call(self._load, room)
                 if not rows:
                     self._unloaded = 0
