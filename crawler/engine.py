@@ -251,7 +251,7 @@ class Engine:
             self.stats.finish()
             if self.settings.job_dir:
                 log_run(self.settings.job_dir, self.output, self.stats, self.outstanding)
-            failed = await monitor.report()
+            failed = await monitor.report(self.seeds + self.sitemaps)
             if failed is not None:
                 self.fatal = self.fatal or failed
                 self.stats.failed = self.stats.failed or str(failed)
@@ -369,8 +369,8 @@ class Engine:
             self.stats.measures.handle.add(loop.time() - started)
         found = await self._accept_requests(requests, request) if requests else []
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
-        done = Done(url=request.url, status=status, error=error,
-                    bytes=result.size if result is not None else 0, depth=request.depth, host=request.host)
+        done = Done(url=request.url, status=status, error=error, bytes=result.size if result is not None else 0,
+                    depth=request.depth, host=request.host, referrer=request.referrer)
         return [*found, *items, done]
 
     async def _accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> list[Any]:
@@ -430,7 +430,7 @@ class Engine:
                     records = await self._end(request, None, errors.CONTENT)
                 except Exception:
                     records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0, depth=request.depth,
-                                    host=request.host)]
+                                    host=request.host, referrer=request.referrer)]
             finally:
                 self.in_flight -= 1
                 measures.workers_busy += loop.time() - started

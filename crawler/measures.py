@@ -165,11 +165,12 @@ class Timeline:
     def __init__(self, interval: float = 0.1, points: int = 720) -> None:
         self.interval = interval
         self.points = points
-        self.samples: list[tuple[float, int, int, int, int]] = []  # elapsed_s, pages, frontier, in flight, queue
+        # elapsed_s, fetches completed, frontier, in flight, output queue
+        self.samples: list[tuple[float, int, int, int, int]] = []
 
-    def add(self, elapsed: float, pages: int, frontier: int, in_flight: int, output_queue: int) -> None:
+    def add(self, elapsed: float, fetches: int, frontier: int, in_flight: int, output_queue: int) -> None:
         """Record one sample (the caller waits :attr:`interval` between samples)."""
-        self.samples.append((round(elapsed, 3), pages, frontier, in_flight, output_queue))
+        self.samples.append((round(elapsed, 3), fetches, frontier, in_flight, output_queue))
         if len(self.samples) >= self.points:
             self.samples = self.samples[::2]
             self.interval *= 2

@@ -75,21 +75,21 @@ class Monitor:
 
     def _sample_now(self, timeline: Timeline) -> None:
         frontier, in_flight, queued = self.sizes()
-        timeline.add(self.stats.elapsed, self.stats.pages, frontier, in_flight, queued)
+        timeline.add(self.stats.elapsed, self.stats.measures.fetch.count, frontier, in_flight, queued)
 
     async def _sample(self, timeline: Timeline) -> None:
         while True:
             self._sample_now(timeline)
             await asyncio.sleep(timeline.interval)  # a timer, not a wait for work
 
-    async def report(self) -> FatalError | None:
-        """Write ``--report`` (the figures of ``--stats``, after the crawl); the error if it
-        cannot be written."""
+    async def report(self, seeds: list[str]) -> FatalError | None:
+        """Write ``--report`` (the figures of ``--stats``, after the crawl, with the crawl's
+        ``seeds`` and main settings); the error if it cannot be written."""
         if self.timeline is None:
             return None
         self._sample_now(self.timeline)
         try:
-            await write_report(self.settings.report, self.stats.as_dict(), self.timeline)
+            await write_report(self.settings.report, self.stats.as_dict(), self.timeline, seeds, self.settings)
         except OSError as e:
             return FatalError(f"--report: cannot write {self.settings.report}: {e.strerror}")
         return None

@@ -9,7 +9,6 @@ curves over time come from a :class:`crawler.measures.Timeline`.
 
 from __future__ import annotations
 
-import itertools
 from html import escape
 from typing import Any
 
@@ -34,14 +33,82 @@ def _num(value: Any) -> str:
     return escape(str(value))
 
 
-def _cell(path: str, value: Any) -> str:
-    return f'<td class="n" data-stat="{escape(path)}">{_num(value)}</td>'
+def _cell(path: str, value: Any, shown: str | None = None) -> str:
+    """A figure: its text (``shown``, such as bytes in human units, with the figure itself in
+    ``data-value``), tagged with its ``--stats`` path."""
+    if shown is None:
+        return f'<td class="n" data-stat="{escape(path)}">{_num(value)}</td>'
+    return f'<td class="n" data-stat="{escape(path)}" data-value="{_num(value)}">{escape(shown)}</td>'
 
 
 def _table(rows: list[tuple[str, str, Any]]) -> str:
-    """(label, stat path, value) rows."""
-    body = "".join(f"<tr><th>{escape(label)}</th>{_cell(path, value)}</tr>" for label, path, value in rows)
+    """(label, stat path, value) rows; values under a path ending in ``bytes`` in human units."""
+    body = "".join(f"<tr><th>{escape(label)}</th>"
+                   f"{_cell(path, value, size(value) if path.endswith('bytes') else None)}</tr>"
+                   for label, path, value in rows)
     return f"<table>{body}</table>"
+
+
+def _masked(url: str) -> str:
+    """``url`` without the credentials it may carry (``redis://:secret@host``)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.find("@")
+    if sep and 0 <= at < (rest.find("/") if "/" in rest else len(rest)):
+        return f"{scheme}://***@{rest[at + 1:]}"
+    return url
+
+
+# The settings the report shows, in this order: what a reader asks first about a crawl.
+MAIN_SETTINGS = ("output", "format", "concurrency", "per_host", "delay", "scope", "max_depth", "max_pages",
+                 "max_pages_per_host", "robots", "user_agent", "timeout", "retries", "max_bytes", "job_dir",
+                 "frontier", "spider")
+
+
+def _about(seeds: list[str], settings: Any) -> str:
+    """The seeds (the first 20, and how many) and the main settings."""
+    shown = "".join(f"<li>{escape(_masked(url))}</li>" for url in seeds[:20])
+    more = f"<p>and {len(seeds) - 20:,} more</p>" if len(seeds) > 20 else ""
+    rows = ""
+    if settings is not None:
+        for key in MAIN_SETTINGS:
+            value = getattr(settings, key, None)
+            if value in ("", None):
+                continue
+            text = _masked(value) if isinstance(value, str) else json_text(value)
+            rows += f"<tr><th>{escape(key)}</th><td>{escape(text)}</td></tr>"
+    return (f'<div class="grid"><section><h2>Seeds ({len(seeds):,})</h2><ul>{shown}</ul>{more}</section>'
+            f"<section><h2>Settings</h2><table>{rows}</table></section></div>")
+
+
+def json_text(value: Any) -> str:
+    """A setting as the config file writes it (true, 2.5, "text")."""
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def _failures(failed: list[dict[str, Any]], count: int) -> str:
+    """The failed URLs (the first ones listed in --stats) with their error, status and referrer."""
+    if not failed:
+        return "<p>none</p>"
+    rows = "".join(
+        f"<tr><td>{escape(_masked(f['url']))}</td><td>{escape(f['error'])}</td>"
+        f"<td>{'' if f['status'] is None else f['status']}</td>"
+        f"<td>{escape(_masked(f['referrer'])) if f['referrer'] else '(a seed)'}</td></tr>" for f in failed)
+    more = f"<p>The first {len(failed):,} of {count:,} are listed.</p>" if count > len(failed) else ""
+    return (f"<table><tr><th>URL</th><th>error</th><th>status</th><th>found on</th></tr>{rows}</table>{more}")
+
+
+def rates(samples: list[tuple[float, int, int, int, int]], window: float = 1.0) -> list[tuple[float, float]]:
+    """Fetches completed per second, each over the ``window`` seconds (or more) before its
+    sample: a moving average, so that the curve follows the fetching, not its batching."""
+    points = []
+    start = 0
+    for i, (t, fetches, *_) in enumerate(samples):
+        while start < i - 1 and t - samples[start + 1][0] >= window:
+            start += 1
+        t0, f0 = samples[start][0], samples[start][1]
+        if i > start and t > t0:
+            points.append((t, (fetches - f0) / (t - t0)))
+    return points
 
 
 def bar_chart(title: str, rows: list[tuple[str, str, float]], css: str = "bar") -> str:
@@ -85,8 +152,10 @@ def line_chart(title: str, points: list[tuple[float, float]], unit: str) -> str:
         f'<polyline class="line" points="{coords}"/></svg></figure>')
 
 
-def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl report") -> str:
-    """The report's HTML for ``stats`` (``Stats.as_dict()``) and ``timeline``."""
+def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl report",
+           seeds: list[str] | None = None, settings: Any = None) -> str:
+    """The report's HTML for ``stats`` (``Stats.as_dict()``) and ``timeline``, with the crawl's
+    ``seeds`` and main ``settings``."""
     t = stats["timings"]
     totals = _table([
         ("pages (records)", "pages", stats["pages"]), ("ok", "ok", stats["ok"]),
@@ -112,9 +181,8 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
     charts = []
     if timeline is not None:
         samples = timeline.samples
-        rates = [(b[0], (b[1] - a[1]) / (b[0] - a[0])) for a, b in itertools.pairwise(samples)
-                 if b[0] > a[0]]
-        charts.append(line_chart("Pages per second over time", rates, "pages/s"))
+        charts.append(line_chart("Fetches per second over time (1 s moving average)", rates(samples),
+                                 "fetches/s"))
         charts.append(line_chart("Frontier size over time", [(s[0], s[2]) for s in samples], "URLs queued"))
         charts.append(line_chart("Output queue over time", [(s[0], s[4]) for s in samples], "entries waiting"))
     charts.append(bar_chart("Status codes", [(code, f"status.{code}", n) for code, n in stats["status"].items()]))
@@ -139,14 +207,17 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f"{size(stats['bytes'])}.</p>"
         f'<div class="grid"><section><h2>Totals</h2>{totals}</section>'
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
+        f"{_about(seeds or [], settings)}"
+        f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
         f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
     )
 
 
-async def write_report(path: str, stats: dict[str, Any], timeline: Timeline | None) -> None:
+async def write_report(path: str, stats: dict[str, Any], timeline: Timeline | None, seeds: list[str] | None = None,
+                       settings: Any = None) -> None:
     """Write the report of ``stats`` to ``path`` (through aiofiles)."""
     async with aiofiles.open(path, "w", encoding="utf-8") as f:
-        await f.write(render(stats, timeline))
+        await f.write(render(stats, timeline, seeds=seeds, settings=settings))
 
 
 __all__ = ["bar_chart", "line_chart", "render", "write_report"]

@@ -10,6 +10,7 @@ from typing import Any
 from crawler.measures import Measures
 
 TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
+FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first ones; all are counted)
 
 
 class Stats:
@@ -40,6 +41,7 @@ class Stats:
         self.depths: Counter[int] = Counter()  # records by crawl depth
         self.hosts: Counter[str] = Counter()  # records by host (fetched from)
         self.host_errors: Counter[str] = Counter()
+        self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record (a :class:`crawler.writer.Done`: url, status, error,
@@ -52,6 +54,9 @@ class Stats:
         else:
             self.errors[error] += 1
             self.host_errors[host] += 1
+            if len(self.failed_urls) < FAILED_URLS:
+                self.failed_urls.append({"url": record["url"], "error": error, "status": record["status"],
+                                         "referrer": record.get("referrer")})
         self.hosts[host] += 1
         self.depths[record["depth"]] += 1
         status = record["status"]
@@ -113,6 +118,7 @@ class Stats:
         if detail:
             data["depth"] = {str(k): v for k, v in sorted(self.depths.items())}
             data["hosts"] = self.hosts_dict()
+            data["failed_urls"] = self.failed_urls
         return data
 
     def hosts_dict(self) -> dict[str, Any]:

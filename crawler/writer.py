@@ -13,9 +13,9 @@ STOP = None  # put on the queue to end the writer
 
 
 class Done(dict):  # type: ignore[type-arg]
-    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth`` and ``host`` (fetched
-    from), counted in the stats (and committed or acked), never written: the output is the
-    spider's items."""
+    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth``, ``host`` (fetched
+    from) and ``referrer``, counted in the stats (and committed or acked), never written: the
+    output is the spider's items."""
 
     __slots__ = ()
 

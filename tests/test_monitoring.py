@@ -178,16 +178,24 @@ class _StatCells(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.cells: dict[str, str] = {}
+        self.shown: dict[str, str] = {}  # the text of cells whose figure is in data-value
         self.svgs = 0
         self._open: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.svgs += tag == "svg"
-        self._open = dict(attrs).get("data-stat")
+        found = dict(attrs)
+        self._open = found.get("data-stat")
+        if self._open is not None and found.get("data-value") is not None:  # shown in other units
+            self.shown[self._open] = ""
+            self.cells[self._open] = found["data-value"] or ""
 
     def handle_data(self, data: str) -> None:
         if self._open is not None:
-            self.cells[self._open] = data
+            if self._open in self.shown:
+                self.shown[self._open] = data
+            else:
+                self.cells[self._open] = data
             self._open = None
 
 
@@ -209,8 +217,14 @@ def test_report_numbers_equal_stats(serve, tmp_path: Path) -> None:
                  "depth.3", "hosts.by_pages.0.pages", "hosts.by_errors.0.errors", "timings.fetch.p95_ms",
                  "timings.frontier_wait.p95_ms", "timings.fetch.distribution.inf"):
         assert must in report.cells, must
-    assert report.svgs >= 8  # pages/s and frontier size over time, and the bar charts
+    assert report.svgs >= 8  # fetches/s and frontier size over time, and the bar charts
+    assert report.shown["bytes"].endswith(("KiB", "MiB"))  # bytes for a person
     text = (tmp_path / "report.html").read_text()
+    assert "Fetches per second over time" in text and "<h2>Seeds (1)</h2>" in text and "<th>per_host</th>" in text
+    for failed in stats["failed_urls"]:  # every failed URL, with the page it was found on
+        assert f"<td>{failed['url']}</td><td>{failed['error']}</td>" in text
+        assert failed["referrer"] is None or failed["referrer"] in text
+    assert stats["failed_urls"] and len(stats["failed_urls"]) == sum(stats["errors"].values())
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "").replace(stats_host(stats), "")
     assert "<script" not in text  # nothing to run, nothing to fetch
 
@@ -285,3 +299,20 @@ def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
         assert shown in final, (shown, final)
     redraws = text.count("slowest hosts (p95)")
     assert 2 <= redraws <= 4 * stats["elapsed_s"] + 3  # at most 4 a second (and one at the end)
+
+
+def test_the_report_rate_curve_is_fetches_over_a_moving_second() -> None:
+    from crawler.report import rates
+
+    samples = [(i / 10, 25 * i, 0, 0, 0) for i in range(100)]  # 250 fetches a second, sampled every 0.1 s
+    assert all(abs(rate - 250) < 1e-6 for _, rate in rates(samples))
+
+
+def test_the_report_masks_credentials_in_settings_and_seeds() -> None:
+    from crawler import load_settings
+    from crawler.report import render
+    from crawler.stats import Stats
+
+    settings = load_settings({"frontier": "redis://:s3cret@10.0.0.5:6379/0", "crawl_id": "c", "output": "o.jsonl"})
+    page = render(Stats().as_dict(), None, seeds=["http://user:pw@site.example/"], settings=settings)
+    assert "s3cret" not in page and "user:pw" not in page and "***@10.0.0.5:6379/0" in page
