@@ -99,7 +99,14 @@ def main() -> None:
     ap.add_argument("--warc", action="store_true",
                     help="also crawl with WARC output (-o crawl.warc.gz) each round; "
                          "target: >= 0.7 of the JSONL crawl's pages/s")
+    ap.add_argument("--against", metavar="DIR",
+                    help="also crawl with the crawler of another checkout (a git worktree of an earlier commit) "
+                         "each round, for an A/B of the code in one run")
     args = ap.parse_args()
+    other: list[float] = []
+    other_durable: list[float] = []
+    other_cpu: list[float] = []
+    ours_cpu: list[float] = []
     durable: list[float] = []
     warc: list[float] = []
     live: list[float] = []
@@ -122,10 +129,20 @@ def main() -> None:
             stats = json.loads(target.with_suffix(".stats.json").read_text())
             assert code == 0 and stats["pages"] == args.pages and stats["ok"] == args.pages, stats
             ours.append(stats["pages_per_s"])
+            ours_cpu.append(cpu / args.pages * 1000)
             rss_ours.append(rss)
             print(f"round {r + 1}: bare {bare[-1]:7.0f} pages/s {rss_bare[-1] / 2**20:5.0f} MB | "
                   f"crawler {ours[-1]:7.0f} pages/s {rss_ours[-1] / 2**20:5.0f} MB | "
                   f"ratio {ours[-1] / bare[-1]:.2f}")
+            if args.against:
+                cpu, rss, _, code = run_measured(crawler_cmd(url, target), env={"PYTHONPATH": args.against})
+                stats = json.loads(target.with_suffix(".stats.json").read_text())
+                assert code == 0 and stats["ok"] == args.pages, stats
+                other.append(stats["pages_per_s"])
+                other_cpu.append(cpu / args.pages * 1000)
+                print(f"         {args.against}: {other[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB, "
+                      f"{other_cpu[-1]:.3f} ms CPU a page against {ours_cpu[-1]:.3f} | this code / that "
+                      f"{ours[-1] / other[-1]:.2f}")
             if args.job_dir:
                 job = OUT / "job"
                 shutil.rmtree(job, ignore_errors=True)
@@ -135,6 +152,15 @@ def main() -> None:
                 durable.append(stats["pages_per_s"])
                 print(f"         --job-dir {durable[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB | "
                       f"ratio to in-memory {durable[-1] / ours[-1]:.2f}")
+                if args.against:
+                    shutil.rmtree(job, ignore_errors=True)
+                    _, rss, _, code = run_measured(crawler_cmd(url, target, "--job-dir", str(job)),
+                                                   env={"PYTHONPATH": args.against})
+                    stats = json.loads(target.with_suffix(".stats.json").read_text())
+                    assert code == 0 and stats["ok"] == args.pages, stats
+                    other_durable.append(stats["pages_per_s"])
+                    print(f"         --job-dir of {args.against}: {other_durable[-1]:7.0f} pages/s | this code / "
+                          f"that {durable[-1] / other_durable[-1]:.2f}")
             if args.progress:
                 cmd = [arg if arg != "--no-progress" else "--progress" for arg in crawler_cmd(url, target)]
                 code, drawn, live_cpu = run_on_terminal(cmd)
@@ -159,11 +185,23 @@ def main() -> None:
         "ratio": statistics.median(o / b for o, b in zip(ours, bare, strict=True)),
         "crawler_peak_rss_mb": max(rss_ours) / 2**20, "bare_peak_rss_mb": max(rss_bare) / 2**20,
     }
+    if other:
+        result["against"] = args.against
+        result["against_ratio"] = statistics.median(o / a for o, a in zip(ours, other, strict=True))
+        result["cpu_ms_a_page"] = statistics.median(ours_cpu)
+        result["against_cpu_ms_a_page"] = statistics.median(other_cpu)
+        print(f"against {args.against}: this code makes {result['against_ratio']:.2f} of its pages/s (median of "
+              f"rounds); CPU a page {result['cpu_ms_a_page']:.3f} ms against {result['against_cpu_ms_a_page']:.3f}")
     if durable:
         result["job_dir_pages_per_s"] = statistics.median(durable)
         result["job_dir_ratio"] = statistics.median(d / o for d, o in zip(durable, ours, strict=True))
         print(f"--job-dir: median {result['job_dir_pages_per_s']:.0f} pages/s, "
               f"{result['job_dir_ratio']:.2f} of in-memory (target >= 0.7)")
+        if other_durable:
+            result["job_dir_against_ratio"] = statistics.median(
+                d / o for d, o in zip(durable, other_durable, strict=True))
+            print(f"--job-dir against {args.against}: this code makes {result['job_dir_against_ratio']:.2f} of its "
+                  f"pages/s (median of rounds)")
     if live:
         result["progress_ratio"] = statistics.median(v / o for v, o in zip(live, ours, strict=True))
         result["redraw_ms"] = redraw_cost() * 1000

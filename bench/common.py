@@ -93,10 +93,11 @@ def serve(root: Path):
             proc.wait(10)
 
 
-def run_measured(cmd: list[str]) -> tuple[float, int, str, int]:
-    """Run ``cmd`` as a child: its CPU seconds (user + system) and its own peak RSS, from wait4,
-    its stdout and its exit status."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str, int]:
+    """Run ``cmd`` as a child (``env``: variables to add): its CPU seconds (user + system) and
+    its own peak RSS, from wait4, its stdout and its exit status."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=None if env is None else os.environ | env)
 
     # Read the pipes in full, then reap with wait4 to get this child's resource usage.
     def pump(stream, sink):
