@@ -129,13 +129,16 @@ class ServerThread:
         self._loop.run_until_complete(self._start())
         self._ready.set()
         self._loop.run_forever()
-        assert self._runner is not None
-        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.run_until_complete(self._stop())
         tasks = asyncio.all_tasks(self._loop)
         for task in tasks:
             task.cancel()
         self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self._loop.close()
+
+    async def _stop(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)

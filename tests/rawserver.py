@@ -7,8 +7,11 @@ answer to its next request. Each path maps to a function of (path) -> (bytes now
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
+
+from aiohttp import web
+
+from crawler.testsite import ServerThread
 
 Answer = tuple[bytes, bytes]  # sent at once; sent 50 ms later (after the client has its answer)
 
@@ -20,29 +23,25 @@ def response(status: str, body: bytes, headers: str = "", length: int | None = N
             .encode() + body)
 
 
-class RawServer:
-    """Serves ``routes`` (path -> answer) on a free port from a thread; counts requests by path."""
+class RawServer(ServerThread):
+    """Serves ``routes`` (path -> answer) on a free port from a thread; the paths asked for are
+    in ``hits``."""
 
     def __init__(self, routes: Callable[[str], Answer]) -> None:
+        super().__init__(web.Application())
         self.routes = routes
         self.hits: list[str] = []
         self.connections = 0
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._server: asyncio.Server | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._client, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.ports = [self.port]
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -62,12 +61,3 @@ class RawServer:
             pass
         finally:
             writer.close()
-
-    def __enter__(self) -> RawServer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
