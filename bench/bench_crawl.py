@@ -41,9 +41,9 @@ def redraw_cost(hosts: int = 10000, redraws: int = 400) -> float:
     from rich.live import Live
     from rich.text import Text
 
-    from crawler.measures import Measures
-    from crawler.progress import Progress
-    from crawler.stats import Stats
+    from crawler.monitor.measures import Measures
+    from crawler.monitor.progress import Progress
+    from crawler.monitor.stats import Stats
 
     stats = Stats(Measures(64, 4))
     for i in range(hosts):

@@ -18,7 +18,7 @@ import time
 from common import OUT, dump, machine
 
 from crawler.frontier import SQLiteFrontier
-from crawler.request import CrawlRequest
+from crawler.work import CrawlRequest
 
 
 async def run(urls: int, hosts: int, batch: int, producers: int) -> dict[str, float]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import redis
 from common import OUT, dump, machine, serve, site
 
-from crawler.testsite import free_port
+from crawler.cli.testsite import free_port
 
 
 def crawl(url: str, outs: list[Path], *extra: str) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.testsite import free_port, write_site
+from crawler.cli.testsite import free_port, write_site
 
 OUT = Path(__file__).resolve().parent / "out"
 NGINX_CONF = """

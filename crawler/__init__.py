@@ -15,14 +15,13 @@ Write a spider::
     stats = run_spider(Titles(), output="titles.jsonl", per_host=2)
 """
 
-__version__ = "0.1.0"
-
-from crawler.api import Crawler, run_spider
-from crawler.config import Settings, load_settings
-from crawler.engine import Engine
-from crawler.recorder import PageRecorder
-from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider
-from crawler.stats import Stats
+from crawler._version import __version__
+from crawler.core.engine import Engine
+from crawler.core.run import Crawler, run_spider
+from crawler.monitor.stats import Stats
+from crawler.settings import Settings, load_settings
+from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider
+from crawler.spider.recorder import PageRecorder
 
 __all__ = [
     "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "PageRecorder", "Request", "Response", "Settings",

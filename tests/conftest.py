@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 
 from crawler import load_settings
-from crawler.engine import Engine
+from crawler.cli.testsite import ServerThread, make_app
+from crawler.core.engine import Engine
 from crawler.errors import ERROR_NAMES
-from crawler.stats import Stats
-from crawler.testsite import ServerThread, make_app
+from crawler.monitor.stats import Stats
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def serve() -> Iterator[Callable[[web.Application], Server]]:
 
 @pytest.fixture
 def site(serve: Callable[[web.Application], Server]) -> Callable[..., Server]:
-    """A generated site (see crawler.testsite) on a real server."""
+    """A generated site (see crawler.cli.testsite) on a real server."""
 
     def make(pages: int, **kwargs: Any) -> Server:
         return serve(make_app(pages, **kwargs))
@@ -183,7 +183,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     only where the binary is missing (CI installs it: see .ci/run)."""
     import shutil
 
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
 
     binary = shutil.which("redis-server")
     if binary is None:

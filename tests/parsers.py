@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from crawler.parse import ParsedPage, parse_html
+from crawler.parse.html import ParsedPage, parse_html
 
 
 def crash_or_hang(body: bytes, *args: Any) -> ParsedPage:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from crawler.testsite import ServerThread
+from crawler.cli.testsite import ServerThread
 
 Answer = tuple[bytes, bytes]  # sent at once; sent 50 ms later (after the client has its answer)
 

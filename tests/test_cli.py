@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from crawler.testsite import page_path
+from crawler.cli.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_crawl import app_of, slow_app
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import load_settings_with_sources
 from crawler.errors import UsageError
+from crawler.settings import load_settings_with_sources
 from tests.conftest import run_cli
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from crawler.testsite import page_path
+from crawler.cli.testsite import page_path
 
 
 def html(body: str, title: str = "t", head: str = "") -> web.Response:
@@ -184,16 +184,16 @@ async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:
 
 
 async def test_parser_exception_becomes_that_urls_record(serve, crawl, monkeypatch) -> None:
-    import crawler.spider
+    import crawler.spider.api
 
-    real = crawler.spider.page_of
+    real = crawler.spider.api.page_of
 
     def flaky(tree, url, *args):
         if url.endswith("/boom"):
             raise RuntimeError("parser blew up")
         return real(tree, url, *args)
 
-    monkeypatch.setattr(crawler.spider, "page_of", flaky)
+    monkeypatch.setattr(crawler.spider.api, "page_of", flaky)
     server = serve(app_of({"/": '<a href="/boom">b</a><a href="/ok">o</a>', "/boom": "x", "/ok": "y"}))
     result = await crawl([server.url])
     records = result.by_url()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from crawler.testsite import page_path
+from crawler.cli.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file
 from tests.test_crawl import html, slow_app
@@ -141,7 +141,7 @@ def test_items_into_one_redis_stream(site, redis_server, tmp_path: Path) -> None
 
 
 def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
 
     proc = run_cli("--seeds", seeds_file(tmp_path, "http://127.0.0.1:9/"), "--frontier",
                    f"redis://127.0.0.1:{free_port()}/0", "--crawl-id", "x", cwd=tmp_path)
@@ -173,7 +173,7 @@ def own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
 
 
 def test_losing_redis_mid_crawl_for_longer_than_redis_reconnect_is_fatal_with_one_line(serve, tmp_path: Path) -> None:
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
 
     port = free_port()
     redis = own_redis(port, tmp_path)
@@ -195,7 +195,7 @@ def test_losing_redis_mid_crawl_for_longer_than_redis_reconnect_is_fatal_with_on
 
 
 def test_a_redis_restarted_mid_crawl_is_waited_for_and_the_crawl_goes_on(serve, tmp_path: Path) -> None:
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
 
     port = free_port()
     redis = own_redis(port, tmp_path)

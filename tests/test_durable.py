@@ -298,13 +298,13 @@ def on_a_small_disk(self, due_before):
     return pending
 
 store.SQLiteFrontier._open = on_a_small_disk
-from crawler.cli import main
+from crawler.cli.main import main
 sys.exit(main(sys.argv[1:]))
 '''
 
 
 def test_a_full_job_dir_stops_the_crawl_with_one_line_and_the_next_run_finishes(site, tmp_path: Path) -> None:
-    from crawler.testsite import page_path
+    from crawler.cli.testsite import page_path
 
     server = site(3000)
     script = tmp_path / "small_disk.py"

@@ -9,7 +9,7 @@ import zlib
 
 from aiohttp import web
 
-from crawler.fetch import parse_retry_after
+from crawler.fetch.client import parse_retry_after
 from tests.test_crawl import app_of, html
 
 
@@ -237,7 +237,7 @@ async def test_undecodable_bytes_are_replaced(serve, crawl) -> None:
 
 
 async def test_connection_refused_is_connect_error(crawl) -> None:
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
 
     url = f"http://127.0.0.1:{free_port()}/"
     records = (await crawl([url], retries=1)).records
@@ -245,7 +245,7 @@ async def test_connection_refused_is_connect_error(crawl) -> None:
 
 
 def test_charset_labels_follow_the_whatwg_table() -> None:
-    from crawler.parse import decode_html, sniff_encoding
+    from crawler.parse.html import decode_html, sniff_encoding
 
     assert sniff_encoding(b"", "utf-7") == "utf-8"  # not a label browsers know: passed over
     assert sniff_encoding(b"<meta charset=windows-1251>", "utf-7") == "cp1251"  # ... to the next source
@@ -311,7 +311,7 @@ def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None
 
     import trustme
 
-    from crawler.testsite import ServerThread
+    from crawler.cli.testsite import ServerThread
     from tests.conftest import run_cli
 
     ca = trustme.CA()  # a CA the crawler has never heard of

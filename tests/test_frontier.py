@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.frontier import MemoryFrontier, SQLiteFrontier
-from crawler.request import CrawlRequest
+from crawler.work import CrawlRequest
 
 
 def requests(n: int, hosts: int = 4) -> list[CrawlRequest]:
@@ -93,7 +93,7 @@ async def test_engine_crawls_with_the_sqlite_frontier(site, tmp_path: Path) -> N
 
 async def test_sqlite_settle_hands_out_again_what_the_file_holds_not_done(tmp_path) -> None:
     from crawler.frontier import SQLiteFrontier
-    from crawler.request import CrawlRequest
+    from crawler.work import CrawlRequest
 
     frontier = SQLiteFrontier(tmp_path / "f.db", per_host=4)
     await frontier.open()

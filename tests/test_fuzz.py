@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.parse import parse_html
+from crawler.parse.html import parse_html
 from crawler.urls import join_url, normalize_url
 
 URL_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))

@@ -14,11 +14,12 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from crawler import Request, Spider, guard
-from crawler.config import load_settings
-from crawler.engine import Engine
-from crawler.guard import BlockedAddress, GuardedResolver, is_blocked
-from crawler.scope import Scope
+from crawler import Request, Spider
+from crawler.core.engine import Engine
+from crawler.core.scope import Scope
+from crawler.fetch import guard
+from crawler.fetch.guard import BlockedAddress, GuardedResolver, is_blocked
+from crawler.settings import load_settings
 from crawler.urls import normalize_url
 from tests.conftest import read_jsonl
 from tests.test_crawl import html

@@ -99,7 +99,7 @@ def test_a_body_cut_short_is_content(hostile, tmp_path: Path, path: str) -> None
 @pytest.fixture(scope="module")
 def baseline_mb(tmp_path_factory: pytest.TempPathFactory) -> float:
     """The crawler's peak RSS crawling one small page: what a bomb must not add 100 MB to."""
-    from crawler.testsite import ServerThread
+    from crawler.cli.testsite import ServerThread
 
     with ServerThread(hostile_app()) as server:
         class Served:

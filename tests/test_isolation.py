@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from crawler import isolation
+from crawler.parse import processes as isolation
 from tests.test_crawl import html
 
 

@@ -56,7 +56,7 @@ def test_prometheus_metrics_during_a_crawl(serve, tmp_path: Path) -> None:
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    from crawler.testsite import free_port
+    from crawler.cli.testsite import free_port
     from tests.conftest import wait_for
     from tests.test_cli import lines_in, start_cli
 
@@ -302,7 +302,7 @@ def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
 
 
 def test_the_report_rate_curve_is_fetches_over_a_moving_second() -> None:
-    from crawler.report import rates
+    from crawler.monitor.report import rates
 
     samples = [(i / 10, 25 * i, 0, 0, 0) for i in range(100)]  # 250 fetches a second, sampled every 0.1 s
     assert all(abs(rate - 250) < 1e-6 for _, rate in rates(samples))
@@ -310,8 +310,8 @@ def test_the_report_rate_curve_is_fetches_over_a_moving_second() -> None:
 
 def test_the_report_masks_credentials_in_settings_and_seeds() -> None:
     from crawler import load_settings
-    from crawler.report import render
-    from crawler.stats import Stats
+    from crawler.monitor.report import render
+    from crawler.monitor.stats import Stats
 
     settings = load_settings({"frontier": "redis://:s3cret@10.0.0.5:6379/0", "crawl_id": "c", "output": "o.jsonl"})
     page = render(Stats().as_dict(), None, seeds=["http://user:pw@site.example/"], settings=settings)

@@ -21,9 +21,9 @@ from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler import Engine, load_settings
-from crawler.sinks import FileSink, open_sink
-from crawler.testsite import page_path
-from crawler.writer import Done, Item
+from crawler.cli.testsite import page_path
+from crawler.output.files import FileSink, open_sink
+from crawler.output.writer import Done, Item
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file, start_cli
 from tests.test_crawl import slow_app

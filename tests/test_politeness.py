@@ -344,7 +344,7 @@ async def test_redirect_hops_wait_for_their_hosts_delay(serve, crawl) -> None:
 def test_sitemap_parser_memory_stays_flat() -> None:
     import tracemalloc
 
-    from crawler.sitemaps import SitemapParser
+    from crawler.parse.sitemaps import SitemapParser
 
     document = urlset("http://example.com", [f"/page/{i}" for i in range(50_000)])
     assert len(document) > 3_500_000
@@ -367,9 +367,9 @@ def test_sitemap_parser_memory_stays_flat() -> None:
 LIVELOCK = '''
 import asyncio, sys
 from crawler import load_settings
-from crawler.engine import Engine
-from crawler.request import CrawlRequest
-from crawler.robots import Robots
+from crawler.core.engine import Engine
+from crawler.work import CrawlRequest
+from crawler.fetch.robots import Robots
 
 seed, second, out = sys.argv[1:4]
 fetch_fresh = Robots._fetch_fresh
@@ -422,7 +422,7 @@ async def test_robots_txt_with_a_byte_order_mark_and_crlf_is_obeyed(serve, crawl
 
 
 async def test_robots_txt_redirects_to_private_addresses_are_not_followed(serve, crawl) -> None:
-    from crawler.testsite import ServerThread
+    from crawler.cli.testsite import ServerThread
 
     trap_app = app_of({"/robots.txt": robots("User-agent: *\nDisallow: /\n")})
     hits: list[str] = []

@@ -1,7 +1,7 @@
 """Scope: host, registered domain, allow/deny lists, include/exclude regexes."""
 
 from crawler import load_settings
-from crawler.scope import Scope, registered_domain
+from crawler.core.scope import Scope, registered_domain
 
 SEED = "http://www.example.co.uk/"
 

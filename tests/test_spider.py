@@ -323,9 +323,9 @@ def test_the_page_recorder_uses_only_the_public_api() -> None:
     import ast
 
     import crawler
-    import crawler.recorder
+    import crawler.spider.recorder
 
-    tree = ast.parse(Path(crawler.recorder.__file__).read_text())
+    tree = ast.parse(Path(crawler.spider.recorder.__file__).read_text())
     imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 and (node.module or "").startswith("crawler") for alias in node.names}
     assert imported and all(name in crawler.__all__ for _, name in imported), imported
@@ -353,16 +353,16 @@ async def test_the_page_recorder_can_be_extended(serve, tmp_path: Path) -> None:
 
 
 def test_css_and_links_parse_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import crawler.spider
+    import crawler.spider.api
 
     built: list[str] = []
-    real = crawler.spider.html_tree
+    real = crawler.spider.api.html_tree
 
     def counting(text: str) -> Any:
         built.append(text)
         return real(text)
 
-    monkeypatch.setattr(crawler.spider, "html_tree", counting)
+    monkeypatch.setattr(crawler.spider.api, "html_tree", counting)
     body = b'<title>T</title><h1>Head</h1><a href="/a">a</a><a href="/b">b</a>'
     response = Response("http://site.test/", 200, {}, body, None, Request("http://site.test/"), lambda url: True,
                         2083, content_type="text/html")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.testsite import page_html
-from crawler.treesize import MAX_NESTING, TooComplex, sane_prefix
+from crawler.cli.testsite import page_html
+from crawler.parse.treesize import MAX_NESTING, TooComplex, sane_prefix
 
 
 def test_ordinary_pages_are_left_whole() -> None:

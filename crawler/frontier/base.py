@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from crawler.request import CrawlRequest
+from crawler.work import CrawlRequest
 
 
 class Frontier(Protocol):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crawler.request import CrawlRequest
-from crawler.spider import Request
+from crawler.spider.api import Request
 from crawler.urls import host_of
+from crawler.work import CrawlRequest
 
 
 def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterable
 
-from crawler.request import CrawlRequest
+from crawler.work import CrawlRequest
 
 
 class _Host:

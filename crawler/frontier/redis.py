@@ -33,7 +33,7 @@ from typing import Any
 
 from crawler.errors import FatalError
 from crawler.frontier.codec import request_from_json, request_to_json
-from crawler.request import CrawlRequest
+from crawler.work import CrawlRequest
 
 log = logging.getLogger("crawler")
 

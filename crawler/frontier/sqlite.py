@@ -34,8 +34,8 @@ from typing import Any
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_from, spider_request_json
 from crawler.frontier.memory import HostScheduler
-from crawler.request import CrawlRequest
 from crawler.urls import host_of
+from crawler.work import CrawlRequest
 
 PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
 REDIRECT = "redirect"  # the kind of a row that is a redirect target, fetched as its owner's (referrer)
@@ -328,7 +328,7 @@ class SQLiteFrontier(HostScheduler):
             raise
 
     async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
-        """The robots.txt answer kept for ``origin`` (see :class:`crawler.robots.RobotsStore`)."""
+        """The robots.txt answer kept for ``origin`` (see :class:`crawler.fetch.robots.RobotsStore`)."""
         return await self._call(self._robots_get, origin)
 
     def _robots_get(self, origin: str) -> tuple[str, str, float, str] | None:

@@ -1,0 +1,158 @@
+"""Durable crawls: where the state lives (``--job-dir``, ``--frontier sqlite:///``), the lock
+that keeps two runs out of a job at once, the job's output (cut back to what was committed, then
+written on), output name placeholders and the run log.
+
+The lock is an ``flock`` on ``DIR/lock``, so the kernel frees it when its process dies; the file
+names the holder (pid and host) for the messages."""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawler._version import __version__
+from crawler.errors import CrawlerError, UsageError
+from crawler.output.files import FileSink, open_sink, part_path
+from crawler.settings import Settings
+from crawler.timestamps import utc_now_iso
+
+if TYPE_CHECKING:
+    from crawler.frontier.sqlite import SQLiteFrontier
+    from crawler.monitor.stats import Stats
+
+log = logging.getLogger("crawler")
+
+
+class JobLocked(CrawlerError):
+    """Another live run holds the job's lock: exit status 75."""
+
+
+class JobLock:
+    """An exclusive lock on a job directory (or beside a frontier file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`JobLocked` naming who holds it. A lock file left by a
+        dead process is taken over with a warning."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UsageError(f"--job-dir: cannot use {self.path.parent}: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read(fd)
+            os.close(fd)
+            raise JobLocked(f"{self.path.parent} is in use by another run ({holder}); "
+                            "wait for it to finish or stop it first") from None
+        previous = _read(fd)
+        if previous:
+            log.warning("taking over the lock of %s left by %s, which is no longer running",
+                        self.path.parent, previous)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Free the lock and empty the file (a clean stop leaves nothing to take over)."""
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _read(fd: int) -> str:
+    text = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+    if len(text) >= 2:
+        return f"pid {text[0]} on {text[1]}"
+    return ""
+
+
+def store_path(settings: Settings) -> Path | None:
+    """Where a durable frontier lives: ``--frontier sqlite:///PATH`` (SQLAlchemy's spelling:
+    ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute), else inside
+    ``--job-dir``; None for an in-memory crawl."""
+    if settings.frontier.startswith("sqlite:///"):
+        return Path(settings.frontier[len("sqlite:///"):])
+    if settings.job_dir:
+        return Path(settings.job_dir) / "frontier.db"
+    return None
+
+
+def expand_output(path: str, run: int) -> str:
+    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
+    ``{time}`` (HHMMSS, UTC) filled in."""
+    if "{" not in path:
+        return path
+    now = datetime.datetime.now(datetime.UTC)
+    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
+            .replace("{time}", now.strftime("%H%M%S")))
+
+
+def output_sink(settings: Settings, output: str, resume_at: int | None = None, part: int = 0,
+                records: int = 0) -> FileSink:
+    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
+    ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
+    return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
+                     rotate_records=settings.rotate_records, records=records,
+                     warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
+                               settings.user_agent.replace("{version}", __version__),
+                               "robots": "obey" if settings.robots else "ignore"})
+
+
+async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple[FileSink, int]:
+    """Open the durable frontier and this run's output; (the sink, URLs pending).
+
+    The last run's output is cut back to the length that run committed (records written after
+    its last commit belong to URLs that are pending again), and this run writes on after what
+    was committed to its file (with rotation: to the part it had reached).
+    """
+    due = time.time() - settings.recrawl_after if settings.recrawl_after else None
+    pending = await frontier.open(due_before=due)
+    run = int(await frontier.meta("runs") or 0) + 1
+    template = expand_output(settings.output, run)
+    part = int(await frontier.meta("part:" + template) or 0)
+    output = part_path(template, part) if settings.rotate_size or settings.rotate_records else template
+    last = await frontier.meta("output")
+    if last and last != output and os.path.exists(last):
+        committed = int(await frontier.meta("offset:" + last) or 0)
+        if os.path.getsize(last) > committed:
+            log.warning("cutting %s back to the %d bytes its run committed", last, committed)
+            os.truncate(last, committed)
+    resume_at = int(await frontier.meta("offset:" + output) or 0)
+    size = os.path.getsize(output) if os.path.exists(output) else 0
+    if size < resume_at:  # someone removed or cut the file: never pad it with zeros
+        log.warning("%s is shorter than the %d bytes this job committed to it; writing on after its end",
+                    output, resume_at)
+        resume_at = size
+    if resume_at and pending:
+        log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
+    records = int(await frontier.meta("records:" + output) or 0) if resume_at else 0
+    sink = output_sink(settings, template, resume_at, part, records)
+    await sink.open()
+    await frontier.commit([], {"runs": str(run), **sink.state()})
+    return sink, pending
+
+
+def log_run(job_dir: str, output: str, stats: Stats, left: int) -> None:
+    """Append a run's figures to ``DIR/runs.log`` (one JSON object a line)."""
+    entry = {"ended_at": utc_now_iso(), "output": output, **stats.as_dict(), "left": max(left, 0)}
+    try:
+        with open(Path(job_dir) / "runs.log", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+    except OSError as e:
+        log.warning("cannot write the run log in %s: %s", job_dir, e.strerror)

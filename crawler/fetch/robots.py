@@ -1,0 +1,192 @@
+"""robots.txt per RFC 9309, parsed with protego.
+
+Fetched once per origin (scheme, host, port) before the origin's first page, kept for
+``robots_ttl`` in an LRU cache of ``robots_cache_size`` origins. Up to 5 redirects are followed
+and ``robots_max_bytes`` are read. A 4xx answer (but 429) allows everything; a 5xx or 429 answer
+or a network error is retried (``retries``, with backoff), and then disallows the whole origin
+for ``robots_error_ttl`` seconds, after which robots.txt is tried again. ``/robots.txt`` itself
+is always allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from protego import Protego
+
+from crawler import errors
+from crawler.fetch.client import Fetcher, backoff_delay
+from crawler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALLOW, DISALLOW, PARSED = "allow", "disallow", "parsed"
+MAX_REDIRECTS = 5
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a normalized URL."""
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
+
+
+def product_token(user_agent: str) -> str:
+    """The product token matched against ``User-agent:`` lines (``crawler/1.0 (+url)`` ->
+    ``crawler``)."""
+    token = user_agent.split("/", 1)[0].split(None, 1)
+    return token[0] if token else user_agent
+
+
+
+
+class RobotsRules:
+    """The rules of one origin."""
+
+    __slots__ = ("agent", "crawl_delay", "expires", "mode", "parser", "reason", "sitemaps")
+
+    def __init__(self, mode: str, agent: str, expires: float, parser: Protego | None = None,
+                 reason: str = errors.ROBOTS) -> None:
+        self.mode = mode
+        self.reason = reason  # the error of a URL refused: robots, or why robots.txt was unreachable
+        self.parser = parser
+        self.agent = agent
+        self.expires = expires
+        self.crawl_delay = 0.0
+        self.sitemaps: list[str] = []
+        if parser is not None:
+            delay = parser.crawl_delay(agent) or 0.0
+            rate = parser.request_rate(agent)
+            if rate is not None and rate.requests:
+                delay = max(delay, rate.seconds / rate.requests)
+            self.crawl_delay = float(delay)
+            self.sitemaps = list(parser.sitemaps)
+
+    def allowed(self, url: str) -> bool:
+        """May ``url`` (of this origin) be fetched?"""
+        if self.mode == ALLOW:
+            return True
+        path_start = url.find("/", url.find("//") + 2)
+        if path_start >= 0 and url[path_start:] == "/robots.txt":
+            return True
+        if self.mode == DISALLOW:
+            return False
+        assert self.parser is not None
+        return bool(self.parser.can_fetch(url, self.agent))
+
+
+class RobotsStore(Protocol):
+    """Where a durable crawl keeps robots.txt answers between runs."""
+
+    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        """(mode, robots.txt text, expiry as a Unix time, reason) of ``origin``, if kept."""
+        ...
+
+    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        """Keep the answer of ``origin``."""
+        ...
+
+
+class Robots:
+    """The robots.txt rules of every origin a crawl meets (kept in ``store`` too, if given)."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher, store: RobotsStore | None = None,
+                 reachable: Callable[[str], bool] = lambda url: True) -> None:
+        """``reachable(url)``: may a robots.txt redirect go there (any host, but not a private
+        address the crawl may not reach: the SSRF guard holds for robots.txt too)?"""
+        self.settings = settings
+        self.fetcher = fetcher
+        self.store = store
+        self.reachable = reachable
+        self.agent = product_token(fetcher.headers["User-Agent"])
+        self._cache: OrderedDict[str, RobotsRules] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[RobotsRules]] = {}
+
+    def _may_redirect(self, url: str) -> bool:
+        return url.startswith(("http://", "https://")) and self.reachable(url)
+
+    def cached(self, origin: str) -> RobotsRules | None:
+        """The rules of ``origin`` if known and fresh."""
+        rules = self._cache.get(origin)
+        if rules is None:
+            return None
+        if rules.expires <= asyncio.get_running_loop().time():
+            del self._cache[origin]
+            return None
+        self._cache.move_to_end(origin)
+        return rules
+
+    async def load(self, origin: str) -> RobotsRules:
+        """Fetch (once, however many ask at the same time) and cache the rules of ``origin``."""
+        future = self._loading.get(origin)
+        if future is None:
+            future = self._loading[origin] = asyncio.ensure_future(self._load(origin))
+        return await asyncio.shield(future)
+
+    async def _load(self, origin: str) -> RobotsRules:
+        """The fetch of ``origin``'s rules, as one task: the rules are in the cache the moment
+        the task is done, so no caller can find the fetch over and the cache still empty (a
+        worker that did would requeue its page and take it again, round and round)."""
+        try:
+            rules = await self._fetch(origin)
+        finally:
+            del self._loading[origin]
+        self._cache[origin] = rules
+        while len(self._cache) > self.settings.robots_cache_size:
+            self._cache.popitem(last=False)
+        return rules
+
+    async def _fetch(self, origin: str) -> RobotsRules:
+        loop = asyncio.get_running_loop()
+        if self.store is not None:
+            kept = await self.store.robots_get(origin)
+            if kept is not None and kept[2] > time.time():
+                mode, text, expires, reason = kept
+                parser = Protego.parse(text) if mode == PARSED else None
+                return RobotsRules(mode, self.agent, loop.time() + expires - time.time(), parser, reason)
+        rules, text = await self._fetch_fresh(origin)
+        if self.store is not None:
+            await self.store.robots_put(origin, rules.mode, text, time.time() + rules.expires - loop.time(),
+                                        rules.reason)
+        return rules
+
+    async def _fetch_fresh(self, origin: str) -> tuple[RobotsRules, str]:
+        loop = asyncio.get_running_loop()
+        url = origin + "/robots.txt"
+        attempt = 0
+        while True:
+            attempt += 1
+            result = await self.fetcher.fetch(
+                url, allows=self._may_redirect, max_redirects=MAX_REDIRECTS,
+                limit=self.settings.robots_max_bytes, truncate=True)
+            status = result.status
+            now = loop.time()
+            if result.error is None and status is not None and 200 <= status < 300:
+                # RFC 9309 2.2: UTF-8; a byte order mark is no part of the first line.
+                text = result.body.decode("utf-8", errors="replace").removeprefix("\ufeff")
+                try:
+                    parser = Protego.parse(text)
+                except Exception as e:  # protego is lenient; this is a last resort
+                    log.warning("%s: robots.txt unparsable (%r): allowing all", url, e)
+                    return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
+                log.debug("%s: robots.txt loaded", url)
+                return RobotsRules(PARSED, self.agent, now + self.settings.robots_ttl, parser), text
+            unavailable = (
+                result.error in (errors.TOO_MANY_REDIRECTS, errors.REDIRECT_BLOCKED)
+                or (status is not None and status != 429 and (status < 200 or 300 <= status < 500))
+            )
+            if unavailable:  # RFC 9309 2.3.1.3: crawl without restriction
+                log.debug("%s: robots.txt unavailable (%s): allowing all", url, status or result.error)
+                return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
+            if attempt > self.settings.retries:  # RFC 9309 2.3.1.4: unreachable, disallow all
+                log.warning("%s: robots.txt unreachable (%s): not crawling %s for %.0f s",
+                            url, status or result.error, origin, self.settings.robots_error_ttl)
+                # A host that cannot be reached at all: its URLs say so (connect, dns, timeout).
+                network = result.error in (errors.CONNECT, errors.DNS, errors.TIMEOUT)
+                return RobotsRules(DISALLOW, self.agent, now + self.settings.robots_error_ttl,
+                                   reason=result.error if network and result.error else errors.ROBOTS), ""
+            await asyncio.sleep(backoff_delay(attempt, self.settings, result.retry_after))

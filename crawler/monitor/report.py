@@ -1,0 +1,223 @@
+"""``--report FILE.html``: the crawl on one self-contained page (no script, no fonts, no network:
+charts are inline SVG), written when the crawl ends.
+
+Every number on the page comes from the same ``Stats.as_dict()`` that ``--stats`` writes, and
+carries its path in that JSON as a ``data-stat`` attribute (``status.200``,
+``hosts.by_pages.0.pages``), so a test (or a reader) can check one against the other. The
+curves over time come from a :class:`crawler.monitor.measures.Timeline`.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import aiofiles
+
+from crawler.monitor.measures import Timeline
+from crawler.monitor.stats import size
+
+_WIDTH = 640
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222;background:#fff}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}td.n{text-align:right}
+.grid{display:flex;flex-wrap:wrap;gap:2em}svg text{font:12px system-ui,sans-serif;fill:#222}
+.bar{fill:#4a7bd0}.err{fill:#d0584a}.line{fill:none;stroke:#4a7bd0;stroke-width:2}.axis{stroke:#999}
+"""
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return escape(str(value))
+
+
+def _cell(path: str, value: Any, shown: str | None = None) -> str:
+    """A figure: its text (``shown``, such as bytes in human units, with the figure itself in
+    ``data-value``), tagged with its ``--stats`` path."""
+    if shown is None:
+        return f'<td class="n" data-stat="{escape(path)}">{_num(value)}</td>'
+    return f'<td class="n" data-stat="{escape(path)}" data-value="{_num(value)}">{escape(shown)}</td>'
+
+
+def _table(rows: list[tuple[str, str, Any]]) -> str:
+    """(label, stat path, value) rows; values under a path ending in ``bytes`` in human units."""
+    body = "".join(f"<tr><th>{escape(label)}</th>"
+                   f"{_cell(path, value, size(value) if path.endswith('bytes') else None)}</tr>"
+                   for label, path, value in rows)
+    return f"<table>{body}</table>"
+
+
+def _masked(url: str) -> str:
+    """``url`` without the credentials it may carry (``redis://:secret@host``)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.find("@")
+    if sep and 0 <= at < (rest.find("/") if "/" in rest else len(rest)):
+        return f"{scheme}://***@{rest[at + 1:]}"
+    return url
+
+
+# The settings the report shows, in this order: what a reader asks first about a crawl.
+MAIN_SETTINGS = ("output", "format", "concurrency", "per_host", "delay", "scope", "max_depth", "max_pages",
+                 "max_pages_per_host", "robots", "user_agent", "timeout", "retries", "max_bytes", "job_dir",
+                 "frontier", "spider")
+
+
+def _about(seeds: list[str], settings: Any) -> str:
+    """The seeds (the first 20, and how many) and the main settings."""
+    shown = "".join(f"<li>{escape(_masked(url))}</li>" for url in seeds[:20])
+    more = f"<p>and {len(seeds) - 20:,} more</p>" if len(seeds) > 20 else ""
+    rows = ""
+    if settings is not None:
+        for key in MAIN_SETTINGS:
+            value = getattr(settings, key, None)
+            if value in ("", None):
+                continue
+            text = _masked(value) if isinstance(value, str) else json_text(value)
+            rows += f"<tr><th>{escape(key)}</th><td>{escape(text)}</td></tr>"
+    return (f'<div class="grid"><section><h2>Seeds ({len(seeds):,})</h2><ul>{shown}</ul>{more}</section>'
+            f"<section><h2>Settings</h2><table>{rows}</table></section></div>")
+
+
+def json_text(value: Any) -> str:
+    """A setting as the config file writes it (true, 2.5, "text")."""
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def _failures(failed: list[dict[str, Any]], count: int) -> str:
+    """The failed URLs (the first ones listed in --stats) with their error, status and referrer."""
+    if not failed:
+        return "<p>none</p>"
+    rows = "".join(
+        f"<tr><td>{escape(_masked(f['url']))}</td><td>{escape(f['error'])}</td>"
+        f"<td>{'' if f['status'] is None else f['status']}</td>"
+        f"<td>{escape(_masked(f['referrer'])) if f['referrer'] else '(a seed)'}</td></tr>" for f in failed)
+    more = f"<p>The first {len(failed):,} of {count:,} are listed.</p>" if count > len(failed) else ""
+    return (f"<table><tr><th>URL</th><th>error</th><th>status</th><th>found on</th></tr>{rows}</table>{more}")
+
+
+def rates(samples: list[tuple[float, int, int, int, int]], window: float = 1.0) -> list[tuple[float, float]]:
+    """Fetches completed per second, each over the ``window`` seconds (or more) before its
+    sample: a moving average, so that the curve follows the fetching, not its batching."""
+    points = []
+    start = 0
+    for i, (t, fetches, *_) in enumerate(samples):
+        while start < i - 1 and t - samples[start + 1][0] >= window:
+            start += 1
+        t0, f0 = samples[start][0], samples[start][1]
+        if i > start and t > t0:
+            points.append((t, (fetches - f0) / (t - t0)))
+    return points
+
+
+def bar_chart(title: str, rows: list[tuple[str, str, float]], css: str = "bar") -> str:
+    """Horizontal bars: (label, stat path, value) rows, each value written at its bar's end."""
+    if not rows:
+        return f"<figure><figcaption>{escape(title)}</figcaption><p>none</p></figure>"
+    label_w, bar_w, row_h = 220, _WIDTH - 300, 20
+    top = max(value for _, _, value in rows) or 1
+    parts = []
+    for i, (label, path, value) in enumerate(rows):
+        y = i * row_h
+        w = max(value / top * bar_w, 1 if value else 0)
+        short = label if len(label) <= 32 else label[:31] + "…"
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end"><title>{escape(label)}</title>'
+            f'{escape(short)}</text><rect class="{css}" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="14"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" data-stat="{escape(path)}">{_num(value)}</text>')
+    height = len(rows) * row_h + 4
+    return (f'<figure><figcaption>{escape(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+            f'width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}" role="img">{"".join(parts)}'
+            f"</svg></figure>")
+
+
+def line_chart(title: str, points: list[tuple[float, float]], unit: str) -> str:
+    """A curve of ``points`` (seconds into the crawl, value), with its axes' extremes."""
+    if len(points) < 2:
+        return f"<figure><figcaption>{escape(title)}</figcaption><p>too short to draw</p></figure>"
+    left, width, height = 60, _WIDTH - 80, 160
+    x_max = max(x for x, _ in points) or 1
+    y_max = max(y for _, y in points) or 1
+    coords = " ".join(f"{left + x / x_max * width:.1f},{10 + height - y / y_max * height:.1f}" for x, y in points)
+    return (
+        f'<figure><figcaption>{escape(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" '
+        f'height="{height + 40}" viewBox="0 0 {_WIDTH} {height + 40}" role="img">'
+        f'<line class="axis" x1="{left}" y1="{10 + height}" x2="{left + width}" y2="{10 + height}"/>'
+        f'<line class="axis" x1="{left}" y1="10" x2="{left}" y2="{10 + height}"/>'
+        f'<text x="{left - 6}" y="16" text-anchor="end">{y_max:,.0f}</text>'
+        f'<text x="{left - 6}" y="{10 + height}" text-anchor="end">0</text>'
+        f'<text x="{left + width}" y="{height + 30}" text-anchor="end">{x_max:,.0f} s</text>'
+        f'<text x="{left}" y="{height + 30}">0 s ({escape(unit)})</text>'
+        f'<polyline class="line" points="{coords}"/></svg></figure>')
+
+
+def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl report",
+           seeds: list[str] | None = None, settings: Any = None) -> str:
+    """The report's HTML for ``stats`` (``Stats.as_dict()``) and ``timeline``, with the crawl's
+    ``seeds`` and main ``settings``."""
+    t = stats["timings"]
+    totals = _table([
+        ("pages (records)", "pages", stats["pages"]), ("ok", "ok", stats["ok"]),
+        ("URLs discovered", "discovered", stats["discovered"]), ("retries", "retries", stats["retries"]),
+        ("bytes", "bytes", stats["bytes"]), ("seconds", "elapsed_s", stats["elapsed_s"]),
+        ("pages/s", "pages_per_s", stats["pages_per_s"]), ("hosts", "hosts.count", stats["hosts"]["count"]),
+        ("items", "items", stats["items"]), ("items dropped", "dropped", stats["dropped"]),
+        ("callback errors", "callback_errors", stats["callback_errors"]),
+        ("unchanged (not written)", "unchanged", stats["unchanged"]), ("resumed", "resumed", stats["resumed"]),
+    ])
+    timings = _table([
+        ("fetch p50 (ms)", "timings.fetch.p50_ms", t["fetch"]["p50_ms"]),
+        ("fetch p95 (ms)", "timings.fetch.p95_ms", t["fetch"]["p95_ms"]),
+        ("frontier wait p50 (ms)", "timings.frontier_wait.p50_ms", t["frontier_wait"]["p50_ms"]),
+        ("frontier wait p95 (ms)", "timings.frontier_wait.p95_ms", t["frontier_wait"]["p95_ms"]),
+        ("page handling p50 (ms)", "timings.handle.p50_ms", t["handle"]["p50_ms"]),
+        ("page handling p95 (ms)", "timings.handle.p95_ms", t["handle"]["p95_ms"]),
+        ("fetch workers busy", "timings.fetch_workers_busy", t["fetch_workers_busy"]),
+        ("parse pool busy", "timings.parse_pool_busy", t["parse_pool_busy"]),
+    ])
+    state = ("failed" if stats.get("failed") else "interrupted" if stats["interrupted"] else "ended at --max-runtime"
+             if stats["stopped_by"] == "max_runtime" else "finished")
+    charts = []
+    if timeline is not None:
+        samples = timeline.samples
+        charts.append(line_chart("Fetches per second over time (1 s moving average)", rates(samples),
+                                 "fetches/s"))
+        charts.append(line_chart("Frontier size over time", [(s[0], s[2]) for s in samples], "URLs queued"))
+        charts.append(line_chart("Output queue over time", [(s[0], s[4]) for s in samples], "entries waiting"))
+    charts.append(bar_chart("Status codes", [(code, f"status.{code}", n) for code, n in stats["status"].items()]))
+    charts.append(bar_chart("Errors by kind", [(kind, f"errors.{kind}", n) for kind, n in stats["errors"].items()],
+                            "err"))
+    charts.append(bar_chart("Top hosts by pages", [(h["host"], f"hosts.by_pages.{i}.pages", h["pages"])
+                                                   for i, h in enumerate(stats["hosts"]["by_pages"])]))
+    charts.append(bar_chart("Top hosts by errors", [(h["host"], f"hosts.by_errors.{i}.errors", h["errors"])
+                                                    for i, h in enumerate(stats["hosts"]["by_errors"])], "err"))
+    charts.append(bar_chart("Slowest hosts: fetch p95 (ms)", [(h["host"], f"hosts.slowest.{i}.fetch_p95_ms",
+                                                               h["fetch_p95_ms"])
+                                                              for i, h in enumerate(stats["hosts"]["slowest"])]))
+    charts.append(bar_chart("Pages by depth", [(f"depth {d}", f"depth.{d}", n) for d, n in stats["depth"].items()]))
+    edges = list(t["fetch"]["distribution"])
+    charts.append(bar_chart("Fetch time (ms)", [
+        (f"under {edge}" if i == 0 else f"{edges[i - 1]} and more" if edge == "inf" else f"{edges[i - 1]} to {edge}",
+         f"timings.fetch.distribution.{edge}", n) for i, (edge, n) in enumerate(t["fetch"]["distribution"].items())]))
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
+        f"<p>Crawl {state}: {stats['pages']:,} pages in {stats['elapsed_s']:,.1f} s, "
+        f"{size(stats['bytes'])}.</p>"
+        f'<div class="grid"><section><h2>Totals</h2>{totals}</section>'
+        f"<section><h2>Where the time goes</h2>{timings}</section></div>"
+        f"{_about(seeds or [], settings)}"
+        f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
+        f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
+    )
+
+
+async def write_report(path: str, stats: dict[str, Any], timeline: Timeline | None, seeds: list[str] | None = None,
+                       settings: Any = None) -> None:
+    """Write the report of ``stats`` to ``path`` (through aiofiles)."""
+    async with aiofiles.open(path, "w", encoding="utf-8") as f:
+        await f.write(render(stats, timeline, seeds=seeds, settings=settings))
+
+
+__all__ = ["bar_chart", "line_chart", "render", "write_report"]

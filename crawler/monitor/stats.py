@@ -1,0 +1,170 @@
+"""Crawl statistics: counted as records are written, so they always agree with the output."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+from crawler.monitor.measures import Measures
+
+TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
+FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first ones; all are counted)
+
+
+class Stats:
+    """Counters of one crawl. ``pages`` counts records written."""
+
+    def __init__(self, measures: Measures | None = None) -> None:
+        self.measures = measures or Measures(1, 1)
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.pages = 0
+        self.ok = 0
+        self.errors: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.bytes = 0
+        self.retries = 0
+        self.discovered = 0  # URLs accepted into the frontier
+        self.interrupted = False
+        self.stopped_by: str | None = None  # "signal" or "max_runtime"
+        self.failed: str | None = None  # the fatal error that stopped the crawl
+        self.resumed = 0  # URLs a durable crawl took over from an earlier run
+        self.job_done = 0  # a durable crawl: URLs done by earlier runs of the job
+        self.job_known = 0  # a durable crawl: URLs the job knew when this run started
+        self.unchanged = 0  # --changed-only: pages done without a record
+        self.items = 0  # a spider's items written
+        self.dropped = 0  # items dropped by pipelines
+        self.callback_errors = 0  # exceptions in spider callbacks and pipelines
+        self.links_dropped = 0  # in-scope links left out by max_links_per_page
+        self.depths: Counter[int] = Counter()  # records by crawl depth
+        self.hosts: Counter[str] = Counter()  # records by host (fetched from)
+        self.host_errors: Counter[str] = Counter()
+        self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
+
+    def count(self, record: dict[str, Any]) -> None:
+        """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,
+        bytes, depth, host)."""
+        self.pages += 1
+        error = record["error"]
+        host = record["host"]
+        if error is None:
+            self.ok += 1
+        else:
+            self.errors[error] += 1
+            self.host_errors[host] += 1
+            if len(self.failed_urls) < FAILED_URLS:
+                self.failed_urls.append({"url": record["url"], "error": error, "status": record["status"],
+                                         "referrer": record.get("referrer")})
+        self.hosts[host] += 1
+        self.depths[record["depth"]] += 1
+        status = record["status"]
+        if status is not None:
+            self.statuses[status] += 1
+        self.bytes += record["bytes"]
+
+    @property
+    def done(self) -> int:
+        """URLs done across the job (this run's records and unchanged pages, and what earlier
+        runs did); for a crawl without a job, this run's."""
+        return self.job_done + self.pages + self.unchanged
+
+    @property
+    def known(self) -> int:
+        """URLs known across the job: those it had, and those this run discovered."""
+        return self.job_known + self.discovered
+
+    def finish(self) -> None:
+        """Stop the clock."""
+        self.ended = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the crawl started (until it ended)."""
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def pages_per_second(self) -> float:
+        """Records written per second of the crawl."""
+        elapsed = self.elapsed
+        return self.pages / elapsed if elapsed > 0 else 0.0
+
+    def as_dict(self, detail: bool = True) -> dict[str, Any]:
+        """The statistics as plain JSON-ready data (``--stats FILE``); without ``detail``, not
+        the per-depth and per-host figures (for displays that ask often)."""
+        data = {
+            "pages": self.pages,
+            "ok": self.ok,
+            "errors": dict(sorted(self.errors.items())),
+            "status": {str(k): v for k, v in sorted(self.statuses.items())},
+            "bytes": self.bytes,
+            "retries": self.retries,
+            "discovered": self.discovered,
+            "elapsed_s": round(self.elapsed, 3),
+            "pages_per_s": round(self.pages_per_second, 1),
+            "interrupted": self.interrupted,
+            "stopped_by": self.stopped_by,
+            "failed": self.failed,
+            "resumed": self.resumed,
+            "unchanged": self.unchanged,
+            "job": {"done": self.done, "known": self.known},
+            "items": self.items,
+            "dropped": self.dropped,
+            "callback_errors": self.callback_errors,
+            "links_dropped": self.links_dropped,
+            "timings": self.measures.as_dict(self.elapsed),
+        }
+        if detail:
+            data["depth"] = {str(k): v for k, v in sorted(self.depths.items())}
+            data["hosts"] = self.hosts_dict()
+            data["failed_urls"] = self.failed_urls
+        return data
+
+    def hosts_dict(self) -> dict[str, Any]:
+        """How many hosts, and the top ones by pages, by errors and by mean fetch time (with
+        their fetch p50 and p95)."""
+        fetch = self.measures.hosts
+
+        def row(host: str) -> dict[str, Any]:
+            d = fetch.get(host)
+            return {"host": host, "pages": self.hosts[host], "errors": self.host_errors[host],
+                    "fetch_p50_ms": round(d.quantile(0.5) * 1000, 1) if d else None,
+                    "fetch_p95_ms": round(d.quantile(0.95) * 1000, 1) if d else None}
+
+        return {
+            "count": len(self.hosts),
+            "by_pages": [row(h) for h, _ in self.hosts.most_common(TOP_HOSTS)],
+            "by_errors": [row(h) for h, _ in self.host_errors.most_common(TOP_HOSTS)],
+            "slowest": [row(h) for h, _ in self.measures.slowest_hosts(TOP_HOSTS)],
+        }
+
+    def to_json(self) -> str:
+        """``as_dict`` as indented JSON text."""
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def summary(self) -> str:
+        """A few lines for a person, printed on stderr at the end."""
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
+        head = ("crawl failed" if self.failed else "crawl interrupted" if self.interrupted
+                else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
+        unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
+        job = (f"\n  job: {self.done} of {self.known} URLs done ({self.resumed} taken up from earlier runs)"
+               if self.job_known else "")
+        return (
+            f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
+            f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
+            f"  errors: {errors}\n"
+            f"  status: {statuses}\n"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}{job}"
+        )
+
+
+def size(n: float) -> str:
+    """``n`` bytes for a person: 512 B, 1.5 KiB, 3.2 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover

@@ -1,0 +1,433 @@
+"""Output files: JSON Lines, CSV and WARC, plain or gzip, on stdout or in (rotated) files.
+
+A :class:`FileSink` turns each batch of output-queue entries into bytes with its format's
+encoder and appends them through aiofiles. Compressed outputs are written as one gzip member a
+batch (WARC: one a record, as the format expects), so a file cut at any committed batch, or
+left by a killed process, is complete up to its last whole member; compression runs in a
+thread (zlib lets go of the GIL), off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import errno
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+import aiofiles
+import aiofiles.os
+
+from crawler.errors import FatalError, OutputClosed, UsageError
+from crawler.output.writer import Capture, Item
+from crawler.settings import REDIS_STREAM_SCHEMES
+
+FORMATS = ("jsonl", "csv", "warc")
+_EXTENSIONS = (  # longest first
+    (".jsonl.gz", "jsonl"), (".json.gz", "jsonl"), (".csv.gz", "csv"), (".warc.gz", "warc"),
+    (".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv"), (".warc", "warc"),
+)
+
+
+def format_of(path: str, fmt: str = "") -> tuple[str, bool]:
+    """(format, gzip) of an output: ``fmt`` if given, else from the extension (else jsonl);
+    gzip when the name ends in ``.gz``."""
+    lower = path.lower()
+    if not fmt:
+        fmt = next((f for ext, f in _EXTENSIONS if lower.endswith(ext)), "jsonl")
+    return fmt, lower.endswith(".gz")
+
+
+def part_path(path: str, part: int) -> str:
+    """The name of part ``part`` of a rotated output: ``{part}`` in ``path`` filled in, else a
+    five-digit number put before the extension (``out.jsonl.gz`` -> ``out.00001.jsonl.gz``)."""
+    if "{part}" in path:
+        return path.replace("{part}", f"{part:05d}")
+    return tagged_path(path, f"{part:05d}")
+
+
+def tagged_path(path: str, tag: str) -> str:
+    """``path`` with ``.TAG`` put before its extension (``.jsonl.gz`` counts as one)."""
+    lower = path.lower()
+    ext = next((e for e, _ in _EXTENSIONS if lower.endswith(e)), os.path.splitext(path)[1])
+    stem = path[: len(path) - len(ext)] if ext else path
+    return f"{stem}.{tag}{ext}"
+
+
+class Encoder(Protocol):
+    """Turns output-queue entries into a format's bytes."""
+
+    captures: bool  # does it write fetches (WARC) rather than records and items?
+    offload: str  # where encoding runs: "" on the loop, "process" in a process of its own
+
+    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
+        """The bytes of ``entries`` (``at_start``: they open a new file) and how many records
+        that is."""
+
+    def resume(self, head: bytes) -> None:
+        """Take up a file that already starts with ``head`` (its first bytes, decompressed)."""
+
+
+class JsonLinesEncoder:
+    """Records and items as JSON Lines (UTF-8, one object a line)."""
+
+    captures = False
+    offload = ""
+
+    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
+        """One line per record or item."""
+        dumps = json.dumps
+        lines = [dumps(data, ensure_ascii=False) for data in _records(entries)]
+        return ("\n".join(lines) + "\n").encode("utf-8") if lines else b"", len(lines)
+
+    def resume(self, head: bytes) -> None:
+        """Nothing to take up."""
+
+
+class CsvEncoder:
+    """Records and items as CSV (RFC 4180, UTF-8). The header is the first record's keys plus
+    ``_extra``, where keys first seen later go, as a JSON object, so nothing is lost. Cells:
+    text as is, null empty, true/false, numbers, anything else as JSON text."""
+
+    captures = False
+    offload = ""
+    EXTRA = "_extra"
+
+    def __init__(self) -> None:
+        self.columns: list[str] | None = None
+
+    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
+        """Rows (after the header, when ``at_start``)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        count = 0
+        for data in _records(entries):
+            if self.columns is None:
+                self.columns = [k for k in data if k != self.EXTRA]
+            if at_start:
+                writer.writerow([*self.columns, self.EXTRA])
+                at_start = False
+            extra = {k: v for k, v in data.items() if k not in self.columns}
+            writer.writerow([*(_cell(data.get(k)) for k in self.columns), json.dumps(extra, ensure_ascii=False)
+                             if extra else ""])
+            count += 1
+        return out.getvalue().encode("utf-8"), count
+
+    def resume(self, head: bytes) -> None:
+        """Read the columns from the file's header."""
+        first = head.decode("utf-8", "replace").splitlines()[:1]
+        if first:
+            columns = next(csv.reader(first))
+            self.columns = [c for c in columns if c != self.EXTRA]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _records(entries: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    """The items among ``entries`` (the built-in recorder's records are items too; the
+    markers write nothing)."""
+    for e in entries:
+        if type(e) is Item:
+            yield e.data
+
+
+class FileSink:
+    """One output: a file (rotated into numbered parts when asked), or stdout for ``-``.
+
+    With ``resume_at`` the file is kept up to that many bytes (what a durable crawl committed)
+    and written after it; without, it is truncated. ``offset`` is the length of the current
+    file so far; ``path`` its name; ``part`` its number when rotating.
+    """
+
+    def __init__(self, template: str, encoder: Encoder, *, compress: bool = False, resume_at: int | None = None,
+                 part: int = 0, rotate_size: int = 0, rotate_records: int = 0, records: int = 0) -> None:
+        self.template = template
+        self.encoder = encoder
+        self.compress = compress
+        self.rotating = bool(rotate_size or rotate_records)
+        self.rotate_size = rotate_size
+        self.rotate_records = rotate_records
+        self.part = part
+        self.path = part_path(template, part) if self.rotating else template
+        self.resume_at = resume_at
+        self.offset = 0
+        self.records = records  # in the current file (those a resumed file had, included)
+        self._file: Any = None
+        self._process: ProcessPoolExecutor | None = None
+
+    @property
+    def name(self) -> str:
+        """The output as messages name it."""
+        return "stdout" if self.path == "-" else self.path
+
+    @property
+    def captures(self) -> bool:
+        """Does this output want the fetches (WARC)?"""
+        return self.encoder.captures
+
+    def state(self) -> dict[str, str]:
+        """What a durable crawl commits to find this output again: the current file and its
+        length (and part number)."""
+        state = {"output": self.path, "offset:" + self.path: str(self.offset)}
+        if self.rotating:
+            state["part:" + self.template] = str(self.part)
+            state["records:" + self.path] = str(self.records)
+        return state
+
+    async def open(self) -> None:
+        """Open the output (its directory made if need be); a usage error when it cannot be
+        written."""
+        if hasattr(self.encoder, "filename"):
+            self.encoder.filename = os.path.basename(self.path)
+        if self.path == "-":
+            self._file = aiofiles.stdout_bytes
+            return
+        try:
+            make_parent("--output", self.path)
+            if self.resume_at:
+                self._file = await aiofiles.open(self.path, "r+b")
+                await self._file.truncate(self.resume_at)
+                await self._file.seek(0)
+                head = await self._file.read(65536)
+                if self.compress:
+                    head = await asyncio.to_thread(_gunzip_head, head)
+                self.encoder.resume(head)
+                await self._file.seek(self.resume_at)
+                self.offset = self.resume_at
+            else:
+                self._file = await aiofiles.open(self.path, "wb")
+        except OSError as e:
+            raise UsageError(f"--output: cannot write {self.path}: {e.strerror}") from None
+
+    async def write_entries(self, entries: list[Any]) -> None:
+        """Encode and write a batch, starting new parts as the rotation limits say."""
+        if self.rotate_records:
+            while True:
+                room = self.rotate_records - self.records
+                cut = _cut(entries, room, self.encoder.captures)
+                if cut is None:
+                    break
+                await self._write(entries[:cut])
+                await self._rotate()
+                entries = entries[cut:]
+        await self._write(entries)
+        if self.rotate_size and self.offset >= self.rotate_size:
+            await self._rotate()
+
+    async def _write(self, entries: list[Any]) -> None:
+        encoder = self.encoder
+        at_start = self.offset == 0
+        if encoder.offload == "process":
+            # Python-heavy (warcio) work in a process of its own: the event loop keeps its core.
+            if self._process is None:
+                self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_ignore_stop_signals)
+            captures = [e for e in entries if type(e) is Capture]
+            if not captures and not at_start:
+                return
+            try:
+                data, count = await asyncio.get_running_loop().run_in_executor(
+                    self._process, encode, encoder, False, captures, at_start)
+            except BrokenProcessPool:
+                raise FatalError(f"cannot write output {self.name}: its encoder process died") from None
+        elif self.compress:
+            data, count = await asyncio.to_thread(encode, encoder, True, entries, at_start)
+        else:
+            data, count = encoder.encode(entries, at_start)
+        if data:
+            await self.write(data)
+        self.records += count
+
+    async def write(self, data: bytes) -> None:
+        """Write and flush ``data``; a fatal error naming the file when that fails
+        (:class:`OutputClosed` when it is stdout and its reader has gone)."""
+        try:
+            await self._file.write(data)
+            await self._file.flush()
+        except BrokenPipeError:
+            raise OutputClosed("stdout was closed by its reader") from None
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+        self.offset += len(data)
+
+    async def _rotate(self) -> None:
+        await self.close()
+        self.part += 1
+        self.path = part_path(self.template, self.part)
+        self.resume_at = None
+        self.offset = self.records = 0
+        await self.open()
+
+    async def sync(self) -> None:
+        """Make what is written durable (fsync) before a durable crawl commits it."""
+        if self.path == "-" or self._file is None:
+            return
+        try:
+            await aiofiles.os.wrap(os.fsync)(self._file.fileno())
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+
+    async def close(self) -> None:
+        """Flush to disk and close (stdout is flushed, not closed)."""
+        if self._process is not None:
+            self._process.shutdown(wait=False, cancel_futures=True)
+            self._process = None
+        if self._file is None:
+            return
+        try:
+            await self._file.flush()
+            if self.path != "-":
+                await aiofiles.os.wrap(os.fsync)(self._file.fileno())
+                await self._file.close()
+        except BrokenPipeError:
+            raise OutputClosed("stdout was closed by its reader") from None
+        except OSError as e:
+            raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
+        finally:
+            self._file = None
+
+
+def make_parent(option: str, path: str) -> None:
+    """Make the directory ``path`` is to be written in (``-o out/pages.jsonl`` on a first run);
+    a usage error naming ``option`` when that, or writing there, is not possible."""
+    parent = os.path.dirname(path)
+    try:
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{option}: cannot make the directory of {path}: {e.strerror}") from None
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path} is a directory")
+    if not os.access(path if os.path.exists(path) else parent or ".", os.W_OK):
+        raise UsageError(f"{option}: cannot write {path}: {os.strerror(errno.EACCES)}")
+
+
+def encode(encoder: Encoder, compress: bool, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
+    """``encoder.encode``, then (``compress``) the bytes as one gzip member."""
+    data, count = encoder.encode(entries, at_start)
+    if data and compress:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    return data, count
+
+
+def _ignore_stop_signals() -> None:
+    """In the encoder process: Ctrl-C and systemd's SIGTERM reach the whole process group, but
+    stopping is the crawler's to do (it flushes through this process, then ends it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _cut(entries: list[Any], room: int, captures: bool) -> int | None:
+    """Where to cut ``entries`` so that ``room`` more records fill the file; None if they fit."""
+    count = 0
+    for i, e in enumerate(entries):
+        if type(e) is Capture if captures else type(e) is Item:
+            if count == room:
+                return i
+            count += 1
+    return None
+
+
+def _gunzip_head(data: bytes) -> bytes:
+    try:
+        return gzip.GzipFile(fileobj=io.BytesIO(data)).read(65536)
+    except (OSError, EOFError):
+        return b""
+
+
+class RedisStreamSink:
+    """Records and items appended to a Redis stream (``-o redis://host:port/db/NAME``), one
+    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD)."""
+
+    captures = False
+
+    def __init__(self, url: str) -> None:
+        base, _, stream = url.rstrip("/").rpartition("/")
+        if not stream or base.count("/") < 3:
+            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
+        self.url, self.stream = base, stream
+        self.path = url
+        self.name = url
+        self.offset = 0
+        self._client: Any = None
+
+    def state(self) -> dict[str, str]:
+        """Nothing to commit: a stream is not cut back."""
+        return {}
+
+    async def open(self) -> None:
+        """Connect (a usage error when the server cannot be reached)."""
+        import redis.asyncio
+
+        self._client = redis.asyncio.from_url(self.url)
+        try:
+            await self._client.ping()
+        except Exception as e:
+            await self._client.aclose()
+            raise UsageError(f"--output: cannot reach Redis at {self.url}: {e}") from None
+
+    async def write_entries(self, entries: list[Any]) -> None:
+        """XADD every record and item of the batch, in one round trip."""
+        records = list(_records(entries))
+        if not records:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for data in records:
+            pipe.xadd(self.stream, {"data": json.dumps(data, ensure_ascii=False)})
+        try:
+            await pipe.execute()
+        except Exception as e:
+            raise FatalError(f"cannot write output {self.name}: {e}") from None
+        self.offset += len(records)
+
+    async def sync(self) -> None:
+        """Redis has them already."""
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
+              rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
+              warcinfo: dict[str, str] | None = None) -> FileSink:
+    """The sink for ``--output``/``--format`` (not opened yet)."""
+    if path.startswith(REDIS_STREAM_SCHEMES):
+        if fmt not in ("", "jsonl") or rotate_size or rotate_records:
+            raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
+        return RedisStreamSink(path)  # type: ignore[return-value]
+    fmt, compress = format_of(path, fmt)
+    if (rotate_size or rotate_records) and path == "-":
+        raise UsageError("--rotate-size/--rotate-records: stdout cannot be rotated; give -o FILE")
+    encoder: Encoder
+    if fmt == "warc":
+        from crawler.output.warc import WarcEncoder
+
+        encoder = WarcEncoder(compress, warcinfo or {})
+        compress = False  # a gzip member a record, made by the encoder
+    elif fmt == "csv":
+        encoder = CsvEncoder()
+    else:
+        encoder = JsonLinesEncoder()
+    return FileSink(path, encoder, compress=compress, resume_at=resume_at, part=part,
+                    rotate_size=rotate_size, rotate_records=rotate_records, records=records)

@@ -1,0 +1,119 @@
+"""The output stage: one task drains the bounded output queue and hands batches to the sink
+(:mod:`crawler.output.files`), which writes them through aiofiles. A slow disk fills the queue, which
+slows the fetch workers (backpressure). Also the markers that travel on that queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+STOP = None  # put on the queue to end the writer
+
+
+class Done(dict):  # type: ignore[type-arg]
+    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth``, ``host`` (fetched
+    from) and ``referrer``, counted in the stats (and committed or acked), never written: the
+    output is the spider's items."""
+
+    __slots__ = ()
+
+
+class Item:
+    """A spider's item on its way to the output: written, not counted as a URL's end."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+
+class Unchanged:
+    """Put on the queue instead of a record: the URL is done, but nothing is written for it
+    (``--changed-only`` and an unchanged page)."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class Capture:
+    """One HTTP exchange as it went over the wire, for a WARC output: the request's headers,
+    the response's status line and headers, and the body bytes as received (before
+    decompression). ``revisit`` names a WARC revisit profile when the page is unchanged since
+    the last crawl (``server-not-modified``, ``identical-payload-digest``)."""
+
+    __slots__ = ("body", "date", "ip", "reason", "request_headers", "response_headers", "revisit", "status",
+                 "url", "version")
+
+    def __init__(self, url: str, date: str, status: int, reason: str, version: str,
+                 response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
+                 ip: str | None = None) -> None:
+        self.url = url
+        self.date = date  # ISO 8601 UTC
+        self.status = status
+        self.reason = reason
+        self.version = version  # "HTTP/1.1"
+        self.response_headers = response_headers
+        self.request_headers = request_headers
+        self.body = body
+        self.ip = ip
+        self.revisit: str | None = None
+
+
+class Sink(Protocol):
+    """Where the writer puts batches (see :class:`crawler.output.files.FileSink`)."""
+
+    async def write_entries(self, entries: list[Any]) -> None:
+        """Encode and write a batch of output-queue entries."""
+
+
+async def write_loop(
+    queue: asyncio.Queue[list[Any] | None],
+    sink: Sink,
+    on_written: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    *,
+    batch_size: int,
+    flush_interval: float,
+    must_write: Callable[[int], bool],
+) -> None:
+    """Drain ``queue`` (lists of entries: records, items, :class:`Done`, :class:`Unchanged`)
+    into ``sink`` until :data:`STOP`.
+
+    Records are written when those of ``batch_size`` URLs are waiting, when the oldest has waited
+    ``flush_interval`` seconds, or when ``must_write(waiting)`` says so (the crawl can only end
+    once they are out). ``on_written`` is called with each batch after it is written.
+    """
+    loop = asyncio.get_running_loop()
+    pending: list[Any] = []
+    ends = 0  # entries in pending that end a URL
+    oldest = 0.0
+    stop = False
+    while not stop:
+        if pending:
+            timeout = oldest + flush_interval - loop.time()
+            try:
+                item = queue.get_nowait() if not queue.empty() else await asyncio.wait_for(
+                    queue.get(), max(timeout, 0.0))
+            except TimeoutError:
+                item = None
+                timed_out = True
+            else:
+                timed_out = False
+        else:
+            item = await queue.get()
+            timed_out = False
+            oldest = loop.time()
+        if item is STOP and not timed_out:
+            stop = True
+        elif item is not None:
+            pending += item
+            ends += sum(type(e) is Done or type(e) is Unchanged for e in item)
+        if pending and (stop or timed_out or ends >= batch_size
+                        or must_write(ends) or loop.time() - oldest >= flush_interval):
+            await sink.write_entries(pending)
+            await on_written(pending)
+            pending = []
+            ends = 0

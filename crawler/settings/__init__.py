@@ -1,0 +1,358 @@
+"""Settings: the built-in defaults in ``defaults.toml``, a user's TOML file over them, and
+explicit overrides (the command line, or keyword arguments) over everything.
+
+``defaults.toml`` beside this module is the one place a default value is written down; the
+:class:`Settings` dataclass only names and types the keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import UsageError
+
+SCOPES = ("host", "domain", "any")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
+REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
+FORMATS = ("", "jsonl", "csv", "warc")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The effective settings of one crawl. Build it with :func:`load_settings`."""
+
+    spider: str
+    output: str
+    format: str
+    rotate_size: int
+    rotate_records: int
+    store_bodies: str
+    crawl_id: str
+    lease_timeout: float
+    workers: int
+    worker: str
+    redis_reconnect: float
+    stats: str
+    report: str
+    concurrency: int
+    per_host: int
+    delay: float
+    max_pages: int
+    max_pages_per_host: int
+    max_links_per_page: int
+    max_path_repeats: int
+    max_depth: int
+    scope: str
+    allow_domain: tuple[str, ...]
+    deny_domain: tuple[str, ...]
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    allow_private: bool
+    user_agent: str
+    timeout: float
+    max_bytes: int
+    retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    max_redirects: int
+    max_url_length: int
+    dns_cache_ttl: int
+    robots: bool
+    max_crawl_delay: float
+    robots_ttl: float
+    robots_error_ttl: float
+    robots_max_bytes: int
+    robots_cache_size: int
+    autothrottle: bool
+    autothrottle_target_concurrency: float
+    autothrottle_max_delay: float
+    sitemap: tuple[str, ...]
+    use_sitemaps: bool
+    sitemap_max_bytes: int
+    sitemap_max_urls: int
+    job_dir: str
+    frontier: str
+    max_runtime: float
+    recrawl_after: float
+    changed_only: bool
+    parse_threads: int
+    inline_parse_bytes: int
+    parse_isolation: str
+    parse_timeout: float
+    output_queue_size: int
+    write_batch_size: int
+    flush_interval: float
+    shutdown_grace: float
+    progress: bool | str
+    stats_interval: float
+    log_format: str
+    metrics_port: int
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated."""
+        merged = dataclasses.asdict(self) | changes
+        return _build(merged, dict.fromkeys(changes, "argument"))
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def default_values() -> dict[str, Any]:
+    """The built-in defaults, read from ``defaults.toml``."""
+    text = resources.files(__package__).joinpath("defaults.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a user's TOML settings file; raise :class:`UsageError` naming what is wrong."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--config: no such file: {path}") from None
+    except OSError as e:
+        raise UsageError(f"--config: cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--config: {path} is not valid TOML: {e}") from None
+
+
+ENV_PREFIX = "CRAWLER_"
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
+    """Settings from ``CRAWLER_<OPTION>`` variables: {key: (variable name, value)}. A list is
+    written as a TOML array (``CRAWLER_EXCLUDE='["/a/", "/b/"]'``) or as one item."""
+    found: dict[str, tuple[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key in _FIELDS and _FIELDS[key].type == "tuple[str, ...]" and value.lstrip().startswith("["):
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError as e:
+                raise UsageError(f"{_option(key)} (from environment variable {name}): not a TOML array: {e}") from None
+        found[key] = (name, value)
+    return found
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    overrides_source: str = "argument",
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults < ``config_file`` < ``CRAWLER_*`` variables of ``environ`` (when given) <
+    ``overrides``; every value validated.
+
+    Keys are option names spelled with underscores. An unknown key or a bad value raises
+    :class:`UsageError` with one line naming the key and where it came from.
+    """
+    return load_settings_with_sources(overrides, config_file=config_file, overrides_source=overrides_source,
+                                      environ=environ)[0]
+
+
+def load_settings_with_sources(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    overrides_source: str = "argument",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """:func:`load_settings`, and where each setting came from."""
+    values = default_values()
+    sources = dict.fromkeys(values, "default")
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file:
+        layers.append((str(config_file), read_config_file(config_file)))
+    for key, (name, value) in env_layer(environ or {}).items():
+        layers.append((f"environment variable {name}", {key: value}))
+    layers.append((overrides_source, overrides or {}))
+    for source, layer in layers:
+        for key, value in layer.items():
+            key = key.replace("-", "_")
+            if key not in _FIELDS:
+                raise UsageError(f"unknown setting {key!r} (from {source})")
+            values[key] = value
+            sources[key] = source
+    return _build(values, sources), sources
+
+
+def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
+    missing = set(_FIELDS) - set(values)
+    if missing:  # only if defaults.toml was edited badly
+        raise UsageError(f"defaults.toml lacks {', '.join(sorted(missing))}")
+    clean = {key: _coerce(key, values[key], sources.get(key, "default")) for key in _FIELDS}
+    _check(clean, sources)
+    return Settings(**clean)
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNORECASE)
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATIONS = ("max_runtime", "recrawl_after")
+_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+SIZES = ("rotate_size",)
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``1000000``, ``"500K"``, ``"100MB"`` or ``"1GiB"`` (K, M, G, T are powers of
+    1024); ValueError else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.fullmatch(str(value))
+    if not match:
+        raise ValueError(value)
+    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"``, ``"7d"`` or ``"2w"``; ValueError else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.fullmatch(str(value))
+    if not match:
+        raise ValueError(value)
+    unit = match.group(2).lower() if match.group(2) else None
+    return float(match.group(1)) * _UNITS[unit]
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = _FIELDS[key].type
+    where = f"{_option(key)} (from {source})"
+    if key in DURATIONS:
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise UsageError(f"{where}: expected a duration such as 90s, 30m, 6h or 7d, got {value!r}") from None
+    if key in SIZES:
+        try:
+            return parse_size(value)
+        except ValueError:
+            raise UsageError(f"{where}: expected a size such as 500K, 100MB or 1GiB, got {value!r}") from None
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            try:
+                return int(str(value), 10)
+            except ValueError:
+                raise UsageError(f"{where}: expected a whole number, got {value!r}") from None
+        return value
+    if kind == "float":
+        if isinstance(value, bool):
+            raise UsageError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where}: expected a number, got {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise UsageError(f"{where}: expected a finite number, got {value!r}")
+        return number
+    if kind == "str":
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: expected text, got {value!r}")
+        return value
+    if kind == "tuple[str, ...]":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: expected a list of text, got {value!r}")
+        return tuple(value)
+    if kind in ("bool", "bool | str"):
+        if isinstance(value, bool) or (kind == "bool | str" and value == "auto"):
+            return value
+        lowered = str(value).lower()
+        if lowered in ("true", "on", "yes", "1"):
+            return True
+        if lowered in ("false", "off", "no", "0"):
+            return False
+        choices = 'true, false or "auto"' if kind == "bool | str" else "true or false"
+        raise UsageError(f"{where}: expected {choices}, got {value!r}")
+    raise AssertionError(f"no coercion for {key}: {kind}")  # pragma: no cover
+
+
+def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
+    def fail(key: str, message: str) -> None:
+        raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
+
+    for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
+                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
+        if v[key] < 1:
+            fail(key, f"must be at least 1, got {v[key]}")
+    for key in ("max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats", "retries",
+                "max_redirects", "dns_cache_ttl",
+                "inline_parse_bytes", "rotate_size", "rotate_records"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
+                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
+                "autothrottle_target_concurrency",
+                "parse_timeout"):
+        if v[key] <= 0:
+            fail(key, f"must be more than 0, got {v[key]}")
+    if v["max_bytes"] < 1:
+        fail("max_bytes", f"must be at least 1, got {v['max_bytes']}")
+    if v["max_url_length"] < 16:
+        fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
+    if v["max_depth"] < -1:
+        fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
+    if v["scope"] not in SCOPES:
+        fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
+    if v["format"] not in FORMATS:
+        fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
+    if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
+        fail("spider", f"expected module:Class, got {v['spider']!r}")
+    frontier = v["frontier"]
+    redis = frontier.startswith(REDIS_SCHEMES)
+    sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
+    if frontier and frontier != "memory" and not redis and not sqlite:
+        fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
+    if redis and not v["crawl_id"]:
+        fail("frontier", "a Redis frontier needs --crawl-id NAME (every process with that id shares the crawl)")
+    if redis and v["job_dir"]:
+        fail("job_dir", "a Redis frontier keeps the crawl's state in Redis; drop --job-dir")
+    if v["crawl_id"] and not re.fullmatch(r"[\w.-]+", v["crawl_id"]):
+        fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
+    if v["workers"] > 1 and not redis:
+        fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
+    if (v["job_dir"] or sqlite) and v["output"].startswith(REDIS_STREAM_SCHEMES):
+        fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
+    if v["workers"] > 1 and v["output"] == "-":
+        fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
+    if frontier == "memory" and v["job_dir"]:
+        fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")
+    if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
+        fail("job_dir" if v["job_dir"] else "frontier",
+             "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
+    if not 0 <= v["metrics_port"] <= 65535:
+        fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
+    if v["log_format"] not in ("text", "json"):
+        fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["parse_isolation"] not in ("thread", "process"):
+        fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
+    if v["log_level"].lower() not in LOG_LEVELS:
+        fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
+    for key in ("include", "exclude"):
+        for pattern in v[key]:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                fail(key, f"bad regular expression {pattern!r}: {e}")
+    for key in ("allow_domain", "deny_domain"):
+        for domain in v[key]:
+            if not domain.strip(". ") or "/" in domain or " " in domain.strip():
+                fail(key, f"not a domain name: {domain!r}")

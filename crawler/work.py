@@ -1,0 +1,69 @@
+"""The unit of work that moves through the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.urls import host_of
+
+PAGE = "page"
+SITEMAP = "sitemap"
+
+
+class CrawlRequest:
+    """One URL accepted into the frontier, and what is known of its fetch so far.
+
+    ``url`` is the URL as accepted (the record's key); ``fetch_url`` is the one to fetch next,
+    which moves along a redirect chain. ``host`` (``host[:port]`` of ``fetch_url``) is the key
+    of per-host scheduling, so every hop waits for its own host's slot and delay.
+    """
+
+    __slots__ = (
+        "attempts",
+        "depth",
+        "fetch_url",
+        "hop",
+        "host",
+        "kind",
+        "lastmod",
+        "queued",
+        "redirects",
+        "referrer",
+        "request",
+        "started",
+        "url",
+        "validators",
+        "visited",
+    )
+
+    def __init__(self, url: str, depth: int = 0, referrer: str | None = None, kind: str = PAGE,
+                 lastmod: str | None = None) -> None:
+        self.url = url
+        self.depth = depth
+        self.referrer = referrer
+        self.kind = kind
+        self.lastmod = lastmod  # from a sitemap
+        self.fetch_url = url
+        self.host = host_of(url)
+        self.attempts = 0  # fetch attempts made
+        self.redirects = 0  # redirect hops followed
+        self.visited: set[str] | None = None  # URLs of the redirect chain so far
+        self.hop: tuple[str, int] | None = None  # (URL, status) of the last redirect answer
+        self.started: float | None = None  # loop time of the first attempt
+        self.queued: float | None = None  # loop time it went into the frontier (this process)
+        self.request: Any = None  # the spider's crawler.spider.api.Request, if it made this one
+        # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
+        self.validators: tuple[str | None, str | None, str | None] | None = None
+
+    def redirect(self, target: str, status: int = 302) -> None:
+        """Make ``target`` the next URL to fetch (``status``: of the answer that said so)."""
+        self.hop = (self.fetch_url, status)
+        if self.visited is None:
+            self.visited = {self.url}
+        self.visited.add(target)
+        self.redirects += 1
+        self.fetch_url = target
+        self.host = host_of(target)
+
+    def __repr__(self) -> str:
+        return f"CrawlRequest({self.url!r}, depth={self.depth}, kind={self.kind!r})"
