@@ -20,11 +20,10 @@ from crawler.core.engine import Engine
 from crawler.core.run import Crawler, run_spider
 from crawler.monitor.stats import Stats
 from crawler.settings import Settings, load_settings
-from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider
+from crawler.spider.api import HTML_TYPES, DropItem, Failure, FollowAll, Request, Response, Spider
 from crawler.spider.recorder import PageRecorder
 
 __all__ = [
-    "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "PageRecorder", "Request", "Response", "Settings",
-    "Spider", "Stats",
-    "__version__", "load_settings", "run_spider",
+    "HTML_TYPES", "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "PageRecorder", "Request", "Response",
+    "Settings", "Spider", "Stats", "__version__", "load_settings", "run_spider",
 ]

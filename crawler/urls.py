@@ -27,7 +27,7 @@ _FAST = re.compile(
     r"https?://([a-z0-9][a-z0-9.-]*)(?::([1-9][0-9]{0,4}))?"
     r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
 )
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # a URL scheme and its colon (RFC 3986 3.1)
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -223,7 +223,7 @@ def join_url(base: str, href: str, max_length: int = DEFAULT_MAX_LENGTH) -> str 
         # Path-absolute: the common case on most sites; skip urljoin.
         end = base.find("/", base.find("//") + 2)
         joined = (base[:end] if end > 0 else base) + href
-    elif _SCHEME.match(href):
+    elif SCHEME.match(href):
         joined = href
     elif href[0] not in "/?\\":
         # Relative path: the base's directory plus the href; dot segments go in normalize_url.

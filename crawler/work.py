@@ -1,4 +1,7 @@
-"""The unit of work that moves through the pipeline."""
+"""What travels between the stages: the unit of work (:class:`CrawlRequest`, one URL accepted
+into the frontier, from the frontier to a fetch worker and back) and the results on their way to
+the output (:class:`Item`, a spider's item; :class:`Done`, a URL's end; :class:`Unchanged`;
+:class:`Capture`, an HTTP exchange for a WARC)."""
 
 from __future__ import annotations
 
@@ -67,3 +70,54 @@ class CrawlRequest:
 
     def __repr__(self) -> str:
         return f"CrawlRequest({self.url!r}, depth={self.depth}, kind={self.kind!r})"
+
+
+class Done(dict):  # type: ignore[type-arg]
+    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth``, ``host`` (fetched
+    from) and ``referrer``, counted in the stats (and committed or acked), never written: the
+    output is the spider's items."""
+
+    __slots__ = ()
+
+
+class Item:
+    """A spider's item on its way to the output: written, not counted as a URL's end."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+
+class Unchanged:
+    """Put on the queue instead of a record: the URL is done, but nothing is written for it
+    (``--changed-only`` and an unchanged page)."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class Capture:
+    """One HTTP exchange as it went over the wire, for a WARC output: the request's headers,
+    the response's status line and headers, and the body bytes as received (before
+    decompression). ``revisit`` names a WARC revisit profile when the page is unchanged since
+    the last crawl (``server-not-modified``, ``identical-payload-digest``)."""
+
+    __slots__ = ("body", "date", "ip", "reason", "request_headers", "response_headers", "revisit", "status",
+                 "url", "version")
+
+    def __init__(self, url: str, date: str, status: int, reason: str, version: str,
+                 response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
+                 ip: str | None = None) -> None:
+        self.url = url
+        self.date = date  # ISO 8601 UTC
+        self.status = status
+        self.reason = reason
+        self.version = version  # "HTTP/1.1"
+        self.response_headers = response_headers
+        self.request_headers = request_headers
+        self.body = body
+        self.ip = ip
+        self.revisit: str | None = None

@@ -245,7 +245,7 @@ async def test_connection_refused_is_connect_error(crawl) -> None:
 
 
 def test_charset_labels_follow_the_whatwg_table() -> None:
-    from crawler.parse.html import decode_html, sniff_encoding
+    from crawler.parse.charsets import decode_html, sniff_encoding
 
     assert sniff_encoding(b"", "utf-7") == "utf-8"  # not a label browsers know: passed over
     assert sniff_encoding(b"<meta charset=windows-1251>", "utf-7") == "cp1251"  # ... to the next source

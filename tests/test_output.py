@@ -23,7 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler import Engine, load_settings
 from crawler.cli.testsite import page_path
 from crawler.output.files import FileSink, open_sink
-from crawler.output.writer import Done, Item
+from crawler.work import Done, Item
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.test_cli import lines_in, seeds_file, start_cli
 from tests.test_crawl import slow_app

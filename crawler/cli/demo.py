@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from crawler.cli.testsite import ServerThread, make_app
-from crawler.output.files import format_of
+from crawler.output.encoders import format_of
 
 DEMO_PAGES = 300
 

@@ -8,10 +8,9 @@ import sys
 from collections.abc import Iterable
 
 from crawler.errors import UsageError
-from crawler.urls import normalize_url
+from crawler.urls import SCHEME, normalize_url
 
 log = logging.getLogger("crawler")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 MAX_WARNINGS = 10  # malformed seed lines named one by one; the rest are counted
@@ -38,7 +37,7 @@ def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str]
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        scheme = _SCHEME.match(text)
+        scheme = SCHEME.match(text)
         candidate = text if scheme and not text[scheme.end():][:1].isdigit() else "http://" + text
         url = normalize_url(candidate, max_length)
         if url is None:

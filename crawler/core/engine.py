@@ -35,7 +35,7 @@ from crawler.monitor.stats import Stats
 from crawler.monitor.watch import Monitor
 from crawler.output.bodies import store_body
 from crawler.output.files import make_parent
-from crawler.output.writer import STOP, Done, Unchanged, write_loop
+from crawler.output.writer import STOP, write_loop
 from crawler.parse.html import is_html
 from crawler.parse.processes import ParsePool
 from crawler.parse.sitemaps import SitemapParser
@@ -44,7 +44,7 @@ from crawler.spider.api import FollowAll, Request, Spider
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url
-from crawler.work import PAGE, SITEMAP, CrawlRequest
+from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged
 
 log = logging.getLogger("crawler")
 # Signals that stop a crawl gracefully: Ctrl-C, kill and systemd's stop, and a closed terminal.

@@ -27,10 +27,10 @@ from crawler._version import __version__
 from crawler.fetch import guard
 from crawler.fetch.codings import CodingError, Decoder, TooLarge, codings_of
 from crawler.fetch.keepalive import Connector
-from crawler.output.writer import Capture
 from crawler.settings import Settings
 from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
+from crawler.work import Capture
 
 log = logging.getLogger(__name__)
 

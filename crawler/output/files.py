@@ -10,40 +10,23 @@ thread (zlib lets go of the GIL), off the event loop.
 from __future__ import annotations
 
 import asyncio
-import csv
 import errno
 import gzip
 import io
-import json
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from typing import Any
 
 import aiofiles
 import aiofiles.os
 
 from crawler.errors import FatalError, OutputClosed, UsageError
-from crawler.output.writer import Capture, Item
+from crawler.output.encoders import EXTENSIONS, CsvEncoder, Encoder, JsonLinesEncoder, encode, format_of
 from crawler.settings import REDIS_STREAM_SCHEMES
-
-FORMATS = ("jsonl", "csv", "warc")
-_EXTENSIONS = (  # longest first
-    (".jsonl.gz", "jsonl"), (".json.gz", "jsonl"), (".csv.gz", "csv"), (".warc.gz", "warc"),
-    (".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv"), (".warc", "warc"),
-)
-
-
-def format_of(path: str, fmt: str = "") -> tuple[str, bool]:
-    """(format, gzip) of an output: ``fmt`` if given, else from the extension (else jsonl);
-    gzip when the name ends in ``.gz``."""
-    lower = path.lower()
-    if not fmt:
-        fmt = next((f for ext, f in _EXTENSIONS if lower.endswith(ext)), "jsonl")
-    return fmt, lower.endswith(".gz")
+from crawler.work import Capture, Item
 
 
 def part_path(path: str, part: int) -> str:
@@ -57,96 +40,9 @@ def part_path(path: str, part: int) -> str:
 def tagged_path(path: str, tag: str) -> str:
     """``path`` with ``.TAG`` put before its extension (``.jsonl.gz`` counts as one)."""
     lower = path.lower()
-    ext = next((e for e, _ in _EXTENSIONS if lower.endswith(e)), os.path.splitext(path)[1])
+    ext = next((e for e, _ in EXTENSIONS if lower.endswith(e)), os.path.splitext(path)[1])
     stem = path[: len(path) - len(ext)] if ext else path
     return f"{stem}.{tag}{ext}"
-
-
-class Encoder(Protocol):
-    """Turns output-queue entries into a format's bytes."""
-
-    captures: bool  # does it write fetches (WARC) rather than records and items?
-    offload: str  # where encoding runs: "" on the loop, "process" in a process of its own
-
-    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
-        """The bytes of ``entries`` (``at_start``: they open a new file) and how many records
-        that is."""
-
-    def resume(self, head: bytes) -> None:
-        """Take up a file that already starts with ``head`` (its first bytes, decompressed)."""
-
-
-class JsonLinesEncoder:
-    """Records and items as JSON Lines (UTF-8, one object a line)."""
-
-    captures = False
-    offload = ""
-
-    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
-        """One line per record or item."""
-        dumps = json.dumps
-        lines = [dumps(data, ensure_ascii=False) for data in _records(entries)]
-        return ("\n".join(lines) + "\n").encode("utf-8") if lines else b"", len(lines)
-
-    def resume(self, head: bytes) -> None:
-        """Nothing to take up."""
-
-
-class CsvEncoder:
-    """Records and items as CSV (RFC 4180, UTF-8). The header is the first record's keys plus
-    ``_extra``, where keys first seen later go, as a JSON object, so nothing is lost. Cells:
-    text as is, null empty, true/false, numbers, anything else as JSON text."""
-
-    captures = False
-    offload = ""
-    EXTRA = "_extra"
-
-    def __init__(self) -> None:
-        self.columns: list[str] | None = None
-
-    def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
-        """Rows (after the header, when ``at_start``)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        count = 0
-        for data in _records(entries):
-            if self.columns is None:
-                self.columns = [k for k in data if k != self.EXTRA]
-            if at_start:
-                writer.writerow([*self.columns, self.EXTRA])
-                at_start = False
-            extra = {k: v for k, v in data.items() if k not in self.columns}
-            writer.writerow([*(_cell(data.get(k)) for k in self.columns), json.dumps(extra, ensure_ascii=False)
-                             if extra else ""])
-            count += 1
-        return out.getvalue().encode("utf-8"), count
-
-    def resume(self, head: bytes) -> None:
-        """Read the columns from the file's header."""
-        first = head.decode("utf-8", "replace").splitlines()[:1]
-        if first:
-            columns = next(csv.reader(first))
-            self.columns = [c for c in columns if c != self.EXTRA]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _records(entries: Iterable[Any]) -> Iterable[dict[str, Any]]:
-    """The items among ``entries`` (the built-in recorder's records are items too; the
-    markers write nothing)."""
-    for e in entries:
-        if type(e) is Item:
-            yield e.data
 
 
 class FileSink:
@@ -320,14 +216,6 @@ def make_parent(option: str, path: str) -> None:
         raise UsageError(f"{option}: cannot write {path}: {os.strerror(errno.EACCES)}")
 
 
-def encode(encoder: Encoder, compress: bool, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
-    """``encoder.encode``, then (``compress``) the bytes as one gzip member."""
-    data, count = encoder.encode(entries, at_start)
-    if data and compress:
-        data = gzip.compress(data, compresslevel=6, mtime=0)
-    return data, count
-
-
 def _ignore_stop_signals() -> None:
     """In the encoder process: Ctrl-C and systemd's SIGTERM reach the whole process group, but
     stopping is the crawler's to do (it flushes through this process, then ends it)."""
@@ -353,61 +241,6 @@ def _gunzip_head(data: bytes) -> bytes:
         return b""
 
 
-class RedisStreamSink:
-    """Records and items appended to a Redis stream (``-o redis://host:port/db/NAME``), one
-    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD)."""
-
-    captures = False
-
-    def __init__(self, url: str) -> None:
-        base, _, stream = url.rstrip("/").rpartition("/")
-        if not stream or base.count("/") < 3:
-            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
-        self.url, self.stream = base, stream
-        self.path = url
-        self.name = url
-        self.offset = 0
-        self._client: Any = None
-
-    def state(self) -> dict[str, str]:
-        """Nothing to commit: a stream is not cut back."""
-        return {}
-
-    async def open(self) -> None:
-        """Connect (a usage error when the server cannot be reached)."""
-        import redis.asyncio
-
-        self._client = redis.asyncio.from_url(self.url)
-        try:
-            await self._client.ping()
-        except Exception as e:
-            await self._client.aclose()
-            raise UsageError(f"--output: cannot reach Redis at {self.url}: {e}") from None
-
-    async def write_entries(self, entries: list[Any]) -> None:
-        """XADD every record and item of the batch, in one round trip."""
-        records = list(_records(entries))
-        if not records:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        for data in records:
-            pipe.xadd(self.stream, {"data": json.dumps(data, ensure_ascii=False)})
-        try:
-            await pipe.execute()
-        except Exception as e:
-            raise FatalError(f"cannot write output {self.name}: {e}") from None
-        self.offset += len(records)
-
-    async def sync(self) -> None:
-        """Redis has them already."""
-
-    async def close(self) -> None:
-        """Disconnect."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
               rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
               warcinfo: dict[str, str] | None = None) -> FileSink:
@@ -415,6 +248,8 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
     if path.startswith(REDIS_STREAM_SCHEMES):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
             raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
+        from crawler.output.stream import RedisStreamSink
+
         return RedisStreamSink(path)  # type: ignore[return-value]
     fmt, compress = format_of(path, fmt)
     if (rotate_size or rotate_records) and path == "-":

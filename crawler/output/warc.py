@@ -17,7 +17,7 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.output.writer import Capture
+from crawler.work import Capture
 
 # gzip level of WARC members: page bodies are most of a WARC, and at level 6 compressing them
 # took a whole core at 2,000 pages/s here; level 1 is 2.5 times faster for about 25% more bytes.

@@ -1,6 +1,6 @@
-"""The output stage: one task drains the bounded output queue and hands batches to the sink
-(:mod:`crawler.output.files`), which writes them through aiofiles. A slow disk fills the queue, which
-slows the fetch workers (backpressure). Also the markers that travel on that queue.
+"""The writer task: it drains the bounded output queue and hands batches to the sink
+(:mod:`crawler.output.files`), which writes them through aiofiles. A slow disk fills the queue,
+which slows the fetch workers (backpressure). What travels on the queue is in :mod:`crawler.work`.
 """
 
 from __future__ import annotations
@@ -9,58 +9,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from crawler.work import Done, Unchanged
+
 STOP = None  # put on the queue to end the writer
-
-
-class Done(dict):  # type: ignore[type-arg]
-    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth``, ``host`` (fetched
-    from) and ``referrer``, counted in the stats (and committed or acked), never written: the
-    output is the spider's items."""
-
-    __slots__ = ()
-
-
-class Item:
-    """A spider's item on its way to the output: written, not counted as a URL's end."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-
-class Unchanged:
-    """Put on the queue instead of a record: the URL is done, but nothing is written for it
-    (``--changed-only`` and an unchanged page)."""
-
-    __slots__ = ("url",)
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-
-class Capture:
-    """One HTTP exchange as it went over the wire, for a WARC output: the request's headers,
-    the response's status line and headers, and the body bytes as received (before
-    decompression). ``revisit`` names a WARC revisit profile when the page is unchanged since
-    the last crawl (``server-not-modified``, ``identical-payload-digest``)."""
-
-    __slots__ = ("body", "date", "ip", "reason", "request_headers", "response_headers", "revisit", "status",
-                 "url", "version")
-
-    def __init__(self, url: str, date: str, status: int, reason: str, version: str,
-                 response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
-                 ip: str | None = None) -> None:
-        self.url = url
-        self.date = date  # ISO 8601 UTC
-        self.status = status
-        self.reason = reason
-        self.version = version  # "HTTP/1.1"
-        self.response_headers = response_headers
-        self.request_headers = request_headers
-        self.body = body
-        self.ip = ip
-        self.revisit: str | None = None
 
 
 class Sink(Protocol):

@@ -20,7 +20,7 @@ from crawler.errors import UsageError
 SCOPES = ("host", "domain", "any")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
 REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
-FORMATS = ("", "jsonl", "csv", "warc")
+OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -312,7 +312,7 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
     if v["scope"] not in SCOPES:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
-    if v["format"] not in FORMATS:
+    if v["format"] and v["format"] not in OUTPUT_FORMATS:
         fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
     if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
         fail("spider", f"expected module:Class, got {v['spider']!r}")

@@ -17,7 +17,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.parse.html import ParsedPage, decode_html, html_tree, is_html, page_of, robots_directives
+from crawler.parse.charsets import decode_html
+from crawler.parse.html import HTML_TYPES, ParsedPage, html_tree, is_html, page_of, robots_directives
 from crawler.urls import join_url
 
 
@@ -279,3 +280,6 @@ def item_dict(item: Any) -> dict[str, Any]:
     if isinstance(item, Mapping):
         return dict(item)
     raise TypeError(f"a callback yielded {type(item).__name__}: items are dicts or dataclasses")
+
+
+__all__ = ["HTML_TYPES", "DropItem", "Failure", "FollowAll", "Request", "Response", "Spider", "item_dict"]

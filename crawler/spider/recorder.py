@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.spider.api import Failure, FollowAll, Response, Spider
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
+from crawler.spider.api import HTML_TYPES, Failure, FollowAll, Response, Spider
 
 
 class PageRecorder(Spider):

@@ -16,13 +16,12 @@ from crawler import errors
 from crawler.fetch.client import FetchResult
 from crawler.fetch.robots import product_token
 from crawler.monitor.measures import Measures
-from crawler.output.writer import Item
 from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
 from crawler.settings import Settings
 from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
 from crawler.timestamps import utc_now_iso
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Item
 
 log = logging.getLogger("crawler")
 

@@ -1,0 +1,64 @@
+"""The Redis stream output: ``-o redis://host:port/db/NAME``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crawler.errors import FatalError, UsageError
+from crawler.output.encoders import records_of
+
+
+class RedisStreamSink:
+    """Records and items appended to a Redis stream (``-o redis://host:port/db/NAME``), one
+    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD)."""
+
+    captures = False
+
+    def __init__(self, url: str) -> None:
+        base, _, stream = url.rstrip("/").rpartition("/")
+        if not stream or base.count("/") < 3:
+            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
+        self.url, self.stream = base, stream
+        self.path = url
+        self.name = url
+        self.offset = 0
+        self._client: Any = None
+
+    def state(self) -> dict[str, str]:
+        """Nothing to commit: a stream is not cut back."""
+        return {}
+
+    async def open(self) -> None:
+        """Connect (a usage error when the server cannot be reached)."""
+        import redis.asyncio
+
+        self._client = redis.asyncio.from_url(self.url)
+        try:
+            await self._client.ping()
+        except Exception as e:
+            await self._client.aclose()
+            raise UsageError(f"--output: cannot reach Redis at {self.url}: {e}") from None
+
+    async def write_entries(self, entries: list[Any]) -> None:
+        """XADD every record and item of the batch, in one round trip."""
+        records = list(records_of(entries))
+        if not records:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for data in records:
+            pipe.xadd(self.stream, {"data": json.dumps(data, ensure_ascii=False)})
+        try:
+            await pipe.execute()
+        except Exception as e:
+            raise FatalError(f"cannot write output {self.name}: {e}") from None
+        self.offset += len(records)
+
+    async def sync(self) -> None:
+        """Redis has them already."""
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
