@@ -379,7 +379,7 @@ async def fetch_then_wake_another(self, origin):
     answer = await fetch_then_wake_another.original(self, origin)
     # Another page of the host becomes ready and wakes a waiting worker *before* the task that
     # asked for robots.txt resumes: the interleaving that spun forever on a broad crawl.
-    await engine._accept([CrawlRequest(second, 1, seed)])
+    await engine.acceptor.accept([CrawlRequest(second, 1, seed)])
     return answer
 
 fetch_then_wake_another.original = fetch_fresh

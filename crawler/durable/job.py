@@ -7,24 +7,21 @@ names the holder (pid and host) for the messages."""
 
 from __future__ import annotations
 
-import datetime
 import fcntl
 import json
 import logging
 import os
 import socket
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crawler._version import __version__
 from crawler.errors import CrawlerError, UsageError
-from crawler.output.files import FileSink, open_sink, part_path
+from crawler.frontier import JobStore
+from crawler.output.files import FileSink, expand_output, part_path, sink_for
 from crawler.settings import Settings
 from crawler.timestamps import utc_now_iso
 
 if TYPE_CHECKING:
-    from crawler.frontier.sqlite import SQLiteFrontier
     from crawler.monitor.stats import Stats
 
 log = logging.getLogger("crawler")
@@ -82,47 +79,21 @@ def _read(fd: int) -> str:
     return ""
 
 
-def store_path(settings: Settings) -> Path | None:
-    """Where a durable frontier lives: ``--frontier sqlite:///PATH`` (SQLAlchemy's spelling:
-    ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute), else inside
-    ``--job-dir``; None for an in-memory crawl."""
-    if settings.frontier.startswith("sqlite:///"):
-        return Path(settings.frontier[len("sqlite:///"):])
+def lock_path(settings: Settings, store: JobStore) -> Path:
+    """Where the lock of a durable crawl is: ``DIR/lock`` for a ``--job-dir``, else beside the
+    store's file (``--frontier sqlite:///``)."""
     if settings.job_dir:
-        return Path(settings.job_dir) / "frontier.db"
-    return None
+        return Path(settings.job_dir) / "lock"
+    return store.path.with_name(store.path.name + ".lock")
 
 
-def expand_output(path: str, run: int) -> str:
-    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
-    ``{time}`` (HHMMSS, UTC) filled in."""
-    if "{" not in path:
-        return path
-    now = datetime.datetime.now(datetime.UTC)
-    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
-            .replace("{time}", now.strftime("%H%M%S")))
-
-
-def output_sink(settings: Settings, output: str, resume_at: int | None = None, part: int = 0,
-                records: int = 0) -> FileSink:
-    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
-    ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
-    return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
-                     rotate_records=settings.rotate_records, records=records,
-                     warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
-                               settings.user_agent.replace("{version}", __version__),
-                               "robots": "obey" if settings.robots else "ignore"})
-
-
-async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple[FileSink, int]:
-    """Open the durable frontier and this run's output; (the sink, URLs pending).
+async def open_job_output(frontier: JobStore, settings: Settings, pending: int) -> FileSink:
+    """This run's output, opened, in the job of ``frontier`` (opened, ``pending`` URLs to do).
 
     The last run's output is cut back to the length that run committed (records written after
     its last commit belong to URLs that are pending again), and this run writes on after what
     was committed to its file (with rotation: to the part it had reached).
     """
-    due = time.time() - settings.recrawl_after if settings.recrawl_after else None
-    pending = await frontier.open(due_before=due)
     run = int(await frontier.meta("runs") or 0) + 1
     template = expand_output(settings.output, run)
     part = int(await frontier.meta("part:" + template) or 0)
@@ -142,10 +113,10 @@ async def open_job_output(frontier: SQLiteFrontier, settings: Settings) -> tuple
     if resume_at and pending:
         log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
     records = int(await frontier.meta("records:" + output) or 0) if resume_at else 0
-    sink = output_sink(settings, template, resume_at, part, records)
+    sink = sink_for(settings, template, resume_at, part, records)
     await sink.open()
     await frontier.commit([], {"runs": str(run), **sink.state()})
-    return sink, pending
+    return sink
 
 
 def log_run(job_dir: str, output: str, stats: Stats, left: int) -> None:

@@ -1,9 +1,14 @@
 """The frontier interface: the URL queue with dedupe and per-host scheduling.
 
-A store implements :class:`Frontier`: in memory here; SQLite (durable, behind ``--job-dir``) and
-Redis (shared by many processes) plug in behind the same methods. Every method that a store may
-have to take to disk or over the network is a coroutine; the engine relies only on this:
+A store implements :class:`Frontier`: in memory (:mod:`.memory`), SQLite (durable, behind
+``--job-dir``: :mod:`.sqlite`) and Redis (shared by many processes: :mod:`.redis`) behind the
+same methods, and the engine knows no other: it never asks which store it has, only what the
+flags ``durable`` (kept on disk: the job's exactly-once commits) and ``shared`` (other processes
+work on it: a URL is this process's once it is leased, and the crawl is over when the store says
+so) say. Every method that a store may have to take to disk or over the network is a coroutine:
 
+- ``open`` and ``aclose`` begin and end the store's life in a crawl (connect, open the file);
+  ``open`` says how many URLs are pending from before (a resumed job);
 - ``add`` accepts new URLs (dedupe by normalized URL, at most ``limit`` of them) and returns
   those that were new; with ``queue=False`` they are only marked seen (their records are made
   without a fetch, e.g. robots.txt forbids them);
@@ -18,8 +23,13 @@ have to take to disk or over the network is a coroutine; the engine relies only 
 - ``retry`` puts a request back at the head of its host's queue, not to start before ``wait``
   seconds (backoff, ``Retry-After``, a redirect hop, a page waiting for its host's robots.txt);
 - ``hold`` and ``set_delay`` move a host's next start (backoff, Crawl-delay, throttling);
+- ``commit`` says that URLs' records are written (and synced): SQLite marks them done in one
+  transaction with the output's committed length, Redis ends their leases, memory has nothing
+  to do;
 - ``settle`` is asked when the engine has nothing outstanding: how many URLs the store still
   holds that are not done (made ready to hand out again); the crawl ends only at 0;
+- ``give_back`` hands back, at the end of a run, what this process took and did not finish
+  (Redis: its leases; the others keep their state as it is);
 - ``close`` wakes every waiting ``get`` with ``None``: the crawl is over or stopping.
 
 Hosts are ``host[:port]`` strings (:attr:`CrawlRequest.host`).
@@ -28,6 +38,7 @@ Hosts are ``host[:port]`` strings (:attr:`CrawlRequest.host`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Protocol
 
 from crawler.work import CrawlRequest
@@ -35,6 +46,17 @@ from crawler.work import CrawlRequest
 
 class Frontier(Protocol):
     """Queue of URLs to fetch, with dedupe and per-host scheduling."""
+
+    durable: bool  # kept on disk: commits make a job's output exactly-once across stops
+    shared: bool  # other processes work on the same store
+
+    async def open(self) -> int:
+        """Get ready for the crawl (connect, open the file); the URLs pending from an earlier run."""
+        ...
+
+    async def aclose(self) -> None:
+        """The crawl is over: flush and disconnect (also after the store failed)."""
+        ...
 
     async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
                   limit: int | None = None) -> list[CrawlRequest]:
@@ -72,6 +94,17 @@ class Frontier(Protocol):
         """Space request starts to ``host`` by ``delay`` seconds from now on."""
         ...
 
+    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+        """The records of ``urls`` are written (and, for a durable store, synced): they are done.
+        ``meta`` (the output's committed length...) and ``validators`` (ETag, Last-Modified,
+        body hash by URL) go with them into the same transaction, where there is one."""
+        ...
+
+    async def give_back(self) -> None:
+        """Return what this process took and did not finish, for others to take (the run ends)."""
+        ...
+
     async def settle(self) -> int:
         """Nothing is outstanding in this process: the URLs the store still holds that are not
         done, queued to be handed out again (0 when the crawl is over). A shared store, whose
@@ -84,4 +117,31 @@ class Frontier(Protocol):
 
     def __len__(self) -> int:
         """Requests queued and not yet handed out (may be an estimate, for progress)."""
+        ...
+
+
+class JobStore(Frontier, Protocol):
+    """A durable frontier (``durable`` is true), which a job keeps its own state in too: the
+    output's committed length and run count (``meta``), robots.txt answers, the job's counts."""
+
+    path: Path  # the store's file
+
+    async def meta(self, key: str) -> str | None:
+        """A value stored by :meth:`commit` or :meth:`set_meta`."""
+        ...
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``."""
+        ...
+
+    async def counts(self) -> tuple[int, int]:
+        """(URLs the job knows, URLs done)."""
+        ...
+
+    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        """The robots.txt answer kept for ``origin``: (mode, text, expiry as a Unix time, reason)."""
+        ...
+
+    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        """Keep the robots.txt answer of ``origin``."""
         ...

@@ -29,6 +29,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterable
+from importlib import resources
 from typing import Any
 
 from crawler.errors import FatalError
@@ -37,222 +38,17 @@ from crawler.work import CrawlRequest
 
 log = logging.getLogger("crawler")
 
-_LIB = """
-local P = KEYS[1]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function schedule(host, per_host, now)
-  if redis.call('ZSCORE', P .. 'ready', host) then return end
-  if redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
-  if tonumber(redis.call('HGET', P .. 'busy', host) or '0') >= per_host then return end
-  local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
-  redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
-end
-local function drop_lease(id, per_host, now)
-  local host = redis.call('HGET', P .. 'lhost', id)
-  redis.call('ZREM', P .. 'leases', id)
-  redis.call('HDEL', P .. 'lease', id)
-  redis.call('HDEL', P .. 'lhost', id)
-  if host and redis.call('HDEL', P .. 'slot', id) == 1 then
-    redis.call('HINCRBY', P .. 'busy', host, -1)
-    schedule(host, per_host, now)
-  end
-  return host
-end
-"""
+# The scripts, in crawler/frontier/lua/: each change to the crawl's keys is one of them (lib.lua is
+# prepended to all but claim.lua, which needs none of it).
+SCRIPTS = ("add", "get", "release", "retry", "ack", "give_back", "hold", "claim")
 
-_ADD = _LIB + """
--- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (8 bytes each, end to end),
--- and a JSON list of [host, request JSON, front (1/0)] in the same order.
-local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
-local items = cjson.decode(ARGV[5])
-local out, n, hosts = {}, 0, {}
-for i = 1, #fps / 8 do
-  if limit >= 0 and n >= limit then break end
-  if redis.call('SADD', P .. 'seen', string.sub(fps, i * 8 - 7, i * 8)) == 1 then
-    n = n + 1
-    out[#out + 1] = i - 1
-    if queue then
-      local item = items[i]
-      local host = item[1]
-      if item[3] == 1 then
-        redis.call('LPUSH', P .. 'q:' .. host, item[2])
-      else
-        redis.call('RPUSH', P .. 'q:' .. host, item[2])
-      end
-      hosts[host] = true
-    end
-  end
-end
-if next(hosts) ~= nil then
-  redis.call('INCRBY', P .. 'queued', #out)
-  local now = now_ms()
-  for host in pairs(hosts) do schedule(host, per_host, now) end
-end
-return out
-"""
 
-_GET = _LIB + """
-local per_host, lease_ms, max_lost, worker, delay_ms =
-  tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local now = now_ms()
-redis.call('HSET', P .. 'workers', worker, now)
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 100)) do
-  local payload = redis.call('HGET', P .. 'lease', id)
-  local host = drop_lease(id, per_host, now)
-  if payload and host then
-    local r = cjson.decode(payload)
-    r['lost'] = (r['lost'] or 0) + 1
-    if r['lost'] > max_lost then
-      redis.call('RPUSH', P .. 'dead', cjson.encode(r))
-    else
-      redis.call('LPUSH', P .. 'q:' .. host, cjson.encode(r))
-      redis.call('INCR', P .. 'queued')
-      schedule(host, per_host, now)
-    end
-  end
-end
-local queued = tonumber(redis.call('GET', P .. 'queued') or '0')
-local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
-if #first == 0 then
-  if queued == 0 and redis.call('ZCARD', P .. 'leases') == 0 then return {'done', 0, queued} end
-  local lease = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
-  local wait = 1000
-  if #lease > 0 then wait = math.max(0, tonumber(lease[2]) - now) end
-  return {'wait', wait, queued}
-end
-local out = {'lease', 0, queued}
-local count = tonumber(ARGV[6])
-local lid = redis.call('INCRBY', P .. 'lid', count) - count  -- ids for this call (unused ones are skipped)
-local delays, leased = {}, 0
-for _ = 1, count do
-  local host, at = first[1], tonumber(first[2])
-  if at > now then
-    if #out == 3 then return {'wait', at - now, queued} end
-    break
-  end
-  local q = P .. 'q:' .. host
-  local payload = redis.call('LPOP', q)
-  redis.call('ZREM', P .. 'ready', host)
-  if payload then
-    leased = leased + 1
-    local busy = redis.call('HINCRBY', P .. 'busy', host, 1)
-    local delay = delays[host]
-    if delay == nil then
-      delay = tonumber(redis.call('HGET', P .. 'delay', host) or delay_ms)
-      delays[host] = delay
-    end
-    local nxt = math.max(now + delay, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
-    redis.call('HSET', P .. 'next', host, nxt)
-    -- schedule(), knowing what it would look up: the host just left the ready set.
-    if busy < per_host and redis.call('LLEN', q) > 0 then
-      redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
-    end
-    local id = lid + leased
-    redis.call('HSET', P .. 'lease', id, payload)
-    redis.call('HSET', P .. 'lhost', id, host)
-    redis.call('HSET', P .. 'slot', id, 1)
-    redis.call('ZADD', P .. 'leases', now + lease_ms, id)
-    out[#out + 1] = id
-    out[#out + 1] = payload
-  end
-  first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
-  if #first == 0 then break end
-end
-if leased > 0 then queued = redis.call('DECRBY', P .. 'queued', leased) end
-out[3] = queued
-if #out == 3 then return {'wait', 0, queued} end
-return out
-"""
+def script(name: str) -> str:
+    """The Lua text of script ``name``."""
+    lua = resources.files(__package__).joinpath("lua")
+    text = lua.joinpath(f"{name}.lua").read_text("utf-8")
+    return text if name == "claim" else lua.joinpath("lib.lua").read_text("utf-8") + text
 
-_RELEASE = _LIB + """
-local per_host = tonumber(ARGV[1])
-local now = now_ms()
-for i = 2, #ARGV do
-  local host = redis.call('HGET', P .. 'lhost', ARGV[i])
-  if host and redis.call('HDEL', P .. 'slot', ARGV[i]) == 1 then
-    redis.call('HINCRBY', P .. 'busy', host, -1)
-    schedule(host, per_host, now)
-  end
-end
-return 1
-"""
-
-_RETRY = _LIB + """
-local per_host, id, host, payload, wait = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local now = now_ms()
--- A lease that is gone was retried already (this call again, its first reply lost) or ran out
--- and went back to the queue: pushing the request again would queue it twice.
-if id ~= '0' and redis.call('HEXISTS', P .. 'lease', id) == 0 then return 0 end
-drop_lease(id, per_host, now)
-redis.call('LPUSH', P .. 'q:' .. host, payload)
-redis.call('INCR', P .. 'queued')
-if wait > 0 then
-  local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
-  redis.call('HSET', P .. 'next', host, nxt)
-  if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
-end
-schedule(host, per_host, now)
-return 1
-"""
-
-_ACK = _LIB + """
-local per_host = tonumber(ARGV[1])
-local now, done = nil, 0
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if redis.call('HDEL', P .. 'lease', id) == 1 then  -- still leased (not run out, not given back)
-    done = done + 1
-    redis.call('ZREM', P .. 'leases', id)
-    if redis.call('HDEL', P .. 'slot', id) == 1 then  -- its slot was not released: do it now
-      local host = redis.call('HGET', P .. 'lhost', id)
-      redis.call('HINCRBY', P .. 'busy', host, -1)
-      now = now or now_ms()
-      schedule(host, per_host, now)
-    end
-    redis.call('HDEL', P .. 'lhost', id)
-  end
-end
-if done > 0 then redis.call('INCRBY', P .. 'done', done) end
-return 1
-"""
-
-_GIVE_BACK = _LIB + """
-local per_host = tonumber(ARGV[1])
-local now = now_ms()
-for i = 2, #ARGV do
-  local payload = redis.call('HGET', P .. 'lease', ARGV[i])
-  local host = drop_lease(ARGV[i], per_host, now)
-  if payload and host then
-    redis.call('LPUSH', P .. 'q:' .. host, payload)
-    redis.call('INCR', P .. 'queued')
-    schedule(host, per_host, now)
-  end
-end
-return 1
-"""
-
-_CLAIM = """
--- ARGV: the target's fingerprint, its owner's. KEYS[1]: the prefix.
-local P = KEYS[1]
-if redis.call('SADD', P .. 'seen', ARGV[1]) == 1 then
-  redis.call('HSET', P .. 'owner', ARGV[1], ARGV[2])
-  return 1
-end
-if redis.call('HGET', P .. 'owner', ARGV[1]) == ARGV[2] then return 1 end
-return 0
-"""
-
-_HOLD = _LIB + """
-local host, wait = ARGV[1], tonumber(ARGV[2])
-local now = now_ms()
-local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
-redis.call('HSET', P .. 'next', host, nxt)
-if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
-return 1
-"""
 
 
 KNOWN_MAX = 1_000_000  # URLs a process remembers sending, to spare Redis known links (about 60 MB)
@@ -274,6 +70,7 @@ class RedisFrontier:
     the leases of URLs whose records are written, and :meth:`get` returns None once the whole
     crawl is over (no URL queued, no lease outstanding, in any process)."""
 
+    durable = False
     shared = True  # several processes work on this frontier
 
     def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,
@@ -311,8 +108,9 @@ class RedisFrontier:
         self._adds: list[tuple[list[CrawlRequest], asyncio.Future[list[CrawlRequest]]]] = []
         self._adder: asyncio.Future[None] | None = None
 
-    async def open(self) -> None:
-        """Connect (a fatal error naming the server when it cannot be reached)."""
+    async def open(self) -> int:
+        """Connect (a fatal error naming the server when it cannot be reached); 0 (a process's
+        URLs are those it leases)."""
         import redis.asyncio
         from redis.exceptions import RedisError
 
@@ -322,9 +120,9 @@ class RedisFrontier:
         except (RedisError, OSError) as e:
             await self.redis.aclose()
             raise FatalError(f"--frontier: cannot reach Redis at {self.url}: {e}") from None
-        for name, text in (("add", _ADD), ("get", _GET), ("release", _RELEASE), ("retry", _RETRY),
-                           ("ack", _ACK), ("give_back", _GIVE_BACK), ("hold", _HOLD), ("claim", _CLAIM)):
-            self._scripts[name] = self.redis.register_script(text)
+        for name in SCRIPTS:
+            self._scripts[name] = self.redis.register_script(script(name))
+        return 0
 
     async def aclose(self) -> None:
         """Disconnect."""
@@ -500,6 +298,12 @@ class RedisFrontier:
         lease = self._leases.pop(request.url, 0)
         await self._run("retry", self.per_host, lease, request.host, request_to_json(request), int(wait * 1000))
         self._wake.set()
+
+    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+        """The records of ``urls`` are written: :meth:`ack` (``meta`` and ``validators`` are a
+        durable store's; Redis keeps neither)."""
+        await self.ack(urls)
 
     async def ack(self, urls: Iterable[str]) -> None:
         """The records of ``urls`` are written: their leases end, for good."""

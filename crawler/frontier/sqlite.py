@@ -33,11 +33,12 @@ from typing import Any
 
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_from, spider_request_json
-from crawler.frontier.memory import HostScheduler
+from crawler.frontier.scheduler import HostScheduler
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 
 PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
+WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
 REDIRECT = "redirect"  # the kind of a row that is a redirect target, fetched as its owner's (referrer)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -68,11 +69,16 @@ class SQLiteFrontier(HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
 
-    def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = 10_000,
-                 label: str | None = None) -> None:
+    durable = True
+    shared = False
+
+    def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = WINDOW,
+                 label: str | None = None, due_before: float | None = None) -> None:
         """``label`` names the store in error messages (``job dir jobs/news``; by default the
-        file)."""
+        file). ``due_before`` (a Unix time): URLs done before then are due again when the file
+        is opened (a recrawl)."""
         super().__init__(per_host, delay)
+        self.due_before = due_before
         self.path = Path(path)
         self.label = label or f"frontier file {self.path}"
         self.window = window
@@ -117,11 +123,11 @@ class SQLiteFrontier(HostScheduler):
 
     # -- opening and closing ----------------------------------------------------------------
 
-    async def open(self, due_before: float | None = None) -> int:
-        """Create or reopen the file; the number of URLs still to do (pending). With
-        ``due_before`` (a Unix time), URLs done before then are due again (a recrawl)."""
+    async def open(self) -> int:
+        """Create or reopen the file; the number of URLs still to do (pending, and those due
+        again: ``due_before``)."""
         try:
-            pending = await self._call(self._open, due_before)
+            pending = await self._call(self._open, self.due_before)
         except FatalError as e:
             if self._unusable:  # a corrupt or foreign file: the user's to move away, not a crash
                 raise UsageError(str(e)) from None
@@ -300,6 +306,9 @@ class SQLiteFrontier(HostScheduler):
         assert self._db is not None
         self._db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         return int(self._db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
+
+    async def give_back(self) -> None:
+        """Nothing to hand back: URLs not committed are pending in the file for the next run."""
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
                      validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:

@@ -10,6 +10,7 @@ thread (zlib lets go of the GIL), off the event loop.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import errno
 import gzip
 import io
@@ -23,9 +24,10 @@ from typing import Any
 import aiofiles
 import aiofiles.os
 
+from crawler._version import __version__
 from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.output.encoders import EXTENSIONS, CsvEncoder, Encoder, JsonLinesEncoder, encode, format_of
-from crawler.settings import REDIS_STREAM_SCHEMES
+from crawler.settings import REDIS_STREAM_SCHEMES, Settings
 from crawler.work import Capture, Item
 
 
@@ -266,3 +268,24 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
         encoder = JsonLinesEncoder()
     return FileSink(path, encoder, compress=compress, resume_at=resume_at, part=part,
                     rotate_size=rotate_size, rotate_records=rotate_records, records=records)
+
+
+def expand_output(path: str, run: int) -> str:
+    """``path`` with ``{run}`` (the run's number in its job), ``{date}`` (YYYY-MM-DD) and
+    ``{time}`` (HHMMSS, UTC) filled in."""
+    if "{" not in path:
+        return path
+    now = datetime.datetime.now(datetime.UTC)
+    return (path.replace("{run}", str(run)).replace("{date}", now.strftime("%Y-%m-%d"))
+            .replace("{time}", now.strftime("%H%M%S")))
+
+
+def sink_for(settings: Settings, output: str, resume_at: int | None = None, part: int = 0,
+                records: int = 0) -> FileSink:
+    """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
+    ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
+    return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
+                     rotate_records=settings.rotate_records, records=records,
+                     warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
+                               settings.user_agent.replace("{version}", __version__),
+                               "robots": "obey" if settings.robots else "ignore"})

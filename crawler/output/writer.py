@@ -15,10 +15,27 @@ STOP = None  # put on the queue to end the writer
 
 
 class Sink(Protocol):
-    """Where the writer puts batches (see :class:`crawler.output.files.FileSink`)."""
+    """Where the writer puts batches: a file or stdout (:class:`crawler.output.files.FileSink`),
+    or a Redis stream (:class:`crawler.output.stream.RedisStreamSink`)."""
+
+    path: str  # where it writes now (a rotated output: the part being written)
+    name: str  # for messages ("stdout" for -)
+    captures: bool  # does it take HTTP exchanges (WARC) rather than records and items?
+
+    async def open(self) -> None:
+        """Open it (a usage error when that is not possible)."""
 
     async def write_entries(self, entries: list[Any]) -> None:
-        """Encode and write a batch of output-queue entries."""
+        """Encode and write a batch of output-queue entries (a fatal error when that fails)."""
+
+    async def sync(self) -> None:
+        """Make what is written durable (before a durable crawl commits it)."""
+
+    def state(self) -> dict[str, str]:
+        """Where the output stands, for a durable crawl's commit (its committed length...)."""
+
+    async def close(self) -> None:
+        """Flush and close it."""
 
 
 async def write_loop(

@@ -1,0 +1,168 @@
+"""The producer: seeds, sitemap entries, links and spider requests become accepted URLs.
+
+normalize -> scope -> robots.txt (when its rules are known already) -> budgets -> frontier.add
+
+A URL is counted outstanding before the frontier sees it (a store may hand it out at once). One
+that robots.txt already forbids is accepted without being queued and given back to the caller
+with the reason, to be ended there (:meth:`crawler.core.handle.Handler.finish`): accepting never
+ends a URL itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+
+from crawler.core.scope import Scope
+from crawler.core.state import RunState
+from crawler.fetch.robots import Robots, RobotsRules, origin_of
+from crawler.frontier import Frontier
+from crawler.settings import Settings
+from crawler.spider.api import FollowAll, Request, Spider
+from crawler.urls import normalize_url
+from crawler.work import SITEMAP, CrawlRequest
+
+log = logging.getLogger("crawler")
+
+Refused = list[tuple[CrawlRequest, str]]  # accepted but never to be fetched, with the error to end them with
+
+
+class Acceptor:
+    """Accepts URLs into the frontier under the crawl's scope, robots.txt and budgets."""
+
+    def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope) -> None:
+        self.settings = settings
+        self.state = state
+        self.frontier = frontier
+        self.scope = scope
+        self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
+        self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
+
+    async def accept(self, requests: Iterable[CrawlRequest]) -> Refused:
+        """Accept new URLs (each counted until its record is written; at most ``max_pages`` in
+        all). Those that robots.txt already forbids are accepted but not queued: they are
+        returned with their error, for the caller to end."""
+        state, stats = self.state, self.state.stats
+        requests = list(requests)
+        room = None
+        if self.settings.max_pages:
+            room = self.settings.max_pages - stats.discovered
+            if room <= 0:
+                return []
+        denied: list[CrawlRequest] = []
+        reasons: dict[str, str] = {}
+        if self.robots is not None:
+            rules_of: dict[str, RobotsRules | None] = {}  # one cache look-up per origin
+            allowed = []
+            for r in requests:
+                origin = origin_of(r.url)
+                if origin not in rules_of:
+                    rules_of[origin] = self.robots.cached(origin)
+                rules = rules_of[origin]
+                if rules is not None and not rules.allowed(r.url):
+                    denied.append(r)
+                    reasons[r.url] = rules.reason
+                else:
+                    allowed.append(r)
+            requests = allowed
+        budget = self.settings.max_pages_per_host
+        if budget:
+            requests = self._within_host_budget(requests, budget)
+        now = asyncio.get_running_loop().time()
+        for r in requests:
+            r.queued = now
+        # Counted before the store sees them: a store may hand a URL out (and the writer end
+        # it) before add() returns, and the crawl must not look over meanwhile. What the store
+        # turns away (seen already, over the limit) is taken off the count afterwards.
+        shared = self.frontier.shared  # a shared store's URLs are counted when leased
+        reserved = (0 if shared else len(requests)) + len(denied)
+        state.outstanding += reserved
+        accepted: list[CrawlRequest] = []
+        refused: list[CrawlRequest] = []
+        try:
+            accepted = await self.frontier.add(requests, limit=room)
+            if denied:
+                room = None if room is None else room - len(accepted)
+                refused = await self.frontier.add(denied, queue=False, limit=room)
+        finally:
+            state.outstanding -= reserved - ((0 if shared else len(accepted)) + len(refused))
+        if budget:
+            for r in accepted:
+                self._host_pages[r.host] += 1
+        stats.discovered += len(accepted) + len(refused)
+        return [(r, reasons[r.url]) for r in refused]
+
+    def _within_host_budget(self, requests: list[CrawlRequest], budget: int) -> list[CrawlRequest]:
+        """Those of ``requests`` that fit in their hosts' ``--max-pages-per-host`` budget (some
+        may be known already, so a host can end up a little under it, never over)."""
+        kept = []
+        left: dict[str, int] = {}
+        for r in requests:
+            room = left.get(r.host)
+            if room is None:
+                room = budget - self._host_pages[r.host]
+            if room > 0:
+                kept.append(r)
+            left[r.host] = room - 1
+        return kept
+
+    async def start(self, spider: Spider) -> Refused:
+        """Accept the spider's start URLs and requests (their hosts join the scope)."""
+        requests: list[Request | FollowAll] = []
+        async for start in spider.start():
+            requests.append(start if isinstance(start, Request) else Request(start))
+        for r in requests:
+            assert isinstance(r, Request)
+            url = normalize_url(r.url, self.settings.max_url_length)
+            if url is not None:
+                self.scope.add_seed(url)
+        return await self.accept_requests(requests, None)
+
+    async def accept_requests(self, requests: list[Request | FollowAll], parent: CrawlRequest | None) -> Refused:
+        """Accept requests a spider made (scope and depth apply to those found on pages). Each
+        :class:`Request`'s URL is normalized in place; a :class:`FollowAll`'s URLs already seen
+        are skipped before any request is made for them."""
+        depth = 0 if parent is None else parent.depth + 1
+        if not requests or (parent is not None and 0 <= self.settings.max_depth < depth):
+            return []
+        referrer = parent.url if parent is not None else None
+        scope = self.scope
+        accepted = []
+        for r in requests:
+            if type(r) is FollowAll:
+                urls = r.urls if r.in_scope or parent is None else [u for u in r.urls if scope.allows(u)]
+                new = await self.frontier.unseen(urls) if urls else []
+                if parent is not None:
+                    new = [url for url in new if not scope.is_trap(url)]
+                if r.callback is None and not r.kwargs:
+                    accepted += [CrawlRequest(url, depth, referrer) for url in new]
+                    continue
+                for url in new:
+                    crawl_request = CrawlRequest(url, depth, referrer)
+                    crawl_request.request = Request(url, r.callback, **r.kwargs)
+                    accepted.append(crawl_request)
+                continue
+            assert isinstance(r, Request)
+            url = normalize_url(r.url, self.settings.max_url_length)
+            if url is None or (parent is not None and (not scope.allows(url) or scope.is_trap(url))):
+                log.debug("spider request dropped (not http(s), out of scope or a trap): %.200s", r.url)
+                continue
+            r.url = url
+            crawl_request = CrawlRequest(url, depth, referrer)
+            crawl_request.request = r
+            accepted.append(crawl_request)
+        return await self.accept(accepted) if accepted else []
+
+    async def accept_sitemaps(self, urls: Iterable[str], referrer: str | None = None) -> Refused:
+        """Accept sitemap documents (normalized, in scope) to read seeds from."""
+        found = []
+        for url in urls:
+            normal = normalize_url(url, self.settings.max_url_length)
+            if normal is not None and self.scope.allows(normal):
+                found.append(CrawlRequest(normal, 0, referrer, SITEMAP))
+        return await self.accept(found)
+
+
+__all__ = ["Acceptor", "Refused"]

@@ -1,0 +1,62 @@
+"""What happens once the writer has written a batch: the URLs it ends are committed to the
+frontier (a durable store: after the output is synced, in one transaction with the output's
+length; Redis: their leases acked), counted in the stats, and taken off the outstanding count;
+when nothing is outstanding and the store agrees, the crawl is over."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from crawler.core.state import RunState
+from crawler.durable.recrawl import Remembered
+from crawler.frontier import Frontier
+from crawler.output.writer import Sink
+from crawler.spider.runner import SpiderRunner
+from crawler.work import Done, Unchanged
+
+log = logging.getLogger("crawler")
+
+
+class Committer:
+    """The writer's callback (:func:`crawler.output.writer.write_loop`'s ``on_written``)."""
+
+    def __init__(self, state: RunState, frontier: Frontier, sink: Sink, runner: SpiderRunner,
+                 validators: Remembered) -> None:
+        self.state = state
+        self.frontier = frontier
+        self.sink = sink
+        self.runner = runner
+        self.validators = validators  # the pages' ETag, Last-Modified and hash, to commit with them
+
+    async def __call__(self, entries: list[Any]) -> None:
+        """``entries`` are written: commit, count, and see whether the crawl is over."""
+        state, stats, frontier, runner = self.state, self.state.stats, self.frontier, self.runner
+        records = [e for e in entries if type(e) is Done or type(e) is Unchanged]
+        stats.items = runner.items
+        stats.dropped = runner.dropped
+        stats.callback_errors = runner.callback_errors
+        stats.links_dropped = runner.links_dropped
+        urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
+        if frontier.durable:  # the output synced, then its URLs done: one transaction
+            await self.sink.sync()
+            await frontier.commit(urls, self.sink.state(), self.validators.take(urls))
+        else:
+            await frontier.commit(urls)
+        for record in records:
+            if isinstance(record, Unchanged):
+                stats.unchanged += 1
+            else:
+                stats.count(record)  # a Done
+        state.outstanding -= len(records)
+        if state.outstanding <= 0 and not frontier.shared and not state.stopping.is_set():
+            # Nothing outstanding here: over only if the store agrees it holds nothing.
+            left = await frontier.settle()
+            if left:
+                log.warning("the frontier still holds %d URLs not done: crawling them too", left)
+                state.outstanding += left
+            else:
+                state.finished.set()
+
+
+__all__ = ["Committer"]

@@ -1,0 +1,69 @@
+"""What the parts of one run share: the counts of work (URLs outstanding, fetches in flight),
+the stop and abort events, and the fatal error, if one came.
+
+Every URL accepted into the frontier is *outstanding* from before the frontier can hand it out
+until the writer has written its record; a page's links are accepted before its record is
+queued, so the count can only reach zero when the frontier is empty and nothing is being
+fetched, parsed or written. Then the crawl is over (``finished``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from crawler.errors import FatalError
+from crawler.frontier import Frontier
+from crawler.monitor.stats import Stats
+from crawler.settings import Settings
+
+log = logging.getLogger("crawler")
+
+
+class RunState:
+    """The counters and events of one run."""
+
+    def __init__(self, settings: Settings, stats: Stats, frontier: Frontier) -> None:
+        self.settings = settings
+        self.stats = stats
+        self.frontier = frontier
+        self.in_flight = 0  # requests being fetched or handled by a worker
+        self.outstanding = 0  # URLs of this process not written yet (see the module's docstring)
+        self.fatal: FatalError | None = None
+        self.finished = asyncio.Event()  # nothing outstanding, and the store agrees
+        self.stopping = asyncio.Event()  # take no new work: a signal, --max-runtime, a fatal error
+        self.abort = asyncio.Event()  # end what is in flight now: a second stop, a fatal error
+
+    def stop(self, reason: str = "signal") -> None:
+        """Stop gracefully: take no new URLs, let fetches in flight finish (``shutdown_grace``
+        seconds at most), write what is done. A second call stops at once. ``reason`` is
+        ``"signal"`` (the run counts as interrupted) or ``"max_runtime"`` (it does not)."""
+        if self.stopping.is_set():
+            if not self.abort.is_set() and reason == "signal":
+                log.warning("second stop: ending now, after writing what is already queued")
+                self.abort.set()
+            return
+        if reason == "max_runtime":
+            log.warning("--max-runtime spent: finishing fetches in flight (at most %.0f s)%s",
+                        self.settings.shutdown_grace, "; the same command resumes" if self.frontier.durable else "")
+        else:
+            log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now",
+                        self.settings.shutdown_grace)
+            self.stats.interrupted = True
+        self.stats.stopped_by = reason
+        self.stopping.set()
+        self.frontier.close()
+
+    def fail(self, error: FatalError) -> None:
+        """Stop at once on an error that makes going on pointless (the output or the store
+        cannot be written): what is committed stays, the rest is pending for the next run."""
+        if self.fatal is None:
+            self.fatal = error  # raised by Engine.run(); the command line prints it
+            self.stats.failed = str(error)
+        self.stats.interrupted = True
+        self.stopping.set()
+        self.abort.set()
+        self.frontier.close()
+
+
+__all__ = ["RunState"]

@@ -1,0 +1,259 @@
+"""A fetch worker: takes a request from the frontier, fetches it (robots.txt first, for a host
+not seen yet), and decides what comes of the answer: a retry, a redirect hop, a sitemap's URLs,
+an unchanged page, or the page itself for the handler. ``--concurrency`` of them run at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from crawler import errors
+from crawler.core.accept import Acceptor
+from crawler.core.handle import Handler
+from crawler.core.scope import Scope
+from crawler.core.state import RunState
+from crawler.durable.recrawl import Remembered, conditional_headers
+from crawler.errors import FatalError
+from crawler.fetch.client import Fetcher, FetchResult
+from crawler.fetch.politeness import Politeness
+from crawler.fetch.robots import Robots, origin_of
+from crawler.frontier import Frontier
+from crawler.output.bodies import store_body
+from crawler.parse.sitemaps import SitemapParser
+from crawler.settings import Settings
+from crawler.spider.api import Spider
+from crawler.spider.runner import SpiderRunner
+from crawler.urls import normalize_url
+from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged
+
+log = logging.getLogger("crawler")
+CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
+
+
+class Worker:
+    """The fetch workers' shared logic (each worker is a task running :meth:`run`)."""
+
+    def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope, fetcher: Fetcher,
+                 robots: Robots | None, politeness: Politeness, acceptor: Acceptor, handler: Handler,
+                 runner: SpiderRunner, spider: Spider, output: asyncio.Queue[Any], captures: bool,
+                 validators: Remembered) -> None:
+        self.settings = settings
+        self.state = state
+        self.frontier = frontier
+        self.scope = scope
+        self.fetcher = fetcher
+        self.robots = robots
+        self.politeness = politeness
+        self.acceptor = acceptor
+        self.handler = handler
+        self.runner = runner
+        self.spider = spider
+        self.output = output
+        self.captures = captures  # does the output want each HTTP exchange (WARC)?
+        self.bodies = settings.store_bodies or None
+        self.validators = validators  # a durable crawl's page validators, until committed
+        self._sitemap_origins: set[str] = set()
+
+    async def run(self) -> None:
+        """Take requests until the frontier is closed (or a fatal error)."""
+        state, frontier = self.state, self.frontier
+        measures = state.stats.measures
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                request = await frontier.get()
+            except FatalError as e:  # the frontier's store is gone
+                state.fail(e)
+                return
+            if request is None:
+                return
+            if frontier.shared:
+                state.outstanding += 1  # leased: this process's to finish
+                if request.depth == 0 and request.referrer is None:
+                    self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
+            started = loop.time()
+            if request.queued is not None:
+                measures.frontier_wait.add(started - request.queued)
+                request.queued = None
+            state.in_flight += 1
+            try:
+                records = await self.process(request)
+            except asyncio.CancelledError:
+                raise
+            except FatalError as e:
+                state.fail(e)
+                return
+            except Exception:
+                log.exception("unexpected error on %s", request.url)
+                try:
+                    records = await self.handler.finish(request, None, errors.CONTENT)
+                except Exception:
+                    records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0, depth=request.depth,
+                                    host=request.host, referrer=request.referrer)]
+            finally:
+                state.in_flight -= 1
+                measures.workers_busy += loop.time() - started
+            if records:
+                await self.output.put(records)  # one entry a URL: its items, its Done, ...
+
+    async def process(self, request: CrawlRequest) -> list[Any]:
+        """Fetch and handle one request, holding a slot of its host. Returns what goes to the
+        output queue: its own items and Done (unless it goes back to the frontier for a retry,
+        a redirect hop or after its host's robots.txt was read), its HTTP exchanges (WARC), and
+        the ends of URLs it found that robots.txt forbids."""
+        loop = asyncio.get_running_loop()
+        settings, frontier, handler = self.settings, self.frontier, self.handler
+        if request.started is None:
+            request.started = loop.time()
+        if self.robots is not None:
+            origin = origin_of(request.fetch_url)
+            rules = self.robots.cached(origin)
+            if rules is None:
+                # This slot fetches robots.txt; the page waits its turn (and the host's delay).
+                try:
+                    rules = await self.robots.load(origin)
+                finally:
+                    await frontier.release(request)
+                await self.politeness.apply_robots(request.host, rules)
+                await self.requeue(request, 0.0)
+                if settings.use_sitemaps and origin not in self._sitemap_origins:
+                    self._sitemap_origins.add(origin)
+                    refused = await self.acceptor.accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
+                    return await handler.finish_refused(refused)
+                return []
+            if not rules.allowed(request.fetch_url):
+                await frontier.release(request)
+                # A redirect hop refused: the record says which (the hop's URL is redirect_to).
+                return await handler.finish(request, None, rules.reason,
+                                            redirect_to=request.fetch_url if request.redirects else None)
+        request.attempts += 1
+        sitemap = (SitemapParser(settings.sitemap_max_bytes, settings.sitemap_max_urls)
+                   if request.kind == SITEMAP else None)
+        found: list[Any] = []
+        listed: list[str] = []
+        started = loop.time()
+        try:
+            if sitemap is not None:
+                result = await self._fetch_sitemap(request, sitemap, found, listed)
+            else:
+                public = await self.runner.before_fetch(request)
+                proxy = public.meta.get("proxy") if public is not None else None
+                result = await self.fetcher.fetch(
+                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy,
+                    capture=self.captures)
+        finally:
+            await frontier.release(request)
+        wire = result.wire
+        if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
+            found.append(wire)
+        seconds = loop.time() - started
+        self.state.stats.measures.fetched(request.host, seconds)
+        wait = await self.politeness.after_fetch(request.host, result, seconds)
+        if result.retryable and request.attempts <= settings.retries and not self.state.stopping.is_set():
+            self.state.stats.retries += 1
+            await self.requeue(request, wait)
+            return found
+        if result.location is not None:
+            ended = await self._redirect(request, result)
+            return found if ended is None else [*found, *ended]
+        if sitemap is not None:
+            return [*found, *await handler.finish(request, result, listed=listed)]
+        if frontier.durable:
+            unchanged = self.validators.remember(request, result)
+            if unchanged is not None and wire is not None:
+                wire.revisit = unchanged
+            if unchanged is not None and settings.changed_only:
+                return [*found, Unchanged(request.url)]  # the spider is not called
+        body_path = None
+        if self.bodies is not None and result.body and result.error in (None, errors.HTTP):
+            body_path = await store_body(self.bodies, result.body, result.sha1() or "")
+        return [*found, *await handler.finish(request, result, body_path=body_path)]
+
+    def _keep_body(self, media_type: str | None) -> bool:
+        return self.settings.changed_only or self.bodies is not None or self.spider.wants_body(media_type)
+
+    def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
+        """A spider request's own headers, and conditional GET headers on a recrawl. Once a
+        redirect has left the request's origin, its credentials (Authorization, Cookie,
+        Proxy-Authorization) are not sent on: they were meant for the first site only."""
+        conditional = conditional_headers(request) if self.frontier.durable else None
+        own = request.request.headers if request.request is not None else None
+        if own and request.redirects and origin_of(request.fetch_url) != origin_of(request.url):
+            own = {k: v for k, v in own.items() if k.lower() not in CREDENTIALS}
+        return (own or {}) | (conditional or {}) if own or conditional else None
+
+    async def requeue(self, request: CrawlRequest, wait: float) -> None:
+        """Send ``request`` back to the frontier, not to be handed out before ``wait`` seconds
+        (a retry, a redirect hop, a page that waited for robots.txt). On a shared frontier it
+        is no longer this process's to finish: whoever leases it next counts it."""
+        request.queued = asyncio.get_running_loop().time()
+        await self.frontier.retry(request, wait)
+        if self.frontier.shared:
+            self.state.outstanding -= 1
+        # A requeued request can be ready again at once, and an in-memory frontier hands it out
+        # without suspending: yield here, so a worker can never cycle requeue -> get and starve
+        # the task it waits for.
+        await asyncio.sleep(0)
+
+    async def _redirect(self, request: CrawlRequest, result: FetchResult) -> list[Any] | None:
+        """Send ``request`` on to the redirect's target through the frontier (so the target's
+        host slot, delay and robots.txt apply to the hop); None then. When the hop is refused
+        (scope, too many) or the target is another URL's (linked itself, or where another
+        redirect went), the request ends here: what its end makes, its record saying where the
+        redirect pointed (``redirect_to``)."""
+        target = result.location
+        assert target is not None
+        error = None
+        if not self.scope.allows(target):
+            log.debug("redirect from %s to %s blocked by the scope", request.fetch_url, target)
+            error = errors.REDIRECT_BLOCKED
+        elif (target == request.fetch_url or (request.visited is not None and target in request.visited)
+                or request.redirects >= self.settings.max_redirects):
+            error = errors.TOO_MANY_REDIRECTS
+        elif not await self.frontier.claim(target, request.url, request.depth):
+            log.debug("redirect from %s to %s: a URL of the crawl already, not fetched again",
+                      request.fetch_url, target)
+            return await self.handler.finish(request, result, redirect_to=target)
+        if error is not None:
+            return await self.handler.finish(request, result, error, redirect_to=target)
+        request.redirect(target, result.status or 302)
+        await self.requeue(request, 0.0)
+        return None
+
+    async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
+                             found: list[Any], listed: list[str]) -> FetchResult:
+        """Fetch a sitemap, accepting the URLs it lists as they are parsed (the in-scope ones
+        are added to ``listed``); the result."""
+
+        async def take() -> None:
+            pages: list[CrawlRequest] = []
+            for entry in parser.take():
+                url = normalize_url(entry.loc, self.settings.max_url_length)
+                if url is None or not self.scope.allows(url):
+                    continue
+                listed.append(url)
+                kind = SITEMAP if entry.is_sitemap else PAGE
+                pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
+            found.extend(await self.handler.finish_refused(await self.acceptor.accept(pages)))
+
+        async def consume(data: bytes) -> bool:
+            parser.feed(data)
+            await take()
+            return not parser.full  # at the cap, the rest is not read
+
+        result = await self.fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
+                                          limit=self.settings.sitemap_max_bytes, capture=self.captures)
+        if result.error is None and result.location is None and result.status is not None and result.status < 300:
+            parser.close()
+            await take()
+            if parser.full:
+                log.warning("sitemap %s lists more than %d URLs (sitemap_max_urls, the protocol's limit): "
+                            "the rest are left out", request.fetch_url, parser.max_urls)
+            elif parser.error is not None:
+                log.warning("sitemap %s: %s", request.fetch_url, parser.error)
+                result.error = errors.CONTENT
+        return result
+
+
+__all__ = ["Worker"]

@@ -1,0 +1,28 @@
+-- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (8 bytes each, end to end),
+-- and a JSON list of [host, request JSON, front (1/0)] in the same order.
+local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local items = cjson.decode(ARGV[5])
+local out, n, hosts = {}, 0, {}
+for i = 1, #fps / 8 do
+  if limit >= 0 and n >= limit then break end
+  if redis.call('SADD', P .. 'seen', string.sub(fps, i * 8 - 7, i * 8)) == 1 then
+    n = n + 1
+    out[#out + 1] = i - 1
+    if queue then
+      local item = items[i]
+      local host = item[1]
+      if item[3] == 1 then
+        redis.call('LPUSH', P .. 'q:' .. host, item[2])
+      else
+        redis.call('RPUSH', P .. 'q:' .. host, item[2])
+      end
+      hosts[host] = true
+    end
+  end
+end
+if next(hosts) ~= nil then
+  redis.call('INCRBY', P .. 'queued', #out)
+  local now = now_ms()
+  for host in pairs(hosts) do schedule(host, per_host, now) end
+end
+return out
