@@ -61,3 +61,32 @@ def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     proc = run_cli("config", "--show", "--config", str(config))
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"crawler: error: --per-host (from {config}): must be at least 1, got 0"
+
+
+def test_the_example_config_holds_every_setting_at_its_default_with_its_comment() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from crawler.settings import default_values, setting_help
+
+    root = Path(__file__).resolve().parent.parent
+    lines = (root / "config" / "crawler.example.toml").read_text("utf-8").splitlines()
+    found = {}
+    for line in lines:
+        match = re.match(r"^# (\w+) = (.*?)\s+# (.+)$", line)
+        if match:
+            found[match.group(1)] = (tomllib.loads(f"v = {match.group(2)}")["v"], match.group(3))
+    defaults, texts = default_values(), setting_help()
+    assert set(found) == set(defaults)
+    for key, (value, comment) in found.items():
+        assert value == defaults[key] and comment == texts[key], key
+
+
+def test_the_readme_recipes_are_the_config_files() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text("utf-8")
+    for name in ("cron/crawler.crontab", "systemd/crawl-news.service", "systemd/crawl-news.timer"):
+        assert (root / "config" / name).read_text("utf-8") in readme, name

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from crawler.cli.options import Parser
 from crawler.cli.seeds import read_seeds
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.redis import RedisFrontier, crawl_status
@@ -23,9 +24,7 @@ from crawler.work import CrawlRequest
 
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
-    from crawler.cli.main import _Parser
-
-    p = _Parser(prog=f"crawler {command}", description=text)
+    p = Parser(prog=f"crawler {command}", description=text)
     p.add_argument("--frontier", required=True, metavar="URL", help="the crawl's Redis: redis://host:port/db")
     p.add_argument("--crawl-id", required=True, metavar="NAME", help="the crawl's id")
     return p

@@ -111,6 +111,21 @@ def default_values() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+_COMMENTED = re.compile(r"^(\w+)\s*=.*?#\s*(.+?)\s*$")
+
+
+def setting_help() -> dict[str, str]:
+    """Each setting's comment in ``defaults.toml``: the one text that explains it, in the file,
+    in ``--help`` and in ``config/crawler.example.toml``."""
+    text = resources.files(__package__).joinpath("defaults.toml").read_text("utf-8")
+    found = {}
+    for line in text.splitlines():
+        match = _COMMENTED.match(line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a user's TOML settings file; raise :class:`UsageError` naming what is wrong."""
     try:

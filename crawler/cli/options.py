@@ -1,0 +1,154 @@
+"""The command line's options: one for each setting (its help is the setting's comment in
+``settings/defaults.toml``), and the settings they make, layered over the config file and the
+environment. Shared by every command (crawl, demo, config, seed, status)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from typing import Any, NoReturn
+
+from crawler._version import __version__
+from crawler.errors import UsageError
+from crawler.settings import Settings, default_values, load_settings_with_sources, setting_help
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+EXIT_PIPE = 141  # stdout closed by its reader: what a shell reports for a filter ended by SIGPIPE
+DEMO_OUTPUT = "demo.jsonl"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, no usage block: ``crawler: error: ...``, exit 2."""
+        self.exit(EXIT_USAGE, f"crawler: error: {message}\n")
+
+
+# (group, flags, extra argparse arguments) of each option that sets a setting; its help is the
+# setting's comment in defaults.toml, its default read from there.
+_OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
+    ("output", ("--spider",), {"metavar": "MODULE:CLASS"}),
+    ("output", ("-o", "--output"), {"metavar": "PATH"}),
+    ("output", ("--format",), {"choices": ["jsonl", "csv", "warc"]}),
+    ("output", ("--rotate-size",), {"metavar": "SIZE"}),
+    ("output", ("--rotate-records",), {"metavar": "N"}),
+    ("output", ("--store-bodies",), {"metavar": "DIR"}),
+    ("output", ("--stats",), {"metavar": "FILE"}),
+    ("output", ("--report",), {"metavar": "FILE.html"}),
+    ("output", ("--log-level",), {"metavar": "LEVEL"}),
+    ("output", ("--log-format",), {"choices": ["text", "json"]}),
+    ("output", ("--metrics-port",), {"metavar": "PORT"}),
+    ("output", ("--stats-interval",), {"metavar": "SECONDS"}),
+    ("scheduling", ("--parse-isolation",), {"choices": ["thread", "process"]}),
+    ("scheduling", ("--concurrency",), {"metavar": "N"}),
+    ("scheduling", ("--per-host",), {"metavar": "N"}),
+    ("scheduling", ("--delay",), {"metavar": "SECONDS"}),
+    ("scheduling", ("--max-pages",), {"metavar": "N"}),
+    ("scheduling", ("--max-pages-per-host",), {"metavar": "N"}),
+    ("scheduling", ("--max-links-per-page",), {"metavar": "N"}),
+    ("scheduling", ("--max-depth",), {"metavar": "N"}),
+    ("scope", ("--scope",), {"choices": ["host", "domain", "any"]}),
+    ("scope", ("--allow-domain",), {"metavar": "D", "action": "append"}),
+    ("scope", ("--deny-domain",), {"metavar": "D", "action": "append"}),
+    ("scope", ("--include",), {"metavar": "REGEX", "action": "append"}),
+    ("scope", ("--exclude",), {"metavar": "REGEX", "action": "append"}),
+    ("politeness", ("--sitemap",), {"metavar": "URL", "action": "append"}),
+    ("durable crawls", ("--job-dir",), {"metavar": "DIR"}),
+    ("durable crawls", ("--frontier",), {"metavar": "URL"}),
+    ("durable crawls", ("--max-runtime",), {"metavar": "DURATION"}),
+    ("durable crawls", ("--recrawl-after",), {"metavar": "DURATION"}),
+    ("distributed crawls", ("--crawl-id",), {"metavar": "NAME"}),
+    ("distributed crawls", ("--lease-timeout",), {"metavar": "SECONDS"}),
+    ("distributed crawls", ("--workers",), {"metavar": "N"}),
+    ("distributed crawls", ("--worker",), {"metavar": "NAME"}),
+    ("fetching", ("--user-agent",), {"metavar": "UA"}),
+    ("fetching", ("--timeout",), {"metavar": "SECONDS"}),
+    ("fetching", ("--max-bytes",), {"metavar": "N"}),
+    ("fetching", ("--retries",), {"metavar": "N"}),
+]
+# Switches: (group, flag, setting, value set).
+_SWITCHES: list[tuple[str, str, str, bool]] = [
+    ("scope", "--allow-private", "allow_private", True),
+    ("durable crawls", "--changed-only", "changed_only", True),
+    ("politeness", "--no-robots", "robots", False),
+    ("politeness", "--autothrottle", "autothrottle", True),
+    ("politeness", "--use-sitemaps", "use_sitemaps", True),
+]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return {"": "none", "-": "- (stdout)"}.get(value, str(value)) if isinstance(value, str) else str(value)
+
+
+def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.ArgumentParser:
+    """The option parser: every help text is a setting's comment in ``settings/defaults.toml``
+    and every default shown is read from there."""
+    defaults = default_values()
+    if demo:
+        defaults["output"] = DEMO_OUTPUT
+    texts = setting_help()
+    p = Parser(
+        prog=prog,
+        description=("Serve a generated site on 127.0.0.1 and crawl it." if demo else
+                     "Crawl the web from seed URLs and write one JSON record per URL."),
+        epilog="Every option can also be set in a TOML file given with --config (keys spelled "
+               "with underscores: per_host = 4); the command line wins.",
+        argument_default=argparse.SUPPRESS,
+    )
+    p.add_argument("--version", action="version", version=f"crawler {__version__}")
+    if not demo:
+        p.add_argument("--seeds", metavar="FILE",
+                       help="seed URLs, one a line; - reads stdin (required unless --sitemap is given)")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file (default: none)")
+    groups: dict[str, Any] = {}
+    for group, flags, extra in _OPTIONS:
+        if group not in groups:
+            groups[group] = p.add_argument_group(group)
+        key = flags[-1][2:].replace("-", "_")
+        groups[group].add_argument(*flags, help=f"{texts[key]} (default: {_shown(defaults[key])})", **extra)
+    for group, flag, key, value in _SWITCHES:
+        default = "on" if defaults[key] else "off"
+        groups[group].add_argument(flag, dest=key, action="store_const", const=value,
+                                   help=f"{texts[key]} (default: {default})")
+    shown = groups["output"].add_mutually_exclusive_group()
+    shown.add_argument("--progress", dest="progress", action="store_const", const=True,
+                       help=f"{texts['progress']} (--progress: true; default: auto)")
+    shown.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                       help="no live progress; a JSON stats line every --stats-interval seconds instead")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Settings:
+    """Settings from parsed options: built-in defaults < ``defaults`` < ``--config`` <
+    ``CRAWLER_*`` environment variables < options."""
+    return settings_and_sources(args, defaults)[0]
+
+
+def settings_and_sources(args: argparse.Namespace,
+                          defaults: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]:
+    given = vars(args).copy()
+    config_file = given.pop("config", None)
+    given.pop("seeds", None)
+    given.pop("show", None)
+    if defaults:
+        given = defaults | given
+    return load_settings_with_sources(given, config_file=config_file, overrides_source="command line",
+                                      environ=os.environ)
+
+
+def show_config(argv: list[str]) -> int:
+    """``python -m crawler config --show [options]``: the effective settings and their sources."""
+    parser = build_parser("crawler config")
+    parser.add_argument("--show", action="store_true", help="print the effective settings and where each came from")
+    args = parser.parse_args(argv)
+    if not getattr(args, "show", False):
+        raise UsageError("config: say --show (python -m crawler config --show [options])")
+    settings, sources = settings_and_sources(args)
+    values = dataclasses.asdict(settings)
+    for key, value in values.items():
+        shown = list(value) if isinstance(value, tuple) else value
+        print(f"{key} = {json.dumps(shown)}  # {sources.get(key, 'default')}")
+    return EXIT_OK
