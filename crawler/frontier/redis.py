@@ -51,6 +51,9 @@ def script(name: str) -> str:
 
 
 
+LEASE_BATCH = 32  # requests leased in one call at most (for the workers waiting at once)
+POLL = 0.05  # seconds between looks at Redis while no host is ready (other processes add and release)
+RECONNECT_FIRST, RECONNECT_MAX = 0.05, 1.0  # backoff of calls to a Redis that is gone: first and longest wait
 KNOWN_MAX = 1_000_000  # URLs a process remembers sending, to spare Redis known links (about 60 MB)
 
 
@@ -144,7 +147,7 @@ class RedisFrontier:
 
         loop = asyncio.get_running_loop()
         deadline = None
-        wait = 0.05
+        wait = RECONNECT_FIRST
         while True:
             try:
                 answer = await make()
@@ -159,7 +162,7 @@ class RedisFrontier:
                     raise FatalError(f"--frontier: lost Redis at {self.url} for more than "
                                      f"{self.reconnect_for:.0f} s: {e}") from None
                 await asyncio.sleep(wait)
-                wait = min(wait * 2, 1.0)
+                wait = min(wait * 2, RECONNECT_MAX)
                 continue
             if self._outage is not None:
                 log.warning("Redis at %s is back after %.1f s", self.url, loop.time() - self._outage)
@@ -243,7 +246,7 @@ class RedisFrontier:
                 if self._over:
                     return None
                 if self._pump is None or self._pump.done():
-                    self._pump = asyncio.ensure_future(self._lease(min(self._getters, 32)))
+                    self._pump = asyncio.ensure_future(self._lease(min(self._getters, LEASE_BATCH)))
                 await asyncio.shield(self._pump)
             return None
         finally:
@@ -265,11 +268,11 @@ class RedisFrontier:
         if kind == "done":
             self._over = True
             return
-        # Nothing ready: wait for the soonest host (at most 50 ms, since other
+        # Nothing ready: wait for the soonest host (at most POLL, since other
         # processes add and release too), or for this process to add, release or close.
         self._wake.clear()
         try:
-            await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, 0.05))
+            await asyncio.wait_for(self._wake.wait(), min(int(answer[1]) / 1000, POLL))
         except TimeoutError:
             pass
 
