@@ -21,7 +21,7 @@ from crawler.work import Capture
 
 # gzip level of WARC members: page bodies are most of a WARC, and at level 6 compressing them
 # took a whole core at 2,000 pages/s here; level 1 is 2.5 times faster for about 25% more bytes.
-GZIP_LEVEL = 1  # a WARC member a record: bodies are most of a WARC, and level 6 took a core at 2,000 pages/s
+GZIP_LEVEL = 1
 # Hop-by-hop framing that no longer describes the stored body (aiohttp removed the chunking).
 _DROPPED = frozenset({"transfer-encoding"})
 
