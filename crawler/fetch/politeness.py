@@ -13,16 +13,27 @@ The frontier enforces a host's delay and holds; this module decides them:
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from crawler.fetch.client import FetchResult, backoff_delay
 from crawler.fetch.robots import RobotsRules
-from crawler.frontier import Frontier
 from crawler.settings import Settings
+
+
+class HostClock(Protocol):
+    """What politeness moves: each host's next start (the frontier's scheduling)."""
+
+    async def hold(self, host: str, wait: float) -> None:
+        """Start nothing on ``host`` for ``wait`` seconds."""
+
+    async def set_delay(self, host: str, delay: float) -> None:
+        """Space request starts to ``host`` by ``delay`` seconds."""
 
 
 class Politeness:
     """Per-host delays and backoff of one crawl."""
 
-    def __init__(self, settings: Settings, frontier: Frontier) -> None:
+    def __init__(self, settings: Settings, frontier: HostClock) -> None:
         self.settings = settings
         self.frontier = frontier
         self._floor: dict[str, float] = {}  # host -> least delay (robots Crawl-delay)

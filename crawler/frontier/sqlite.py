@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import os
 import sqlite3
 import time
@@ -32,37 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import FatalError, UsageError
-from crawler.frontier.codec import spider_request_from, spider_request_json
+from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
+from crawler.frontier.sqlite_schema import DONE, IN_FLIGHT, PENDING, RECORD_ONLY, REDIRECT, SCHEMA, request_of
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 
-PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
-REDIRECT = "redirect"  # the kind of a row that is a redirect target, fetched as its owner's (referrer)
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS urls (
-    id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL UNIQUE,
-    host TEXT NOT NULL,
-    depth INTEGER NOT NULL,
-    referrer TEXT,
-    kind TEXT NOT NULL,
-    lastmod TEXT,
-    state INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    done_at REAL,
-    etag TEXT,
-    last_modified TEXT,
-    content_hash TEXT,
-    spider_request TEXT
-);
-CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS robots (
-    origin TEXT PRIMARY KEY, mode TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL, reason TEXT NOT NULL
-);
-"""
 
 
 class SQLiteFrontier(HostScheduler):
@@ -141,7 +116,7 @@ class SQLiteFrontier(HostScheduler):
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        db.executescript(SCHEMA)
         db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         if due_before is not None:
             db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
@@ -380,7 +355,7 @@ class SQLiteFrontier(HostScheduler):
                     self._unloaded = 0
                     break
                 self._unloaded = max(0, self._unloaded - len(rows))
-                self.push(_request(row) for row in rows)
+                self.push(request_of(row) for row in rows)
         finally:
             self._refilling = False
 
@@ -394,13 +369,3 @@ class SQLiteFrontier(HostScheduler):
         if rows:
             self._loaded_upto = rows[-1][0]
         return rows
-
-
-def _request(row: tuple[Any, ...]) -> CrawlRequest:
-    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request = row
-    request = CrawlRequest(url, depth, referrer, kind, lastmod)
-    if etag or last_modified or content_hash:
-        request.validators = (etag, last_modified, content_hash)
-    if spider_request:
-        request.request = spider_request_from(url, json.loads(spider_request))
-    return request

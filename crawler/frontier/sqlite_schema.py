@@ -1,0 +1,47 @@
+"""The SQLite frontier's file: its tables, the states of a URL's row, and rows made requests
+again (:mod:`crawler.frontier.sqlite` runs the file)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crawler.frontier.codec import spider_request_from
+from crawler.work import CrawlRequest
+
+PENDING, IN_FLIGHT, DONE, RECORD_ONLY = 0, 1, 2, 3
+REDIRECT = "redirect"  # the kind of a row that is a redirect target, fetched as its owner's (referrer)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    referrer TEXT,
+    kind TEXT NOT NULL,
+    lastmod TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    done_at REAL,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    spider_request TEXT
+);
+CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS robots (
+    origin TEXT PRIMARY KEY, mode TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL, reason TEXT NOT NULL
+);
+"""
+
+
+
+def request_of(row: tuple[Any, ...]) -> CrawlRequest:
+    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request = row
+    request = CrawlRequest(url, depth, referrer, kind, lastmod)
+    if etag or last_modified or content_hash:
+        request.validators = (etag, last_modified, content_hash)
+    if spider_request:
+        request.request = spider_request_from(url, json.loads(spider_request))
+    return request
