@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _normal_ipv4(host: str) -> bool:
     return True
 
 
-def ipv4_host(host: str) -> str | bool | None:
+def ipv4_host(host: str) -> str | Literal[False] | None:
     """A host that ends in a number is an IPv4 address in one of its spellings (as browsers
     read it, by the WHATWG URL standard): ``127.1``, ``2130706433``, ``0x7f.1`` and ``0177.0.0.1``
     are all ``127.0.0.1``. Returns the dotted quad, None when such a host is not a valid address,
@@ -197,10 +198,11 @@ def _normalize_slow(url: str, max_length: int) -> str | None:
         host = netloc[: netloc.find("]") + 1]
     else:
         host = netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
-    host = _normal_host(host)
-    if host is None:
+    normal_host = _normal_host(host)
+    if normal_host is None:
         log.debug("dropped URL with a bad host: %.200r", url)
         return None
+    host = normal_host
     if port is not None and port != int(_DEFAULT_PORTS[scheme]):
         host = f"{host}:{port}"
     path = remove_dot_segments(_encode(parts.path or "/", _PATH_SAFE))

@@ -5,12 +5,25 @@ the output (:class:`Item`, a spider's item; :class:`Done`, a URL's end; :class:`
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from crawler.urls import host_of
 
 PAGE = "page"
 SITEMAP = "sitemap"
+
+
+class SpiderRequest(Protocol):
+    """What the pipeline reads of a spider's own request (:class:`crawler.spider.api.Request`),
+    which rides along with the :class:`CrawlRequest` it made."""
+
+    url: str
+    callback: Callable[..., Any] | str | None
+    errback: Callable[..., Any] | str | None
+    meta: dict[str, Any]
+    headers: dict[str, str] | None
+    priority: int
 
 
 class CrawlRequest:
@@ -54,7 +67,7 @@ class CrawlRequest:
         self.hop: tuple[str, int] | None = None  # (URL, status) of the last redirect answer
         self.started: float | None = None  # loop time of the first attempt
         self.queued: float | None = None  # loop time it went into the frontier (this process)
-        self.request: Any = None  # the spider's crawler.spider.api.Request, if it made this one
+        self.request: SpiderRequest | None = None  # the spider's own request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
 

@@ -32,8 +32,9 @@ class JsonFormatter(logging.Formatter):
 
         entry: dict[str, Any] = {"time": utc_now_iso(), "level": record.levelname.lower(),
                                  "logger": record.name, "message": record.getMessage()}
-        if getattr(record, "stats", None) is not None:
-            entry["stats"] = record.stats
+        stats = getattr(record, "stats", None)
+        if stats is not None:
+            entry["stats"] = stats
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -43,7 +44,7 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it)."""
 
-        @property  # type: ignore[override]
+        @property
         def stream(self) -> Any:
             return sys.stderr
 

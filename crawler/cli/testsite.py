@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import cast
 
 from aiohttp import web
 
@@ -146,7 +147,7 @@ class ServerThread:
         for _ in range(self.sites):
             site = web.TCPSite(self._runner, self.host, 0, backlog=1024, ssl_context=self.ssl_context)
             await site.start()
-            server = site._server
+            server = cast(asyncio.Server | None, site._server)
             assert server is not None and server.sockets
             self.ports.append(server.sockets[0].getsockname()[1])
         self.port = self.ports[0]

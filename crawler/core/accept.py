@@ -145,12 +145,12 @@ class Acceptor:
                     accepted.append(crawl_request)
                 continue
             assert isinstance(r, Request)
-            url = normalize_url(r.url, self.settings.max_url_length)
-            if url is None or (parent is not None and (not scope.allows(url) or scope.is_trap(url))):
+            normal = normalize_url(r.url, self.settings.max_url_length)
+            if normal is None or (parent is not None and (not scope.allows(normal) or scope.is_trap(normal))):
                 log.debug("spider request dropped (not http(s), out of scope or a trap): %.200s", r.url)
                 continue
-            r.url = url
-            crawl_request = CrawlRequest(url, depth, referrer)
+            r.url = normal
+            crawl_request = CrawlRequest(normal, depth, referrer)
             crawl_request.request = r
             accepted.append(crawl_request)
         return await self.accept(accepted) if accepted else []

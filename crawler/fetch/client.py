@@ -81,8 +81,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -91,7 +89,7 @@ def backoff_delay(attempt: int, settings: Settings, retry_after: float | None = 
     (``retry_backoff`` doubling, at most ``retry_backoff_max``), at least what ``Retry-After``
     asked for (capped the same way)."""
     cap = settings.retry_backoff_max
-    base = min(cap, settings.retry_backoff * 2 ** max(attempt - 1, 0))
+    base = min(cap, settings.retry_backoff * 2.0 ** max(attempt - 1, 0))
     wait = base / 2 + random.uniform(0, base / 2)
     if retry_after is not None:
         wait = max(wait, min(retry_after, cap))

@@ -165,7 +165,7 @@ class _Zstd:
             raise Truncated("the zstd stream is cut short")
 
 
-_STAGES = {"gzip": _Gzip, "x-gzip": _Gzip, "deflate": _Deflate, "br": _Brotli, "zstd": _Zstd}
+_STAGES: dict[str, type[_Stage]] = {"gzip": _Gzip, "x-gzip": _Gzip, "deflate": _Deflate, "br": _Brotli, "zstd": _Zstd}
 
 
 def codings_of(header: str | None) -> list[str]:

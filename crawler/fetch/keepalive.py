@@ -21,7 +21,7 @@ ends at that one page of that server.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -47,7 +47,7 @@ class Connector(aiohttp.TCPConnector):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._factory = functools.partial(_Handler, loop=self._loop)
+        self._factory = cast("functools.partial[ResponseHandler]", functools.partial(_Handler, loop=self._loop))
         self._distrusted: set[Any] = set()  # connection keys (host, port, TLS...) not kept alive
 
     async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:

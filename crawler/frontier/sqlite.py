@@ -25,10 +25,10 @@ import errno
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_json
@@ -37,6 +37,7 @@ from crawler.frontier.sqlite_schema import DONE, IN_FLIGHT, PENDING, RECORD_ONLY
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 
+T = TypeVar("T")
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
 
 
@@ -67,7 +68,7 @@ class SQLiteFrontier(HostScheduler):
         self._adds: list[tuple[list[CrawlRequest], bool, int | None, asyncio.Future[list[CrawlRequest]]]] = []
         self._flusher: asyncio.Future[None] | None = None
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the database thread. A failure of the store (a full disk, an I/O
         error, a file that is no database) is fatal: it is raised as a :class:`FatalError`
         naming the store, by this call and every later one, and the adds waiting for their
@@ -253,7 +254,7 @@ class SQLiteFrontier(HostScheduler):
 
     async def counts(self) -> tuple[int, int]:
         """(URLs the job knows, URLs done), redirect targets left out (fetched as another's)."""
-        return await self._call(self._counts)  # type: ignore[no-any-return]
+        return await self._call(self._counts)
 
     def _counts(self) -> tuple[int, int]:
         assert self._db is not None

@@ -19,8 +19,14 @@ class Sink(Protocol):
     or a Redis stream (:class:`crawler.output.stream.RedisStreamSink`)."""
 
     path: str  # where it writes now (a rotated output: the part being written)
-    name: str  # for messages ("stdout" for -)
-    captures: bool  # does it take HTTP exchanges (WARC) rather than records and items?
+
+    @property
+    def name(self) -> str:
+        """The output for messages ("stdout" for -)."""
+
+    @property
+    def captures(self) -> bool:
+        """Does it take HTTP exchanges (WARC) rather than records and items?"""
 
     async def open(self) -> None:
         """Open it (a usage error when that is not possible)."""

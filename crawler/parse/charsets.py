@@ -28,14 +28,15 @@ def _codec(label: str | None, in_document: bool = False) -> str | None:
     encoding = webencodings.lookup(label)
     if encoding is None:
         return None
-    name = encoding.name
+    name: str = encoding.name
     if in_document and name in ("utf-16le", "utf-16be"):
         return "utf-8"
     if in_document and name == "x-user-defined":
         return "cp1252"
     if name in ("replacement", "x-user-defined"):
         return name
-    return _PYTHON_CODEC.get(name, encoding.codec_info.name)
+    codec: str = encoding.codec_info.name
+    return _PYTHON_CODEC.get(name, codec)
 
 
 def sniff_encoding(body: bytes, header_charset: str | None) -> str:
@@ -62,6 +63,7 @@ def decode_html(body: bytes, header_charset: str | None) -> str:
     if encoding == "replacement":  # ISO-2022-KR and the like: one U+FFFD for the document
         return "\ufffd" if body else ""
     if encoding == "x-user-defined":  # no Python codec of that name
-        return webencodings.decode(body, webencodings.lookup(encoding), errors="replace")[0]
+        decoded: str = webencodings.decode(body, webencodings.lookup(encoding), errors="replace")[0]
+        return decoded
     text = body.decode(encoding, errors="replace")
     return text[1:] if text.startswith("\ufeff") else text

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import cast
 
 from crawler.fetch.codings import GZIP_MAGIC, CodingError, Decoder, TooLarge
 
@@ -41,7 +43,7 @@ class SitemapParser:
         self._head = b""
         self._inflate: Decoder | None = None
         self._started = False
-        self._parser = ET.XMLPullParser(events=("start", "end"))
+        self._parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
         self._root: ET.Element | None = None
         self._entries: list[SitemapEntry] = []
         self.error: SitemapError | None = None
@@ -112,7 +114,8 @@ class SitemapParser:
         return entries
 
     def _drain(self) -> None:
-        for event, elem in self._parser.read_events():
+        # Only start and end events were asked for: each is (event, element).
+        for event, elem in cast("Iterator[tuple[str, ET.Element]]", self._parser.read_events()):
             tag = elem.tag.rpartition("}")[2]
             if event == "start":
                 if self._root is None:

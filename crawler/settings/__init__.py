@@ -226,11 +226,12 @@ def parse_size(value: Any) -> int:
     """Bytes from ``1000000``, ``"500K"``, ``"100MB"`` or ``"1GiB"`` (K, M, G, T are powers of
     1024); ValueError else."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return int(value)
     match = _SIZE.fullmatch(str(value))
     if not match:
         raise ValueError(value)
-    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+    size: int = int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+    return size
 
 
 def parse_duration(value: Any) -> float:

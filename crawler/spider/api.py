@@ -38,8 +38,8 @@ class Request:
     """
 
     url: str
-    callback: Callable[..., Any] | None = None
-    errback: Callable[..., Any] | None = None
+    callback: Callable[..., Any] | str | None = None  # a str: a method's name (a resumed request)
+    errback: Callable[..., Any] | str | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     headers: dict[str, str] | None = None
     priority: int = 0

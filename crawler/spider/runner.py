@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, cast
 
 from crawler import errors
 from crawler.fetch.client import FetchResult
@@ -64,10 +64,11 @@ class SpiderRunner:
         """Run the hooks' ``process_request`` on the spider's request; it, for the fetch (None
         when there are no hooks and the request is not the spider's own)."""
         if not self.hooks:
-            return request.request  # type: ignore[no-any-return]
-        public = request.request
+            return _own(request)
+        public = _own(request)
         if public is None:
-            public = request.request = Request(request.url)
+            public = Request(request.url)
+            request.request = public
         for hook in self.hooks:
             await _maybe_await(getattr(hook, "process_request", None), public, self.spider)
         return public
@@ -94,7 +95,7 @@ class SpiderRunner:
         ``listed``: the request was a sitemap, which listed these URLs; ``body_path``: where
         ``--store-bodies`` saved the body. Returns the items and requests made, and the URL's
         error name."""
-        public = request.request or Request(request.url)
+        public = _own(request) or Request(request.url)
         fetched_at = utc_now_iso()
         if redirect_to is not None:  # no page for the callback: the errback says where it went
             response = None
@@ -102,10 +103,10 @@ class SpiderRunner:
                 response = self.response(request, public, result, elapsed_ms, fetched_at, None, body_path, page)
             final_url = response.url if response is not None else request.hop[0] if request.hop else None
             status = result.status if result is not None else request.hop[1] if request.hop else None
-            fn = self._resolve(public.errback) if public.errback else self.spider.errback
+            errback = self._resolve(public.errback) if public.errback else self.spider.errback
             failure = Failure(public, error, status, request.fetch_url, response, request.depth, request.referrer,
                               request.lastmod, elapsed_ms, fetched_at, None, redirect_to, final_url)
-            outputs, _ = await self._run(fn, failure, request, 0, pool)
+            outputs, _ = await self._run(errback, failure, request, 0, pool)
             return await self._sort(outputs, request, error)
         if result is not None and error is None:
             error = result.error
@@ -200,6 +201,11 @@ class SpiderRunner:
 
 
 _DEFAULTS = (Spider.errback, Spider.parse_sitemap)
+
+
+def _own(request: CrawlRequest) -> Request | None:
+    """The spider's own request riding with ``request`` (always one of ours: a Request)."""
+    return cast(Request | None, request.request)
 
 
 async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> Any:
