@@ -10,14 +10,7 @@ import zlib
 from aiohttp import web
 
 from crawler.fetch.client import parse_retry_after
-from tests.test_crawl import app_of, html
-
-
-def redirect(to: str, status: int = 302):
-    async def handler(request: web.Request) -> web.Response:
-        target = to.replace("{port}", str(request.url.port))
-        return web.Response(status=status, headers={"Location": target})
-    return handler
+from tests.support.sites import app_of, check_moved, html, moved_site, redirect
 
 
 async def test_redirect_chain_followed_to_the_end(serve, crawl) -> None:
@@ -257,31 +250,8 @@ def test_charset_labels_follow_the_whatwg_table() -> None:
     assert decode_html(b"\x1b$)Cabc", "iso-2022-kr") == "\ufffd"  # the replacement decoder
 
 
-def moved_site() -> web.Application:
-    """/ links to /old/i (each a 301 to /new/i) and to /new/i directly, in mixed order; every
-    /new/i page links back to /."""
-    links = "".join(f'<a href="/old/{i}">o</a><a href="/new/{i}">n</a>' if i % 2 else
-                    f'<a href="/new/{i}">n</a><a href="/old/{i}">o</a>' for i in range(20))
-    routes: dict[str, object] = {"/": links}
-    for i in range(20):
-        routes[f"/old/{i}"] = redirect(f"/new/{i}", 301)
-        routes[f"/new/{i}"] = '<a href="/">home</a>'
-    return app_of(routes)
 
 
-def check_moved(records: list[dict], server) -> None:
-    """Each /new/i fetched once, its page in one record; each /old/i says where it went."""
-    base = server.url.rstrip("/")
-    by_url = {r["url"]: r for r in records}
-    assert len(by_url) == len(records) == 41
-    for i in range(20):
-        assert server.count(f"/new/{i}") == 1
-        pages = [r for r in records if r["final_url"] == f"{base}/new/{i}" and r["title"] is not None]
-        assert len(pages) == 1  # the target's content is in exactly one record
-        old = by_url[f"{base}/old/{i}"]
-        if f"{base}/new/{i}" in by_url:  # the target has a record of its own: the redirect says so
-            assert (old["status"], old["error"], old["redirect_to"], old["final_url"]) == (
-                301, None, f"{base}/new/{i}", f"{base}/old/{i}")
 
 
 async def test_a_redirect_target_already_seen_is_not_fetched_again(serve, crawl) -> None:

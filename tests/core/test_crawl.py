@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import Counter
 
 from aiohttp import web
 
 from crawler.cli.testsite import page_path
-
-
-def html(body: str, title: str = "t", head: str = "") -> web.Response:
-    return web.Response(text=f"<html><head><title>{title}</title>{head}</head><body>{body}</body></html>",
-                        content_type="text/html")
-
-
-def app_of(routes: dict[str, object]) -> web.Application:
-    """An app from {path: handler or HTML body text}."""
-    app = web.Application()
-    for path, handler in routes.items():
-        if isinstance(handler, str):
-            def make(body: str):
-                async def h(request: web.Request) -> web.Response:
-                    return html(body)
-                return h
-            handler = make(handler)
-        app.router.add_get(path, handler)  # type: ignore[arg-type]
-    return app
+from tests.support.sites import app_of, html, slow_app
 
 
 async def test_500_page_site_found_completely_each_page_once(site, crawl) -> None:
@@ -146,16 +127,6 @@ async def test_non_html_recorded_not_parsed(serve, crawl) -> None:
     assert server.count("/secret") == 0
 
 
-def slow_app(pages: int, seconds: float) -> web.Application:
-    """``/`` links to ``/p/0`` .. ``/p/{pages-1}``; every answer takes ``seconds``."""
-    async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(seconds)
-        return html("".join(f'<a href="/p/{i}">x</a>' for i in range(pages)))
-
-    app = web.Application()
-    app.router.add_get("/", slow)
-    app.router.add_get("/p/{n}", slow)
-    return app
 
 
 async def test_per_host_limit_reached_and_never_exceeded(serve, crawl) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, read_jsonl
-from tests.hostile import hostile_app
+from tests.support.hostile import hostile_app
 
 START = 5.0  # seconds for the interpreter to start and the crawl to set up and end, generously
 
@@ -119,7 +119,7 @@ def test_bombs_and_huge_bodies_are_too_large_in_bounded_memory(hostile, tmp_path
 
 @pytest.mark.parametrize("path", ["/coding/gzip-gzip", "/coding/gzip-br", "/coding/zstd", "/coding/gzip-members"])
 def test_every_coding_listed_is_undone(hostile, tmp_path: Path, path: str) -> None:
-    from tests.hostile import CODED
+    from tests.support.hostile import CODED
 
     outcome = crawl_cli(hostile, tmp_path, path, bound=5)
     record = seed_record(outcome, hostile, path)
@@ -303,7 +303,7 @@ def desync_routes(path: str) -> tuple[bytes, bytes]:
     """``/start/CASE`` links to ``/CASE`` and then to 20 pages titled with their own paths; CASE is
     an answer with an extra one (titled SMUGGLED, linking to /evil) behind it, sent at once or
     50 ms later."""
-    from tests.rawserver import response
+    from tests.support.rawserver import response
 
     smuggled = response("200 OK", SMUGGLED)
     if path.startswith("/start/"):
@@ -324,7 +324,7 @@ def desync_routes(path: str) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("case", ["204-body", "304-body", "204-late", "304-late", "extra", "extra-late"])
 def test_an_answer_with_bytes_past_its_end_never_lends_them_to_another_page(tmp_path: Path, case: str) -> None:
-    from tests.rawserver import RawServer
+    from tests.support.rawserver import RawServer
 
     with RawServer(desync_routes) as server:
         outcome = crawl_cli(server, tmp_path, f"/start/{case}", "--per-host", "1", "--no-robots", bound=10)

@@ -25,8 +25,7 @@ from crawler.cli.testsite import page_path
 from crawler.output.files import FileSink, open_sink
 from crawler.work import Done, Item
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
-from tests.test_cli import lines_in, seeds_file, start_cli
-from tests.test_crawl import slow_app
+from tests.support.sites import lines_in, seeds_file, slow_app, start_cli
 
 TRICKY: list[dict[str, Any]] = [
     {"url": "http://a/1", "title": 'comma, "quote"\nand newline', "n": 1, "f": 0.5, "ok": True, "none": None,
@@ -146,7 +145,7 @@ def test_warc_has_faithful_request_and_response_records(serve, tmp_path: Path) -
 
 
 def test_warc_revisit_records_on_a_recrawl(serve, tmp_path: Path) -> None:
-    from tests.test_durable import validating_app
+    from tests.support.sites import validating_app
 
     state = {"version": 1, "304": 0}
     server = serve(validating_app(state))

@@ -22,7 +22,7 @@ from crawler.fetch.guard import BlockedAddress, GuardedResolver, is_blocked
 from crawler.settings import load_settings
 from crawler.urls import normalize_url
 from tests.conftest import read_jsonl
-from tests.test_crawl import html
+from tests.support.sites import html
 
 
 class StubResolver(AbstractResolver):

@@ -12,7 +12,7 @@ from examples.articles import Articles
 from examples.pipelines import Catalogue
 from examples.products import Products
 from tests.conftest import read_jsonl, run_cli
-from tests.test_crawl import app_of
+from tests.support.sites import app_of
 
 
 def store() -> web.Application:

@@ -11,7 +11,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from tests.test_crawl import app_of, html
+from tests.support.sites import app_of, html
 
 ROBOTS = """User-agent: *
 Disallow: /private

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from crawler.parse import processes as isolation
-from tests.test_crawl import html
+from tests.support.sites import html
 
 
 def site() -> web.Application:
@@ -33,7 +33,7 @@ def site() -> web.Application:
 
 @pytest.fixture
 def crashing_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(isolation, "PARSER", "tests.parsers:crash_or_hang")
+    monkeypatch.setattr(isolation, "PARSER", "tests.support.parsers:crash_or_hang")
 
 
 async def test_a_parser_that_crashes_or_hangs_costs_one_page_each(serve, crawl, crashing_parser) -> None:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from crawler import Crawler, DropItem, PageRecorder, Request, Response, Spider, run_spider
 from tests.conftest import read_jsonl, run_cli
-from tests.test_crawl import app_of
+from tests.support.sites import app_of
 
 
 def shop_app(delay: float = 0.0) -> web.Application:

@@ -20,8 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import ROOT, run_cli
-from tests.test_cli import seeds_file
-from tests.test_crawl import html, slow_app
+from tests.support.sites import html, seeds_file, slow_app
 
 
 def test_json_stats_lines_off_a_terminal(serve, tmp_path: Path) -> None:
@@ -58,7 +57,7 @@ def test_prometheus_metrics_during_a_crawl(serve, tmp_path: Path) -> None:
 
     from crawler.cli.testsite import free_port
     from tests.conftest import wait_for
-    from tests.test_cli import lines_in, start_cli
+    from tests.support.sites import lines_in, start_cli
 
     server = serve(slow_app(60, 0.1))
     port = free_port()

@@ -18,13 +18,7 @@ from aiohttp import web
 
 from crawler.cli.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
-from tests.test_crawl import app_of, slow_app
-
-
-def seeds_file(tmp_path: Path, *lines: str) -> str:
-    path = tmp_path / "urls.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+from tests.support.sites import app_of, lines_in, seeds_file, slow_app, start_cli
 
 
 def test_crawl_a_500_page_site_to_stdout(site, tmp_path: Path) -> None:
@@ -110,16 +104,8 @@ def test_help_lists_options_with_defaults() -> None:
         assert f"(default: {default}" in " ".join(entry.group(1).split()), entry.group(0)
 
 
-def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    """Start the CLI; its stderr goes to ``cwd/stderr.txt`` so a test can watch it."""
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    with open(cwd / "stderr.txt", "w") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=cwd, env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
-def lines_in(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

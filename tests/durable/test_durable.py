@@ -15,8 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
-from tests.test_cli import lines_in, seeds_file
-from tests.test_crawl import slow_app
+from tests.support.sites import lines_in, seeds_file, slow_app, validating_app
 
 PAGES = 300
 
@@ -145,31 +144,6 @@ def test_durable_crawl_refuses_stdout(tmp_path: Path) -> None:
     assert "--job-dir (from command line): a durable crawl needs -o FILE" in proc.stderr
 
 
-def validating_app(state: dict) -> web.Application:
-    """Pages with ETags (answering 304 to a matching If-None-Match), one page without validators
-    whose body never changes, and one whose body the test changes."""
-
-    async def page(request: web.Request) -> web.Response:
-        name = request.match_info.get("name", "index")
-        if name == "index":
-            body = "".join(f'<a href="/{n}">{n}</a>' for n in ("a", "b", "plain", "changing"))
-        elif name == "changing":
-            body = f"version {state['version']}"
-        else:
-            body = f"page {name}"
-        html = f"<title>{name if name == 'index' else body}</title><body>{body}</body>"
-        if name == "plain":
-            return web.Response(text=html, content_type="text/html")
-        etag = f'"{name}-{state["version"] if name == "changing" else 1}"'
-        if request.headers.get("If-None-Match") == etag:
-            state["304"] += 1
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(text=html, content_type="text/html", headers={"ETag": etag})
-
-    app = web.Application()
-    app.router.add_get("/", page)
-    app.router.add_get("/{name}", page)
-    return app
 
 
 def test_recrawl_uses_conditional_get_and_changed_only_writes_what_changed(serve, tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from aiohttp import web
 
 from crawler.cli.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
-from tests.test_cli import lines_in, seeds_file
-from tests.test_crawl import html, slow_app
+from tests.support.sites import html, lines_in, seeds_file, slow_app
 
 _ids = itertools.count()
 

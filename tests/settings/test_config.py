@@ -9,7 +9,7 @@ import pytest
 
 from crawler.errors import UsageError
 from crawler.settings import load_settings_with_sources
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def test_precedence_default_file_env_command_line(tmp_path: Path) -> None:
@@ -66,11 +66,10 @@ def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_the_example_config_holds_every_setting_at_its_default_with_its_comment() -> None:
     import re
     import tomllib
-    from pathlib import Path
 
     from crawler.settings import default_values, setting_help
 
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     lines = (root / "config" / "crawler.example.toml").read_text("utf-8").splitlines()
     found = {}
     for line in lines:
@@ -84,9 +83,8 @@ def test_the_example_config_holds_every_setting_at_its_default_with_its_comment(
 
 
 def test_the_readme_recipes_are_the_config_files() -> None:
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     readme = (root / "README.md").read_text("utf-8")
     for name in ("cron/crawler.crontab", "systemd/crawl-news.service", "systemd/crawl-news.timer"):
         assert (root / "config" / name).read_text("utf-8") in readme, name
