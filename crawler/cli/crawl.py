@@ -99,8 +99,7 @@ def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None
     if status == EXIT_LOCKED:
         return status
     if status == EXIT_PIPE:  # a quiet stop, as `cmd | head` expects: no summary, no error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # nothing left for Python to flush at exit
+        quiet_stdout()
         _write_stats(settings, engine)
         return status
     if settings.log_format == "json":
@@ -110,6 +109,13 @@ def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None
     if not _write_stats(settings, engine):
         status = status or EXIT_FATAL
     return status
+
+
+def quiet_stdout() -> None:
+    """Stdout's reader has gone: send what is left to /dev/null, so that nothing (Python's own
+    flush at exit included) complains about the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _write_stats(settings: Settings, engine: Engine) -> bool:

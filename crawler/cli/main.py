@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from crawler.cli.crawl import load_spider, run_crawl, setup_logging
-from crawler.cli.options import EXIT_INTERRUPTED, EXIT_USAGE, build_parser, settings_from_args, show_config
+from crawler.cli.crawl import load_spider, quiet_stdout, run_crawl, setup_logging
+from crawler.cli.options import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, build_parser, settings_from_args, show_config
 from crawler.cli.seeds import read_seeds
 from crawler.errors import UsageError
 from crawler.settings import REDIS_SCHEMES
@@ -45,3 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:  # a signal before the crawl had set its handlers
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `crawler config --show | head`: a quiet stop, as for a crawl
+        quiet_stdout()
+        return EXIT_PIPE
