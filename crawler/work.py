@@ -5,6 +5,7 @@ the output (:class:`Item`, a spider's item; :class:`Done`, a URL's end; :class:`
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +25,24 @@ class SpiderRequest(Protocol):
     meta: dict[str, Any]
     headers: dict[str, str] | None
     priority: int
+    method: str
+    body: bytes | str | None
+    json: Any
+    cookies: dict[str, str] | None
+    proxy: str | None
+
+    def payload(self) -> bytes | None:
+        """The body to send, if any."""
+        ...
+
+
+def request_key(url: str, method: str = "GET", body: bytes | None = None) -> str:
+    """What the frontier knows a request by: its URL for a plain GET; else its method, URL and
+    the SHA-1 of its body, so that two POSTs to one URL with different bodies are two requests."""
+    if method == "GET" and not body:
+        return url
+    digest = f" {hashlib.sha1(body).hexdigest()[:20]}" if body else ""
+    return f"{method} {url}{digest}"
 
 
 class CrawlRequest:
@@ -35,8 +54,10 @@ class CrawlRequest:
     """
 
     __slots__ = (
+        "_key",
         "attempts",
         "depth",
+        "downgraded",
         "fetch_url",
         "hop",
         "host",
@@ -65,14 +86,41 @@ class CrawlRequest:
         self.redirects = 0  # redirect hops followed
         self.visited: set[str] | None = None  # URLs of the redirect chain so far
         self.hop: tuple[str, int] | None = None  # (URL, status) of the last redirect answer
+        self._key: str | None = None
+        self.downgraded = False  # a redirect (301, 302, 303) turned the spider's POST into a GET
         self.started: float | None = None  # loop time of the first attempt
         self.queued: float | None = None  # loop time it went into the frontier (this process)
         self.request: SpiderRequest | None = None  # the spider's own request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
 
+    @property
+    def key(self) -> str:
+        """What the frontier and the job know this request by (:func:`request_key`): its URL,
+        unless the spider's request is no plain GET."""
+        key = self._key
+        if key is None:
+            spider = self.request
+            key = self._key = self.url if spider is None else request_key(self.url, spider.method, spider.payload())
+        return key
+
+    @property
+    def method(self) -> str:
+        """The HTTP method of the next fetch (a redirect may turn a POST into a GET)."""
+        spider = self.request
+        return "GET" if spider is None or self.downgraded else spider.method
+
+    def payload(self) -> bytes | None:
+        """The body of the next fetch, if any."""
+        spider = self.request
+        return None if spider is None or self.downgraded else spider.payload()
+
     def redirect(self, target: str, status: int = 302) -> None:
-        """Make ``target`` the next URL to fetch (``status``: of the answer that said so)."""
+        """Make ``target`` the next URL to fetch (``status``: of the answer that said so; after
+        a 301, 302 or 303 a request other than GET or HEAD goes on as a GET without its body, as
+        browsers and curl do; 307 and 308 keep the method and the body)."""
+        if status in (301, 302, 303) and self.method not in ("GET", "HEAD"):
+            self.downgraded = True
         self.hop = (self.fetch_url, status)
         if self.visited is None:
             self.visited = {self.url}
@@ -86,9 +134,9 @@ class CrawlRequest:
 
 
 class Done(dict):  # type: ignore[type-arg]
-    """A URL's end: its ``url``, ``status``, ``error``, ``bytes``, ``depth``, ``host`` (fetched
-    from) and ``referrer``, counted in the stats (and committed or acked), never written: the
-    output is the spider's items."""
+    """A URL's end: its ``url`` and ``key`` (:attr:`CrawlRequest.key`), ``status``, ``error``,
+    ``bytes``, ``depth``, ``host`` (fetched from) and ``referrer``, counted in the stats (and
+    committed or acked by its key), never written: the output is the spider's items."""
 
     __slots__ = ()
 
@@ -103,13 +151,13 @@ class Item:
 
 
 class Unchanged:
-    """Put on the queue instead of a record: the URL is done, but nothing is written for it
-    (``--changed-only`` and an unchanged page)."""
+    """Put on the queue instead of a record: the URL (known by ``key``) is done, but nothing is
+    written for it (``--changed-only`` and an unchanged page)."""
 
-    __slots__ = ("url",)
+    __slots__ = ("key",)
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, key: str) -> None:
+        self.key = key
 
 
 class Capture:

@@ -18,7 +18,7 @@ from crawler.durable.job import JobLocked
 from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.output.files import make_parent
 from crawler.settings import Settings
-from crawler.spider.api import Spider
+from crawler.spider.api import Request, Spider
 
 log = logging.getLogger("crawler")
 
@@ -76,7 +76,7 @@ def load_spider(spec: str) -> Any:
     return cls()
 
 
-async def _crawl(settings: Settings, seeds: list[str], spider: Spider | None) -> tuple[Engine, int]:
+async def _crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None) -> tuple[Engine, int]:
     engine = Engine(settings, seeds, spider=spider)
     try:
         await engine.run(handle_signals=True)
@@ -91,7 +91,7 @@ async def _crawl(settings: Settings, seeds: list[str], spider: Spider | None) ->
     return engine, EXIT_INTERRUPTED if engine.stats.interrupted else EXIT_OK
 
 
-def run_crawl(settings: Settings, seeds: list[str], spider: Spider | None = None) -> int:
+def run_crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None = None) -> int:
     """Run a crawl to its end, print the summary, write ``--stats``; the exit status."""
     if settings.stats:
         make_parent("--stats", settings.stats)  # checked before the crawl, not after it

@@ -15,12 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crawler.cli.options import Parser
-from crawler.cli.seeds import read_seeds
+from crawler.cli.seeds import as_crawl_request, read_seeds
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.redis import RedisFrontier, crawl_status
 from crawler.output.files import tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings, load_settings
-from crawler.work import CrawlRequest
 
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
@@ -46,7 +45,7 @@ def seed_main(argv: Sequence[str]) -> int:
         frontier = RedisFrontier(settings.frontier, settings.crawl_id, settings.per_host, settings.delay)
         await frontier.open()
         try:
-            return len(await frontier.add(CrawlRequest(url) for url in seeds))
+            return len(await frontier.add(as_crawl_request(seed) for seed in seeds))
         finally:
             await frontier.aclose()
 

@@ -37,12 +37,12 @@ class Committer:
         stats.dropped = runner.dropped
         stats.callback_errors = runner.callback_errors
         stats.links_dropped = runner.links_dropped
-        urls = [r.url if isinstance(r, Unchanged) else r["url"] for r in records]
+        keys = [r.key if isinstance(r, Unchanged) else r["key"] for r in records]
         if frontier.durable:  # the output synced, then its URLs done: one transaction
             await self.sink.sync()
-            await frontier.commit(urls, self.sink.state(), self.validators.take(urls))
+            await frontier.commit(keys, self.sink.state(), self.validators.take(keys))
         else:
-            await frontier.commit(urls)
+            await frontier.commit(keys)
         for record in records:
             if isinstance(record, Unchanged):
                 stats.unchanged += 1

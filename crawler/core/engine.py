@@ -40,7 +40,7 @@ from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
-from crawler.spider.api import Spider
+from crawler.spider.api import Request, Spider
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url
@@ -54,15 +54,19 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Engine:
     """One crawl from ``seeds`` (normalized absolute URLs) under ``settings``."""
 
-    def __init__(self, settings: Settings, seeds: Iterable[str], frontier: Frontier | None = None,
+    def __init__(self, settings: Settings, seeds: Iterable[str | Request], frontier: Frontier | None = None,
                  spider: Spider | None = None) -> None:
-        """``frontier``: this store instead of the one the settings ask for; ``spider``: run
-        this spider instead of the built-in page recorder (:class:`PageRecorder`). Its items
-        are the output; each URL's end is counted in the stats."""
+        """``seeds``: normalized absolute URLs, or requests (a seeds file's JSON lines: a POST
+        to an API...); ``frontier``: this store instead of the one the settings ask for;
+        ``spider``: run this spider instead of the built-in page recorder
+        (:class:`PageRecorder`). Its items are the output; each URL's end is counted in the
+        stats."""
         self.settings = settings
-        self.seeds = list(dict.fromkeys(seeds))
+        seeds = list(seeds)
+        self.seeds = list(dict.fromkeys(s for s in seeds if isinstance(s, str)))
+        self.seed_requests = [s for s in seeds if isinstance(s, Request)]
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
-        self.scope = Scope(settings, self.seeds + self.sitemaps)
+        self.scope = Scope(settings, self.seeds + self.sitemaps + [r.url for r in self.seed_requests])
         self.worker = settings.worker or f"{socket.gethostname()}-{os.getpid()}"
         self.frontier: Frontier = frontier if frontier is not None else frontier_for(settings, self.worker)
         self.output = settings.output
@@ -191,6 +195,7 @@ class Engine:
                         acceptor, handler, self._runner, self.spider, self._queue, sink.captures, validators)
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
+        refused += await acceptor.accept_requests(list(self.seed_requests), None)
         refused += await acceptor.start(self.spider)
         refused += await acceptor.accept_sitemaps(self.sitemaps)
         if settings.use_sitemaps and not settings.robots:

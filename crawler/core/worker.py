@@ -25,7 +25,7 @@ from crawler.settings import Settings
 from crawler.spider.api import Spider
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url
-from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged
+from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged, request_key
 
 log = logging.getLogger("crawler")
 CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
@@ -89,8 +89,8 @@ class Worker:
                 try:
                     records = await self.handler.finish(request, None, errors.CONTENT)
                 except Exception:
-                    records = [Done(url=request.url, status=None, error=errors.CONTENT, bytes=0, depth=request.depth,
-                                    host=request.host, referrer=request.referrer)]
+                    records = [Done(url=request.url, key=request.key, status=None, error=errors.CONTENT, bytes=0,
+                                    depth=request.depth, host=request.host, referrer=request.referrer)]
             finally:
                 state.in_flight -= 1
                 measures.workers_busy += loop.time() - started
@@ -138,10 +138,11 @@ class Worker:
                 result = await self._fetch_sitemap(request, sitemap, found, listed)
             else:
                 public = await self.runner.before_fetch(request)
-                proxy = public.meta.get("proxy") if public is not None else None
+                proxy = (public.proxy or public.meta.get("proxy")) if public is not None else None
                 result = await self.fetcher.fetch(
                     request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy,
-                    capture=self.captures)
+                    capture=self.captures, method=request.method, body=request.payload(),
+                    cookies=public.cookies if public is not None else None)
         finally:
             await frontier.release(request)
         wire = result.wire
@@ -164,7 +165,7 @@ class Worker:
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
             if unchanged is not None and settings.changed_only:
-                return [*found, Unchanged(request.url)]  # the spider is not called
+                return [*found, Unchanged(request.key)]  # the spider is not called
         body_path = None
         if self.bodies is not None and result.body and result.error in (None, errors.HTTP):
             body_path = await store_body(self.bodies, result.body, result.sha1() or "")
@@ -178,7 +179,11 @@ class Worker:
         redirect has left the request's origin, its credentials (Authorization, Cookie,
         Proxy-Authorization) are not sent on: they were meant for the first site only."""
         conditional = conditional_headers(request) if self.frontier.durable else None
-        own = request.request.headers if request.request is not None else None
+        spider = request.request
+        own = spider.headers if spider is not None else None
+        if spider is not None and spider.json is not None and request.payload() is not None and not any(
+                k.lower() == "content-type" for k in own or ()):
+            own = {**(own or {}), "Content-Type": "application/json"}
         if own and request.redirects and origin_of(request.fetch_url) != origin_of(request.url):
             own = {k: v for k, v in own.items() if k.lower() not in CREDENTIALS}
         return (own or {}) | (conditional or {}) if own or conditional else None
@@ -211,7 +216,7 @@ class Worker:
         elif (target == request.fetch_url or (request.visited is not None and target in request.visited)
                 or request.redirects >= self.settings.max_redirects):
             error = errors.TOO_MANY_REDIRECTS
-        elif not await self.frontier.claim(target, request.url, request.depth):
+        elif not await self.frontier.claim(_hop_key(request, target, result.status), request.key, request.depth):
             log.debug("redirect from %s to %s: a URL of the crawl already, not fetched again",
                       request.fetch_url, target)
             return await self.handler.finish(request, result, redirect_to=target)
@@ -254,6 +259,15 @@ class Worker:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT
         return result
+
+
+def _hop_key(request: CrawlRequest, target: str, status: int | None) -> str:
+    """The key of a redirect's next hop: its URL for a GET, else with the method and body that
+    go on with it (see :meth:`CrawlRequest.redirect`)."""
+    method = request.method
+    if status in (301, 302, 303) and method not in ("GET", "HEAD"):
+        return target  # on as a GET, without the body
+    return request_key(target, method, request.payload())
 
 
 __all__ = ["Worker"]

@@ -37,20 +37,20 @@ class Remembered:
         old = request.validators
         if result.status == 304 and result.error is None:
             if old is not None:
-                self._pending[request.url] = old
+                self._pending[request.key] = old
             return "server-not-modified"
         if result.status != 200 or result.error is not None or result.headers is None:
             return None
         digest = result.sha1()
-        self._pending[request.url] = (result.headers.get("ETag"), result.headers.get("Last-Modified"), digest)
+        self._pending[request.key] = (result.headers.get("ETag"), result.headers.get("Last-Modified"), digest)
         if old is not None and digest is not None and digest == old[2]:
             return "identical-payload-digest"
         return None
 
-    def take(self, urls: list[str]) -> dict[str, Validators]:
-        """The validators of ``urls`` (those that have some), forgotten here."""
+    def take(self, keys: list[str]) -> dict[str, Validators]:
+        """The validators of the requests known by ``keys`` (those that have some), forgotten here."""
         pending = self._pending
-        return {url: pending.pop(url) for url in urls if url in pending}
+        return {key: pending.pop(key) for key in keys if key in pending}
 
 
 __all__ = ["Remembered", "Validators", "conditional_headers"]

@@ -164,6 +164,9 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         proxy: str | None = None,
         capture: bool = False,
+        method: str = "GET",
+        body: bytes | None = None,
+        cookies: dict[str, str] | None = None,
     ) -> FetchResult:
         """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
 
@@ -190,8 +193,9 @@ class Fetcher:
                     phase = "connect"
                     assert self.session is not None
                     # The URL is normalized (escaped already): yarl need not parse and quote it again.
-                    async with self.session.get(URL(url, encoded=True), allow_redirects=False,
-                                                headers=headers, proxy=proxy) as resp:
+                    async with self.session.request(method, URL(url, encoded=True), allow_redirects=False,
+                                                    headers=headers, proxy=proxy, data=body,
+                                                    cookies=cookies) as resp:
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers

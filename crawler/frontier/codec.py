@@ -7,6 +7,7 @@ priority.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -35,6 +36,17 @@ def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
             fields["meta"] = json.loads(json.dumps(public.meta))
         except (TypeError, ValueError):
             pass  # meta that is not JSON does not survive the trip
+    if public.method != "GET":
+        fields["method"] = public.method
+    payload = public.payload()
+    if payload is not None:
+        fields["body"] = base64.b64encode(payload).decode("ascii")
+    for name in ("cookies", "proxy"):
+        value = getattr(public, name)
+        if value:
+            fields[name] = value
+    if request.key != request.url:
+        fields["url"] = request.url  # the row or entry is known by the key
     return fields
 
 
@@ -46,8 +58,10 @@ def spider_request_json(request: CrawlRequest) -> str | None:
 
 def spider_request_from(url: str, fields: dict[str, Any]) -> Request:
     """The spider's request back from its fields."""
-    return Request(url, fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
-                   fields.get("headers"), fields.get("priority", 0))
+    body = base64.b64decode(fields["body"]) if "body" in fields else None
+    return Request(fields.get("url", url), fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
+                   fields.get("headers"), fields.get("priority", 0), fields.get("method", "GET"), body,
+                   cookies=fields.get("cookies"), proxy=fields.get("proxy"))
 
 
 def request_to_json(request: CrawlRequest) -> str:
@@ -59,6 +73,8 @@ def request_to_json(request: CrawlRequest) -> str:
         fields["visited"] = sorted(request.visited or ())
         if request.hop is not None:
             fields["hop"] = list(request.hop)
+        if request.downgraded:
+            fields["downgraded"] = True
     for name in ("referrer", "lastmod"):
         value = getattr(request, name)
         if value is not None:
@@ -85,6 +101,7 @@ def request_from_json(text: str | bytes) -> CrawlRequest:
         request.host = host_of(request.fetch_url)
         if "hop" in fields:
             request.hop = (fields["hop"][0], int(fields["hop"][1]))
+        request.downgraded = bool(fields.get("downgraded"))
     request.attempts = fields.get("attempts", 0)
     if "spider" in fields:
         request.request = spider_request_from(request.url, fields["spider"])

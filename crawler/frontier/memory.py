@@ -49,11 +49,12 @@ class MemoryFrontier(HostScheduler):
         accepted: list[CrawlRequest] = []
         seen = self._seen
         for request in requests:
-            if request.url in seen:
+            key = request.key
+            if key in seen:
                 continue
             if limit is not None and len(accepted) >= limit:
                 break
-            seen.add(request.url)
+            seen.add(key)
             accepted.append(request)
         if queue:
             self.push(accepted)

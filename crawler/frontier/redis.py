@@ -209,8 +209,8 @@ class RedisFrontier:
         fps = []
         items = []
         for r in requests:
-            known.add(hash(r.url))
-            fps.append(fingerprint(r.url))
+            known.add(hash(r.key))
+            fps.append(fingerprint(r.key))
             if queue:
                 front = r.request is not None and getattr(r.request, "priority", 0) > 0
                 items.append((r.host, request_to_json(r), 1 if front else 0))
@@ -261,8 +261,8 @@ class RedisFrontier:
         if kind == "lease":
             for i in range(3, len(answer), 2):
                 request = request_from_json(answer[i + 1])
-                self._known.add(hash(request.url))  # seen, by whoever sent it
-                self._leases[request.url] = int(answer[i])
+                self._known.add(hash(request.key))  # seen, by whoever sent it
+                self._leases[request.key] = int(answer[i])
                 self._leased.append(request)
             return
         if kind == "done":
@@ -279,7 +279,7 @@ class RedisFrontier:
     async def release(self, request: CrawlRequest) -> None:
         """The fetch is over: free the host's slot (the lease lasts until :meth:`ack`). Slots
         freed while a release call is under way go in the next one."""
-        lease = self._leases.get(request.url)
+        lease = self._leases.get(request.key)
         if lease is None:
             return
         self._releases.append(lease)
@@ -298,7 +298,7 @@ class RedisFrontier:
     async def retry(self, request: CrawlRequest, wait: float) -> None:
         """Back to the head of its (fetch URL's) host queue, not before ``wait`` seconds; its
         lease ends."""
-        lease = self._leases.pop(request.url, 0)
+        lease = self._leases.pop(request.key, 0)
         await self._run("retry", self.per_host, lease, request.host, request_to_json(request), int(wait * 1000))
         self._wake.set()
 

@@ -212,14 +212,14 @@ class SQLiteFrontier(HostScheduler):
             for i in range(0, len(requests), 100):
                 chunk = requests[i:i + 100]
                 marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                values = [v for r in chunk for v in (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state,
+                values = [v for r in chunk for v in (r.key, r.host, r.depth, r.referrer, r.kind, r.lastmod, state,
                                                      spider_request_json(r))]
                 new.update(row[0] for row in db.execute(
                     "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
                     f"VALUES {marks} RETURNING url", values))
             for r in requests:  # each new URL once, even if it was listed twice
-                if r.url in new:
-                    new.discard(r.url)
+                if r.key in new:
+                    new.discard(r.key)
                     accepted.append(r)
             return accepted
         for r in requests:
@@ -228,7 +228,7 @@ class SQLiteFrontier(HostScheduler):
             cursor = db.execute(
                 "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.url, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, spider_request_json(r)))
+                (r.key, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, spider_request_json(r)))
             if cursor.rowcount == 1:
                 accepted.append(r)
         return accepted

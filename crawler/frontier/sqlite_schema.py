@@ -38,10 +38,14 @@ CREATE TABLE IF NOT EXISTS robots (
 
 
 def request_of(row: tuple[Any, ...]) -> CrawlRequest:
-    _, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request = row
+    """The request a pending row holds (its ``url`` column is the request's key: the URL, or
+    for a request that is no plain GET, its method, URL and body digest)."""
+    _, key, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request = row
+    fields = json.loads(spider_request) if spider_request else None
+    url = fields.get("url", key) if fields else key
     request = CrawlRequest(url, depth, referrer, kind, lastmod)
     if etag or last_modified or content_hash:
         request.validators = (etag, last_modified, content_hash)
-    if spider_request:
-        request.request = spider_request_from(url, json.loads(spider_request))
+    if fields is not None:
+        request.request = spider_request_from(url, fields)
     return request

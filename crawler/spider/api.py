@@ -32,9 +32,16 @@ class Request:
 
     ``callback(response)`` defaults to the spider's ``parse``; ``errback(failure)`` is called
     instead when the fetch fails for good (an error, or a status of 400 or more). ``meta`` is
-    handed on to the response (``meta["proxy"]`` sends the request through that HTTP proxy);
-    ``headers`` are sent with the request. A positive ``priority`` puts the request at the front
-    of its host's queue instead of the back (hosts themselves take turns by readiness).
+    handed on to the response; ``headers`` are sent with the request (besides the crawl's own,
+    ``--header``). A positive ``priority`` puts the request at the front of its host's queue
+    instead of the back (hosts themselves take turns by readiness).
+
+    ``method`` (GET by default), ``body`` (bytes or text) or ``json`` (any JSON value, sent as
+    JSON with its Content-Type) make other requests: a POST to an API, say. A request that is no
+    plain GET is told apart from others to its URL by its method and body (both are part of its
+    key in the frontier). ``cookies`` are sent with this request only (with the crawl's jar,
+    ``--cookies``, when there is one); ``proxy`` sends it through that proxy (``http://``,
+    ``https://``, ``socks5://``, ``socks5h://``; ``meta["proxy"]`` works too).
     """
 
     url: str
@@ -43,6 +50,22 @@ class Request:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     headers: dict[str, str] | None = None
     priority: int = 0
+    method: str = "GET"
+    body: bytes | str | None = None
+    json: Any = None
+    cookies: dict[str, str] | None = None
+    proxy: str | None = None
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+
+    def payload(self) -> bytes | None:
+        """The body to send: ``body`` (text as UTF-8), else ``json`` as JSON, else None."""
+        if self.body is not None:
+            return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
+        if self.json is not None:
+            return json.dumps(self.json, ensure_ascii=False).encode("utf-8")
+        return None
 
 
 class Response:

@@ -28,6 +28,8 @@ class PageRecorder(Spider):
         record = _record(response, response.title, len(links), response.noindex)
         if self.settings is not None and self.settings.max_links_per_page:
             record["links_dropped"] = response.links_dropped
+        if response.request.method != "GET":
+            record["method"] = response.request.method
         yield self._with_body(record, response)
         if links and not response.nofollow:
             yield response.follow_all()
@@ -59,6 +61,8 @@ class PageRecorder(Spider):
         }
         if self.settings is not None and self.settings.max_links_per_page:
             record["links_dropped"] = 0
+        if request.method != "GET":
+            record["method"] = request.method
         yield self._with_body(record, response)
 
     def _with_body(self, record: dict[str, Any], response: Response | None) -> dict[str, Any]:

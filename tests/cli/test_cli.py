@@ -216,7 +216,7 @@ def test_a_seed_file_of_junk_lines_is_reported_briefly_and_without_control_chara
     assert proc.returncode == 2
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\\x1b[31mjunk 0" in proc.stderr
     lines = proc.stderr.splitlines()
-    assert len(lines) == 12 and "42 more lines that are not http(s) URLs skipped" in lines[10]
+    assert len(lines) == 12 and "42 more lines that are not http(s) URLs or requests skipped" in lines[10]
 
 
 def test_config_show_into_a_closed_pipe_is_a_quiet_stop(tmp_path: Path) -> None:
