@@ -243,6 +243,12 @@ def join_url(base: str, href: str, max_length: int = DEFAULT_MAX_LENGTH) -> str 
     return normalize_url(joined, max_length)
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a normalized URL."""
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
+
+
 def host_of(url: str) -> str:
     """The ``host[:port]`` of a normalized URL (the key of per-host limits)."""
     start = url.find("//") + 2

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from crawler._version import __version__
 from crawler.errors import UsageError
-from crawler.settings import Settings, default_values, load_settings_with_sources, setting_help
+from crawler.settings import Settings, default_values, load_settings_with_sources, masked, setting_help
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 EXIT_PIPE = 141  # stdout closed by its reader: what a shell reports for a filter ended by SIGPIPE
@@ -66,6 +66,16 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("fetching", ("--timeout",), {"metavar": "SECONDS"}),
     ("fetching", ("--max-bytes",), {"metavar": "N"}),
     ("fetching", ("--retries",), {"metavar": "N"}),
+    ("requests", ("-H", "--header"), {"metavar": "'NAME: VALUE'", "action": "append"}),
+    ("requests", ("--header-scope",), {"choices": ["seeds", "any"]}),
+    ("requests", ("--cookie",), {"metavar": "NAME=VALUE", "action": "append"}),
+    ("requests", ("--load-cookies",), {"metavar": "FILE"}),
+    ("requests", ("--save-cookies",), {"metavar": "FILE"}),
+    ("requests", ("--auth",), {"metavar": "USER:PASS"}),
+    ("requests", ("--proxy",), {"metavar": "URL"}),
+    ("requests", ("--proxy-file",), {"metavar": "FILE"}),
+    ("requests", ("--proxy-rotate",), {"choices": ["host", "request"]}),
+    ("requests", ("--ca-bundle",), {"metavar": "FILE"}),
 ]
 # Switches: (group, flag, setting, value set).
 _SWITCHES: list[tuple[str, str, str, bool]] = [
@@ -74,6 +84,10 @@ _SWITCHES: list[tuple[str, str, str, bool]] = [
     ("politeness", "--no-robots", "robots", False),
     ("politeness", "--autothrottle", "autothrottle", True),
     ("politeness", "--use-sitemaps", "use_sitemaps", True),
+    ("requests", "--cookies", "cookies", True),
+    ("requests", "--netrc", "netrc", True),
+    ("requests", "--no-env-proxy", "env_proxy", False),
+    ("requests", "--insecure", "insecure", True),
 ]
 
 
@@ -149,6 +163,7 @@ def show_config(argv: list[str]) -> int:
     settings, sources = settings_and_sources(args)
     values = dataclasses.asdict(settings)
     for key, value in values.items():
+        value = masked(key, value)  # credentials are never printed
         shown = list(value) if isinstance(value, tuple) else value
         print(f"{key} = {json.dumps(shown)}  # {sources.get(key, 'default')}")
     return EXIT_OK

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
-from crawler.fetch.robots import Robots, RobotsRules, origin_of
+from crawler.fetch.robots import Robots, RobotsRules
 from crawler.frontier import Frontier
 from crawler.settings import Settings
 from crawler.spider.api import FollowAll, Request, Spider
-from crawler.urls import normalize_url
+from crawler.urls import normalize_url, origin_of
 from crawler.work import SITEMAP, CrawlRequest
 
 log = logging.getLogger("crawler")

@@ -6,6 +6,7 @@ when nothing is outstanding and the store agrees, the crawl is over."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from crawler.core.state import RunState
@@ -22,12 +23,13 @@ class Committer:
     """The writer's callback (:func:`crawler.output.writer.write_loop`'s ``on_written``)."""
 
     def __init__(self, state: RunState, frontier: Frontier, sink: Sink, runner: SpiderRunner,
-                 validators: Remembered) -> None:
+                 validators: Remembered, cookies: Callable[[], str | None] = lambda: None) -> None:
         self.state = state
         self.frontier = frontier
         self.sink = sink
         self.runner = runner
         self.validators = validators  # the pages' ETag, Last-Modified and hash, to commit with them
+        self.cookies = cookies  # the cookie jar as text when it changed (a job keeps it: resume brings it back)
 
     async def __call__(self, entries: list[Any]) -> None:
         """``entries`` are written: commit, count, and see whether the crawl is over."""
@@ -40,7 +42,11 @@ class Committer:
         keys = [r.key if isinstance(r, Unchanged) else r["key"] for r in records]
         if frontier.durable:  # the output synced, then its URLs done: one transaction
             await self.sink.sync()
-            await frontier.commit(keys, self.sink.state(), self.validators.take(keys))
+            meta = self.sink.state()
+            cookies = self.cookies()
+            if cookies is not None:
+                meta["cookies"] = cookies
+            await frontier.commit(keys, meta, self.validators.take(keys))
         else:
             await frontier.commit(keys)
         for record in records:

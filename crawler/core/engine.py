@@ -31,7 +31,7 @@ from crawler.durable.recrawl import Remembered
 from crawler.errors import FatalError
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
-from crawler.fetch.robots import Robots, origin_of
+from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier, JobStore, frontier_for
 from crawler.monitor.measures import Measures
 from crawler.monitor.stats import Stats
@@ -43,7 +43,7 @@ from crawler.settings import Settings
 from crawler.spider.api import Request, Spider
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
-from crawler.urls import normalize_url
+from crawler.urls import normalize_url, origin_of
 from crawler.work import CrawlRequest
 
 log = logging.getLogger("crawler")
@@ -79,6 +79,10 @@ class Engine:
         self.acceptor: Acceptor | None = None  # while running: where new URLs go in
         self.monitor = Monitor(settings, self.stats, self.snapshot,
                                lambda: (len(self.frontier), self.state.in_flight, self._queue.qsize()))
+
+    def _job(self) -> JobStore | None:
+        """The frontier as a job's store, when it is durable."""
+        return self.frontier if self.frontier.durable else None  # type: ignore[return-value]
 
     def stop(self, reason: str = "signal") -> None:
         """Stop gracefully (see :meth:`RunState.stop`); a second call stops at once."""
@@ -126,8 +130,8 @@ class Engine:
 
     async def _open_output(self, pending: int) -> Sink:
         """The sink, opened (for a durable crawl: the job's output, resumed)."""
-        if self.frontier.durable:
-            job: JobStore = self.frontier  # type: ignore[assignment]  # durable: a JobStore
+        job = self._job()
+        if job is not None:
             sink: Sink = await open_job_output(job, self.settings, pending)
             self.state.outstanding += pending
             self.stats.resumed = pending
@@ -141,8 +145,9 @@ class Engine:
     async def _run(self, pending: int, handle_signals: bool) -> Stats:
         loop = asyncio.get_running_loop()
         settings, state = self.settings, self.state
-        if settings.report:
-            make_parent("--report", settings.report)  # checked now, not after a long crawl
+        for option, path in (("--report", settings.report), ("--save-cookies", settings.save_cookies)):
+            if path:
+                make_parent(option, path)  # checked now, not after a long crawl
         sink = await self._open_output(pending)
         budget = loop.call_later(settings.max_runtime, self.stop, "max_runtime") if settings.max_runtime else None
         if handle_signals:
@@ -152,7 +157,7 @@ class Engine:
         monitor.serve_metrics(loop)
         pools = ParsePools(settings)
         try:
-            async with Fetcher(settings, self.scope.allows, self.scope.private_ok) as fetcher:
+            async with Fetcher(settings, self.scope.allows, self.scope.private_ok, self.scope.hosts) as fetcher:
                 await self._crawl(fetcher, pools, sink)
         finally:
             if budget is not None:
@@ -183,10 +188,11 @@ class Engine:
         or stopped."""
         loop = asyncio.get_running_loop()
         settings, state, frontier = self.settings, self.state, self.frontier
-        robots = None
-        if settings.robots:
-            store: JobStore | None = frontier if frontier.durable else None  # type: ignore[assignment]
-            robots = Robots(settings, fetcher, store, self.scope.reachable)
+        job = self._job()
+        robots = Robots(settings, fetcher, job, self.scope.reachable) if settings.robots else None
+        kept = await job.meta("cookies") if job is not None else None
+        if kept:  # the job's cookies come back (they are kept with each commit)
+            fetcher.shaper.restore(kept)
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope)
         acceptor.robots = robots
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
@@ -203,7 +209,8 @@ class Engine:
         start = await handler.finish_refused(refused)
         if state.outstanding == 0 and not frontier.shared:
             state.finished.set()
-        writer = loop.create_task(self._write(sink, Committer(state, frontier, sink, self._runner, validators)))
+        committer = Committer(state, frontier, sink, self._runner, validators, fetcher.shaper.jar_text)
+        writer = loop.create_task(self._write(sink, committer))
         if start:
             await self._queue.put(start)
         workers = [loop.create_task(worker.run()) for _ in range(settings.concurrency)]

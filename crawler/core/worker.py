@@ -17,18 +17,17 @@ from crawler.durable.recrawl import Remembered, conditional_headers
 from crawler.errors import FatalError
 from crawler.fetch.client import Fetcher, FetchResult
 from crawler.fetch.politeness import Politeness
-from crawler.fetch.robots import Robots, origin_of
+from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
 from crawler.settings import Settings
 from crawler.spider.api import Spider
 from crawler.spider.runner import SpiderRunner
-from crawler.urls import normalize_url
+from crawler.urls import normalize_url, origin_of
 from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged, request_key
 
 log = logging.getLogger("crawler")
-CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})  # dropped off the origin
 
 
 class Worker:
@@ -175,18 +174,18 @@ class Worker:
         return self.settings.changed_only or self.bodies is not None or self.spider.wants_body(media_type)
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
-        """A spider request's own headers, and conditional GET headers on a recrawl. Once a
-        redirect has left the request's origin, its credentials (Authorization, Cookie,
-        Proxy-Authorization) are not sent on: they were meant for the first site only."""
-        conditional = conditional_headers(request) if self.frontier.durable else None
+        """The headers of the next fetch of ``request``: what the shaper gives (the crawl's
+        headers and credentials in their scope, the spider request's own; credentials dropped
+        once a redirect has left the request's origin), and conditional GET headers on a
+        recrawl."""
         spider = request.request
         own = spider.headers if spider is not None else None
         if spider is not None and spider.json is not None and request.payload() is not None and not any(
                 k.lower() == "content-type" for k in own or ()):
             own = {**(own or {}), "Content-Type": "application/json"}
-        if own and request.redirects and origin_of(request.fetch_url) != origin_of(request.url):
-            own = {k: v for k, v in own.items() if k.lower() not in CREDENTIALS}
-        return (own or {}) | (conditional or {}) if own or conditional else None
+        headers = self.fetcher.shaper.headers_for(request.fetch_url, request.url, own)
+        conditional = conditional_headers(request) if self.frontier.durable else None
+        return (headers or {}) | conditional if conditional else headers
 
     async def requeue(self, request: CrawlRequest, wait: float) -> None:
         """Send ``request`` back to the frontier, not to be handed out before ``wait`` seconds

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,7 @@ from crawler._version import __version__
 from crawler.fetch import guard
 from crawler.fetch.codings import CodingError, Decoder, TooLarge, codings_of
 from crawler.fetch.keepalive import Connector
+from crawler.fetch.shaping import Shaper
 from crawler.settings import Settings
 from crawler.timestamps import utc_now_iso
 from crawler.urls import join_url
@@ -112,12 +113,16 @@ class Fetcher:
     """Fetches URLs through one shared aiohttp session. Use as an async context manager."""
 
     def __init__(self, settings: Settings, allows: Callable[[str], bool],
-                 private_ok: Callable[[str], bool] = lambda host: True) -> None:
+                 private_ok: Callable[[str], bool] = lambda host: True, seed_hosts: Collection[str] = ()) -> None:
         """``allows`` decides whether a redirect may go to a (normalized) URL; ``private_ok``
-        whether a host name may resolve to a private address (:mod:`crawler.fetch.guard`)."""
+        whether a host name may resolve to a private address (:mod:`crawler.fetch.guard`);
+        ``seed_hosts`` (kept up to date by the caller) are where the crawl's own headers,
+        credentials and cookies go (:class:`crawler.fetch.shaping.Shaper`)."""
         self.settings = settings
         self.allows = allows
         self.private_ok = private_ok
+        self.seed_hosts = seed_hosts
+        self.shaper = Shaper(settings, seed_hosts.__contains__)
         self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
         self.session: aiohttp.ClientSession | None = None
         self.headers = {
@@ -137,7 +142,7 @@ class Fetcher:
             connector=connector,
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=aiohttp.DummyCookieJar(),
+            cookie_jar=self.shaper.open_jar(sorted(self.seed_hosts)),
             headers=self.headers,
             max_headers=MAX_HEADERS,
             max_line_size=MAX_HEADER_LINE,
@@ -146,6 +151,8 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        if self.settings.save_cookies:
+            await asyncio.to_thread(self.shaper.save)
         if self.session is not None:
             await self.session.close()
             self.session = None

@@ -29,12 +29,6 @@ ALLOW, DISALLOW, PARSED = "allow", "disallow", "parsed"
 MAX_REDIRECTS = 5
 
 
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a normalized URL."""
-    end = url.find("/", url.find("//") + 2)
-    return url if end < 0 else url[:end]
-
-
 def product_token(user_agent: str) -> str:
     """The product token matched against ``User-agent:`` lines (``crawler/1.0 (+url)`` ->
     ``crawler``)."""

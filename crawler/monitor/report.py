@@ -16,6 +16,7 @@ import aiofiles
 
 from crawler.monitor.measures import Timeline
 from crawler.monitor.stats import size
+from crawler.settings import mask_url, masked
 
 _WIDTH = 640
 _STYLE = """
@@ -51,17 +52,13 @@ def _table(rows: list[tuple[str, str, Any]]) -> str:
 
 def _masked(url: str) -> str:
     """``url`` without the credentials it may carry (``redis://:secret@host``)."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.find("@")
-    if sep and 0 <= at < (rest.find("/") if "/" in rest else len(rest)):
-        return f"{scheme}://***@{rest[at + 1:]}"
-    return url
+    return mask_url(url)
 
 
 # The settings the report shows, in this order: what a reader asks first about a crawl.
 MAIN_SETTINGS = ("output", "format", "concurrency", "per_host", "delay", "scope", "max_depth", "max_pages",
                  "max_pages_per_host", "robots", "user_agent", "timeout", "retries", "max_bytes", "job_dir",
-                 "frontier", "spider")
+                 "frontier", "spider", "header", "cookies", "auth", "proxy", "proxy_file", "insecure")
 
 
 def _about(seeds: list[str], settings: Any) -> str:
@@ -74,7 +71,8 @@ def _about(seeds: list[str], settings: Any) -> str:
             value = getattr(settings, key, None)
             if value in ("", None):
                 continue
-            text = _masked(value) if isinstance(value, str) else json_text(value)
+            value = masked(key, value)
+            text = value if isinstance(value, str) else json_text(value)
             rows += f"<tr><th>{escape(key)}</th><td>{escape(text)}</td></tr>"
     return (f'<div class="grid"><section><h2>Seeds ({len(seeds):,})</h2><ul>{shown}</ul>{more}</section>'
             f"<section><h2>Settings</h2><table>{rows}</table></section></div>")
@@ -82,6 +80,8 @@ def _about(seeds: list[str], settings: Any) -> str:
 
 def json_text(value: Any) -> str:
     """A setting as the config file writes it (true, 2.5, "text")."""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value) or "none"
     return "true" if value is True else "false" if value is False else str(value)
 
 

@@ -18,6 +18,38 @@ from typing import Any
 from crawler.errors import UsageError
 
 SCOPES = ("host", "domain", "any")
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+SECRETS = frozenset({"auth", "cookie", "header", "proxy"})  # settings shown masked (config --show, the report)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the credentials it may carry hidden (``http://user:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.find("@")
+    if sep and 0 <= at < (rest.find("/") if "/" in rest else len(rest)):
+        user = rest[:at].partition(":")[0]
+        return f"{scheme}://{user + ':' if user else ''}***@{rest[at + 1:]}"
+    return url
+
+
+def mask_header(header: str) -> str:
+    """A header ``Name: value`` with its value hidden."""
+    name, colon, _ = header.partition(":")
+    return f"{name}: ***" if colon else "***"
+
+
+def masked(key: str, value: Any) -> Any:
+    """A setting's value as it may be shown (logs, ``config --show``, the report): the
+    credentials in ``auth``, ``cookie``, ``header`` and ``proxy`` (and in any URL) hidden."""
+    if key == "auth":
+        return (value.partition(":")[0] + ":***") if value else value
+    if key == "header":
+        return tuple(mask_header(h) for h in value)
+    if key == "cookie":
+        return tuple(c.partition("=")[0] + "=***" for c in value)
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    return value
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
 REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
 OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
@@ -64,6 +96,20 @@ class Settings:
     max_redirects: int
     max_url_length: int
     dns_cache_ttl: int
+    header: tuple[str, ...]
+    header_scope: str
+    cookies: bool
+    cookie: tuple[str, ...]
+    load_cookies: str
+    save_cookies: str
+    auth: str
+    netrc: bool
+    proxy: str
+    proxy_file: str
+    proxy_rotate: str
+    env_proxy: bool
+    ca_bundle: str
+    insecure: bool
     robots: bool
     max_crawl_delay: float
     robots_ttl: float
@@ -362,6 +408,22 @@ def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
     if v["log_level"].lower() not in LOG_LEVELS:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
+    if v["header_scope"] not in ("seeds", "any"):
+        fail("header_scope", f"must be seeds or any, got {v['header_scope']!r}")
+    if v["proxy_rotate"] not in ("host", "request"):
+        fail("proxy_rotate", f"must be host or request, got {v['proxy_rotate']!r}")
+    for header in v["header"]:
+        name, colon, _ = header.partition(":")
+        if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name.strip()):
+            fail("header", f"expected 'Name: value', got {mask_header(header)!r}")
+    for cookie in v["cookie"]:
+        name, equals, _ = cookie.partition("=")
+        if not equals or not name.strip():
+            fail("cookie", "expected 'name=value'")
+    if v["auth"] and ":" not in v["auth"]:
+        fail("auth", "expected USER:PASS")
+    if v["proxy"] and not v["proxy"].startswith(PROXY_SCHEMES):
+        fail("proxy", f"must be an http://, https://, socks5:// or socks5h:// URL, got {mask_url(v['proxy'])!r}")
     for key in ("include", "exclude"):
         for pattern in v[key]:
             try:

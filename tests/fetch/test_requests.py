@@ -97,3 +97,172 @@ def test_the_spider_api_sends_methods_bodies_and_cookies(serve, tmp_path: Path) 
     login, account = seen
     assert (login["method"], login["body"]) == ("POST", '{"user": "u"}')
     assert account["headers"]["Cookie"] == "sid=s1" and account["headers"]["X-Via"] == "spider"
+
+
+# -- headers, credentials, cookies ------------------------------------------------------------------
+
+SECRET = "s3cr3t-t0ken"
+
+
+def recording_app(seen: list[dict], other: str = "") -> web.Application:
+    """/ links to /page and to ``other`` (a page on the second host), /go redirects there;
+    /login sets a cookie, /flood sets 500; every request's headers are recorded."""
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append({"host": request.host, "path": request.path, "headers": dict(request.headers)})
+        if request.path == "/go":
+            raise web.HTTPFound(other)
+        response = web.Response(text=f'<a href="/page">p</a><a href="{other}">o</a><a href="/account">a</a>',
+                                content_type="text/html")
+        if request.path == "/login":
+            response.set_cookie("sid", "abc123")
+        if request.path == "/flood":
+            for i in range(500):
+                response.set_cookie(f"c{i}", "x" * 20)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    return app
+
+
+def headers_at(seen: list[dict], host_prefix: str) -> list[dict]:
+    return [s["headers"] for s in seen if s["host"].startswith(host_prefix)]
+
+
+def crawl_args(tmp_path: Path, seed: str, *extra: str) -> list[str]:
+    (tmp_path / "seeds.txt").write_text(seed + "\n")
+    return ["--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-robots",
+            "--stats", str(tmp_path / "stats.json"), "--report", str(tmp_path / "report.html"), *extra]
+
+
+def assert_no_secret_anywhere(tmp_path: Path, stderr: str, *secrets: str) -> None:
+    """Credentials go only where they were sent: never into records, stats, the report or logs."""
+    for secret in secrets:
+        assert secret not in stderr
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and path.suffix in (".jsonl", ".json", ".html", ".txt") and path.name != "netrc":
+                assert secret not in path.read_text(errors="replace"), path
+
+
+def test_headers_and_basic_auth_go_to_the_seeds_hosts_and_never_cross_a_redirect(serve, tmp_path: Path) -> None:
+    from crawler.cli.testsite import ServerThread
+
+    seen: list[dict] = []
+    with ServerThread(recording_app(seen), host="127.0.0.2") as second:
+        other = second.url + "landing"
+        first = serve(recording_app(seen, other))
+        for scope in ("seeds", "any"):
+            seen.clear()
+            done = run_cli(*crawl_args(tmp_path, first.url + "go", "--scope", "any", "--allow-private",
+                                       "--max-depth", "1", "-H", f"X-Api-Key: {SECRET}", "-H",
+                                       f"Authorization: Bearer {SECRET}", "--header-scope", scope), cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            mine = headers_at(seen, "127.0.0.1")
+            landing = [s["headers"] for s in seen if s["host"].startswith("127.0.0.2") and s["path"] == "/landing"]
+            linked = [s["headers"] for s in seen if s["host"].startswith("127.0.0.2") and s["path"] != "/landing"]
+            assert mine and len(landing) == 1 and linked
+            assert all(h["X-Api-Key"] == SECRET and h["Authorization"] == f"Bearer {SECRET}" for h in mine)
+            # Reached by the redirect: never the credentials, whatever the scope; the rest as the scope says.
+            assert "Authorization" not in landing[0] and ("X-Api-Key" in landing[0]) == (scope == "any")
+            assert all(("X-Api-Key" in h) == ("Authorization" in h) == (scope == "any") for h in linked)
+            assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
+        seen.clear()
+        done = run_cli(*crawl_args(tmp_path, first.url, "--scope", "any", "--allow-private", "--max-depth", "1",
+                                   "--auth", f"user:{SECRET}"), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        basic = "Basic " + __import__("base64").b64encode(f"user:{SECRET}".encode()).decode()
+        assert all(h.get("Authorization") == basic for h in headers_at(seen, "127.0.0.1"))
+        assert all("Authorization" not in h for h in headers_at(seen, "127.0.0.2"))
+        assert_no_secret_anywhere(tmp_path, done.stderr, SECRET, basic.split()[1])
+
+
+def test_netrc_gives_each_host_its_own_credentials(serve, tmp_path: Path) -> None:
+    import base64
+    import os
+
+    seen: list[dict] = []
+    server = serve(recording_app(seen))
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login robot password {SECRET}\n")
+    netrc.chmod(0o600)
+    done = run_cli(*crawl_args(tmp_path, server.url, "--max-depth", "0", "--netrc"), cwd=tmp_path,
+                   env={"NETRC": str(netrc), "HOME": os.environ.get("HOME", "/root")})
+    assert done.returncode == 0, done.stderr
+    assert seen[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(f"robot:{SECRET}".encode()).decode()
+    assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
+
+
+def test_a_cookie_from_a_login_answer_is_sent_on_with_cookies_only(serve, tmp_path: Path) -> None:
+    seen: list[dict] = []
+    server = serve(recording_app(seen))
+    for jar in (False, True):
+        seen.clear()
+        args = crawl_args(tmp_path, server.url + "login", "--per-host", "1", "--max-depth", "1",
+                          *(["--cookies"] if jar else []))
+        assert run_cli(*args, cwd=tmp_path).returncode == 0
+        later = [s["headers"].get("Cookie") for s in seen if s["path"] != "/login"]
+        assert later and all(c == ("sid=abc123" if jar else None) for c in later), later
+
+
+def test_cookies_given_load_and_save_and_a_flood_stays_bounded(serve, tmp_path: Path) -> None:
+    seen: list[dict] = []
+    server = serve(recording_app(seen))
+    jar_in = tmp_path / "in.txt"
+    jar_in.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tloaded\tyes\n")
+    jar_out = tmp_path / "jar" / "out.txt"
+    done = run_cli(*crawl_args(tmp_path, server.url + "flood", "--per-host", "1", "--max-depth", "1",
+                               "--cookie", "given=1", "--load-cookies", str(jar_in), "--save-cookies", str(jar_out)),
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = seen[0]["headers"]["Cookie"]
+    assert "given=1" in first and "loaded=yes" in first
+    saved = [line for line in jar_out.read_text().splitlines() if line and not line.startswith("#")]
+    assert 2 < len(saved) <= 180  # 500 cookies offered, at most 180 a domain kept
+    assert all(len(s["headers"].get("Cookie", "").split("; ")) <= 150 for s in seen)
+
+
+def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, wait_for
+    from tests.support.sites import lines_in
+
+    seen: list[dict] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        seen.append({"path": request.path, "cookie": request.headers.get("Cookie")})
+        response = web.Response(text="".join(f'<a href="/p/{i}">x</a>' for i in range(60)), content_type="text/html")
+        if request.path == "/":
+            response.set_cookie("sid", "kept")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", slow)
+    server = serve(app)
+    args = crawl_args(tmp_path, server.url, "--per-host", "1", "--cookies", "--job-dir", str(tmp_path / "job"))
+    env = __import__("os").environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: lines_in(tmp_path / "out.jsonl") >= 5, timeout=30)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    before = len(seen)
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    resumed = seen[before:]
+    assert resumed and all(s["cookie"] == "sid=kept" for s in resumed)  # the login was not done again
+    assert sum(s["path"] == "/" for s in seen) == 1
+
+
+def test_config_show_masks_every_credential(tmp_path: Path) -> None:
+    shown = run_cli("config", "--show", "--auth", f"me:{SECRET}", "-H", f"Authorization: Bearer {SECRET}",
+                    "--cookie", f"sid={SECRET}", "--proxy", f"http://me:{SECRET}@127.0.0.1:3128", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert SECRET not in shown.stdout
+    assert 'auth = "me:***"' in shown.stdout and '"Authorization: ***"' in shown.stdout
+    assert 'proxy = "http://me:***@127.0.0.1:3128"' in shown.stdout
