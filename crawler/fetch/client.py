@@ -13,7 +13,9 @@ import dataclasses
 import email.utils
 import hashlib
 import logging
+import os
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
@@ -24,6 +26,7 @@ from yarl import URL
 
 from crawler import errors
 from crawler._version import __version__
+from crawler.errors import UsageError
 from crawler.fetch import guard
 from crawler.fetch.codings import CodingError, Decoder, TooLarge, codings_of
 from crawler.fetch.keepalive import Connector
@@ -131,8 +134,27 @@ class Fetcher:
             "Accept-Encoding": "gzip, deflate, br, zstd",
         }
 
+    def _tls(self) -> ssl.SSLContext | bool:
+        """How servers' certificates are checked: against the system's CAs (and
+        ``$SSL_CERT_FILE``), plus ``--ca-bundle``; not at all with ``--insecure``."""
+        if self.settings.insecure:
+            log.warning("--insecure: no server certificate is checked; anyone on the way can read and change "
+                        "what is fetched")
+            return False
+        context = ssl.create_default_context()
+        for option, path in (("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", "")),
+                             ("--ca-bundle", self.settings.ca_bundle)):
+            if path:
+                try:
+                    context.load_verify_locations(cafile=path)
+                except (OSError, ssl.SSLError) as e:
+                    raise UsageError(f"{option}: cannot use {path} as a CA bundle: "
+                                     f"{getattr(e, 'strerror', None) or e}") from None
+        return context
+
     async def __aenter__(self) -> Fetcher:
         connector = Connector(
+            ssl=self._tls(),
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
             resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),

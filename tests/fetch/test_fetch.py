@@ -295,3 +295,33 @@ def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None
     (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert (record["error"], record["status"]) == ("tls", None)
     assert "certificate verify failed" in done.stderr and done.stderr.count("TLS failed") == 1  # not retried
+
+
+def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_with_insecure(tmp_path) -> None:
+    import os
+    import ssl
+
+    import trustme
+
+    from crawler.cli.testsite import ServerThread
+    from tests.conftest import run_cli
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with ServerThread(app_of({"/": "secret"}), ssl_context=context) as server:
+        (tmp_path / "seeds.txt").write_text(server.url + "\n")
+        base = ["--seeds", str(tmp_path / "seeds.txt"), "--no-progress", "--no-robots"]
+        for name, extra, env in [("bundle", ["--ca-bundle", str(bundle)], {}),
+                                 ("env", [], {"SSL_CERT_FILE": str(bundle)}),
+                                 ("insecure", ["--insecure"], {})]:
+            out = tmp_path / f"{name}.jsonl"
+            done = run_cli(*base, "-o", str(out), *extra, cwd=tmp_path, env=os.environ | env)
+            assert done.returncode == 0, done.stderr
+            (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+            assert (record["error"], record["status"]) == (None, 200), (name, record)
+            assert ("--insecure: no server certificate is checked" in done.stderr) == (name == "insecure")
+        bad = run_cli(*base, "--ca-bundle", str(tmp_path / "missing.pem"), cwd=tmp_path)
+        assert bad.returncode == 2 and "--ca-bundle: cannot use" in bad.stderr
