@@ -26,7 +26,15 @@ from crawler.core.engine import Engine
 from crawler.errors import ERROR_NAMES
 from crawler.monitor.stats import Stats
 
+pytest_plugins = ["tests.support.resolver"]  # the names fixture: a stub resolver
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# A proxy set in the environment of whoever runs the tests would carry the crawls' requests away
+# from the servers the tests start; the tests that want one set their own.
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.lower(), None)
 
 
 @dataclass

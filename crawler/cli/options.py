@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 
 from crawler._version import __version__
 from crawler.errors import UsageError
-from crawler.settings import Settings, default_values, load_settings_with_sources, masked, setting_help
+from crawler.settings import Settings, default_values, load_settings_with_sources, setting_help
+from crawler.settings.masking import masked
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 EXIT_PIPE = 141  # stdout closed by its reader: what a shell reports for a filter ended by SIGPIPE

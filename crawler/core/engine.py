@@ -188,6 +188,7 @@ class Engine:
         or stopped."""
         loop = asyncio.get_running_loop()
         settings, state, frontier = self.settings, self.state, self.frontier
+        self.stats.proxy_figures = fetcher.proxies.figures
         job = self._job()
         robots = Robots(settings, fetcher, job, self.scope.reachable) if settings.robots else None
         kept = await job.meta("cookies") if job is not None else None

@@ -13,7 +13,7 @@ from crawler import errors
 from crawler.core.accept import Acceptor, Refused
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
-from crawler.fetch.client import FetchResult
+from crawler.fetch.result import FetchResult
 from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings

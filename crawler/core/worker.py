@@ -15,8 +15,9 @@ from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.durable.recrawl import Remembered, conditional_headers
 from crawler.errors import FatalError
-from crawler.fetch.client import Fetcher, FetchResult
+from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
+from crawler.fetch.result import FetchResult
 from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier
 from crawler.output.bodies import store_body

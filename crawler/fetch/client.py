@@ -9,32 +9,29 @@ says whether it is worth another try and how long the server asked us to wait.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import email.utils
-import hashlib
 import logging
 import os
-import random
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from yarl import URL
 
 from crawler import errors
 from crawler._version import __version__
 from crawler.errors import UsageError
 from crawler.fetch import guard
-from crawler.fetch.codings import CodingError, Decoder, TooLarge, codings_of
+from crawler.fetch.body import capture as capture_exchange
+from crawler.fetch.body import read_body
+from crawler.fetch.codings import CodingError, TooLarge
 from crawler.fetch.keepalive import Connector
+from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
+from crawler.fetch.result import FetchResult, media_type, parse_retry_after
 from crawler.fetch.shaping import Shaper
 from crawler.settings import Settings
-from crawler.timestamps import utc_now_iso
-from crawler.urls import join_url
-from crawler.work import Capture
+from crawler.urls import host_of, hostname_of, join_url
 
 log = logging.getLogger(__name__)
 
@@ -45,71 +42,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_HEADERS = 512
 MAX_HEADER_LINE = 32768
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
-
-
-@dataclasses.dataclass(slots=True)
-class FetchResult:
-    """What one fetch attempt gave."""
-
-    final_url: str | None = None
-    status: int | None = None
-    headers: CIMultiDictProxy[str] | None = None
-    content_type: str | None = None  # media type, lower case, no parameters
-    charset: str | None = None  # from the Content-Type header
-    body: bytes = b""
-    size: int = 0  # body bytes after decompression, counted even when the body is not kept
-    error: str | None = None
-    retryable: bool = False
-    retry_after: float | None = None  # seconds, from a Retry-After header
-    redirects: int = 0
-    location: str | None = None  # with follow=False: the normalized target of a redirect
-    cut: bool = False  # the consumer stopped the body before its end
-    wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
-    _sha1: str | None = None
-
-    def sha1(self) -> str | None:
-        """The SHA-1 of the body (hex), computed once; None when there is no body."""
-        if self._sha1 is None and self.body:
-            self._sha1 = hashlib.sha1(self.body).hexdigest()
-        return self._sha1
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, settings: Settings, retry_after: float | None = None) -> float:
-    """Seconds to wait before try ``attempt + 1``: exponential backoff with jitter
-    (``retry_backoff`` doubling, at most ``retry_backoff_max``), at least what ``Retry-After``
-    asked for (capped the same way)."""
-    cap = settings.retry_backoff_max
-    base = min(cap, settings.retry_backoff * 2.0 ** max(attempt - 1, 0))
-    wait = base / 2 + random.uniform(0, base / 2)
-    if retry_after is not None:
-        wait = max(wait, min(retry_after, cap))
-    return wait
-
-
-def _media_type(header: str | None) -> tuple[str | None, str | None]:
-    if not header:
-        return None, None
-    media, _, params = header.partition(";")
-    charset = None
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'") or None
-    return media.strip().lower() or None, charset
 
 
 class Fetcher:
@@ -126,7 +58,12 @@ class Fetcher:
         self.private_ok = private_ok
         self.seed_hosts = seed_hosts
         self.shaper = Shaper(settings, seed_hosts.__contains__)
+        self.proxies = ProxyPool(settings)
         self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
+        self._socks: dict[str, aiohttp.ClientSession] = {}  # a session for each SOCKS proxy
+        self._tls_context: ssl.SSLContext | bool = True
+        self._resolver: Any = None
+        self._checked: dict[str, float] = {}  # proxied hosts found public, until (loop time)
         self.session: aiohttp.ClientSession | None = None
         self.headers = {
             "User-Agent": settings.user_agent.replace("{version}", __version__),
@@ -153,33 +90,106 @@ class Fetcher:
         return context
 
     async def __aenter__(self) -> Fetcher:
+        self._tls_context = self._tls()
         connector = Connector(
-            ssl=self._tls(),
+            ssl=self._tls_context,
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
             resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),
             ttl_dns_cache=self.settings.dns_cache_ttl,
         )
-        self.session = aiohttp.ClientSession(
+        self._resolver = connector._resolver  # the guarded one: a proxied request's target is checked too
+        self.session = self._session(connector, self.shaper.open_jar(sorted(self.seed_hosts)))
+        if self.proxies:
+            log.info("proxies: %s", ", ".join(p.shown for p in self.proxies.all()))
+        return self
+
+    def _session(self, connector: aiohttp.BaseConnector, jar: aiohttp.abc.AbstractCookieJar) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=self.shaper.open_jar(sorted(self.seed_hosts)),
+            cookie_jar=jar,
             headers=self.headers,
             max_headers=MAX_HEADERS,
             max_line_size=MAX_HEADER_LINE,
             max_field_size=MAX_HEADER_LINE,
         )
-        return self
+
+    def _route(self, proxy: str | None) -> tuple[aiohttp.ClientSession, str | None]:
+        """The session to fetch through and the HTTP proxy to name to it: a SOCKS proxy has a
+        session of its own (made the first time, sharing the cookie jar)."""
+        assert self.session is not None
+        if proxy is None or not proxy.startswith("socks"):
+            return self.session, proxy
+        session = self._socks.get(proxy)
+        if session is None:
+            # python-socks knows socks5:// only: socks5h:// is that with the name sent to the proxy.
+            remote = proxy.startswith("socks5h://")
+            connector = ProxyConnector.from_url("socks5://" + proxy.split("://", 1)[1], rdns=remote,
+                                                ssl=self._tls_context, limit=self.settings.concurrency,
+                                                limit_per_host=0)
+            session = self._socks[proxy] = self._session(connector, self.session.cookie_jar)
+        return session, None
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.settings.save_cookies:
             await asyncio.to_thread(self.shaper.save)
+        for session in self._socks.values():
+            await session.close()
+        self._socks.clear()
         if self.session is not None:
             await self.session.close()
             self.session = None
 
-    async def fetch(
+    async def fetch(self, url: str, keep_body: Callable[[str | None], bool] = lambda media_type: True,
+                    *, proxy: str | None = None, **kwargs: Any) -> FetchResult:
+        """One attempt at ``url`` (see :meth:`_fetch` for the arguments), through ``proxy``
+        (a spider request's own) or the crawl's proxies: a proxy that fails is benched and the
+        attempt goes on through the next one; :class:`ProxiesDown` when every one is down."""
+        if proxy is not None or not self.proxies:
+            return await self._fetch(url, keep_body, proxy=proxy, **kwargs)
+        result = FetchResult()
+        count = len(self.proxies.all())
+        answered: set[str] = set()  # proxies that said they could not get it
+        for _ in range(2 * count):
+            chosen = await self.proxies.pick(url, host_of(url))
+            if chosen is None:
+                return await self._fetch(url, keep_body, **kwargs)
+            chosen.requests += 1
+            result = await self._fetch(url, keep_body, proxy=chosen.url, **kwargs)
+            if result.proxy_failure is None:
+                self.proxies.succeeded(chosen)
+                return result
+            self.proxies.failed(chosen, result.proxy_failure, unusable=result.proxy_unusable)
+            if not result.proxy_unusable:
+                answered.add(chosen.url)
+                if len(answered) == count:  # none of them can: the site's failure, as it stands
+                    return result
+        return result
+
+    async def _proxied_target_ok(self, url: str, proxy: Proxy | str) -> bool:
+        """The SSRF guard for a request through a proxy: a name the proxy would resolve is
+        resolved here too (through the guard's resolver), and one that turns out private is not
+        fetched. ``socks5h://`` resolves at the proxy only, as asked; a name that does not
+        resolve here is the proxy's to resolve."""
+        host = hostname_of(url)
+        if (isinstance(proxy, str) and proxy.startswith("socks5h://")) or self.private_ok(host) or \
+                not host[-1:].isalpha():
+            return True
+        loop = asyncio.get_running_loop()
+        if self._checked.get(host, 0.0) > loop.time():
+            return True
+        try:
+            await self._resolver.resolve(host, 0)
+        except guard.BlockedAddress:
+            return False
+        except OSError:
+            return True  # not known here: the proxy's to resolve
+        self._checked[host] = loop.time() + self.settings.dns_cache_ttl
+        return True
+
+    async def _fetch(
         self,
         url: str,
         keep_body: Callable[[str | None], bool] = lambda media_type: True,
@@ -212,6 +222,7 @@ class Fetcher:
         allows = allows or self.allows
         if proxy is not None:
             self._proxies.add(URL(proxy).host or "")
+        session, http_proxy = self._route(proxy)
         max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
         result = FetchResult()
         phase = "connect"
@@ -220,16 +231,27 @@ class Fetcher:
                 visited = {url}
                 while True:
                     phase = "connect"
-                    assert self.session is not None
+                    if proxy is not None and not await self._proxied_target_ok(url, proxy):
+                        result.error = errors.DNS
+                        log.warning("%s: not fetched: its host resolves only to private addresses", url)
+                        return result
                     # The URL is normalized (escaped already): yarl need not parse and quote it again.
-                    async with self.session.request(method, URL(url, encoded=True), allow_redirects=False,
-                                                    headers=headers, proxy=proxy, data=body,
-                                                    cookies=cookies) as resp:
+                    async with session.request(method, URL(url, encoded=True), allow_redirects=False,
+                                               headers=headers, proxy=http_proxy, data=body,
+                                               cookies=cookies) as resp:
+                        if http_proxy is not None and resp.status == 407:
+                            result.proxy_failure = "407: the proxy wants other credentials"
+                            result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True
+                            return result
+                        if http_proxy is not None and resp.status >= 500 and "Via" not in resp.headers:
+                            # The proxy's own answer (one it forwards carries its Via): it could
+                            # not get the page; another proxy may.
+                            result.proxy_failure = f"{resp.status} from the proxy"
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers
                         if capture:
-                            result.wire = _capture(url, resp)
+                            result.wire = capture_exchange(url, resp)
                         location = resp.headers.get("Location")
                         if resp.status in REDIRECT_STATUSES and location is not None:
                             target = join_url(url, location, self.settings.max_url_length)
@@ -248,9 +270,9 @@ class Fetcher:
                             url = target
                             continue
                         phase = "body"
-                        result.content_type, result.charset = _media_type(
+                        result.content_type, result.charset = media_type(
                             resp.headers.get("Content-Type"))
-                        await self._read_body(resp, result, keep_body(result.content_type),
+                        await read_body(resp, result, keep_body(result.content_type),
                                               limit or self.settings.max_bytes, truncate, consumer, deadline)
                         break
         except TimeoutError:
@@ -264,6 +286,11 @@ class Fetcher:
                 result.retryable = True
             else:  # no use trying again: the guard would refuse it again
                 log.warning("%s: not fetched: %s", url, blocked)
+        except (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError, ProxyError,
+                ProxyConnectionError, ProxyTimeoutError) as e:
+            result.proxy_failure = str(e) or type(e).__name__
+            result.error, result.retryable = errors.CONNECT, True
+            result.proxy_unusable = not target_failed(e)
         except aiohttp.ClientSSLError as e:
             # A certificate that does not verify, or no TLS to agree on: trying again changes
             # nothing.
@@ -292,65 +319,3 @@ class Fetcher:
                     result.retry_after = parse_retry_after(
                         result.headers.get("Retry-After") if result.headers else None)
         return result
-
-    async def _read_body(
-        self,
-        resp: aiohttp.ClientResponse,
-        result: FetchResult,
-        keep: bool,
-        limit: int,
-        truncate: bool,
-        consumer: Callable[[bytes], Awaitable[bool | None]] | None,
-        deadline: asyncio.Timeout | None = None,
-    ) -> None:
-        """Read, decode (every coding of Content-Encoding) and count the body; keep it or hand it
-        to ``consumer`` chunk by chunk (it returns False once it wants no more). The time
-        ``consumer`` takes is added to ``deadline``: the fetch deadline covers the transfer, not
-        what is done with the bytes."""
-        codings = codings_of(resp.headers.get("Content-Encoding"))
-        decoder = Decoder(codings, limit, truncate) if codings else None
-        if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
-            raise TooLarge
-        parts: list[bytes] = []
-        raw: list[bytes] | None = [] if result.wire is not None else None
-        size = 0
-        loop = asyncio.get_running_loop()
-        async for chunk in resp.content.iter_any():
-            if raw is not None:
-                raw.append(chunk)
-            data = decoder.feed(chunk) if decoder is not None else chunk
-            if size + len(data) > limit:
-                if not truncate:
-                    raise TooLarge
-                data = data[: limit - size]
-            size += len(data)
-            if consumer is not None:
-                started = loop.time()
-                wanted = await consumer(data)
-                when = deadline.when() if deadline is not None else None
-                if deadline is not None and when is not None:
-                    deadline.reschedule(when + loop.time() - started)
-                if wanted is False:
-                    result.cut = True
-                    break  # the consumer has all it takes
-            elif keep:
-                parts.append(data)
-            if truncate and (size >= limit or (decoder is not None and decoder.full)):
-                break
-        else:
-            if decoder is not None:
-                decoder.end()
-        result.size = size
-        result.body = b"".join(parts) if keep and consumer is None else b""
-        if raw is not None and result.wire is not None:
-            result.wire.body = b"".join(raw)
-
-
-def _capture(url: str, resp: aiohttp.ClientResponse) -> Capture:
-    """The exchange of ``resp`` as sent and received (its body is added as it is read)."""
-    version = resp.version
-    return Capture(
-        url, utc_now_iso(), resp.status, resp.reason or "",
-        f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers],
-        list(resp.request_info.headers.items()), b"")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crawler.fetch.client import FetchResult, backoff_delay
+from crawler.fetch.result import FetchResult, backoff_delay
 from crawler.fetch.robots import RobotsRules
 from crawler.settings import Settings
 

@@ -20,7 +20,8 @@ from typing import Protocol
 from protego import Protego
 
 from crawler import errors
-from crawler.fetch.client import Fetcher, backoff_delay
+from crawler.fetch.client import Fetcher
+from crawler.fetch.result import backoff_delay
 from crawler.settings import Settings
 
 log = logging.getLogger(__name__)

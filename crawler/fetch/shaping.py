@@ -4,10 +4,11 @@ config file and the Spider API alike: the crawl's own headers (``--header``), cr
 
 Safe by default:
 - the crawl's headers go to the seeds' hosts only, unless ``header_scope = "any"``;
-- ``--auth`` goes to the seeds' hosts only; netrc gives each host its own entry's;
+- ``--auth`` goes to the seeds' hosts only; netrc gives each host its own entry's (its
+  ``default`` entry only the seeds' hosts);
 - ``Authorization``, ``Cookie`` and ``Proxy-Authorization`` are never sent on once a redirect
   has left the request's origin (scheme, host and port), whoever set them, as curl does;
-- no credential is ever logged: :func:`crawler.settings.masked` shows them as ``***``.
+- no credential is ever logged: :func:`crawler.settings.masking.masked` shows them as ``***``.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ class Shaper:
             if self.basic is not None and seed and not left:
                 headers["Authorization"] = self.basic
             elif self.netrc is not None:
-                entry = self.netrc.authenticators(host)
+                # A host's own entry; the ``default`` one only for the seeds' hosts, not for
+                # every host a broad crawl reaches.
+                entry = self.netrc.hosts.get(host) or (self.netrc.hosts.get("default") if seed else None)
                 if entry is not None:
                     headers["Authorization"] = aiohttp.BasicAuth(entry[0], entry[2] or "").encode()
         return headers or None

@@ -16,7 +16,7 @@ import aiofiles
 
 from crawler.monitor.measures import Timeline
 from crawler.monitor.stats import size
-from crawler.settings import mask_url, masked
+from crawler.settings.masking import mask_url, masked
 
 _WIDTH = 640
 _STYLE = """
@@ -95,6 +95,17 @@ def _failures(failed: list[dict[str, Any]], count: int) -> str:
         f"<td>{escape(_masked(f['referrer'])) if f['referrer'] else '(a seed)'}</td></tr>" for f in failed)
     more = f"<p>The first {len(failed):,} of {count:,} are listed.</p>" if count > len(failed) else ""
     return (f"<table><tr><th>URL</th><th>error</th><th>status</th><th>found on</th></tr>{rows}</table>{more}")
+
+
+def _proxies(proxies: list[dict[str, Any]]) -> str:
+    """Each proxy's requests, failures and seconds benched (none: nothing shown)."""
+    if not proxies:
+        return ""
+    rows = "".join(f"<tr><td>{escape(p['proxy'])}</td>{_cell(f'proxies.{i}.requests', p['requests'])}"
+                   f"{_cell(f'proxies.{i}.failures', p['failures'])}"
+                   f"{_cell(f'proxies.{i}.benched_s', p['benched_s'])}</tr>" for i, p in enumerate(proxies))
+    return (f"<h2>Proxies</h2><table><tr><th>proxy</th><th>requests</th><th>failures</th><th>seconds benched</th></tr>"
+            f"{rows}</table>")
 
 
 def rates(samples: list[tuple[float, int, int, int, int]], window: float = 1.0) -> list[tuple[float, float]]:
@@ -209,6 +220,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
         f"{_about(seeds or [], settings)}"
         f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
+        f"{_proxies(stats.get('proxies', []))}"
         f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from crawler.monitor.measures import Measures
@@ -42,6 +43,7 @@ class Stats:
         self.hosts: Counter[str] = Counter()  # records by host (fetched from)
         self.host_errors: Counter[str] = Counter()
         self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
+        self.proxy_figures: Callable[[], list[dict[str, Any]]] = list  # each proxy's requests, failures, bench
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,
@@ -119,6 +121,7 @@ class Stats:
             data["depth"] = {str(k): v for k, v in sorted(self.depths.items())}
             data["hosts"] = self.hosts_dict()
             data["failed_urls"] = self.failed_urls
+            data["proxies"] = self.proxy_figures()
         return data
 
     def hosts_dict(self) -> dict[str, Any]:

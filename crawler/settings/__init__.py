@@ -16,40 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import UsageError
+from crawler.settings.masking import mask_header, mask_url
+from crawler.settings.units import DURATIONS, SIZES, parse_duration, parse_size
 
 SCOPES = ("host", "domain", "any")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-SECRETS = frozenset({"auth", "cookie", "header", "proxy"})  # settings shown masked (config --show, the report)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with the credentials it may carry hidden (``http://user:***@host``)."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.find("@")
-    if sep and 0 <= at < (rest.find("/") if "/" in rest else len(rest)):
-        user = rest[:at].partition(":")[0]
-        return f"{scheme}://{user + ':' if user else ''}***@{rest[at + 1:]}"
-    return url
-
-
-def mask_header(header: str) -> str:
-    """A header ``Name: value`` with its value hidden."""
-    name, colon, _ = header.partition(":")
-    return f"{name}: ***" if colon else "***"
-
-
-def masked(key: str, value: Any) -> Any:
-    """A setting's value as it may be shown (logs, ``config --show``, the report): the
-    credentials in ``auth``, ``cookie``, ``header`` and ``proxy`` (and in any URL) hidden."""
-    if key == "auth":
-        return (value.partition(":")[0] + ":***") if value else value
-    if key == "header":
-        return tuple(mask_header(h) for h in value)
-    if key == "cookie":
-        return tuple(c.partition("=")[0] + "=***" for c in value)
-    if isinstance(value, str) and "://" in value:
-        return mask_url(value)
-    return value
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
 REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
 OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
@@ -259,36 +230,6 @@ def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
 
 def _option(key: str) -> str:
     return "--" + key.replace("_", "-")
-
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNORECASE)
-_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATIONS = ("max_runtime", "recrawl_after")
-_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
-SIZES = ("rotate_size",)
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from ``1000000``, ``"500K"``, ``"100MB"`` or ``"1GiB"`` (K, M, G, T are powers of
-    1024); ValueError else."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int(value)
-    match = _SIZE.fullmatch(str(value))
-    if not match:
-        raise ValueError(value)
-    size: int = int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
-    return size
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"``, ``"7d"`` or ``"2w"``; ValueError else."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.fullmatch(str(value))
-    if not match:
-        raise ValueError(value)
-    unit = match.group(2).lower() if match.group(2) else None
-    return float(match.group(1)) * _UNITS[unit]
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:

@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 from typing import Any, cast
 
 from crawler import errors
-from crawler.fetch.client import FetchResult
+from crawler.fetch.result import FetchResult
 from crawler.fetch.robots import product_token
 from crawler.monitor.measures import Measures
 from crawler.parse.html import ParsedPage

@@ -9,7 +9,7 @@ import zlib
 
 from aiohttp import web
 
-from crawler.fetch.client import parse_retry_after
+from crawler.fetch.result import parse_retry_after
 from tests.support.sites import app_of, check_moved, html, moved_site, redirect
 
 

@@ -6,52 +6,21 @@ nothing here resolves a real name or connects anywhere but loopback."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from crawler import Request, Spider
 from crawler.core.engine import Engine
 from crawler.core.scope import Scope
-from crawler.fetch import guard
 from crawler.fetch.guard import BlockedAddress, GuardedResolver, is_blocked
 from crawler.settings import load_settings
 from crawler.urls import normalize_url
 from tests.conftest import read_jsonl
+from tests.support.resolver import StubResolver
 from tests.support.sites import html
-
-
-class StubResolver(AbstractResolver):
-    """Answers from a table of names (each a list of addresses, one list per call in turn)."""
-
-    def __init__(self, table: dict[str, list[list[str]]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
-        self.asked.append(host)
-        answers = self.table.get(host)
-        if not answers:
-            raise OSError(f"stub resolver: no such host {host}")
-        addresses = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET6 if ":" in a else socket.AF_INET,
-                 "proto": 0, "flags": socket.AI_NUMERICHOST} for a in addresses]
-
-    async def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
-    """The stub resolver's table: tests add names to it."""
-    table: dict[str, list[list[str]]] = {}
-    monkeypatch.setattr(guard, "base_resolver", lambda: StubResolver(table))
-    return table
 
 
 @pytest.mark.parametrize("address", [

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from crawler import Request, Spider, run_spider
+from crawler.cli.testsite import ServerThread
 from tests.conftest import read_jsonl, run_cli
 
 
@@ -146,7 +147,6 @@ def assert_no_secret_anywhere(tmp_path: Path, stderr: str, *secrets: str) -> Non
 
 
 def test_headers_and_basic_auth_go_to_the_seeds_hosts_and_never_cross_a_redirect(serve, tmp_path: Path) -> None:
-    from crawler.cli.testsite import ServerThread
 
     seen: list[dict] = []
     with ServerThread(recording_app(seen), host="127.0.0.2") as second:
@@ -181,15 +181,26 @@ def test_netrc_gives_each_host_its_own_credentials(serve, tmp_path: Path) -> Non
     import base64
     import os
 
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    # The seed's host (127.0.0.1) links to 127.0.0.2, whose pages link to 127.0.0.3.
     seen: list[dict] = []
-    server = serve(recording_app(seen))
     netrc = tmp_path / "netrc"
-    netrc.write_text(f"machine 127.0.0.1 login robot password {SECRET}\n")
+    netrc.write_text(f"machine 127.0.0.2 login other password {SECRET}2\ndefault login robot password {SECRET}\n")
     netrc.chmod(0o600)
-    done = run_cli(*crawl_args(tmp_path, server.url, "--max-depth", "0", "--netrc"), cwd=tmp_path,
-                   env={"NETRC": str(netrc), "HOME": os.environ.get("HOME", "/root")})
+    with ServerThread(recording_app(seen), host="127.0.0.3") as third, \
+            ServerThread(recording_app(seen, third.url + "p3"), host="127.0.0.2") as second:
+        first = serve(recording_app(seen, second.url + "p2"))
+        done = run_cli(*crawl_args(tmp_path, first.url, "--scope", "any", "--allow-private", "--max-depth", "2",
+                                   "--netrc"), cwd=tmp_path,
+                       env={"NETRC": str(netrc), "HOME": os.environ.get("HOME", "/root")})
     assert done.returncode == 0, done.stderr
-    assert seen[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(f"robot:{SECRET}".encode()).decode()
+    at = {host: headers_at(seen, host) for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3")}
+    assert all(at.values()), at.keys()
+    assert all(h["Authorization"] == basic("robot", SECRET) for h in at["127.0.0.1"])  # default: a seed's host
+    assert all(h["Authorization"] == basic("other", SECRET + "2") for h in at["127.0.0.2"])  # its own entry
+    assert all("Authorization" not in h for h in at["127.0.0.3"])  # no entry of its own, no seed: nothing
     assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
 
 

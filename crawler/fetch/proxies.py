@@ -1,0 +1,199 @@
+"""Proxies: ``--proxy URL``, ``--proxy-file FILE`` (one a line), or the environment's
+``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (``NO_PROXY`` honoured; ``--no-env-proxy`` turns them off).
+
+- ``http://`` and ``https://`` proxies carry requests as aiohttp does (CONNECT for https
+  targets); ``socks5://`` (names resolved here) and ``socks5h://`` (names resolved by the proxy)
+  go through aiohttp-socks, one session a SOCKS proxy, sharing the crawl's cookie jar.
+- Rotation: ``host`` (the default) gives each host one proxy, so its sessions and its politeness
+  stay coherent; ``request`` takes the next proxy for every request.
+- A proxy that fails (it cannot be reached, or answers 407) is benched, 1 s doubling to 60 s,
+  and the request goes through the next one; after :data:`STRIKES` such failures in a row it is
+  down, and when every proxy is, :class:`ProxiesDown` stops the crawl in one line instead of
+  recording every URL as failed. A proxy that works but could not get the page (a 5xx of its
+  own, without the ``Via`` header it puts on answers it forwards; a CONNECT answered 5xx; a
+  SOCKS reply that the host is unreachable or refused) is passed over for that request, which
+  goes through the next one; when every proxy says so it is the site's failure, recorded and
+  retried as any. Such answers bench a proxy only after :data:`STRIKES` in a row with no page
+  between (a proxy whose upstream is broken), and never make it down: one dead site behind a
+  good proxy must not stall the crawl.
+- The figures of each proxy (requests, failures, seconds benched) go to ``--stats`` and the
+  report, the proxy shown without its credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp_socks import ProxyError
+
+from crawler.errors import FatalError, UsageError
+from crawler.settings import PROXY_SCHEMES, Settings
+from crawler.settings.masking import mask_url
+
+log = logging.getLogger("crawler")
+STRIKES = 3  # failures in a row that make a proxy down
+BENCH_FIRST, BENCH_MAX = 1.0, 60.0  # seconds a failed proxy sits out: the first time, and at most
+
+
+class ProxiesDown(FatalError):
+    """Every proxy of the crawl is down."""
+
+
+class Proxy:
+    """One proxy and how it is doing."""
+
+    __slots__ = ("benched", "benched_until", "failures", "misses", "requests", "shown", "strikes", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url  # with its credentials: only ever given to aiohttp
+        self.shown = mask_url(url)
+        self.requests = 0
+        self.failures = 0
+        self.strikes = 0  # failures of its own in a row
+        self.misses = 0  # pages it could not get, in a row
+        self.benched_until = 0.0  # loop time
+        self.benched = 0.0  # seconds benched in all
+
+
+class ProxyPool:
+    """The proxies of a crawl; :meth:`pick` one for a request."""
+
+    def __init__(self, settings: Settings) -> None:
+        urls = [settings.proxy] if settings.proxy else []
+        if settings.proxy_file:
+            urls += _read_list(settings.proxy_file)
+        self.rotate = settings.proxy_rotate
+        self.proxies = [Proxy(url) for url in dict.fromkeys(urls)]
+        self.by_scheme: dict[str, Proxy] = {}  # the environment's, when none is given
+        if not self.proxies and settings.env_proxy:
+            found = urllib.request.getproxies_environment()
+            for scheme in ("http", "https"):
+                url = found.get(scheme) or found.get("all")
+                if url and url.startswith(PROXY_SCHEMES):
+                    self.by_scheme[scheme] = Proxy(url)
+        self._turn = 0
+        self._hosts: dict[str, int] = {}  # host -> its proxy (rotate = host)
+
+    def __bool__(self) -> bool:
+        return bool(self.proxies or self.by_scheme)
+
+    def all(self) -> list[Proxy]:
+        """Every proxy of the crawl."""
+        return self.proxies or list(self.by_scheme.values())
+
+    async def pick(self, url: str, host: str) -> Proxy | None:
+        """The proxy for a request of ``url`` (to ``host``): None when it goes direct. Waits
+        while every proxy sits on the bench; :class:`ProxiesDown` when every one is down."""
+        if not self.proxies:
+            scheme = url.partition(":")[0]
+            proxy = self.by_scheme.get(scheme)
+            if proxy is None or _bypassed(host):
+                return None
+            await self._wait(proxy)
+            return proxy
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            count = len(self.proxies)
+            if self.rotate == "host":
+                start = self._hosts.get(host)
+                if start is None:
+                    start = self._hosts[host] = zlib.crc32(host.encode()) % count
+            else:
+                start = self._turn
+                self._turn = (self._turn + 1) % count
+            for i in range(count):
+                proxy = self.proxies[(start + i) % count]
+                if proxy.benched_until <= now:
+                    if self.rotate == "host":
+                        self._hosts[host] = (start + i) % count  # the host stays with its new proxy
+                    return proxy
+            self._down()
+            await asyncio.sleep(min(p.benched_until for p in self.proxies) - now)
+
+    async def _wait(self, proxy: Proxy) -> None:
+        if proxy.strikes >= STRIKES:
+            self._down()
+        delay = proxy.benched_until - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _down(self) -> None:
+        proxies = self.all()
+        if all(p.strikes >= STRIKES for p in proxies):
+            raise ProxiesDown(f"every proxy is down ({', '.join(p.shown for p in proxies)}): "
+                              "the crawl stops here; the same command resumes a --job-dir crawl")
+
+    def failed(self, proxy: Proxy, reason: str, unusable: bool) -> None:
+        """``proxy`` did not get a page: bench it, for longer each time, when it is ``unusable``
+        itself (not reached, 407), or when it could not get :data:`STRIKES` pages in a row."""
+        proxy.failures += 1
+        if unusable:
+            proxy.strikes += 1
+            wait = min(BENCH_FIRST * 2 ** (proxy.strikes - 1), BENCH_MAX)
+        else:
+            proxy.misses += 1
+            if proxy.misses < STRIKES:
+                log.info("proxy %s could not get a page (%s): the next proxy tries", proxy.shown, reason)
+                return
+            wait = min(BENCH_FIRST * 2 ** (proxy.misses - STRIKES), BENCH_MAX)
+        now = asyncio.get_running_loop().time()
+        proxy.benched += max(0.0, now + wait - max(proxy.benched_until, now))  # overlaps counted once
+        proxy.benched_until = max(proxy.benched_until, now + wait)
+        log.warning("proxy %s failed (%s): benched for %.0f s", proxy.shown, reason, wait)
+
+    @staticmethod
+    def succeeded(proxy: Proxy) -> None:
+        """``proxy`` carried a request."""
+        proxy.strikes = proxy.misses = 0
+
+    def figures(self) -> list[dict[str, Any]]:
+        """Each proxy's requests, failures and seconds benched (``--stats``: ``proxies``)."""
+        return [{"proxy": p.shown, "requests": p.requests, "failures": p.failures, "benched_s": round(p.benched, 1)}
+                for p in self.all()]
+
+
+SOCKS_TARGET_REPLIES = frozenset({3, 4, 5, 6})  # RFC 1928: network, host unreachable; refused; TTL expired
+
+
+def target_failed(error: BaseException) -> bool:
+    """Was it the target a proxy could not reach (a CONNECT answered 5xx, a SOCKS reply that the
+    host is unreachable or refused), not the proxy that failed?"""
+    if isinstance(error, aiohttp.ClientHttpProxyError):
+        return error.status >= 500
+    return isinstance(error, ProxyError) and getattr(error, "error_code", None) in SOCKS_TARGET_REPLIES
+
+
+def _bypassed(host: str) -> bool:
+    """Does ``NO_PROXY`` name ``host`` (host[:port])?"""
+    name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return bool(urllib.request.proxy_bypass_environment(name))  # type: ignore[attr-defined]
+
+
+def _read_list(path: str) -> list[str]:
+    """The proxies of a ``--proxy-file``: one URL a line, ``#`` comments and blank lines left out."""
+    try:
+        lines = Path(path).read_text("utf-8").splitlines()
+    except OSError as e:
+        raise UsageError(f"--proxy-file: cannot read {path}: {e.strerror}") from None
+    urls = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if not text.startswith(PROXY_SCHEMES):
+            raise UsageError(f"--proxy-file: {path}:{number}: not an http://, https://, socks5:// or socks5h:// "
+                             f"URL: {mask_url(text)[:100]}")
+        urls.append(text)
+    if not urls:
+        raise UsageError(f"--proxy-file: no proxy in {path}")
+    return urls
+
+
+__all__ = ["STRIKES", "ProxiesDown", "Proxy", "ProxyPool", "target_failed"]

@@ -1,0 +1,167 @@
+"""Proxies, against real ones: tinyproxy (HTTP) and microsocks (SOCKS5) on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from aiohttp import web
+
+from crawler.cli.testsite import free_port
+from tests.conftest import read_jsonl, run_cli
+from tests.support.proxies import microsocks, tinyproxy
+from tests.support.rawserver import RawServer, response
+
+SECRET = "pr0xy-pa55"
+
+
+def peers_app(seen: list[str], pages: int = 20) -> web.Application:
+    """/ links to /p/0 ... ; every request's peer address is recorded."""
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.remote or "")
+        return web.Response(text="".join(f'<a href="/p/{i}">x</a>' for i in range(pages)), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    return app
+
+
+def crawl(tmp_path: Path, seed: str, *extra: str, env: dict[str, str] | None = None):
+    (tmp_path / "seeds.txt").write_text(seed + "\n")
+    return run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-robots",
+                   "--stats", str(tmp_path / "stats.json"), "--report", str(tmp_path / "report.html"), *extra,
+                   cwd=tmp_path, env=env, timeout=90)
+
+
+def no_secret(tmp_path: Path, stderr: str) -> None:
+    assert SECRET not in stderr
+    for name in ("out.jsonl", "stats.json", "report.html"):
+        assert SECRET not in (tmp_path / name).read_text()
+
+
+def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
+    seen: list[str] = []
+    server = serve(peers_app(seen))
+    with tinyproxy(tmp_path, bind="127.0.0.8", auth=("me", SECRET)) as (proxy, log):
+        done = crawl(tmp_path, server.url, "--proxy", proxy)
+        assert done.returncode == 0, done.stderr
+        assert len(read_jsonl(tmp_path / "out.jsonl")) == 21
+        assert seen and set(seen) == {"127.0.0.8"}  # every request came out of the proxy
+        assert log.read_text().count("GET http://127.0.0.1") >= 21
+        (figures,) = json.loads((tmp_path / "stats.json").read_text())["proxies"]
+        assert figures == {"proxy": proxy.replace(SECRET, "***"), "requests": 21, "failures": 0, "benched_s": 0.0}
+        no_secret(tmp_path, done.stderr)
+
+
+def test_socks5_and_socks5h_proxies_carry_every_request(serve, tmp_path: Path) -> None:
+    seen: list[str] = []
+    server = serve(peers_app(seen))
+    with microsocks(bind="127.0.0.9", auth=("me", SECRET)) as address:
+        for scheme in ("socks5", "socks5h"):
+            seen.clear()
+            done = crawl(tmp_path, server.url, "--proxy", f"{scheme}://{address}")
+            assert done.returncode == 0, done.stderr
+            assert len(read_jsonl(tmp_path / "out.jsonl")) == 21 and set(seen) == {"127.0.0.9"}
+            no_secret(tmp_path, done.stderr)
+
+
+def test_a_dead_proxy_in_the_list_is_benched_and_the_crawl_completes(serve, tmp_path: Path) -> None:
+    seen: list[str] = []
+    server = serve(peers_app(seen, pages=40))
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (http, _), microsocks(bind="127.0.0.9") as socks:
+        (tmp_path / "proxies.txt").write_text(f"# three proxies\n{dead}\n{http}\nsocks5://{socks}\n")
+        done = crawl(tmp_path, server.url, "--proxy-file", str(tmp_path / "proxies.txt"), "--proxy-rotate",
+                     "request", "--per-host", "4")
+        assert done.returncode == 0, done.stderr
+        records = read_jsonl(tmp_path / "out.jsonl")
+        assert len(records) == 41 and all(r["error"] is None for r in records)
+        assert set(seen) == {"127.0.0.8", "127.0.0.9"}
+        figures = {f["proxy"]: f for f in json.loads((tmp_path / "stats.json").read_text())["proxies"]}
+        assert figures[dead]["failures"] >= 1 and figures[dead]["benched_s"] >= 1
+        assert figures[http]["requests"] > 0 and figures[f"socks5://{socks}"]["requests"] > 0
+        assert f"proxy {dead} failed" in done.stderr
+
+
+def test_a_proxy_that_cannot_get_pages_is_passed_over_but_never_down(serve, tmp_path: Path) -> None:
+    # One "proxy" answers every request with a 502 of its own (no Via): each request it gets
+    # goes on through the other proxy, and the crawl completes with no page failed.
+    seen: list[str] = []
+    server = serve(peers_app(seen, pages=30))
+    with RawServer(lambda path: (response("502 Bad Gateway", b"upstream down"), b"")) as broken, \
+            tinyproxy(tmp_path, bind="127.0.0.8") as (http, _):
+        bad = f"http://127.0.0.1:{broken.port}"
+        (tmp_path / "proxies.txt").write_text(f"{bad}\n{http}\n")
+        done = crawl(tmp_path, server.url, "--proxy-file", str(tmp_path / "proxies.txt"), "--proxy-rotate",
+                     "request")
+        assert done.returncode == 0, done.stderr
+        records = read_jsonl(tmp_path / "out.jsonl")
+        assert len(records) == 31 and all(r["status"] == 200 for r in records)
+        figures = {f["proxy"]: f for f in json.loads((tmp_path / "stats.json").read_text())["proxies"]}
+        assert broken.hits and figures[bad]["failures"] == len(broken.hits)
+        assert "every proxy is down" not in done.stderr
+
+
+def test_a_dead_site_behind_a_proxy_is_the_site_s_failure_not_the_proxy_s(serve, tmp_path: Path) -> None:
+    # tinyproxy answers 500 and microsocks "refused" for a site that is down: the URLs fail as
+    # the site's (retried, then recorded), the live site's pages come through, no proxy is down.
+    server = serve(peers_app([], pages=3))
+    dead = f"http://127.0.0.1:{free_port()}/"
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (http, _), microsocks(bind="127.0.0.9") as socks:
+        for proxy, error in ((http, "http"), (f"socks5://{socks}", "connect")):
+            (tmp_path / "seeds.txt").write_text(f"{dead}\n{server.url}\n")
+            done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-robots",
+                           "--proxy", proxy, "--retries", "4", cwd=tmp_path, timeout=90,
+                           env={"CRAWLER_RETRY_BACKOFF": "0.05"})
+            assert done.returncode == 0, done.stderr
+            assert "every proxy is down" not in done.stderr, proxy
+            by_url = {r["url"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+            assert by_url[dead]["error"] == error, (proxy, by_url[dead])
+            assert len(by_url) == 5 and all(r["status"] == 200 for u, r in by_url.items() if u != dead)
+
+
+def test_when_every_proxy_is_down_the_crawl_says_so_once_and_stops(serve, tmp_path: Path) -> None:
+    server = serve(peers_app([]))
+    dead = [f"http://127.0.0.1:{free_port()}", f"socks5://127.0.0.1:{free_port()}"]
+    (tmp_path / "proxies.txt").write_text("\n".join(dead) + "\n")
+    done = crawl(tmp_path, server.url, "--proxy-file", str(tmp_path / "proxies.txt"))
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "every proxy is down" in errors[0], done.stderr
+    assert "crawl failed" in done.stderr
+
+
+def test_the_environment_s_proxy_is_honoured_unless_told_not_to(serve, tmp_path: Path) -> None:
+    seen: list[str] = []
+    server = serve(peers_app(seen, pages=2))
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (proxy, _):
+        env = os.environ | {"HTTP_PROXY": proxy, "NO_PROXY": ""}
+        for extra, expected in (([], {"127.0.0.8"}), (["--no-env-proxy"], {"127.0.0.1"})):
+            seen.clear()
+            done = crawl(tmp_path, server.url, *extra, env=env)
+            assert done.returncode == 0, done.stderr
+            assert set(seen) == expected, extra
+        seen.clear()
+        done = crawl(tmp_path, server.url, env=env | {"NO_PROXY": "127.0.0.1"})  # bypassed
+        assert done.returncode == 0 and set(seen) == {"127.0.0.1"}
+
+
+async def test_through_a_proxy_a_name_that_resolves_inside_is_still_refused(serve, crawl, names,
+                                                                             tmp_path: Path) -> None:
+    # The proxy would resolve evil.test itself and reach what it points at; the guard resolves
+    # it here first, and refuses it as it would without a proxy.
+    async def root(request: web.Request) -> web.Response:
+        return web.Response(text=f'<a href="{secret}">x</a>', content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    server = serve(app)
+    secret = f"http://evil.test:{server.port}/secret"
+    names["evil.test"] = [["127.0.0.1"]]
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (proxy, log):
+        result = await crawl([server.url], scope="any", robots=False, proxy=proxy)
+        assert result.by_url()[secret]["error"] == "dns"
+        assert server.paths() == ["/"]
+        assert "evil.test" not in log.read_text()
