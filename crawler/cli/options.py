@@ -98,6 +98,22 @@ def _shown(value: Any) -> str:
     return {"": "none", "-": "- (stdout)"}.get(value, str(value)) if isinstance(value, str) else str(value)
 
 
+EXAMPLES = """\
+examples:
+  crawler --seeds urls.txt -o crawl.jsonl --job-dir jobs/site    # durable: the same command resumes
+  crawler --seeds urls.txt -H "Authorization: Bearer $TOKEN"     # a header to the seeds' hosts
+  crawler --seeds urls.txt --load-cookies cookies.txt --save-cookies cookies.txt   # a logged-in session
+  crawler --seeds urls.txt --auth "me:$PASSWORD"                 # or --netrc: each host its entry
+  crawler --seeds urls.txt --proxy socks5h://127.0.0.1:1080      # or --proxy-file proxies.txt
+  crawler --seeds urls.txt --ca-bundle company-ca.pem            # trust a private CA
+  crawler --seeds requests.jsonl --max-depth 0 --store-bodies bodies/
+      # requests.jsonl: {"url": "https://api.example/q", "method": "POST", "json": {"q": "x"}}
+
+Every option can also be set in a TOML file given with --config (keys spelled with
+underscores: per_host = 4); the command line wins, CRAWLER_* environment variables
+come between. README.md has the whole story."""
+
+
 def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.ArgumentParser:
     """The option parser: every help text is a setting's comment in ``settings/defaults.toml``
     and every default shown is read from there."""
@@ -109,8 +125,8 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
         prog=prog,
         description=("Serve a generated site on 127.0.0.1 and crawl it." if demo else
                      "Crawl the web from seed URLs and write one JSON record per URL."),
-        epilog="Every option can also be set in a TOML file given with --config (keys spelled "
-               "with underscores: per_host = 4); the command line wins.",
+        epilog=None if demo else EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
     p.add_argument("--version", action="version", version=f"crawler {__version__}")

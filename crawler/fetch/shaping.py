@@ -98,6 +98,8 @@ class Shaper:
         """The headers of a fetch of ``fetch_url`` for the request of ``url`` (they differ after
         a redirect): the crawl's (in their scope), the request's ``own``, the credentials of the
         host (``--auth``, netrc); credentials dropped once the redirect left ``url``'s origin."""
+        if not own and not self.headers and self.basic is None and self.netrc is None:
+            return None  # nothing to add (the common crawl): no work a request
         host = hostname_of(fetch_url).rstrip(".")
         seed = self.seed_host(host)
         left = origin_of(fetch_url) != origin_of(url)

@@ -98,14 +98,15 @@ def test_help_lists_options_with_defaults() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0
     for option, default in [("--concurrency", "64"), ("--per-host", "2"), ("--max-depth", "20"),
-                            ("--timeout", "30"), ("--retries", "3"), ("--scope", "host")]:
+                            ("--timeout", "30"), ("--retries", "3"), ("--scope", "host"),
+                            ("--header-scope", "seeds"), ("--proxy-rotate", "host"), ("--no-env-proxy", "on")]:
         entry = re.search(r"\n  " + option + r"\b(.*?)(?=\n  -|\n\n)", proc.stdout, re.DOTALL)
         assert entry is not None, option
         assert f"(default: {default}" in " ".join(entry.group(1).split()), entry.group(0)
-
-
-
-
+    examples = proc.stdout.split("\nexamples:\n", 1)[1]
+    for example in ('-H "Authorization: Bearer $TOKEN"', "--load-cookies cookies.txt", "--auth", "--proxy socks5h://",
+                    "--ca-bundle", '"method": "POST"'):
+        assert example in examples, example
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

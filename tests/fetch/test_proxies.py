@@ -52,6 +52,8 @@ def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
         assert log.read_text().count("GET http://127.0.0.1") >= 21
         (figures,) = json.loads((tmp_path / "stats.json").read_text())["proxies"]
         assert figures == {"proxy": proxy.replace(SECRET, "***"), "requests": 21, "failures": 0, "benched_s": 0.0}
+        report = (tmp_path / "report.html").read_text()
+        assert "<h2>Proxies</h2>" in report and 'data-stat="proxies.0.requests">21<' in report
         no_secret(tmp_path, done.stderr)
 
 

@@ -277,3 +277,19 @@ def test_config_show_masks_every_credential(tmp_path: Path) -> None:
     assert SECRET not in shown.stdout
     assert 'auth = "me:***"' in shown.stdout and '"Authorization: ***"' in shown.stdout
     assert 'proxy = "http://me:***@127.0.0.1:3128"' in shown.stdout
+
+
+def test_a_config_file_shapes_requests_as_the_command_line_does(serve, tmp_path: Path) -> None:
+    import base64
+
+    seen: list[dict] = []
+    server = serve(recording_app(seen))
+    config = tmp_path / "crawl.toml"
+    config.write_text(f'header = ["X-Api-Key: {SECRET}"]\nauth = "me:{SECRET}"\ncookie = ["sid=from-file"]\n'
+                      'max_depth = 0\n')
+    done = run_cli(*crawl_args(tmp_path, server.url, "--config", str(config)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (headers,) = headers_at(seen, "127.0.0.1")
+    assert headers["X-Api-Key"] == SECRET and headers["Cookie"] == "sid=from-file"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(f"me:{SECRET}".encode()).decode()
+    assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
