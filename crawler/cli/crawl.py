@@ -4,76 +4,20 @@ summary on stderr and ``--stats``, the exit status."""
 from __future__ import annotations
 
 import asyncio
-import importlib
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from crawler.cli.options import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_PIPE
 from crawler.core.engine import Engine
 from crawler.durable.job import JobLocked
-from crawler.errors import FatalError, OutputClosed, UsageError
+from crawler.errors import FatalError, OutputClosed
 from crawler.output.files import make_parent
 from crawler.settings import Settings
 from crawler.spider.api import Request, Spider
 
 log = logging.getLogger("crawler")
-
-
-class JsonFormatter(logging.Formatter):
-    """Log records as one JSON object a line: time, level, message (and ``stats`` if given)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The record as JSON."""
-        from crawler.timestamps import utc_now_iso
-
-        entry: dict[str, Any] = {"time": utc_now_iso(), "level": record.levelname.lower(),
-                                 "logger": record.name, "message": record.getMessage()}
-        stats = getattr(record, "stats", None)
-        if stats is not None:
-            entry["stats"] = stats
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def setup_logging(level: str, fmt: str = "text") -> None:
-    class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-        """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it)."""
-
-        @property
-        def stream(self) -> Any:
-            return sys.stderr
-
-        @stream.setter
-        def stream(self, value: Any) -> None:
-            pass
-
-    handler = StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("crawler: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("aiohttp").setLevel(logging.WARNING)
-
-
-def load_spider(spec: str) -> Any:
-    """An instance of the spider class named ``module:Class`` (the current directory and
-    PYTHONPATH are searched)."""
-    module_name, _, class_name = spec.partition(":")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise UsageError(f"--spider: cannot import {module_name}: {e}") from None
-    cls = getattr(module, class_name, None)
-    if cls is None or not isinstance(cls, type) or not issubclass(cls, Spider):
-        raise UsageError(f"--spider: {spec} is not a crawler.Spider subclass")
-    return cls()
 
 
 async def _crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None) -> tuple[Engine, int]:

@@ -1,15 +1,18 @@
 """The command line: ``python -m crawler --seeds urls.txt``, and its commands ``demo``,
-``config --show``, ``seed`` and ``status``."""
+``config --show``, ``seed``, ``status``, and the spider writer's ``shell``, ``fetch`` and
+``parse``."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from crawler.cli.crawl import load_spider, quiet_stdout, run_crawl, setup_logging
-from crawler.cli.options import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, build_parser, settings_from_args, show_config
+from crawler.cli.crawl import quiet_stdout, run_crawl
+from crawler.cli.options import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, build_parser, show_config
 from crawler.cli.seeds import read_seeds
+from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
 from crawler.errors import UsageError
+from crawler.monitor.logs import setup_logging
 from crawler.settings import REDIS_SCHEMES
 
 
@@ -23,12 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.cli.demo import demo
 
             return demo(argv[1:])
+        if argv[:1] in (["shell"], ["fetch"], ["parse"]):
+            from crawler.cli import tools
+
+            return {"shell": tools.shell_main, "fetch": tools.fetch_main, "parse": tools.parse_main}[argv[0]](argv[1:])
         if argv[:1] in (["seed"], ["status"]):
             from crawler.cli.workers import seed_main, status_main
 
             return (seed_main if argv[0] == "seed" else status_main)(argv[1:])
         args = build_parser().parse_args(argv)
-        settings = settings_from_args(args)
+        settings, _, cls = settings_and_sources(args)
         shared = settings.frontier.startswith(REDIS_SCHEMES)
         if "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
             raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
@@ -36,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.cli.workers import run_workers
 
             return run_workers(argv, settings, main)
-        spider = load_spider(settings.spider) if settings.spider else None
+        spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
         setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
         return run_crawl(settings, seeds, spider)

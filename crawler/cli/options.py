@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from typing import Any, NoReturn
 
 from crawler._version import __version__
+from crawler.cli.spiders import settings_and_sources
 from crawler.errors import UsageError
-from crawler.settings import Settings, default_values, load_settings_with_sources, setting_help
+from crawler.settings import Settings, default_values, setting_help
 from crawler.settings.masking import masked
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
@@ -29,7 +29,11 @@ class Parser(argparse.ArgumentParser):
 # (group, flags, extra argparse arguments) of each option that sets a setting; its help is the
 # setting's comment in defaults.toml, its default read from there.
 _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
-    ("output", ("--spider",), {"metavar": "MODULE:CLASS"}),
+    ("spider", ("--spider",), {"metavar": "MODULE:CLASS"}),
+    ("spider", ("-a", "--spider-arg"), {"metavar": "NAME=VALUE", "action": "append"}),
+    ("spider", ("--max-callback-errors",), {"metavar": "N"}),
+    ("spider", ("--http-cache",), {"metavar": "DIR"}),
+    ("spider", ("--http-cache-expiry",), {"metavar": "DURATION"}),
     ("output", ("-o", "--output"), {"metavar": "PATH"}),
     ("output", ("--format",), {"choices": ["jsonl", "csv", "warc"]}),
     ("output", ("--rotate-size",), {"metavar": "SIZE"}),
@@ -108,10 +112,13 @@ examples:
   crawler --seeds urls.txt --ca-bundle company-ca.pem            # trust a private CA
   crawler --seeds requests.jsonl --max-depth 0 --store-bodies bodies/
       # requests.jsonl: {"url": "https://api.example/q", "method": "POST", "json": {"q": "x"}}
+  crawler --spider myspiders:Shop -a category=books --http-cache .cache -o books.jsonl
+  crawler shell URL -c 'response.css("h1::text").get()'         # also: crawler fetch URL, crawler parse URL
+  crawler demo --serve                                          # the demo shop the examples crawl
 
 Every option can also be set in a TOML file given with --config (keys spelled with
-underscores: per_host = 4); the command line wins, CRAWLER_* environment variables
-come between. README.md has the whole story."""
+underscores: per_host = 4); the command line wins, then CRAWLER_* environment variables,
+then a spider's custom_settings. README.md has the whole story."""
 
 
 def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.ArgumentParser:
@@ -153,21 +160,8 @@ def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.Argument
 
 
 def settings_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Settings:
-    """Settings from parsed options: built-in defaults < ``defaults`` < ``--config`` <
-    ``CRAWLER_*`` environment variables < options."""
+    """Settings from parsed options (see :func:`crawler.cli.spiders.settings_and_sources`)."""
     return settings_and_sources(args, defaults)[0]
-
-
-def settings_and_sources(args: argparse.Namespace,
-                          defaults: dict[str, Any] | None = None) -> tuple[Settings, dict[str, str]]:
-    given = vars(args).copy()
-    config_file = given.pop("config", None)
-    given.pop("seeds", None)
-    given.pop("show", None)
-    if defaults:
-        given = defaults | given
-    return load_settings_with_sources(given, config_file=config_file, overrides_source="command line",
-                                      environ=os.environ)
 
 
 def show_config(argv: list[str]) -> int:
@@ -177,7 +171,7 @@ def show_config(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "show", False):
         raise UsageError("config: say --show (python -m crawler config --show [options])")
-    settings, sources = settings_and_sources(args)
+    settings, sources, _ = settings_and_sources(args)
     values = dataclasses.asdict(settings)
     for key, value in values.items():
         value = masked(key, value)  # credentials are never printed

@@ -1,14 +1,19 @@
 """Running a spider from Python: ``await Crawler(spider, **settings).run()`` on any event loop,
-or ``run_spider(spider, **settings)`` to block until it is done."""
+or ``run_spider(spider, **settings)`` to block until it is done. Both log as the command line
+does (unless the program has set up logging itself) and end with the same summary."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from crawler.core.engine import Engine
+from crawler.monitor.logs import logging_configured, setup_logging
 from crawler.settings import load_settings
-from crawler.spider.api import Spider
+from crawler.spider.api import Spider, custom_settings
+
+log = logging.getLogger("crawler")
 
 
 class Crawler:
@@ -18,12 +23,20 @@ class Crawler:
 
     def __init__(self, spider: Spider, **settings: Any) -> None:
         self.spider = spider
-        merged = {"progress": False} | dict(getattr(spider, "custom_settings", {}) or {}) | settings
-        self.settings = load_settings(merged)
+        self.settings = load_settings({"progress": False} | settings, spider=custom_settings(spider),
+                                      spider_source=f"{type(spider).__name__}.custom_settings")
 
     async def run(self, seeds: list[str] | None = None) -> dict[str, Any]:
-        """Crawl until done; the final statistics. ``seeds`` are added to the spider's start."""
-        stats = await Engine(self.settings, seeds or [], spider=self.spider).run()
+        """Crawl until done; the final statistics. ``seeds`` are added to the spider's start.
+        Raises :class:`crawler.errors.FatalError` when the crawl had to stop (its callbacks kept
+        failing, the output could not be written...), after the summary."""
+        if not logging_configured():
+            setup_logging(self.settings.log_level, self.settings.log_format)
+        engine = Engine(self.settings, seeds or [], spider=self.spider)
+        try:
+            stats = await engine.run()
+        finally:
+            log.info("%s", engine.stats.summary())
         return stats.as_dict()
 
 

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import UsageError
-from crawler.settings.masking import mask_header, mask_url
+from crawler.settings.checks import (
+    LOG_LEVELS,
+    OUTPUT_FORMATS,
+    PROXY_SCHEMES,
+    REDIS_SCHEMES,
+    REDIS_STREAM_SCHEMES,
+    SCOPES,
+    check,
+    option_name,
+)
 from crawler.settings.units import DURATIONS, SIZES, parse_duration, parse_size
-
-SCOPES = ("host", "domain", "any")
-PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
-REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
-OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -32,6 +34,10 @@ class Settings:
     """The effective settings of one crawl. Build it with :func:`load_settings`."""
 
     spider: str
+    spider_arg: tuple[str, ...]
+    max_callback_errors: int
+    http_cache: str
+    http_cache_expiry: float
     output: str
     format: str
     rotate_size: int
@@ -171,7 +177,8 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
             try:
                 value = tomllib.loads(f"v = {value}")["v"]
             except tomllib.TOMLDecodeError as e:
-                raise UsageError(f"{_option(key)} (from environment variable {name}): not a TOML array: {e}") from None
+                raise UsageError(f"{option_name(key)} (from environment variable {name}): "
+                                 f"not a TOML array: {e}") from None
         found[key] = (name, value)
     return found
 
@@ -182,15 +189,18 @@ def load_settings(
     config_file: str | Path | None = None,
     overrides_source: str = "argument",
     environ: Mapping[str, str] | None = None,
+    spider: Mapping[str, Any] | None = None,
+    spider_source: str = "the spider's custom_settings",
 ) -> Settings:
-    """Defaults < ``config_file`` < ``CRAWLER_*`` variables of ``environ`` (when given) <
+    """Defaults < ``config_file`` < ``spider`` (a spider's ``custom_settings``, as Scrapy puts
+    them over the project's) < ``CRAWLER_*`` variables of ``environ`` (when given) <
     ``overrides``; every value validated.
 
     Keys are option names spelled with underscores. An unknown key or a bad value raises
     :class:`UsageError` with one line naming the key and where it came from.
     """
     return load_settings_with_sources(overrides, config_file=config_file, overrides_source=overrides_source,
-                                      environ=environ)[0]
+                                      environ=environ, spider=spider, spider_source=spider_source)[0]
 
 
 def load_settings_with_sources(
@@ -199,6 +209,8 @@ def load_settings_with_sources(
     config_file: str | Path | None = None,
     overrides_source: str = "argument",
     environ: Mapping[str, str] | None = None,
+    spider: Mapping[str, Any] | None = None,
+    spider_source: str = "the spider's custom_settings",
 ) -> tuple[Settings, dict[str, str]]:
     """:func:`load_settings`, and where each setting came from."""
     values = default_values()
@@ -206,6 +218,8 @@ def load_settings_with_sources(
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_file:
         layers.append((str(config_file), read_config_file(config_file)))
+    if spider:
+        layers.append((spider_source, spider))
     for key, (name, value) in env_layer(environ or {}).items():
         layers.append((f"environment variable {name}", {key: value}))
     layers.append((overrides_source, overrides or {}))
@@ -224,17 +238,13 @@ def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
     if missing:  # only if defaults.toml was edited badly
         raise UsageError(f"defaults.toml lacks {', '.join(sorted(missing))}")
     clean = {key: _coerce(key, values[key], sources.get(key, "default")) for key in _FIELDS}
-    _check(clean, sources)
+    check(clean, sources)
     return Settings(**clean)
-
-
-def _option(key: str) -> str:
-    return "--" + key.replace("_", "-")
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
     kind = _FIELDS[key].type
-    where = f"{_option(key)} (from {source})"
+    where = f"{option_name(key)} (from {source})"
     if key in DURATIONS:
         try:
             return parse_duration(value)
@@ -285,93 +295,6 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     raise AssertionError(f"no coercion for {key}: {kind}")  # pragma: no cover
 
 
-def _check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
-    def fail(key: str, message: str) -> None:
-        raise UsageError(f"{_option(key)} (from {sources.get(key, 'default')}): {message}")
-
-    for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
-                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
-        if v[key] < 1:
-            fail(key, f"must be at least 1, got {v[key]}")
-    for key in ("max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats", "retries",
-                "max_redirects", "dns_cache_ttl",
-                "inline_parse_bytes", "rotate_size", "rotate_records"):
-        if v[key] < 0:
-            fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
-                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after"):
-        if v[key] < 0:
-            fail(key, f"must be 0 or more, got {v[key]}")
-    for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
-                "autothrottle_target_concurrency",
-                "parse_timeout"):
-        if v[key] <= 0:
-            fail(key, f"must be more than 0, got {v[key]}")
-    if v["max_bytes"] < 1:
-        fail("max_bytes", f"must be at least 1, got {v['max_bytes']}")
-    if v["max_url_length"] < 16:
-        fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
-    if v["max_depth"] < -1:
-        fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
-    if v["scope"] not in SCOPES:
-        fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
-    if v["format"] and v["format"] not in OUTPUT_FORMATS:
-        fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
-    if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
-        fail("spider", f"expected module:Class, got {v['spider']!r}")
-    frontier = v["frontier"]
-    redis = frontier.startswith(REDIS_SCHEMES)
-    sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
-    if frontier and frontier != "memory" and not redis and not sqlite:
-        fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
-    if redis and not v["crawl_id"]:
-        fail("frontier", "a Redis frontier needs --crawl-id NAME (every process with that id shares the crawl)")
-    if redis and v["job_dir"]:
-        fail("job_dir", "a Redis frontier keeps the crawl's state in Redis; drop --job-dir")
-    if v["crawl_id"] and not re.fullmatch(r"[\w.-]+", v["crawl_id"]):
-        fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
-    if v["workers"] > 1 and not redis:
-        fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
-    if (v["job_dir"] or sqlite) and v["output"].startswith(REDIS_STREAM_SCHEMES):
-        fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
-    if v["workers"] > 1 and v["output"] == "-":
-        fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
-    if frontier == "memory" and v["job_dir"]:
-        fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")
-    if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
-        fail("job_dir" if v["job_dir"] else "frontier",
-             "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
-    if not 0 <= v["metrics_port"] <= 65535:
-        fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
-    if v["log_format"] not in ("text", "json"):
-        fail("log_format", f"must be text or json, got {v['log_format']!r}")
-    if v["parse_isolation"] not in ("thread", "process"):
-        fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
-    if v["log_level"].lower() not in LOG_LEVELS:
-        fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
-    if v["header_scope"] not in ("seeds", "any"):
-        fail("header_scope", f"must be seeds or any, got {v['header_scope']!r}")
-    if v["proxy_rotate"] not in ("host", "request"):
-        fail("proxy_rotate", f"must be host or request, got {v['proxy_rotate']!r}")
-    for header in v["header"]:
-        name, colon, _ = header.partition(":")
-        if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name.strip()):
-            fail("header", f"expected 'Name: value', got {mask_header(header)!r}")
-    for cookie in v["cookie"]:
-        name, equals, _ = cookie.partition("=")
-        if not equals or not name.strip():
-            fail("cookie", "expected 'name=value'")
-    if v["auth"] and ":" not in v["auth"]:
-        fail("auth", "expected USER:PASS")
-    if v["proxy"] and not v["proxy"].startswith(PROXY_SCHEMES):
-        fail("proxy", f"must be an http://, https://, socks5:// or socks5h:// URL, got {mask_url(v['proxy'])!r}")
-    for key in ("include", "exclude"):
-        for pattern in v[key]:
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                fail(key, f"bad regular expression {pattern!r}: {e}")
-    for key in ("allow_domain", "deny_domain"):
-        for domain in v[key]:
-            if not domain.strip(". ") or "/" in domain or " " in domain.strip():
-                fail(key, f"not a domain name: {domain!r}")
+__all__ = ["ENV_PREFIX", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES", "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES",
+           "SCOPES", "Settings", "default_values", "env_layer", "load_settings", "load_settings_with_sources",
+           "parse_duration", "parse_size", "read_config_file", "setting_help"]

@@ -1,0 +1,55 @@
+"""Logging as the crawler does it: one line a message on stderr (``crawler: WARNING: ...``), or
+one JSON object a line (``--log-format json``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+
+class JsonFormatter(logging.Formatter):
+    """Log records as one JSON object a line: time, level, message (and ``stats`` if given)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON."""
+        from crawler.timestamps import utc_now_iso
+
+        entry: dict[str, Any] = {"time": utc_now_iso(), "level": record.levelname.lower(),
+                                 "logger": record.name, "message": record.getMessage()}
+        stats = getattr(record, "stats", None)
+        if stats is not None:
+            entry["stats"] = stats
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str = "text") -> None:
+    """Log at ``level`` on stderr, as text or JSON lines (the root logger's handlers replaced)."""
+    class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it)."""
+
+        @property
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
+    handler = StderrHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("crawler: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+
+
+def logging_configured() -> bool:
+    """Has the program set up logging itself (a handler on the root logger)?"""
+    return bool(logging.getLogger().handlers)
+
+
+__all__ = ["JsonFormatter", "logging_configured", "setup_logging"]

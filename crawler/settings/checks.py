@@ -1,0 +1,122 @@
+"""The checks on settings once their values are coerced: ranges, choices, and the ones that do
+not go together. Every failure is one line naming the option and where its value came from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from crawler.errors import UsageError
+from crawler.settings.masking import mask_header, mask_url
+
+SCOPES = ("host", "domain", "any")
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
+REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
+OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def option_name(key: str) -> str:
+    """A setting's command-line option: ``per_host`` -> ``--per-host``."""
+    return "--" + key.replace("_", "-")
+
+
+def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
+    """Settings that do not make sense, alone or together: :class:`UsageError` naming the
+    option and where its value came from."""
+    def fail(key: str, message: str) -> None:
+        raise UsageError(f"{option_name(key)} (from {sources.get(key, 'default')}): {message}")
+
+    for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
+                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
+        if v[key] < 1:
+            fail(key, f"must be at least 1, got {v[key]}")
+    for key in ("max_callback_errors", "max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats",
+                "retries", "max_redirects", "dns_cache_ttl",
+                "inline_parse_bytes", "rotate_size", "rotate_records"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
+                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after",
+                "http_cache_expiry"):
+        if v[key] < 0:
+            fail(key, f"must be 0 or more, got {v[key]}")
+    for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
+                "autothrottle_target_concurrency",
+                "parse_timeout"):
+        if v[key] <= 0:
+            fail(key, f"must be more than 0, got {v[key]}")
+    if v["max_bytes"] < 1:
+        fail("max_bytes", f"must be at least 1, got {v['max_bytes']}")
+    if v["max_url_length"] < 16:
+        fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
+    if v["max_depth"] < -1:
+        fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
+    if v["scope"] not in SCOPES:
+        fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
+    if v["format"] and v["format"] not in OUTPUT_FORMATS:
+        fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
+    if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
+        fail("spider", f"expected module:Class, got {v['spider']!r}")
+    frontier = v["frontier"]
+    redis = frontier.startswith(REDIS_SCHEMES)
+    sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
+    if frontier and frontier != "memory" and not redis and not sqlite:
+        fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
+    if redis and not v["crawl_id"]:
+        fail("frontier", "a Redis frontier needs --crawl-id NAME (every process with that id shares the crawl)")
+    if redis and v["job_dir"]:
+        fail("job_dir", "a Redis frontier keeps the crawl's state in Redis; drop --job-dir")
+    if v["crawl_id"] and not re.fullmatch(r"[\w.-]+", v["crawl_id"]):
+        fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
+    if v["workers"] > 1 and not redis:
+        fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
+    if (v["job_dir"] or sqlite) and v["output"].startswith(REDIS_STREAM_SCHEMES):
+        fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
+    if v["workers"] > 1 and v["output"] == "-":
+        fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
+    if frontier == "memory" and v["job_dir"]:
+        fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")
+    if (v["job_dir"] or frontier.startswith("sqlite:")) and v["output"] == "-":
+        fail("job_dir" if v["job_dir"] else "frontier",
+             "a durable crawl needs -o FILE: stdout cannot be rewound after a crash")
+    if not 0 <= v["metrics_port"] <= 65535:
+        fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
+    if v["log_format"] not in ("text", "json"):
+        fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["parse_isolation"] not in ("thread", "process"):
+        fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
+    if v["log_level"].lower() not in LOG_LEVELS:
+        fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
+    if v["header_scope"] not in ("seeds", "any"):
+        fail("header_scope", f"must be seeds or any, got {v['header_scope']!r}")
+    if v["proxy_rotate"] not in ("host", "request"):
+        fail("proxy_rotate", f"must be host or request, got {v['proxy_rotate']!r}")
+    for header in v["header"]:
+        name, colon, _ = header.partition(":")
+        if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name.strip()):
+            fail("header", f"expected 'Name: value', got {mask_header(header)!r}")
+    for cookie in v["cookie"]:
+        name, equals, _ = cookie.partition("=")
+        if not equals or not name.strip():
+            fail("cookie", "expected 'name=value'")
+    for argument in v["spider_arg"]:
+        name, equals, _ = argument.partition("=")
+        if not equals or not name.isidentifier():
+            fail("spider_arg", f"expected NAME=VALUE (NAME a Python identifier), got {argument!r}")
+    if v["auth"] and ":" not in v["auth"]:
+        fail("auth", "expected USER:PASS")
+    if v["proxy"] and not v["proxy"].startswith(PROXY_SCHEMES):
+        fail("proxy", f"must be an http://, https://, socks5:// or socks5h:// URL, got {mask_url(v['proxy'])!r}")
+    for key in ("include", "exclude"):
+        for pattern in v[key]:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                fail(key, f"bad regular expression {pattern!r}: {e}")
+    for key in ("allow_domain", "deny_domain"):
+        for domain in v[key]:
+            if not domain.strip(". ") or "/" in domain or " " in domain.strip():
+                fail(key, f"not a domain name: {domain!r}")
