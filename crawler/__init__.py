@@ -8,9 +8,8 @@ Write a spider::
         start_urls = ["https://example.com/"]
 
         def parse(self, response):
-            yield {"url": response.url, "title": response.css_first("title").text()}
-            for href in response.links():
-                yield response.follow(href)
+            yield {"url": response.url, "title": response.css("title::text").get()}
+            yield from response.follow_all(css="a")
 
     stats = run_spider(Titles(), output="titles.jsonl", per_host=2)
 """
@@ -20,10 +19,25 @@ from crawler.core.engine import Engine
 from crawler.core.run import Crawler, run_spider
 from crawler.monitor.stats import Stats
 from crawler.settings import Settings, load_settings
-from crawler.spider.api import HTML_TYPES, DropItem, Failure, FollowAll, Request, Response, Spider
+from crawler.spider.api import (
+    HTML_TYPES,
+    CrawlSpider,
+    DropItem,
+    Failure,
+    FollowAll,
+    FormRequest,
+    LinkExtractor,
+    Request,
+    Response,
+    Rule,
+    Selector,
+    SelectorError,
+    Spider,
+)
 from crawler.spider.recorder import PageRecorder
 
 __all__ = [
-    "HTML_TYPES", "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "PageRecorder", "Request", "Response",
-    "Settings", "Spider", "Stats", "__version__", "load_settings", "run_spider",
+    "HTML_TYPES", "CrawlSpider", "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "FormRequest",
+    "LinkExtractor", "PageRecorder", "Request", "Response", "Rule", "Selector", "SelectorError", "Settings",
+    "Spider", "Stats", "__version__", "load_settings", "run_spider",
 ]

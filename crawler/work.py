@@ -30,6 +30,9 @@ class SpiderRequest(Protocol):
     json: Any
     cookies: dict[str, str] | None
     proxy: str | None
+    cb_kwargs: dict[str, Any]
+    dont_filter: bool
+    repeat: str
 
     def payload(self) -> bytes | None:
         """The body to send, if any."""
@@ -101,7 +104,13 @@ class CrawlRequest:
         key = self._key
         if key is None:
             spider = self.request
-            key = self._key = self.url if spider is None else request_key(self.url, spider.method, spider.payload())
+            if spider is None:
+                key = self.url
+            else:
+                key = request_key(self.url, spider.method, spider.payload())
+                if spider.repeat:  # a dont_filter request: this asking of the URL is its own
+                    key = f"{key} #{spider.repeat}"
+            self._key = key
         return key
 
     @property

@@ -41,10 +41,15 @@ def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
     payload = public.payload()
     if payload is not None:
         fields["body"] = base64.b64encode(payload).decode("ascii")
-    for name in ("cookies", "proxy"):
+    for name in ("cookies", "proxy", "dont_filter", "repeat"):
         value = getattr(public, name)
         if value:
             fields[name] = value
+    if public.cb_kwargs:
+        try:
+            fields["cb_kwargs"] = json.loads(json.dumps(public.cb_kwargs))
+        except (TypeError, ValueError):
+            pass  # as for meta
     if request.key != request.url:
         fields["url"] = request.url  # the row or entry is known by the key
     return fields
@@ -59,9 +64,12 @@ def spider_request_json(request: CrawlRequest) -> str | None:
 def spider_request_from(url: str, fields: dict[str, Any]) -> Request:
     """The spider's request back from its fields."""
     body = base64.b64decode(fields["body"]) if "body" in fields else None
-    return Request(fields.get("url", url), fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
-                   fields.get("headers"), fields.get("priority", 0), fields.get("method", "GET"), body,
-                   cookies=fields.get("cookies"), proxy=fields.get("proxy"))
+    request = Request(fields.get("url", url), fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
+                      fields.get("headers"), fields.get("priority", 0), fields.get("method", "GET"), body,
+                      cookies=fields.get("cookies"), proxy=fields.get("proxy"), cb_kwargs=fields.get("cb_kwargs") or {},
+                      dont_filter=bool(fields.get("dont_filter")))
+    request.repeat = fields.get("repeat", "")
+    return request
 
 
 def request_to_json(request: CrawlRequest) -> str:

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.text import Text
 
 from crawler.monitor.stats import size as _size
+from crawler.monitor.stats import spider_line
 
 REDRAW = 0.25  # seconds between two redraws of the live view: at most 4 a second
 
@@ -79,6 +80,7 @@ class Progress:
         t = s["timings"]
         errors = ", ".join(f"{k} {v}" for k, v in s["errors"].items()) or "none"
         slowest = ", ".join(f"{host} {_duration(p95)}" for host, p95 in self.slowest_hosts()) or "-"
+        spider = spider_line(s)
         return (
             f"pages {s['job']['done']}/{s['job']['known']}"
             f"{' (' + str(s['unchanged']) + ' unchanged)' if s['unchanged'] else ''} | "
@@ -86,6 +88,7 @@ class Progress:
             f"in flight {s['in_flight']} | frontier {s['frontier']} | out queue {s['output_queue']} | "
             f"{s['elapsed_s']:.0f} s\n"
             f"errors: {errors}\n"
+            f"{spider + chr(10) if spider else ''}"
             f"fetch p50 {_duration(t['fetch']['p50_ms'] / 1000)} p95 {_duration(t['fetch']['p95_ms'] / 1000)} | "
             f"frontier wait p95 {_duration(t['frontier_wait']['p95_ms'] / 1000)} | busy: workers "
             f"{r['workers_busy']:.0%}, parse {r['parse_pool_busy']:.0%}\n"
@@ -104,7 +107,8 @@ class Progress:
             "bytes_per_s": round(r["bytes_per_s"]), "in_flight": s["in_flight"], "frontier": s["frontier"],
             "output_queue": s["output_queue"], "retries": s["retries"], "errors": s["errors"], "status": s["status"],
             "workers_busy": round(r["workers_busy"], 3), "parse_pool_busy": round(r["parse_pool_busy"], 3),
-            "hosts": s["hosts_seen"], "timings": s["timings"],
+            "hosts": s["hosts_seen"], "items": s["items"], "dropped": s["dropped"],
+            "callback_errors": s["callback_errors"], "timings": s["timings"],
             "slowest_hosts": [{"host": h, "fetch_p95_ms": round(p95 * 1000, 1)} for h, p95 in self.slowest_hosts()],
         })
 

@@ -108,6 +108,26 @@ def _proxies(proxies: list[dict[str, Any]]) -> str:
             f"{rows}</table>")
 
 
+def _spider(stats: dict[str, Any]) -> str:
+    """The spider's callback errors by exception type (where each first struck) and its dropped
+    items by reason (none of them: nothing shown)."""
+    kinds = stats.get("callback_errors_by_type") or {}
+    reasons = stats.get("dropped_by_reason") or {}
+    out = ""
+    if kinds:
+        rows = "".join(f"<tr><td>{escape(name)}</td>{_cell(f'callback_errors_by_type.{name}.count', e['count'])}"
+                       f"<td>{escape(e['where'])}</td><td>{escape(e['message'])}</td><td>{escape(e['url'])}</td></tr>"
+                       for name, e in kinds.items())
+        out += (f"<h2>Callback errors</h2><table><tr><th>exception</th><th>count</th><th>first at</th>"
+                f"<th>message</th><th>on</th></tr>{rows}</table>")
+    if reasons:
+        rows = "".join(f"<tr><td>{escape(reason)}</td>"
+                       f"{_cell(f'dropped_by_reason.{reason}', n) if '.' not in reason else f'<td>{n}</td>'}</tr>"
+                       for reason, n in reasons.items())
+        out += f"<h2>Items dropped</h2><table><tr><th>reason</th><th>items</th></tr>{rows}</table>"
+    return out
+
+
 def rates(samples: list[tuple[float, int, int, int, int]], window: float = 1.0) -> list[tuple[float, float]]:
     """Fetches completed per second, each over the ``window`` seconds (or more) before its
     sample: a moving average, so that the curve follows the fetching, not its batching."""
@@ -220,7 +240,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
         f"{_about(seeds or [], settings)}"
         f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
-        f"{_proxies(stats.get('proxies', []))}"
+        f"{_spider(stats)}{_proxies(stats.get('proxies', []))}"
         f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
     )
 

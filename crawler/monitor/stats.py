@@ -27,6 +27,7 @@ class Stats:
         self.statuses: Counter[int] = Counter()
         self.bytes = 0
         self.retries = 0
+        self.cached = 0  # pages answered by the HTTP cache (--http-cache), not the site
         self.discovered = 0  # URLs accepted into the frontier
         self.interrupted = False
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
@@ -44,6 +45,9 @@ class Stats:
         self.host_errors: Counter[str] = Counter()
         self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
         self.proxy_figures: Callable[[], list[dict[str, Any]]] = list  # each proxy's requests, failures, bench
+        # The spider's failures: callback_errors_by_type (count, where, message, url), dropped_by_reason.
+        self.spider_figures: Callable[[], dict[str, Any]] = dict
+        self.records_only = False  # the built-in page recorder runs: its items are the records
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,
@@ -102,6 +106,7 @@ class Stats:
             "status": {str(k): v for k, v in sorted(self.statuses.items())},
             "bytes": self.bytes,
             "retries": self.retries,
+            "cached": self.cached,
             "discovered": self.discovered,
             "elapsed_s": round(self.elapsed, 3),
             "pages_per_s": round(self.pages_per_second, 1),
@@ -115,6 +120,7 @@ class Stats:
             "dropped": self.dropped,
             "callback_errors": self.callback_errors,
             "links_dropped": self.links_dropped,
+            **self.spider_figures(),
             "timings": self.measures.as_dict(self.elapsed),
         }
         if detail:
@@ -155,13 +161,33 @@ class Stats:
         unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
         job = (f"\n  job: {self.done} of {self.known} URLs done ({self.resumed} taken up from earlier runs)"
                if self.job_known else "")
+        spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
+        cached = f", from the HTTP cache: {self.cached}" if self.cached else ""
         return (
             f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
             f"  errors: {errors}\n"
             f"  status: {statuses}\n"
-            f"  retries: {self.retries}, URLs discovered: {self.discovered}{job}"
+            f"{'  ' + spider + chr(10) if spider else ''}"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}"
         )
+
+
+def spider_line(s: dict[str, Any]) -> str:
+    """Items, dropped items (by reason) and callback errors (by type, where each first struck),
+    for the live view and the summary; empty while there are none of them."""
+    if not (s["dropped"] or s["callback_errors"]) and (not s["items"] or s.get("records_only")):
+        return ""  # nothing to say (the built-in recorder's items are the records)
+    line = f"items {s['items']}"
+    if s["dropped"]:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in list(s.get("dropped_by_reason", {}).items())[:3])
+        line += f" | dropped {s['dropped']} ({reasons})" if reasons else f" | dropped {s['dropped']}"
+    if s["callback_errors"]:
+        kinds = sorted(s.get("callback_errors_by_type", {}).items(), key=lambda kv: -kv[1]["count"])[:3]
+        shown = ", ".join(f"{name} {e['count']} at {e['where']}" for name, e in kinds)
+        line += f" | callback errors {s['callback_errors']} ({shown})" if shown else \
+            f" | callback errors {s['callback_errors']}"
+    return line
 
 
 def size(n: float) -> str:

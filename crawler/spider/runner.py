@@ -5,6 +5,7 @@ callbacks yield sorted into items and requests."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -20,6 +21,7 @@ from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
 from crawler.settings import Settings
 from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
+from crawler.spider.failures import SpiderFailures
 from crawler.timestamps import utc_now_iso
 from crawler.work import CrawlRequest, Item
 
@@ -42,8 +44,7 @@ class SpiderRunner:
         self.pipelines = list(getattr(spider, "pipelines", []) or [])
         self.hooks = list(getattr(spider, "hooks", []) or [])
         self.items = 0
-        self.dropped = 0
-        self.callback_errors = 0
+        self.failures = SpiderFailures(spider, settings.max_callback_errors)
         self.links_dropped = 0  # in-scope links left out by max_links_per_page
         self.max_links = settings.max_links_per_page
 
@@ -82,7 +83,7 @@ class SpiderRunner:
             result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
-            listed=listed, body_path=body_path, page=page, max_links=self.max_links)
+            listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
@@ -121,7 +122,8 @@ class SpiderRunner:
                 fn: Callable[..., Any] = self.spider.parse_sitemap
             else:
                 fn = self._resolve(public.callback) if public.callback else self.spider.parse
-            outputs, exception = await self._run(fn, response, request, len(response.body), pool)
+            outputs, exception = await self._run(fn, response, request, len(response.body), pool,
+                                                 public.cb_kwargs if listed is None else None)
             if self.max_links and "_page" in response.__dict__:  # the links were looked at
                 self.links_dropped += response.links_dropped
             if exception is None:
@@ -140,22 +142,25 @@ class SpiderRunner:
         self.measures.pool_busy += seconds
 
     async def _run(self, fn: Callable[..., Any], arg: Any, request: CrawlRequest, size: int,
-                   pool: Executor) -> tuple[list[Any], Exception | None]:
-        """The response hooks, then ``fn(arg)``: what it made, or the exception it raised."""
+                   pool: Executor, kwargs: dict[str, Any] | None = None) -> tuple[list[Any], Exception | None]:
+        """The response hooks, then ``fn(arg, **kwargs)``: what it made, or the exception it raised."""
         if getattr(fn, "__func__", None) in _DEFAULTS:
             return [], None  # Spider's own errback/parse_sitemap: nothing to do, no thread to wake
         try:
             for hook in self.hooks:
                 if getattr(hook, "process_response", None) is not None:
                     arg = await _maybe_await(hook.process_response, arg, self.spider)
-            return await _call(fn, arg, None if size <= self.inline_bytes else pool, self._pool_time), None
+            if kwargs:
+                fn = functools.partial(fn, **kwargs)
+            outputs = await _call(fn, arg, None if size <= self.inline_bytes else pool, self._pool_time)
         except TooComplex as e:  # the page, not the callback: its markup is not parsed
             log.warning("%s: not parsed: %s", request.url, e)
             return [], e
         except Exception as e:
-            self.callback_errors += 1
-            log.warning("%s raised on %s: %r", getattr(fn, "__qualname__", fn), request.url, e)
+            self.failures.callback_failed(fn, e, request.url)
             return [], e
+        self.failures.ok += 1
+        return outputs, None
 
     async def _sort(self, outputs: list[Any], request: CrawlRequest,
                     error: str | None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
@@ -169,10 +174,9 @@ class SpiderRunner:
                 requests.append(output)
                 continue
             try:
-                data = await self._pipe(item_dict(output))
+                data = await self._pipe(output)
             except Exception as e:
-                self.callback_errors += 1
-                log.warning("item from %s failed: %r", request.url, e)
+                self.failures.callback_failed(self._pipe, e, request.url)
                 continue
             if data is not None:
                 items.append(Item(data))
@@ -188,16 +192,28 @@ class SpiderRunner:
             return method  # type: ignore[no-any-return]
         return fn  # type: ignore[no-any-return]
 
-    async def _pipe(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    @property
+    def callback_errors(self) -> int:
+        """Callbacks, errbacks and pipelines that raised."""
+        return self.failures.errors
+
+    @property
+    def dropped(self) -> int:
+        """Items the pipelines dropped."""
+        return sum(self.failures.dropped.values())
+
+    async def _pipe(self, item: Any) -> dict[str, Any] | None:
+        """``item`` through the pipelines (each sees the item as the previous one left it: a
+        dataclass, an attrs or pydantic object, a dict), then as a dict for the output."""
+        item_dict(item)  # not an item at all: said before any pipeline sees it
         for pipeline in self.pipelines:
             try:
                 item = await _maybe_await(pipeline.process_item, item, self.spider)
             except DropItem as e:
-                self.dropped += 1
+                self.failures.item_dropped(str(e))
                 log.debug("item dropped by %r: %s", pipeline, e)
                 return None
-            item = item_dict(item)
-        return item
+        return item_dict(item)
 
 
 _DEFAULTS = (Spider.errback, Spider.parse_sitemap)
@@ -239,6 +255,14 @@ async def _call(fn: Callable[..., Any], arg: Any, pool: Executor | None,
         return await asyncio.get_running_loop().run_in_executor(pool, timed)
     finally:
         busy(spent[0])
+
+
+async def outputs_of(fn: Callable[..., Any], response: Response, kwargs: dict[str, Any] | None = None) -> list[Any]:
+    """Everything callback ``fn`` makes of ``response`` (with ``kwargs``), run here, on the
+    loop: for the tools (``python -m crawler parse``)."""
+    if kwargs:
+        fn = functools.partial(fn, **kwargs)
+    return await _call(fn, response, None, lambda seconds: None)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -155,16 +155,16 @@ async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:
 
 
 async def test_parser_exception_becomes_that_urls_record(serve, crawl, monkeypatch) -> None:
-    import crawler.spider.api
+    import crawler.spider.response
 
-    real = crawler.spider.api.page_of
+    real = crawler.spider.response.page_of
 
     def flaky(tree, url, *args):
         if url.endswith("/boom"):
             raise RuntimeError("parser blew up")
         return real(tree, url, *args)
 
-    monkeypatch.setattr(crawler.spider.api, "page_of", flaky)
+    monkeypatch.setattr(crawler.spider.response, "page_of", flaky)
     server = serve(app_of({"/": '<a href="/boom">b</a><a href="/ok">o</a>', "/boom": "x", "/ok": "y"}))
     result = await crawl([server.url])
     records = result.by_url()

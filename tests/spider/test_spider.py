@@ -353,16 +353,16 @@ async def test_the_page_recorder_can_be_extended(serve, tmp_path: Path) -> None:
 
 
 def test_css_and_links_parse_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import crawler.spider.api
+    import crawler.spider.response
 
     built: list[str] = []
-    real = crawler.spider.api.html_tree
+    real = crawler.spider.response.html_tree
 
     def counting(text: str) -> Any:
         built.append(text)
         return real(text)
 
-    monkeypatch.setattr(crawler.spider.api, "html_tree", counting)
+    monkeypatch.setattr(crawler.spider.response, "html_tree", counting)
     body = b'<title>T</title><h1>Head</h1><a href="/a">a</a><a href="/b">b</a>'
     response = Response("http://site.test/", 200, {}, body, None, Request("http://site.test/"), lambda url: True,
                         2083, content_type="text/html")
