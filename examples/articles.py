@@ -1,7 +1,8 @@
 """A sitemap-driven article extractor: every URL a site's sitemap lists is fetched and its
 headline, author and publication date are extracted (with the sitemap's ``lastmod``).
 
-    python -m examples.articles http://127.0.0.1:8080/sitemap.xml articles.jsonl
+    python -m examples.articles                     # serves the demo shop itself
+    python -m examples.articles http://127.0.0.1:8000/sitemap.xml articles.jsonl
 """
 
 from __future__ import annotations
@@ -33,5 +34,9 @@ class Articles(Spider):
 
 
 if __name__ == "__main__":
-    print(run_spider(Articles(), sitemap=[sys.argv[1]], output=sys.argv[2] if len(sys.argv) > 2 else "-"),
-          file=sys.stderr)
+    from crawler.cli.demoshop import demo_shop
+
+    with demo_shop(sys.argv[1] if len(sys.argv) > 1 else None) as root:
+        sitemap = root if len(sys.argv) > 1 else root + "sitemap.xml"
+        stats = run_spider(Articles(), sitemap=[sitemap], output=sys.argv[2] if len(sys.argv) > 2 else "-")
+    sys.exit(0 if stats["items"] else 1)

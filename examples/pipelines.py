@@ -1,7 +1,8 @@
 """Item pipelines: one drops items whose ``sku`` was seen already, one enriches each item with
 an async call (here a stand-in for a lookup service: it derives a category).
 
-    python -m examples.pipelines http://127.0.0.1:8080/ items.jsonl
+    python -m examples.pipelines                    # serves the demo shop itself
+    python -m examples.pipelines http://127.0.0.1:8000/ items.jsonl
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class DropDuplicates:
     def process_item(self, item: dict, spider: Spider) -> dict:
         key = item.get(self.field)
         if key in self.seen:
-            raise DropItem(f"duplicate {self.field} {key!r}")
+            raise DropItem(f"duplicate {self.field}")  # the reason is counted: keep it a category
         self.seen.add(key)
         return item
 
@@ -53,6 +54,10 @@ class Catalogue(Spider):
 
 
 if __name__ == "__main__":
-    spider = Catalogue()
-    spider.start_urls = [sys.argv[1]]
-    print(run_spider(spider, output=sys.argv[2] if len(sys.argv) > 2 else "-"), file=sys.stderr)
+    from crawler.cli.demoshop import demo_shop
+
+    with demo_shop(sys.argv[1] if len(sys.argv) > 1 else None) as root:
+        spider = Catalogue()
+        spider.start_urls = [root]
+        stats = run_spider(spider, output=sys.argv[2] if len(sys.argv) > 2 else "-")
+    sys.exit(0 if stats["items"] else 1)

@@ -1,7 +1,8 @@
 """A product-listing scraper: follows the listing's pagination, visits each product page and
 extracts its fields into a dataclass item.
 
-    python -m examples.products http://127.0.0.1:8080/list/1 products.jsonl
+    python -m examples.products                     # serves the demo shop itself
+    python -m examples.products http://127.0.0.1:8000/catalog/1 products.jsonl
     # or: python -m crawler --spider examples.products:Products --seeds listing-urls.txt -o products.jsonl
 """
 
@@ -29,23 +30,22 @@ class Products(Spider):
     name = "products"
 
     def parse(self, response: Response):
-        for link in response.css("li.product a"):
-            yield response.follow(link.attributes.get("href") or "", callback=self.parse_product)
-        nxt = response.css_first("a.next")
-        if nxt is not None:
-            yield response.follow(nxt.attributes.get("href") or "")
+        yield from response.follow_all(css="li.product a", callback=self.parse_product)
+        next_page = response.css("a.next::attr(href)").get()
+        if next_page is not None:
+            yield response.follow(next_page)
 
     def parse_product(self, response: Response):
-        name = response.css_first(".name")
-        price = response.css_first(".price")
-        yield Product(
-            url=response.url,
-            name=name.text(strip=True) if name is not None else "",
-            price=float(price.text(strip=True).lstrip("$")) if price is not None else None,
-        )
+        price = response.css(".price::text").re_first(r"[\d.]+")
+        yield Product(url=response.url, name=response.css(".name::text").get("").strip(),
+                      price=float(price) if price else None)
 
 
 if __name__ == "__main__":
-    spider = Products()
-    spider.start_urls = [sys.argv[1]]
-    print(run_spider(spider, output=sys.argv[2] if len(sys.argv) > 2 else "-"), file=sys.stderr)
+    from crawler.cli.demoshop import demo_shop
+
+    with demo_shop(sys.argv[1] if len(sys.argv) > 1 else None) as root:
+        spider = Products()
+        spider.start_urls = [root if len(sys.argv) > 1 else root + "catalog/1"]
+        stats = run_spider(spider, output=sys.argv[2] if len(sys.argv) > 2 else "-")
+    sys.exit(0 if stats["items"] else 1)

@@ -108,8 +108,10 @@ class ServerThread:
     port or on ``sites`` ports at once (``ports``; ``port`` is the first)."""
 
     def __init__(self, app: web.Application, host: str = "127.0.0.1", sites: int = 1,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
         self.app = app
+        self.first_port = port  # 0: any free one
+        self.error: OSError | None = None  # why it could not start
         self.host = host
         self.sites = sites
         self.ssl_context = ssl_context  # serve HTTPS with it
@@ -127,7 +129,13 @@ class ServerThread:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start())
+        try:
+            self._loop.run_until_complete(self._start())
+        except OSError as e:  # the port is taken, say
+            self.error = e
+            self._ready.set()
+            self._loop.close()
+            return
         self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(self._stop())
@@ -144,8 +152,9 @@ class ServerThread:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        for _ in range(self.sites):
-            site = web.TCPSite(self._runner, self.host, 0, backlog=1024, ssl_context=self.ssl_context)
+        for n in range(self.sites):
+            port = self.first_port if n == 0 else 0
+            site = web.TCPSite(self._runner, self.host, port, backlog=1024, ssl_context=self.ssl_context)
             await site.start()
             server = cast(asyncio.Server | None, site._server)
             assert server is not None and server.sockets
@@ -155,6 +164,8 @@ class ServerThread:
     def __enter__(self) -> ServerThread:
         self._thread.start()
         self._ready.wait(10)
+        if self.error is not None:
+            raise self.error
         return self
 
     def __exit__(self, *exc: object) -> None:

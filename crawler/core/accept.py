@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
+from crawler.core.lane import CacheLane
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.fetch.robots import Robots, RobotsRules
@@ -38,7 +41,11 @@ class Acceptor:
         self.frontier = frontier
         self.scope = scope
         self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
+        self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
+        self.started = 0  # requests the spider's start gave
+        self._repeats = 0  # dont_filter requests accepted (each a key of its own: this run's token, a number)
+        self._token = os.urandom(3).hex()
 
     async def accept(self, requests: Iterable[CrawlRequest]) -> Refused:
         """Accept new URLs (each counted until its record is written; at most ``max_pages`` in
@@ -73,16 +80,29 @@ class Acceptor:
         now = asyncio.get_running_loop().time()
         for r in requests:
             r.queued = now
+        lane = self.lane
+        answered: list[CrawlRequest] = []  # the cache answers these: marked seen, not queued
+        if lane is not None and requests:
+            queued: list[CrawlRequest] = []
+            for r in requests:
+                (answered if lane.answers(r) else queued).append(r)
+            requests = queued
         # Counted before the store sees them: a store may hand a URL out (and the writer end
         # it) before add() returns, and the crawl must not look over meanwhile. What the store
         # turns away (seen already, over the limit) is taken off the count afterwards.
         shared = self.frontier.shared  # a shared store's URLs are counted when leased
-        reserved = (0 if shared else len(requests)) + len(denied)
+        reserved = (0 if shared else len(requests) + len(answered)) + len(denied)
         state.outstanding += reserved
         accepted: list[CrawlRequest] = []
         refused: list[CrawlRequest] = []
         try:
             accepted = await self.frontier.add(requests, limit=room)
+            if answered:
+                assert lane is not None
+                left = None if room is None else room - len(accepted)
+                fast = await self.frontier.add(answered, queue=False, limit=left)
+                lane.put(fast)
+                accepted += fast
             if denied:
                 room = None if room is None else room - len(accepted)
                 refused = await self.frontier.add(denied, queue=False, limit=room)
@@ -111,13 +131,21 @@ class Acceptor:
     async def start(self, spider: Spider) -> Refused:
         """Accept the spider's start URLs and requests (their hosts join the scope)."""
         requests: list[Request | FollowAll] = []
-        async for start in spider.start():
-            requests.append(start if isinstance(start, Request) else Request(start))
+        starts: AsyncIterator[Any] = spider.start()
+        async for start in starts:
+            if isinstance(start, (str, Request)):
+                requests.append(start if isinstance(start, Request) else Request(start))
+            elif start is not None:
+                log.warning("%s: its start gave %s, which is neither a URL nor a Request: left out",
+                            type(spider).__name__, type(start).__name__)
+        self.started = len(requests)
         for r in requests:
             assert isinstance(r, Request)
             url = normalize_url(r.url, self.settings.max_url_length)
             if url is not None:
                 self.scope.add_seed(url)
+            else:
+                log.warning("%s: a start URL that is not an http(s) URL: %.200s", type(spider).__name__, r.url)
         return await self.accept_requests(requests, None)
 
     async def accept_requests(self, requests: list[Request | FollowAll], parent: CrawlRequest | None) -> Refused:
@@ -141,7 +169,7 @@ class Acceptor:
                     continue
                 for url in new:
                     crawl_request = CrawlRequest(url, depth, referrer)
-                    crawl_request.request = Request(url, r.callback, **r.kwargs)
+                    crawl_request.request = r.request(url)
                     accepted.append(crawl_request)
                 continue
             assert isinstance(r, Request)
@@ -150,6 +178,9 @@ class Acceptor:
                 log.debug("spider request dropped (not http(s), out of scope or a trap): %.200s", r.url)
                 continue
             r.url = normal
+            if r.dont_filter and not r.repeat:
+                self._repeats += 1
+                r.repeat = f"{self._token}.{self._repeats}"
             crawl_request = CrawlRequest(normal, depth, referrer)
             crawl_request.request = r
             accepted.append(crawl_request)

@@ -23,12 +23,13 @@ from typing import Any
 from crawler.core.accept import Acceptor
 from crawler.core.commit import Committer
 from crawler.core.handle import Handler
+from crawler.core.lane import CacheLane
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
 from crawler.durable.job import JobLock, lock_path, log_run, open_job_output
 from crawler.durable.recrawl import Remembered
-from crawler.errors import FatalError
+from crawler.errors import FatalError, UsageError
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
 from crawler.fetch.robots import Robots
@@ -40,7 +41,7 @@ from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
-from crawler.spider.api import Request, Spider
+from crawler.spider.api import Request, Spider, has_start
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
@@ -106,6 +107,7 @@ class Engine:
         data["parse_threads"] = measures.parse_threads
         data["parse_pool_busy_s"] = measures.pool_busy
         data["hosts_seen"] = len(measures.hosts)
+        data["records_only"] = self.stats.records_only
         return data
 
     async def run(self, *, handle_signals: bool = False) -> Stats:
@@ -142,9 +144,20 @@ class Engine:
         self.output = sink.path
         return sink
 
+    def _check_start(self, pending: int) -> None:
+        """A crawl with nowhere to start is a usage error, not a quiet run of no pages."""
+        if pending or self.frontier.shared or self.seeds or self.seed_requests or self.sitemaps:
+            return
+        if isinstance(self.spider, PageRecorder) and type(self.spider) is PageRecorder:
+            raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")
+        if not has_start(self.spider):
+            raise UsageError(f"{type(self.spider).__name__} has nothing to crawl: it has no start_urls, start() "
+                             "or start_requests(), and no --seeds or --sitemap were given")
+
     async def _run(self, pending: int, handle_signals: bool) -> Stats:
         loop = asyncio.get_running_loop()
         settings, state = self.settings, self.state
+        self._check_start(pending)
         for option, path in (("--report", settings.report), ("--save-cookies", settings.save_cookies)):
             if path:
                 make_parent(option, path)  # checked now, not after a long crawl
@@ -189,6 +202,8 @@ class Engine:
         loop = asyncio.get_running_loop()
         settings, state, frontier = self.settings, self.state, self.frontier
         self.stats.proxy_figures = fetcher.proxies.figures
+        self.stats.spider_figures = self._runner.failures.figures
+        self.stats.records_only = type(self.spider) is PageRecorder
         job = self._job()
         robots = Robots(settings, fetcher, job, self.scope.reachable) if settings.robots else None
         kept = await job.meta("cookies") if job is not None else None
@@ -196,6 +211,11 @@ class Engine:
             fetcher.shaper.restore(kept)
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope)
         acceptor.robots = robots
+        if fetcher.cache is not None and sink.captures:
+            log.warning("--http-cache: a WARC output records what the site sends, so pages are fetched, not "
+                        "answered from the cache")
+        elif fetcher.cache is not None and not (frontier.shared or frontier.durable):
+            acceptor.lane = CacheLane(fetcher, robots)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
         validators = Remembered()  # a durable crawl's page validators, until committed
         worker = Worker(settings, state, frontier, self.scope, fetcher, robots, Politeness(settings, frontier),
@@ -204,6 +224,10 @@ class Engine:
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
         refused += await acceptor.start(self.spider)
+        if not acceptor.started and not (self.seeds or self.seed_requests or self.sitemaps or frontier.shared) \
+                and state.outstanding == 0:
+            log.warning("%s: its start (start_urls, start() or start_requests()) gave no request: nothing to crawl",
+                        type(self.spider).__name__)
         refused += await acceptor.accept_sitemaps(self.sitemaps)
         if settings.use_sitemaps and not settings.robots:
             refused += await acceptor.accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
@@ -215,10 +239,15 @@ class Engine:
         if start:
             await self._queue.put(start)
         workers = [loop.create_task(worker.run()) for _ in range(settings.concurrency)]
+        lane = acceptor.lane
+        if lane is not None:
+            workers += [loop.create_task(worker.run_lane(lane)) for _ in range(lane.tasks)]
         self.monitor.start()
         try:
             await _first(state.finished.wait(), state.stopping.wait(), writer, asyncio.wait(workers))
             frontier.close()
+            if lane is not None:
+                lane.close()
             await self._drain_workers(workers)
             if not writer.done():
                 await _first(self._queue.put(STOP), writer)  # a dead writer takes nothing

@@ -11,6 +11,7 @@ from typing import Any
 from crawler import errors
 from crawler.core.accept import Acceptor
 from crawler.core.handle import Handler
+from crawler.core.lane import CacheLane
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.durable.recrawl import Remembered, conditional_headers
@@ -72,36 +73,59 @@ class Worker:
                 state.outstanding += 1  # leased: this process's to finish
                 if request.depth == 0 and request.referrer is None:
                     self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
-            started = loop.time()
             if request.queued is not None:
-                measures.frontier_wait.add(started - request.queued)
+                measures.frontier_wait.add(loop.time() - request.queued)
                 request.queued = None
-            state.in_flight += 1
-            try:
-                records = await self.process(request)
-            except asyncio.CancelledError:
-                raise
-            except FatalError as e:
-                state.fail(e)
+            if not await self._take(request):
                 return
-            except Exception:
-                log.exception("unexpected error on %s", request.url)
-                try:
-                    records = await self.handler.finish(request, None, errors.CONTENT)
-                except Exception:
-                    records = [Done(url=request.url, key=request.key, status=None, error=errors.CONTENT, bytes=0,
-                                    depth=request.depth, host=request.host, referrer=request.referrer)]
-            finally:
-                state.in_flight -= 1
-                measures.workers_busy += loop.time() - started
-            if records:
-                await self.output.put(records)  # one entry a URL: its items, its Done, ...
 
-    async def process(self, request: CrawlRequest) -> list[Any]:
-        """Fetch and handle one request, holding a slot of its host. Returns what goes to the
-        output queue: its own items and Done (unless it goes back to the frontier for a retry,
-        a redirect hop or after its host's robots.txt was read), its HTTP exchanges (WARC), and
-        the ends of URLs it found that robots.txt forbids."""
+    async def run_lane(self, lane: CacheLane) -> None:
+        """Take the requests the HTTP cache answers (:mod:`crawler.core.lane`) until the lane
+        is closed or the crawl stops."""
+        while not self.state.stopping.is_set():
+            request = await lane.get()
+            if request is None or not await self._take(request, lane=True):
+                return
+
+    async def _take(self, request: CrawlRequest, lane: bool = False) -> bool:
+        """Process one request and queue what it made for the writer; False when the crawl
+        must stop (a fatal error, callbacks that keep failing)."""
+        state = self.state
+        measures = state.stats.measures
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        state.in_flight += 1
+        try:
+            records = await self.process(request, lane)
+        except asyncio.CancelledError:
+            raise
+        except FatalError as e:
+            state.fail(e)
+            return False
+        except Exception:
+            log.exception("unexpected error on %s", request.url)
+            try:
+                records = await self.handler.finish(request, None, errors.CONTENT)
+            except Exception:
+                records = [Done(url=request.url, key=request.key, status=None, error=errors.CONTENT, bytes=0,
+                                depth=request.depth, host=request.host, referrer=request.referrer)]
+        finally:
+            state.in_flight -= 1
+            measures.workers_busy += loop.time() - started
+        if records:
+            await self.output.put(records)  # one entry a URL: its items, its Done, ...
+        failing = self.runner.failures.stop
+        if failing is not None:  # the spider's callbacks keep raising: --max-callback-errors
+            state.fail(failing)
+            return False
+        return True
+
+    async def process(self, request: CrawlRequest, lane: bool = False) -> list[Any]:
+        """Fetch and handle one request, holding a slot of its host (unless it came by the
+        cache ``lane``: then it holds none). Returns what goes to the output queue: its own
+        items and Done (unless it goes back to the frontier for a retry, a redirect hop or after
+        its host's robots.txt was read), its HTTP exchanges (WARC), and the ends of URLs it
+        found that robots.txt forbids."""
         loop = asyncio.get_running_loop()
         settings, frontier, handler = self.settings, self.frontier, self.handler
         if request.started is None:
@@ -109,6 +133,9 @@ class Worker:
         if self.robots is not None:
             origin = origin_of(request.fetch_url)
             rules = self.robots.cached(origin)
+            if rules is None and lane:  # forgotten since it was accepted: the page takes its turn
+                await self.requeue(request, 0.0)
+                return []
             if rules is None:
                 # This slot fetches robots.txt; the page waits its turn (and the host's delay).
                 try:
@@ -123,7 +150,8 @@ class Worker:
                     return await handler.finish_refused(refused)
                 return []
             if not rules.allowed(request.fetch_url):
-                await frontier.release(request)
+                if not lane:
+                    await frontier.release(request)
                 # A redirect hop refused: the record says which (the hop's URL is redirect_to).
                 return await handler.finish(request, None, rules.reason,
                                             redirect_to=request.fetch_url if request.redirects else None)
@@ -144,13 +172,18 @@ class Worker:
                     capture=self.captures, method=request.method, body=request.payload(),
                     cookies=public.cookies if public is not None else None)
         finally:
-            await frontier.release(request)
+            if not lane:
+                await frontier.release(request)
         wire = result.wire
         if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
             found.append(wire)
         seconds = loop.time() - started
-        self.state.stats.measures.fetched(request.host, seconds)
-        wait = await self.politeness.after_fetch(request.host, result, seconds)
+        if result.cached:  # the site was not asked: nothing to be polite about
+            self.state.stats.cached += 1
+            wait = 0.0
+        else:
+            self.state.stats.measures.fetched(request.host, seconds)
+            wait = await self.politeness.after_fetch(request.host, result, seconds)
         if result.retryable and request.attempts <= settings.retries and not self.state.stopping.is_set():
             self.state.stats.retries += 1
             await self.requeue(request, wait)

@@ -25,6 +25,7 @@ from crawler.errors import UsageError
 from crawler.fetch import guard
 from crawler.fetch.body import capture as capture_exchange
 from crawler.fetch.body import read_body
+from crawler.fetch.cache import HttpCache, cache_key
 from crawler.fetch.codings import CodingError, TooLarge
 from crawler.fetch.keepalive import Connector
 from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
@@ -59,6 +60,8 @@ class Fetcher:
         self.seed_hosts = seed_hosts
         self.shaper = Shaper(settings, seed_hosts.__contains__)
         self.proxies = ProxyPool(settings)
+        #: --http-cache: answers kept on disk (None when off).
+        self.cache = HttpCache(settings.http_cache, settings.http_cache_expiry) if settings.http_cache else None
         self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
         self._socks: dict[str, aiohttp.ClientSession] = {}  # a session for each SOCKS proxy
         self._tls_context: ssl.SSLContext | bool = True
@@ -90,6 +93,11 @@ class Fetcher:
         return context
 
     async def __aenter__(self) -> Fetcher:
+        if self.cache is not None:
+            try:
+                await asyncio.to_thread(self.cache.open)
+            except OSError as e:
+                raise UsageError(f"--http-cache: cannot use {self.settings.http_cache}: {e.strerror or e}") from None
         self._tls_context = self._tls()
         connector = Connector(
             ssl=self._tls_context,
@@ -146,7 +154,27 @@ class Fetcher:
                     *, proxy: str | None = None, **kwargs: Any) -> FetchResult:
         """One attempt at ``url`` (see :meth:`_fetch` for the arguments), through ``proxy``
         (a spider request's own) or the crawl's proxies: a proxy that fails is benched and the
-        attempt goes on through the next one; :class:`ProxiesDown` when every one is down."""
+        attempt goes on through the next one; :class:`ProxiesDown` when every one is down. With
+        ``--http-cache``, a request answered before is answered from the cache (``cached``),
+        and an answer from the site is kept there (not for WARC captures nor streamed bodies)."""
+        cache = self.cache
+        if cache is None or kwargs.get("capture") or kwargs.get("consumer") is not None:
+            return await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
+        key = self.cache_key(url, kwargs)
+        result = await cache.get(key)
+        if result is None:
+            result = await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
+            await cache.put(key, result)
+        elif not keep_body(result.content_type):
+            result.body = b""
+        return result
+
+    def cache_key(self, url: str, kwargs: dict[str, Any]) -> str:
+        """The HTTP cache's key of a fetch of ``url`` with these arguments of :meth:`fetch`."""
+        return cache_key(kwargs.get("method", "GET"), url, kwargs.get("body"), kwargs.get("follow", True))
+
+    async def _fetch_through_proxies(self, url: str, keep_body: Callable[[str | None], bool], proxy: str | None,
+                                     kwargs: dict[str, Any]) -> FetchResult:
         if proxy is not None or not self.proxies:
             return await self._fetch(url, keep_body, proxy=proxy, **kwargs)
         result = FetchResult()

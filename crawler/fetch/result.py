@@ -35,6 +35,7 @@ class FetchResult:
     proxy_unusable: bool = False  # ... because the proxy itself failed (not reached, 407), not the site
     cut: bool = False  # the consumer stopped the body before its end
     wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
+    cached: bool = False  # answered by the HTTP cache (--http-cache), not the site
     _sha1: str | None = None
 
     def sha1(self) -> str | None:

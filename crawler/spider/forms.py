@@ -60,11 +60,18 @@ def form_request(response: Any, *, css: str | None = None, formid: str | None = 
     return request
 
 
+def _form_of(node: LexborNode | None) -> LexborNode | None:
+    """The form ``node`` is, or is inside of (Scrapy's ``formcss`` may name a field)."""
+    while node is not None and node.tag != "form":
+        node = node.parent
+    return node
+
+
 def _find_form(response: Any, css: str | None, formid: str | None, formname: str | None,
                formnumber: int) -> LexborNode:
     tree: LexborHTMLParser = response._tree
     if css is not None:
-        found = [node for node in tree.css(css) if node.tag == "form"]
+        found = [form for form in (_form_of(node) for node in tree.css(css)) if form is not None]
         if not found:
             raise ValueError(f"no <form> matches the CSS selector {css!r} on {response.url}")
         return found[0]
