@@ -1,39 +1,18 @@
 """HTML forms as requests: the fields a browser would submit for a form of a page (hidden inputs
 included, the first submit button clicked), with the caller's ``formdata`` over them, as Scrapy's
-``FormRequest.from_response`` does; and a request's form data URL-encoded into its body (POST)
-or its query (GET)."""
+``FormRequest.from_response`` does."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.spider.request import Request
+from crawler.spider.request import Request, encode_form
 
 FormData = Mapping[str, Any] | Iterable[tuple[str, Any]]
-FORM_TYPE = "application/x-www-form-urlencoded"
 _NOT_SENT = frozenset({"submit", "image", "reset", "button"})  # input types sent only when clicked
-
-
-def encode_form(request: Request, pairs: list[tuple[str, Any]]) -> None:
-    """Put ``pairs`` (a value None leaves its name out; a list sends the name once a value) into
-    ``request``: the query of a GET's URL (replacing the one it had, as browsers do), else the
-    body, with the form Content-Type."""
-    flat = [(name, "" if v is None else str(v)) for name, value in pairs if value is not None
-            for v in (value if isinstance(value, (list, tuple)) else [value])]
-    query = urllib.parse.urlencode(flat)
-    if request.method in ("GET", "HEAD"):
-        parts = urllib.parse.urlsplit(request.url)
-        request.url = urllib.parse.urlunsplit(parts._replace(query=query))
-        return
-    request.body = query
-    headers = dict(request.headers or {})
-    if not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = FORM_TYPE
-    request.headers = headers
 
 
 def form_request(response: Any, *, css: str | None = None, formid: str | None = None, formname: str | None = None,
@@ -155,4 +134,4 @@ def _clickable(node: LexborNode) -> bool:
     return "disabled" not in node.attributes and kind in ("submit", "image")
 
 
-__all__ = ["FORM_TYPE", "FormData", "encode_form", "form_request"]
+__all__ = ["FormData", "form_request"]

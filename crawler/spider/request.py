@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -87,8 +88,6 @@ class FormRequest(Request):
         super().__post_init__()
         if formdata is None:
             return
-        from crawler.spider.forms import encode_form
-
         encode_form(self, list(formdata.items()) if isinstance(formdata, Mapping) else list(formdata))
 
     @classmethod
@@ -98,4 +97,25 @@ class FormRequest(Request):
         return form
 
 
-__all__ = ["FormRequest", "Request"]
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def encode_form(request: Request, pairs: list[tuple[str, Any]]) -> None:
+    """Put ``pairs`` (a value None leaves its name out; a list sends the name once a value) into
+    ``request``: the query of a GET's URL (replacing the one it had, as browsers do), else the
+    body, with the form Content-Type."""
+    flat = [(name, "" if v is None else str(v)) for name, value in pairs if value is not None
+            for v in (value if isinstance(value, (list, tuple)) else [value])]
+    query = urllib.parse.urlencode(flat)
+    if request.method in ("GET", "HEAD"):
+        parts = urllib.parse.urlsplit(request.url)
+        request.url = urllib.parse.urlunsplit(parts._replace(query=query))
+        return
+    request.body = query
+    headers = dict(request.headers or {})
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = FORM_TYPE
+    request.headers = headers
+
+
+__all__ = ["FORM_TYPE", "FormRequest", "Request", "encode_form"]
