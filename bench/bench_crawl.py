@@ -11,10 +11,13 @@ pages/s, peak RSS and the ratio. Target: ratio >= 0.8, crawler peak RSS < 150 MB
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +30,33 @@ def crawler_cmd(url: str, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "crawler", "--seeds", str(seeds), "-o", str(out),
             "--per-host", "64", "--concurrency", "64", "--no-progress", "--max-depth", "-1",
             "--stats", str(out.with_suffix(".stats.json")), *extra]
+
+
+@contextlib.contextmanager
+def tree_rss(every: float = 0.2):
+    """The peak summed RSS of this process's children and their children while the block runs
+    (a crawl and its worker processes), sampled with psutil: a one-item list, filled in."""
+    import psutil
+
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        me = psutil.Process()
+        while not done.wait(every):
+            total = 0
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            peak[0] = max(peak[0], total)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
 
 
 def redraw_cost(hosts: int = 10000, redraws: int = 400) -> float:
@@ -99,6 +129,10 @@ def main() -> None:
     ap.add_argument("--warc", action="store_true",
                     help="also crawl with WARC output (-o crawl.warc.gz) each round; "
                          "target: >= 0.7 of the JSONL crawl's pages/s")
+    ap.add_argument("--extract", metavar="FIELDS",
+                    help="also crawl with --extract FIELDS each round, and extract the same pages with the same "
+                         "engine in as many processes with no crawling (the ceiling); target: >= 0.8 of it")
+    ap.add_argument("--extract-engine", default="trafilatura")
     ap.add_argument("--against", metavar="DIR",
                     help="also crawl with the crawler of another checkout (a git worktree of an earlier commit) "
                          "each round, for an A/B of the code in one run")
@@ -109,6 +143,9 @@ def main() -> None:
     ours_cpu: list[float] = []
     durable: list[float] = []
     warc: list[float] = []
+    extracting: list[float] = []
+    ceiling: list[float] = []
+    rss_extract: list[int] = []
     live: list[float] = []
     cpu_ratio: list[float] = []  # CPU seconds of the crawl with live progress / without
     root = site(args.pages)
@@ -179,6 +216,23 @@ def main() -> None:
                 warc.append(stats["pages_per_s"])
                 print(f"         WARC {warc[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB, "
                       f"{archive.stat().st_size / 2**20:.0f} MB written | ratio to JSONL {warc[-1] / ours[-1]:.2f}")
+            if args.extract:
+                processes = os.cpu_count() or 1
+                cmd = crawler_cmd(url, target, "--extract", args.extract, "--extract-engine", args.extract_engine,
+                                  "--extract-processes", str(processes))
+                with tree_rss() as peak:
+                    _, rss, _, code = run_measured(cmd)
+                stats = json.loads(target.with_suffix(".stats.json").read_text())
+                assert code == 0 and stats["ok"] == args.pages and stats["extracted"] == args.pages, stats
+                extracting.append(stats["pages_per_s"])
+                rss_extract.append(peak[0])
+                _, _, out, code = run_measured([sys.executable, str(Path(__file__).parent / "extract_ceiling.py"),
+                                                str(root), str(processes), args.extract, args.extract_engine])
+                ceiling.append(json.loads(out)["pages_per_s"])
+                print(f"         --extract {args.extract} ({args.extract_engine}, {processes} processes) "
+                      f"{extracting[-1]:7.0f} pages/s, peak RSS of the crawler and its workers "
+                      f"{peak[0] / 2**20:.0f} MB | extraction alone {ceiling[-1]:.0f} pages/s | ratio to it "
+                      f"{extracting[-1] / ceiling[-1]:.2f}")
     result = {
         "machine": machine(), "server": server, "pages": args.pages,
         "bare_pages_per_s": statistics.median(bare), "crawler_pages_per_s": statistics.median(ours),
@@ -217,6 +271,13 @@ def main() -> None:
         result["warc_ratio"] = statistics.median(w / o for w, o in zip(warc, ours, strict=True))
         print(f"WARC: median {result['warc_pages_per_s']:.0f} pages/s, "
               f"{result['warc_ratio']:.2f} of the JSONL crawl (target >= 0.7)")
+    if extracting:
+        result["extract_pages_per_s"] = statistics.median(extracting)
+        result["extract_ceiling_pages_per_s"] = statistics.median(ceiling)
+        result["extract_ratio"] = statistics.median(e / c for e, c in zip(extracting, ceiling, strict=True))
+        result["extract_peak_rss_mb"] = max(rss_extract) / 2**20
+        print(f"--extract: median {result['extract_pages_per_s']:.0f} pages/s, {result['extract_ratio']:.2f} of "
+              f"extraction alone (target >= 0.8); peak RSS with the workers {result['extract_peak_rss_mb']:.0f} MB")
     print(f"median: bare {result['bare_pages_per_s']:.0f} pages/s, crawler {result['crawler_pages_per_s']:.0f} "
           f"pages/s, ratio {result['ratio']:.2f} (target >= 0.8); crawler peak RSS "
           f"{result['crawler_peak_rss_mb']:.0f} MB (target < 150)")

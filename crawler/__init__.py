@@ -33,11 +33,12 @@ from crawler.spider.api import (
     Selector,
     SelectorError,
     Spider,
+    extraction_fields,
 )
 from crawler.spider.recorder import PageRecorder
 
 __all__ = [
     "HTML_TYPES", "CrawlSpider", "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "FormRequest",
     "LinkExtractor", "PageRecorder", "Request", "Response", "Rule", "Selector", "SelectorError", "Settings",
-    "Spider", "Stats", "__version__", "load_settings", "run_spider",
+    "Spider", "Stats", "__version__", "extraction_fields", "load_settings", "run_spider",
 ]

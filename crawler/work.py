@@ -173,10 +173,11 @@ class Capture:
     """One HTTP exchange as it went over the wire, for a WARC output: the request's headers,
     the response's status line and headers, and the body bytes as received (before
     decompression). ``revisit`` names a WARC revisit profile when the page is unchanged since
-    the last crawl (``server-not-modified``, ``identical-payload-digest``)."""
+    the last crawl (``server-not-modified``, ``identical-payload-digest``); ``conversion`` is
+    the page's Markdown when ``--extract`` made it."""
 
-    __slots__ = ("body", "date", "ip", "reason", "request_headers", "response_headers", "revisit", "status",
-                 "url", "version")
+    __slots__ = ("body", "conversion", "date", "ip", "reason", "request_headers", "response_headers", "revisit",
+                 "status", "url", "version")
 
     def __init__(self, url: str, date: str, status: int, reason: str, version: str,
                  response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
@@ -191,3 +192,4 @@ class Capture:
         self.body = body
         self.ip = ip
         self.revisit: str | None = None
+        self.conversion: str | None = None  # --extract markdown: the page as Markdown (a conversion record)

@@ -26,10 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.cli.demo import demo
 
             return demo(argv[1:])
-        if argv[:1] in (["shell"], ["fetch"], ["parse"]):
+        if argv[:1] in (["shell"], ["fetch"], ["parse"], ["extract"]):
             from crawler.cli import tools
 
-            return {"shell": tools.shell_main, "fetch": tools.fetch_main, "parse": tools.parse_main}[argv[0]](argv[1:])
+            command = {"shell": tools.shell_main, "fetch": tools.fetch_main, "parse": tools.parse_main,
+                       "extract": tools.extract_main}[argv[0]]
+            return command(argv[1:])
         if argv[:1] in (["seed"], ["status"]):
             from crawler.cli.workers import seed_main, status_main
 

@@ -217,6 +217,8 @@ class Engine:
         elif fetcher.cache is not None and not (frontier.shared or frontier.durable):
             acceptor.lane = CacheLane(fetcher, robots)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
+        handler.robots = robots
+        self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
         worker = Worker(settings, state, frontier, self.scope, fetcher, robots, Politeness(settings, frontier),
                         acceptor, handler, self._runner, self.spider, self._queue, sink.captures, validators)

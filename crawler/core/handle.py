@@ -14,11 +14,13 @@ from crawler.core.accept import Acceptor, Refused
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.fetch.result import FetchResult
+from crawler.fetch.robots import Robots
 from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
 from crawler.spider.api import FollowAll, Request
 from crawler.spider.runner import SpiderRunner
+from crawler.urls import origin_of
 from crawler.work import CrawlRequest, Done
 
 
@@ -33,6 +35,12 @@ class Handler:
         self.runner = runner
         self.acceptor = acceptor
         self.pools = pools
+        self.robots: Robots | None = None  # robots.txt on: its Content-Signal lines go to ai_usage
+
+    def usage_lines(self, url: str) -> list[tuple[str, str]]:
+        """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host."""
+        rules = self.robots.cached(origin_of(url)) if self.robots is not None else None
+        return rules.usage if rules is not None else []
 
     async def finish(self, request: CrawlRequest, result: FetchResult | None, error: str | None = None, *,
                      listed: list[str] | None = None, body_path: str | None = None,
@@ -77,10 +85,25 @@ class Handler:
                                          self.settings.max_links_per_page)
             if page is None:  # the parser died or hung on this page
                 error = errors.CONTENT
+        extracted = None
+        extractor = self.pools.extract
+        if (extractor is not None and result is not None and error is None and listed is None
+                and result.error is None and result.body and result.status is not None and result.status < 400
+                and (result.content_type is None or is_html(result.content_type))):
+            url = result.final_url or request.fetch_url
+            extracted = await extractor.extract(result.body, result.charset, url, result.headers or {},
+                                                self.usage_lines(url))
+            if extracted is None:  # the extractor died, hung or choked on this page
+                error = errors.CONTENT
+            else:
+                self.state.stats.extracted += 1
+                self.state.stats.jsonld_invalid += extracted.pop("jsonld_invalid", 0)
+                if result.wire is not None and extracted.get("markdown"):
+                    result.wire.conversion = extracted["markdown"]  # the WARC's conversion record
         elapsed_ms = 0.0 if request.started is None else (started - request.started) * 1000
         items, requests, error = await self.runner.handle(
             request, result, self.pools.threads, elapsed_ms=elapsed_ms, error=error, listed=listed,
-            body_path=body_path, page=page, redirect_to=redirect_to)
+            body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted)
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None

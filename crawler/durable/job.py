@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from crawler.errors import CrawlerError, UsageError
 from crawler.frontier import JobStore
-from crawler.output.files import FileSink, expand_output, part_path, sink_for
+from crawler.output.files import FileSink, expand_output, output_file, part_path, sink_for
 from crawler.settings import Settings
 from crawler.timestamps import utc_now_iso
 
@@ -95,7 +95,7 @@ async def open_job_output(frontier: JobStore, settings: Settings, pending: int) 
     was committed to its file (with rotation: to the part it had reached).
     """
     run = int(await frontier.meta("runs") or 0) + 1
-    template = expand_output(settings.output, run)
+    template = output_file(expand_output(settings.output, run), settings.format)
     part = int(await frontier.meta("part:" + template) or 0)
     output = part_path(template, part) if settings.rotate_size or settings.rotate_records else template
     last = await frontier.meta("output")

@@ -39,14 +39,29 @@ def product_token(user_agent: str) -> str:
 
 
 
-class RobotsRules:
-    """The rules of one origin."""
+#: robots.txt lines kept for a page's ``ai_usage`` (``--extract``): lower case, no colon.
+USAGE_LINES = ("content-signal", "content-usage")
 
-    __slots__ = ("agent", "crawl_delay", "expires", "mode", "parser", "reason", "sitemaps")
+
+def usage_lines(robots_txt: str) -> list[tuple[str, str]]:
+    """The ``Content-Signal`` and ``Content-Usage`` lines of a robots.txt, as (name, value)."""
+    out = []
+    for line in robots_txt.splitlines():
+        name, colon, value = line.partition("#")[0].partition(":")
+        if colon and name.strip().lower() in USAGE_LINES and value.strip():
+            out.append((name.strip().lower(), value.strip()))
+    return out
+
+
+class RobotsRules:
+    """The rules of one origin (``usage``: its :func:`usage_lines`)."""
+
+    __slots__ = ("agent", "crawl_delay", "expires", "mode", "parser", "reason", "sitemaps", "usage")
 
     def __init__(self, mode: str, agent: str, expires: float, parser: Protego | None = None,
-                 reason: str = errors.ROBOTS) -> None:
+                 reason: str = errors.ROBOTS, text: str = "") -> None:
         self.mode = mode
+        self.usage = usage_lines(text) if text and "ontent-" in text else []
         self.reason = reason  # the error of a URL refused: robots, or why robots.txt was unreachable
         self.parser = parser
         self.agent = agent
@@ -142,7 +157,7 @@ class Robots:
             if kept is not None and kept[2] > time.time():
                 mode, text, expires, reason = kept
                 parser = Protego.parse(text) if mode == PARSED else None
-                return RobotsRules(mode, self.agent, loop.time() + expires - time.time(), parser, reason)
+                return RobotsRules(mode, self.agent, loop.time() + expires - time.time(), parser, reason, text)
         rules, text = await self._fetch_fresh(origin)
         if self.store is not None:
             await self.store.robots_put(origin, rules.mode, text, time.time() + rules.expires - loop.time(),
@@ -169,7 +184,7 @@ class Robots:
                     log.warning("%s: robots.txt unparsable (%r): allowing all", url, e)
                     return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
                 log.debug("%s: robots.txt loaded", url)
-                return RobotsRules(PARSED, self.agent, now + self.settings.robots_ttl, parser), text
+                return RobotsRules(PARSED, self.agent, now + self.settings.robots_ttl, parser, text=text), text
             unavailable = (
                 result.error in (errors.TOO_MANY_REDIRECTS, errors.REDIRECT_BLOCKED)
                 or (status is not None and status != 429 and (status < 200 or 300 <= status < 500))

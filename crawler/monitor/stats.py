@@ -28,6 +28,8 @@ class Stats:
         self.bytes = 0
         self.retries = 0
         self.cached = 0  # pages answered by the HTTP cache (--http-cache), not the site
+        self.extracted = 0  # pages --extract extracted
+        self.jsonld_invalid = 0  # JSON-LD blocks of those pages that could not be parsed
         self.discovered = 0  # URLs accepted into the frontier
         self.interrupted = False
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
@@ -107,6 +109,8 @@ class Stats:
             "bytes": self.bytes,
             "retries": self.retries,
             "cached": self.cached,
+            "extracted": self.extracted,
+            "jsonld_invalid": self.jsonld_invalid,
             "discovered": self.discovered,
             "elapsed_s": round(self.elapsed, 3),
             "pages_per_s": round(self.pages_per_second, 1),

@@ -146,6 +146,11 @@ class FileSink:
                     self._process, encode, encoder, False, captures, at_start)
             except BrokenProcessPool:
                 raise FatalError(f"cannot write output {self.name}: its encoder process died") from None
+        elif encoder.offload == "thread":  # it writes files of its own (markdown)
+            try:
+                data, count = await asyncio.to_thread(encode, encoder, self.compress, entries, at_start)
+            except OSError as e:
+                raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
         elif self.compress:
             data, count = await asyncio.to_thread(encode, encoder, True, entries, at_start)
         else:
@@ -257,7 +262,12 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
     if (rotate_size or rotate_records) and path == "-":
         raise UsageError("--rotate-size/--rotate-records: stdout cannot be rotated; give -o FILE")
     encoder: Encoder
-    if fmt == "warc":
+    if fmt == "markdown":
+        from crawler.output.markdown import MarkdownEncoder
+
+        path = output_file(path, fmt)
+        encoder = MarkdownEncoder(os.path.dirname(path))
+    elif fmt == "warc":
         from crawler.output.warc import WarcEncoder
 
         encoder = WarcEncoder(compress, warcinfo or {})
@@ -268,6 +278,14 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
         encoder = JsonLinesEncoder()
     return FileSink(path, encoder, compress=compress, resume_at=resume_at, part=part,
                     rotate_size=rotate_size, rotate_records=rotate_records, records=records)
+
+
+def output_file(path: str, fmt: str) -> str:
+    """The file the writer appends to for ``-o path``: the folder's ``index.jsonl`` for the
+    markdown format, else ``path`` itself."""
+    if fmt == "markdown" and os.path.basename(path) != "index.jsonl":
+        return os.path.join(path, "index.jsonl")
+    return path
 
 
 def expand_output(path: str, run: int) -> str:

@@ -1,8 +1,9 @@
 """WARC output (ISO 28500, WARC/1.1) with warcio: a ``warcinfo`` record at the start of each
 file, then for every fetch a ``request`` and a ``response`` record (``WARC-Concurrent-To``
 joins them; warcio adds the block and payload digests), or a ``revisit`` record when a recrawl
-found the page unchanged. Response bodies are stored as they came over the wire, before
-decompression, so the archive is faithful. Each record is its own gzip member.
+found the page unchanged; with ``--extract markdown``, a ``conversion`` record of the page's
+Markdown after them (``WARC-Refers-To`` its response record). Response bodies are stored as
+they came over the wire, before decompression, so the archive is faithful. Each record is its own gzip member.
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ class WarcEncoder:
         count = 0
         for e in entries:
             if type(e) is Capture:
-                for record in self.records(writer, e):
+                records = self.records(writer, e)
+                for record in records:
                     writer.write_record(record)
+                    ends.append(buffer.tell())
+                if e.conversion is not None:
+                    writer.write_record(self.conversion(writer, e, records[0]))
                     ends.append(buffer.tell())
                 count += 1
         data = buffer.getbuffer()
@@ -98,6 +103,17 @@ class WarcEncoder:
                                             warc_headers_dict={"WARC-Date": capture.date, "WARC-Concurrent-To":
                                                                response.rec_headers.get_header("WARC-Record-ID")})
         return response, request
+
+
+    @staticmethod
+    def conversion(writer: WARCWriter, capture: Capture, response: ArcWarcRecord) -> ArcWarcRecord:
+        """The ``conversion`` record of a page's Markdown (``--extract markdown``), referring to
+        its response record."""
+        data = (capture.conversion or "").encode("utf-8")
+        return writer.create_warc_record(capture.url, "conversion", payload=io.BytesIO(data), length=len(data),
+                                         warc_content_type="text/markdown; charset=utf-8",
+                                         warc_headers_dict={"WARC-Date": capture.date, "WARC-Refers-To":
+                                                            response.rec_headers.get_header("WARC-Record-ID")})
 
 
 _PROFILES = {

@@ -17,6 +17,8 @@ from typing import Any
 
 from crawler.errors import UsageError
 from crawler.settings.checks import (
+    EXTRACT_ENGINES,
+    EXTRACT_FIELDS,
     LOG_LEVELS,
     OUTPUT_FORMATS,
     PROXY_SCHEMES,
@@ -24,6 +26,7 @@ from crawler.settings.checks import (
     REDIS_STREAM_SCHEMES,
     SCOPES,
     check,
+    extract_fields,
     option_name,
 )
 from crawler.settings.units import DURATIONS, SIZES, parse_duration, parse_size
@@ -50,6 +53,9 @@ class Settings:
     redis_reconnect: float
     stats: str
     report: str
+    extract: tuple[str, ...]
+    extract_engine: str
+    extract_processes: int
     concurrency: int
     per_host: int
     delay: float
@@ -295,6 +301,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     raise AssertionError(f"no coercion for {key}: {kind}")  # pragma: no cover
 
 
-__all__ = ["ENV_PREFIX", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES", "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES",
-           "SCOPES", "Settings", "default_values", "env_layer", "load_settings", "load_settings_with_sources",
-           "parse_duration", "parse_size", "read_config_file", "setting_help"]
+__all__ = ["ENV_PREFIX", "EXTRACT_ENGINES", "EXTRACT_FIELDS", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES",
+           "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "Settings", "default_values", "env_layer",
+           "extract_fields", "load_settings", "load_settings_with_sources", "parse_duration", "parse_size",
+           "read_config_file", "setting_help"]

@@ -14,7 +14,23 @@ SCOPES = ("host", "domain", "any")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
 REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
-OUTPUT_FORMATS = ("jsonl", "csv", "warc")  # what --format takes (empty: from the extension)
+OUTPUT_FORMATS = ("jsonl", "csv", "warc", "markdown")  # what --format takes (empty: from the extension)
+#: What --extract can add to a record, in the record's order ("all": every one).
+EXTRACT_FIELDS = ("text", "markdown", "description", "canonical", "lang", "author", "published", "modified",
+                  "site_name", "image", "feeds", "opengraph", "jsonld", "text_hash", "ai_usage")
+EXTRACT_ENGINES = ("trafilatura", "resiliparse")  # the first is the default
+
+
+def extract_fields(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The fields ``--extract`` names (a comma list, repeatable; ``all``), in the record's order;
+    :class:`ValueError` naming one that is not a field."""
+    named = {f.strip() for item in given for f in item.split(",") if f.strip()}
+    if "all" in named:
+        return EXTRACT_FIELDS
+    unknown = sorted(named - set(EXTRACT_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(EXTRACT_FIELDS)}, or all)")
+    return tuple(f for f in EXTRACT_FIELDS if f in named)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -57,7 +73,19 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     if v["scope"] not in SCOPES:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
     if v["format"] and v["format"] not in OUTPUT_FORMATS:
-        fail("format", f"must be jsonl, csv or warc, got {v['format']!r}")
+        fail("format", f"must be jsonl, csv, warc or markdown, got {v['format']!r}")
+    if v["format"] == "markdown" and (v["output"] == "-" or v["output"].startswith(REDIS_STREAM_SCHEMES)):
+        fail("format", "markdown writes a folder: give -o DIR")
+    if v["format"] == "markdown" and (v["rotate_size"] or v["rotate_records"]):
+        fail("format", "markdown output is not rotated (it is a folder of files)")
+    try:
+        extract_fields(v["extract"])
+    except ValueError as e:
+        fail("extract", str(e))
+    if v["extract_engine"] not in EXTRACT_ENGINES:
+        fail("extract_engine", f"must be one of {', '.join(EXTRACT_ENGINES)}, got {v['extract_engine']!r}")
+    if v["extract_processes"] < 0:
+        fail("extract_processes", f"must be 0 (one a core) or more, got {v['extract_processes']}")
     if v["spider"] and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v["spider"]):
         fail("spider", f"expected module:Class, got {v['spider']!r}")
     frontier = v["frontier"]

@@ -9,6 +9,7 @@ objects, which are crawled under the same scope, politeness and dedupe as links.
 callbacks run in the parse thread pool; ``async def`` callbacks run on the event loop.
 """
 
+from crawler.parse.extract import extraction_fields
 from crawler.parse.html import HTML_TYPES
 from crawler.spider.base import DropItem, Failure, Spider, custom_settings, has_start
 from crawler.spider.items import item_dict
@@ -18,5 +19,5 @@ from crawler.spider.rules import CrawlSpider, LinkExtractor, Rule
 from crawler.spider.selectors import Selector, SelectorError, SelectorList
 
 __all__ = ["HTML_TYPES", "CrawlSpider", "DropItem", "Failure", "FollowAll", "FormRequest", "LinkExtractor", "Request",
-           "Response", "Rule", "Selector", "SelectorError", "SelectorList", "Spider", "custom_settings", "has_start",
-           "item_dict"]
+           "Response", "Rule", "Selector", "SelectorError", "SelectorList", "Spider", "custom_settings",
+           "extraction_fields", "has_start", "item_dict"]

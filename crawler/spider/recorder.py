@@ -5,10 +5,11 @@ every URL the crawl accepted (SPEC: Records): a page, a sitemap document, or why
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.spider.api import HTML_TYPES, Failure, FollowAll, Response, Spider
+from crawler.spider.api import HTML_TYPES, Failure, FollowAll, Response, Spider, extraction_fields
 
 
 class PageRecorder(Spider):
@@ -30,13 +31,21 @@ class PageRecorder(Spider):
             record["links_dropped"] = response.links_dropped
         if response.request.method != "GET":
             record["method"] = response.request.method
+        if self._fields:
+            extracted = response.extract()
+            record.update((field, extracted.get(field)) for field in self._fields)
         yield self._with_body(record, response)
         if links and not response.nofollow:
             yield response.follow_all()
 
+    @functools.cached_property
+    def _fields(self) -> tuple[str, ...]:
+        """The fields ``--extract`` adds to each record."""
+        return extraction_fields(self.settings) if self.settings is not None else ()
+
     def parse_sitemap(self, response: Response) -> Iterator[dict[str, Any]]:
         """The sitemap's record (its URLs are queued by the crawler)."""
-        yield _record(response, None, len(response.links()), False)
+        yield _record(response, None, len(response.links()), False) | dict.fromkeys(self._fields)
 
     def errback(self, failure: Failure) -> Iterator[dict[str, Any]]:
         """The record of a URL that could not be fetched."""
@@ -63,6 +72,7 @@ class PageRecorder(Spider):
             record["links_dropped"] = 0
         if request.method != "GET":
             record["method"] = request.method
+        record.update(dict.fromkeys(self._fields))  # nothing extracted from a page that failed
         yield self._with_body(record, response)
 
     def _with_body(self, record: dict[str, Any], response: Response | None) -> dict[str, Any]:

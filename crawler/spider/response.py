@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.parse.charsets import decode_html
 from crawler.parse.html import ParsedPage, html_tree, is_html, page_of, robots_directives
+from crawler.settings import EXTRACT_ENGINES, EXTRACT_FIELDS
 from crawler.spider.request import Request
 from crawler.spider.selectors import Selector, SelectorError, SelectorList, select
 from crawler.urls import join_url
@@ -35,7 +36,9 @@ class Response:
                  referrer: str | None = None, lastmod: str | None = None, elapsed_ms: float = 0.0,
                  fetched_at: str | None = None, agent: str | None = None, obey_robots: bool = True,
                  listed: list[str] | None = None, body_path: str | None = None,
-                 page: ParsedPage | None = None, max_links: int = 0, cached: bool = False) -> None:
+                 page: ParsedPage | None = None, max_links: int = 0, cached: bool = False,
+                 extracted: dict[str, Any] | None = None, extract_engine: str = EXTRACT_ENGINES[0],
+                 usage_lines: list[tuple[str, str]] | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -51,6 +54,9 @@ class Response:
         self.fetched_at = fetched_at
         self.body_path = body_path
         self.cached = cached
+        self._extracted = extracted
+        self._extract_engine = extract_engine
+        self._usage_lines = usage_lines
         self._charset = charset
         self._allows = allows
         self._max_url_length = max_url_length
@@ -69,6 +75,48 @@ class Response:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+    def extract(self) -> dict[str, Any]:
+        """The page's extraction (``--extract``): main ``text`` and ``markdown``, metadata,
+        ``opengraph``, ``jsonld``, ``text_hash``, ``ai_usage``. In a crawl with ``--extract``
+        these are the fields it extracted (off the event loop, in its worker processes);
+        otherwise every field, extracted here the first time it is asked for, with the crawl's
+        ``--extract-engine`` (CPU-heavy: call it from a plain callback, which runs in a thread).
+        Every field is None for a response that is not HTML."""
+        if self._extracted is None:
+            self._extracted = self._extract_all()
+        return self._extracted
+
+    def _extract_all(self) -> dict[str, Any]:
+        from crawler.parse.extract import empty_fields, extract_page
+
+        if not self.body or not (self.content_type is None or is_html(self.content_type)):
+            return empty_fields(EXTRACT_FIELDS)
+        found = extract_page(self.text, self.url, EXTRACT_FIELDS, self._extract_engine, self.headers,
+                             self._usage_lines or [], tree=self._tree)
+        found.pop("jsonld_invalid", None)
+        return found
+
+    def _field(self, name: str) -> Any:
+        found = self.extract()
+        if name not in found:  # the crawl extracts other fields: this one is made here
+            self._extracted = found = {**self._extract_all(), **found}
+        return found[name]
+
+    @property
+    def markdown(self) -> str | None:
+        """The main content as Markdown (see :meth:`extract`)."""
+        return self._field("markdown")  # type: ignore[no-any-return]
+
+    @property
+    def text_main(self) -> str | None:
+        """The main content as plain text, boilerplate left out (see :meth:`extract`)."""
+        return self._field("text")  # type: ignore[no-any-return]
+
+    @property
+    def jsonld(self) -> list[Any]:
+        """Every JSON-LD block of the page, parsed (see :meth:`extract`)."""
+        return self._field("jsonld") or []
 
     @cached_property
     def _tree(self) -> LexborHTMLParser:

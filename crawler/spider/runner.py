@@ -47,6 +47,9 @@ class SpiderRunner:
         self.failures = SpiderFailures(spider, settings.max_callback_errors)
         self.links_dropped = 0  # in-scope links left out by max_links_per_page
         self.max_links = settings.max_links_per_page
+        self.extract_engine = settings.extract_engine
+        #: The robots.txt Content-Signal lines of a URL's host (set by the engine once robots.txt is on).
+        self.usage_lines: Callable[[str], list[tuple[str, str]]] = lambda url: []
 
     async def open(self) -> None:
         """Call each pipeline's ``open_spider``."""
@@ -76,20 +79,24 @@ class SpiderRunner:
 
     def response(self, request: CrawlRequest, public: Request, result: FetchResult, elapsed_ms: float,
                  fetched_at: str, listed: list[str] | None = None, body_path: str | None = None,
-                 page: ParsedPage | None = None) -> Response:
-        """The public response for ``result`` (``page``: its HTML, parsed already)."""
+                 page: ParsedPage | None = None, extracted: dict[str, Any] | None = None) -> Response:
+        """The public response for ``result`` (``page``: its HTML, parsed already; ``extracted``:
+        its ``--extract`` fields)."""
         return Response(
             result.final_url or request.fetch_url, result.status or 0, result.headers or {}, result.body,
             result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
-            listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached)
+            listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached,
+            extracted=extracted, extract_engine=self.extract_engine,
+            usage_lines=self.usage_lines(result.final_url or request.fetch_url) if result.body else None)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
                      listed: list[str] | None = None, body_path: str | None = None,
-                     page: ParsedPage | None = None,
-                     redirect_to: str | None = None) -> tuple[list[Item], list[Request | FollowAll], str | None]:
+                     page: ParsedPage | None = None, redirect_to: str | None = None,
+                     extracted: dict[str, Any] | None = None
+                     ) -> tuple[list[Item], list[Request | FollowAll], str | None]:
         """Hand the end of ``request`` to the spider: ``result`` (None when it was not fetched)
         to its callback, or, when it failed (``error`` names why, else the fetch's error or a
         status of 400 or more) or ended at a redirect to ``redirect_to``, to its errback.
@@ -115,7 +122,8 @@ class SpiderRunner:
                 error = errors.HTTP
         response = None
         if result is not None and (error is None or result.status is not None):
-            response = self.response(request, public, result, elapsed_ms, fetched_at, listed, body_path, page)
+            response = self.response(request, public, result, elapsed_ms, fetched_at, listed, body_path, page,
+                                     extracted)
         if error is None:
             assert response is not None
             if listed is not None:

@@ -17,3 +17,12 @@ def crash_or_hang(body: bytes, *args: Any) -> ParsedPage:
     if b"HANG-THE-PARSER" in body:
         time.sleep(3600)
     return parse_html(body, *args)
+
+
+def crash_extractor(html: str, *args: Any) -> dict[str, Any]:
+    """``extract_page``, except that a page saying noimageai kills the process at once."""
+    from crawler.parse.extract import extract_page
+
+    if "noimageai" in html:
+        os.abort()
+    return extract_page(html, *args)

@@ -1,0 +1,273 @@
+"""--extract against real pages served on 127.0.0.1: main text and Markdown, metadata,
+OpenGraph, JSON-LD (valid and broken), language, SimHash, AI-usage signals; the CSV, WARC and
+markdown outputs; kill -9 and resume; an extractor that crashes; and the quality gate on the
+scored article set of ../shared/extraction/."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from crawler import Crawler, PageRecorder, Response, Spider
+from crawler.parse import extractpool
+from crawler.parse.extract import main_text
+from crawler.parse.simhash import distance, simhash
+from tests.conftest import read_jsonl, run_cli, wait_for
+from tests.support.scoring import EXTRACTION_SET, decoded, pages, score
+from tests.support.sites import lines_in, seeds_file, start_cli
+
+PARAGRAPHS = [
+    "The harbour town woke slowly under a grey sky, its fishing boats knocking gently against the old stone quay.",
+    "By seven the market was already loud with traders calling out the prices of mackerel, crab and fresh bread.",
+    "Nobody in the square had expected the mayor to announce that the lighthouse would close at the end of the year.",
+    "Older residents remembered the storm of 1953, when the light had guided eleven boats home through the dark.",
+    "A petition was started before noon, and by evening it carried more than two thousand names from every street.",
+]
+ARTICLE = f"""<!doctype html><html lang="en"><head><title>The lighthouse closes</title>
+<meta name="description" content="A harbour town learns its lighthouse will close.">
+<meta name="author" content="Ann Example">
+<meta property="og:title" content="The lighthouse closes"><meta property="og:site_name" content="Harbour News">
+<meta property="og:image" content="/img/light.jpg"><meta name="twitter:card" content="summary">
+<meta property="article:published_time" content="2026-11-20T08:00:00Z">
+<link rel="canonical" href="/news/lighthouse"><link rel="alternate" type="application/rss+xml" href="/feed.xml">
+<script type="application/ld+json">{{"@context": "https://schema.org", "@type": "NewsArticle",
+ "headline": "The lighthouse closes", "dateModified": "2026-11-21T09:30:00Z",
+ "author": {{"@type": "Person", "name": "Ann Example"}}}}</script>
+<script type="application/ld+json">{{"broken": </script>
+</head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a> <a href="/weather">Weather</a></nav>
+<article><h1>The lighthouse closes</h1>{"".join(f"<p>{p}</p>" for p in PARAGRAPHS)}
+<h2>What the figures say</h2>
+<table><tr><th>Year</th><th>Boats guided</th></tr><tr><td>1953</td><td>11</td></tr>
+<tr><td>2025</td><td>4</td></tr></table>
+<pre><code>light.schedule = "closed"
+light.until = 2026</code></pre>
+<ul><li>Petition: two thousand names</li><li>Meeting: Thursday at the town hall</li></ul>
+</article>
+<footer>Copyright Harbour News. All rights reserved. Privacy policy. Contact us.</footer>
+</body></html>"""
+GERMAN = """<html><head><title>Wetter</title></head><body><article><h1>Der Sturm kommt</h1>
+<p>Am Wochenende zieht ein kräftiger Sturm über die Küste, und die Behörden warnen die Bewohner vor Hochwasser.</p>
+<p>Die Fähren zu den Inseln fallen am Samstag aus, und auch die Züge fahren nur eingeschränkt nach Norden.</p>
+<p>Erst am Montag soll sich das Wetter wieder beruhigen, sagen die Meteorologen des Wetterdienstes.</p>
+</article></body></html>"""
+NOAI = """<html><head><title>Art</title><meta name="robots" content="noai, noimageai">
+<meta name="tdm-reservation" content="1"></head><body><article><p>A gallery of paintings, each one made by
+hand over many months in a small studio by the sea, shown here with the painter's notes.</p></article></body></html>"""
+
+
+def news_app() -> web.Application:
+    async def page(text: str, **headers: str) -> web.Response:
+        return web.Response(text=text, content_type="text/html", headers=headers)
+
+    async def article(request: web.Request) -> web.Response:
+        return await page(ARTICLE)
+
+    async def german(request: web.Request) -> web.Response:
+        return await page(GERMAN)
+
+    async def noai(request: web.Request) -> web.Response:
+        return await page(NOAI, **{"X-Robots-Tag": "noai", "tdm-policy": "https://example.org/policy.json"})
+
+    async def home(request: web.Request) -> web.Response:
+        return await page('<a href="/news/lighthouse">a</a> <a href="/de/sturm">b</a> <a href="/art">c</a> '
+                          '<a href="/data.json">d</a>')
+
+    async def data(request: web.Request) -> web.Response:
+        return web.json_response({"not": "html"})
+
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nAllow: /\nContent-Signal: search=yes, ai-train=no\n"
+                                 "Content-Usage: train-ai=n\n")
+
+    app = web.Application()
+    for path, handler in (("/", home), ("/news/lighthouse", article), ("/de/sturm", german), ("/art", noai),
+                          ("/data.json", data), ("/robots.txt", robots)):
+        app.router.add_get(path, handler)
+    return app
+
+
+def by_path(records: list[dict], server) -> dict[str, dict]:
+    return {r["url"].removeprefix(server.url.rstrip("/")): r for r in records}
+
+
+def test_extract_all_gives_text_markdown_metadata_and_signals(serve, tmp_path: Path) -> None:
+    server = serve(news_app())
+    out = tmp_path / "out.jsonl"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--extract", "all", "-o", str(out),
+                   "--stats", str(tmp_path / "stats.json"))
+    assert proc.returncode == 0, proc.stderr
+    pages_ = by_path(read_jsonl(out), server)
+    news = pages_["/news/lighthouse"]
+    for paragraph in PARAGRAPHS:
+        assert paragraph in news["text"] and paragraph in news["markdown"]
+    assert "Privacy policy" not in news["text"] and "Weather" not in news["text"]  # boilerplate left out
+    assert "| Year | Boats guided |" in news["markdown"] and "| 1953 | 11 |" in news["markdown"]
+    assert 'light.schedule = "closed"' in news["markdown"] and "```" in news["markdown"]
+    assert "- Petition: two thousand names" in news["markdown"]
+    assert news["description"] == "A harbour town learns its lighthouse will close."
+    assert news["canonical"] == server.url + "news/lighthouse" and news["lang"] == "en"
+    assert news["author"] == "Ann Example" and news["site_name"] == "Harbour News"
+    assert news["published"] == "2026-11-20T08:00:00Z" and news["modified"] == "2026-11-21T09:30:00Z"
+    assert news["image"] == server.url + "img/light.jpg" and news["feeds"] == [server.url + "feed.xml"]
+    assert news["opengraph"]["og:title"] == "The lighthouse closes" and news["opengraph"]["twitter:card"] == "summary"
+    assert [b["@type"] for b in news["jsonld"]] == ["NewsArticle"]  # the broken block is counted, not fatal
+    assert len(news["text_hash"]) == 16
+    assert news["ai_usage"] == {"content_signal": ["search=yes, ai-train=no"], "content_usage": ["train-ai=n"]}
+    assert pages_["/de/sturm"]["lang"] == "de"  # detected: the page does not say
+    assert pages_["/art"]["ai_usage"] == {
+        "robots": ["noai", "noimageai"], "tdm_reservation": "1", "tdm_policy": "https://example.org/policy.json",
+        "content_signal": ["search=yes, ai-train=no"], "content_usage": ["train-ai=n"]}
+    data = pages_["/data.json"]
+    assert data["error"] is None and data["text"] is None and data["markdown"] is None and data["jsonld"] is None
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["extracted"] == 4 and stats["jsonld_invalid"] == 1
+
+
+def test_some_fields_and_csv_cells(serve, tmp_path: Path) -> None:
+    server = serve(news_app())
+    out = tmp_path / "out.csv"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url + "news/lighthouse"), "--max-depth", "0",
+                   "--extract", "text,opengraph", "--extract", "lang", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 1 and PARAGRAPHS[0] in rows[0]["text"] and rows[0]["lang"] == "en"
+    assert json.loads(rows[0]["opengraph"])["og:site_name"] == "Harbour News"
+    assert "markdown" not in rows[0] and "description" not in rows[0]
+
+
+def test_markdown_format_writes_a_folder_and_an_index(serve, tmp_path: Path) -> None:
+    server = serve(news_app())
+    out = tmp_path / "site-md"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--format", "markdown", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    host = f"127.0.0.1_{server.port}"
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.md"))
+    assert files == [f"{host}/art.md", f"{host}/de/sturm.md", f"{host}/news/lighthouse.md"]  # "/" is links only
+    text = (out / host / "news" / "lighthouse.md").read_text("utf-8")
+    assert text.startswith(f'---\nurl: "{server.url}news/lighthouse"\n')
+    assert 'title: "The lighthouse closes"\n' in text and 'author: "Ann Example"\n' in text
+    assert text.split("---\n", 2)[2].lstrip().startswith("# The lighthouse closes")
+    index = {r["url"]: r for r in read_jsonl(out / "index.jsonl")}
+    assert len(index) == 8 and index[server.url + "data.json"]["path"] is None and index[server.url]["path"] is None
+    assert index[server.url + "weather"]["error"] == "http"  # a link of the nav: a record, no file
+    assert index[server.url + "news/lighthouse"]["path"] == f"{host}/news/lighthouse.md"
+    assert "markdown" not in index[server.url + "art"] and "text" not in index[server.url + "art"]
+
+
+def slow_articles(pages: int) -> web.Application:
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="".join(f'<a href="/a/{i}">x</a>' for i in range(pages)), content_type="text/html")
+
+    async def article(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.02)
+        n = request.match_info["n"]
+        body = "".join(f"<p>Article {n}, paragraph {k}: {p}</p>" for k, p in enumerate(PARAGRAPHS))
+        return web.Response(text=f"<html><head><title>Article {n}</title></head><body><article><h1>Article {n}</h1>"
+                                 f"{body}</article></body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/a/{n}", article)
+    return app
+
+
+def test_markdown_format_survives_kill_9_with_every_page_once(serve, tmp_path: Path) -> None:
+    server = serve(slow_articles(120))
+    out = tmp_path / "md"
+    args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"), "--format", "markdown",
+            "-o", str(out), "--no-robots", "--extract-processes", "1"]
+    for threshold in (10, 60):
+        proc = start_cli(*args, cwd=tmp_path)
+        wait_for(lambda t=threshold: lines_in(out / "index.jsonl") >= t, timeout=60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    final = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert final.returncode == 0, final.stderr
+    urls = [r["url"] for r in read_jsonl(out / "index.jsonl")]
+    assert len(urls) == len(set(urls)) == 121
+    files = list(out.rglob("*.md"))
+    assert len(files) == 120 and not list(out.rglob("*.tmp"))  # the articles ("/" is links only)
+    assert "# Article 7" in (out / f"127.0.0.1_{server.port}" / "a" / "7.md").read_text("utf-8")
+
+
+def test_warc_gets_a_conversion_record_of_the_markdown(serve, tmp_path: Path) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    server = serve(news_app())
+    out = tmp_path / "crawl.warc.gz"
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url + "news/lighthouse"), "--max-depth", "0",
+                   "--extract", "markdown", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with out.open("rb") as f:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Record-ID"), r.rec_headers.get_header("WARC-Refers-To"),
+                    r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read()) for r in ArchiveIterator(f)]
+    responses = {uri: rid for kind, rid, _, uri, _ in records if kind == "response"}
+    conversions = [(refers, uri, body) for kind, _, refers, uri, body in records if kind == "conversion"]
+    assert len(conversions) == 1
+    refers, uri, body = conversions[0]
+    assert uri == server.url + "news/lighthouse" and refers == responses[uri]
+    assert body.decode().startswith("# The lighthouse closes") and PARAGRAPHS[2] in body.decode()
+
+
+class Reader(Spider):
+    def parse(self, response: Response):
+        yield {"md": response.markdown, "text": response.text_main, "jsonld": response.jsonld,
+               "fields": sorted(response.extract())}
+
+
+async def test_a_spider_gets_the_extraction_from_the_response(serve, tmp_path: Path) -> None:
+    server = serve(news_app())
+    spider = Reader()
+    spider.start_urls = [server.url + "news/lighthouse"]
+    out = tmp_path / "o.jsonl"
+    await Crawler(spider, output=str(out)).run()
+    [item] = read_jsonl(out)
+    assert item["md"].startswith("# The lighthouse closes") and PARAGRAPHS[1] in item["text"]
+    assert item["jsonld"][0]["@type"] == "NewsArticle" and "ai_usage" in item["fields"]
+
+
+async def test_an_extractor_that_crashes_costs_its_page_only(serve, tmp_path: Path, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(extractpool, "EXTRACTOR", "tests.support.parsers:crash_extractor")
+    server = serve(news_app())
+    out = tmp_path / "o.jsonl"
+    stats = await Crawler(PageRecorder(), output=str(out), extract=["text"], extract_processes=1).run(
+        seeds=[server.url])
+    records = by_path(read_jsonl(out), server)
+    assert records["/art"]["error"] == "content" and records["/art"]["text"] is None  # it killed its worker
+    assert records["/news/lighthouse"]["error"] is None and PARAGRAPHS[0] in records["/news/lighthouse"]["text"]
+    assert stats["pages"] == 8 and stats["errors"] == {"content": 1, "http": 3}  # and the nav's three 404s
+    assert "an extraction process died again" in caplog.text
+
+
+def test_the_extract_command_prints_one_page(tmp_path: Path) -> None:
+    page = tmp_path / "article.html"
+    page.write_text(ARTICLE, "utf-8")
+    proc = run_cli("extract", str(page), "--url", "https://harbour.example/news/lighthouse")
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["canonical"] == "https://harbour.example/news/lighthouse" and found["author"] == "Ann Example"
+    proc = run_cli("extract", str(page), "--field", "markdown", "--extract-engine", "resiliparse")
+    assert proc.returncode == 0 and PARAGRAPHS[3] in proc.stdout
+
+
+def test_simhash_finds_near_duplicates() -> None:
+    text = " ".join(PARAGRAPHS)
+    near = text.replace("seven", "eight")
+    assert distance(simhash(text) or "", simhash(near) or "") <= 10  # of 64 bits
+    assert distance(simhash(text) or "", simhash(GERMAN) or "") >= 20
+    assert simhash("") is None
+
+
+@pytest.mark.skipif(not EXTRACTION_SET.is_dir(), reason=f"the scored article set is not at {EXTRACTION_SET}")
+def test_the_default_engine_scores_at_least_0_96_on_the_article_set() -> None:
+    results = [(main_text(decoded(body), url)[0] or "", true) for _, body, url, true in pages()]
+    f1, precision, recall = score(results)
+    assert len(results) == 91
+    assert f1 >= 0.96, (f1, precision, recall)
