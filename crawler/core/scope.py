@@ -97,7 +97,9 @@ class Scope:
             return False  # a private address, named by an IP literal
         if self.deny and _under(host, self.deny):
             return False
-        if self.mode == "any" or (self.allow and _under(host, self.allow)):
+        if self.mode == "any":  # --allow-domain narrows it to those domains (and the seeds' hosts), as wget -H -D
+            return not self.allow or _under(host, self.allow) or host in self.hosts
+        if self.allow and _under(host, self.allow):
             return True
         if self.mode == "host":
             return host in self.hosts

@@ -44,6 +44,14 @@ def test_allow_domain_extends_host_scope() -> None:
     assert not s.allows("http://notpartner.org/a")
 
 
+def test_allow_domain_narrows_scope_any_to_those_domains_and_the_seeds() -> None:
+    s = scope(scope="any", allow_domain=["test"])
+    assert s.allows("https://h1.test/a") and s.allows("https://h2.sub.test/")
+    assert not s.allows("http://other.example/a")
+    assert s.allows("http://www.example.co.uk/more")  # the seed's own host
+    assert scope(scope="any").allows("http://other.example/a")  # without --allow-domain: anywhere
+
+
 def test_include_exclude() -> None:
     s = scope(include=[r"/blog/"], exclude=[r"\?print=1"])
     assert s.allows("http://www.example.co.uk/blog/post")
