@@ -25,6 +25,7 @@ import aiofiles
 import aiofiles.os
 
 from crawler._version import __version__
+from crawler.children import die_with_parent
 from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.output.encoders import EXTENSIONS, CsvEncoder, Encoder, JsonLinesEncoder, encode, format_of
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
@@ -226,7 +227,7 @@ def make_parent(option: str, path: str) -> None:
 def _ignore_stop_signals() -> None:
     """In the encoder process: Ctrl-C and systemd's SIGTERM reach the whole process group, but
     stopping is the crawler's to do (it flushes through this process, then ends it)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -58,17 +59,29 @@ def _trafilatura(html: str, url: str | None, markdown: bool) -> tuple[str | None
     from trafilatura import bare_extraction
     from trafilatura.xml import xmltotxt
 
-    document: Any = bare_extraction(html, url=url, fast=True, include_comments=False, include_formatting=markdown,
+    # No url: trafilatura would make links absolute against the site's root, not the page.
+    document: Any = bare_extraction(html, fast=True, include_comments=False, include_formatting=markdown,
                                     include_links=markdown, include_images=markdown, with_metadata=False)
     if document is None or document.body is None:
         return None, None
     body = document.body
     if not markdown:
         return xmltotxt(body, False) or None, None
+    if url:
+        _absolute_links(body, url)
     plain = copy.deepcopy(body)
     etree.strip_tags(plain, "ref")  # a link's text stays, its URL goes
     etree.strip_elements(plain, "graphic", with_tail=False)
     return xmltotxt(plain, False) or None, xmltotxt(body, True) or None
+
+
+def _absolute_links(body: Any, url: str) -> None:
+    """Links (``ref``) and images (``graphic``) of an extracted body made absolute against the page."""
+    for tag, attribute in (("ref", "target"), ("graphic", "src")):
+        for element in body.iter(tag):
+            value = element.get(attribute)
+            if value:
+                element.set(attribute, urljoin(url, value.strip()))
 
 
 def _resiliparse(html: str, markdown: bool) -> tuple[str | None, str | None]:

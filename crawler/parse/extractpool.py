@@ -8,10 +8,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from crawler.children import die_with_parent
 from crawler.parse.charsets import decode_html
 from crawler.parse.processes import WorkerProcesses
 from crawler.parse.treesize import TooComplex
@@ -26,7 +26,7 @@ _extractor: Callable[..., dict[str, Any]] | None = None
 def _start_extractor(extractor: str) -> None:
     """In each worker: ignore Ctrl-C (the crawler stops its workers itself), load the extractor."""
     global _extractor
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     module, _, name = extractor.partition(":")
     _extractor = getattr(importlib.import_module(module), name)
 

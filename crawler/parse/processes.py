@@ -14,12 +14,12 @@ import asyncio
 import importlib
 import logging
 import multiprocessing
-import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from crawler.children import die_with_parent
 from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
 
@@ -35,7 +35,7 @@ _parser: Callable[..., ParsedPage] | None = None
 def _start_worker(parser: str) -> None:
     """In each worker: ignore Ctrl-C (the crawler stops its workers itself) and load the parser."""
     global _parser
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     module, _, name = parser.partition(":")
     _parser = getattr(importlib.import_module(module), name)
 

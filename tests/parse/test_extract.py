@@ -11,6 +11,7 @@ import json
 import signal
 from pathlib import Path
 
+import psutil
 import pytest
 from aiohttp import web
 
@@ -43,6 +44,7 @@ ARTICLE = f"""<!doctype html><html lang="en"><head><title>The lighthouse closes<
 </head><body>
 <nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a> <a href="/weather">Weather</a></nav>
 <article><h1>The lighthouse closes</h1>{"".join(f"<p>{p}</p>" for p in PARAGRAPHS)}
+<p>See the <a href="../sport/tides">tide tables</a> for the week ahead, and the notes the harbour master left.</p>
 <h2>What the figures say</h2>
 <table><tr><th>Year</th><th>Boats guided</th></tr><tr><td>1953</td><td>11</td></tr>
 <tr><td>2025</td><td>4</td></tr></table>
@@ -111,6 +113,7 @@ def test_extract_all_gives_text_markdown_metadata_and_signals(serve, tmp_path: P
     assert "| Year | Boats guided |" in news["markdown"] and "| 1953 | 11 |" in news["markdown"]
     assert 'light.schedule = "closed"' in news["markdown"] and "```" in news["markdown"]
     assert "- Petition: two thousand names" in news["markdown"]
+    assert f"[tide tables]({server.url}sport/tides)" in news["markdown"]  # links made absolute against the page
     assert news["description"] == "A harbour town learns its lighthouse will close."
     assert news["canonical"] == server.url + "news/lighthouse" and news["lang"] == "en"
     assert news["author"] == "Ann Example" and news["site_name"] == "Harbour News"
@@ -155,7 +158,7 @@ def test_markdown_format_writes_a_folder_and_an_index(serve, tmp_path: Path) -> 
     assert 'title: "The lighthouse closes"\n' in text and 'author: "Ann Example"\n' in text
     assert text.split("---\n", 2)[2].lstrip().startswith("# The lighthouse closes")
     index = {r["url"]: r for r in read_jsonl(out / "index.jsonl")}
-    assert len(index) == 8 and index[server.url + "data.json"]["path"] is None and index[server.url]["path"] is None
+    assert len(index) == 9 and index[server.url + "data.json"]["path"] is None and index[server.url]["path"] is None
     assert index[server.url + "weather"]["error"] == "http"  # a link of the nav: a record, no file
     assert index[server.url + "news/lighthouse"]["path"] == f"{host}/news/lighthouse.md"
     assert "markdown" not in index[server.url + "art"] and "text" not in index[server.url + "art"]
@@ -183,11 +186,17 @@ def test_markdown_format_survives_kill_9_with_every_page_once(serve, tmp_path: P
     out = tmp_path / "md"
     args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"), "--format", "markdown",
             "-o", str(out), "--no-robots", "--extract-processes", "1"]
-    for threshold in (10, 60):
+    for _ in range(2):  # kill -9 once the run has written (the second one: after it cut the index back)
+        before = lines_in(out / "index.jsonl")
         proc = start_cli(*args, cwd=tmp_path)
-        wait_for(lambda t=threshold: lines_in(out / "index.jsonl") >= t, timeout=60)
+        crawler = psutil.Process(proc.pid)
+        wait_for(lambda b=before, c=crawler: lines_in(out / "index.jsonl") not in (0, b) and c.children(), timeout=60)
+        workers = crawler.children(recursive=True)  # the extraction worker among them
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # The crawler's workers end with it: none is left waiting for work with its libraries loaded.
+        wait_for(lambda w=workers: not [p for p in w if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+                 timeout=10)
     final = run_cli(*args, cwd=tmp_path, timeout=120)
     assert final.returncode == 0, final.stderr
     urls = [r["url"] for r in read_jsonl(out / "index.jsonl")]
@@ -242,7 +251,7 @@ async def test_an_extractor_that_crashes_costs_its_page_only(serve, tmp_path: Pa
     records = by_path(read_jsonl(out), server)
     assert records["/art"]["error"] == "content" and records["/art"]["text"] is None  # it killed its worker
     assert records["/news/lighthouse"]["error"] is None and PARAGRAPHS[0] in records["/news/lighthouse"]["text"]
-    assert stats["pages"] == 8 and stats["errors"] == {"content": 1, "http": 3}  # and the nav's three 404s
+    assert stats["pages"] == 9 and stats["errors"] == {"content": 1, "http": 4}  # and the links' four 404s
     assert "an extraction process died again" in caplog.text
 
 
