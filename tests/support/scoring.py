@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
 
 from crawler.parse.charsets import decode_html
 
-#: Where the set is (read from there, never copied into the project).
-EXTRACTION_SET = Path(__file__).resolve().parents[3] / "shared" / "extraction"
+#: Where the set is (read from there, never copied into the project): $CRAWLER_EXTRACTION_SET,
+#: else ../shared/extraction beside the checkout.
+EXTRACTION_SET = Path(os.environ.get("CRAWLER_EXTRACTION_SET")
+                      or Path(__file__).resolve().parents[3] / "shared" / "extraction")
 _TOKEN = re.compile(r"\w+")
 
 
