@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from crawler._version import __version__
 from crawler.cli.spiders import settings_and_sources
 from crawler.errors import UsageError
-from crawler.settings import Settings, default_values, setting_help
+from crawler.settings import EXTRACT_ENGINES, Settings, default_values, setting_help
 from crawler.settings.masking import masked
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
@@ -40,7 +40,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("output", ("--rotate-records",), {"metavar": "N"}),
     ("output", ("--store-bodies",), {"metavar": "DIR"}),
     ("extraction", ("--extract",), {"metavar": "FIELDS", "action": "append"}),
-    ("extraction", ("--extract-engine",), {"choices": ["trafilatura", "resiliparse"]}),
+    ("extraction", ("--extract-engine",), {"choices": list(EXTRACT_ENGINES)}),
     ("extraction", ("--extract-processes",), {"metavar": "N"}),
     ("output", ("--stats",), {"metavar": "FILE"}),
     ("output", ("--report",), {"metavar": "FILE.html"}),

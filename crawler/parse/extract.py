@@ -12,6 +12,8 @@ Engines (``--extract-engine``), scored on the article set of ``../shared/extract
 - ``resiliparse``: resiliparse's main-content heuristics, several times faster and less exact;
   its Markdown is made with markdownify from resiliparse's minimal HTML (headings, paragraphs,
   lists, preformatted text, links).
+- ``trafilatura-precision``: trafilatura's full mode with ``favor_precision``: the most exact
+  and the slowest.
 """
 
 from __future__ import annotations
@@ -51,17 +53,18 @@ def main_text(html: str, url: str | None, engine: str = EXTRACT_ENGINES[0],
     """The main content of ``html`` as plain text and (``markdown``) as Markdown."""
     if engine == "resiliparse":
         return _resiliparse(html, markdown)
-    return _trafilatura(html, url, markdown)
+    return _trafilatura(html, url, markdown, precise=engine == "trafilatura-precision")
 
 
-def _trafilatura(html: str, url: str | None, markdown: bool) -> tuple[str | None, str | None]:
+def _trafilatura(html: str, url: str | None, markdown: bool, precise: bool = False) -> tuple[str | None, str | None]:
     from lxml import etree
     from trafilatura import bare_extraction
     from trafilatura.xml import xmltotxt
 
     # No url: trafilatura would make links absolute against the site's root, not the page.
-    document: Any = bare_extraction(html, fast=True, include_comments=False, include_formatting=markdown,
-                                    include_links=markdown, include_images=markdown, with_metadata=False)
+    document: Any = bare_extraction(html, fast=not precise, favor_precision=precise, include_comments=False,
+                                    include_formatting=markdown, include_links=markdown, include_images=markdown,
+                                    with_metadata=False)
     if document is None or document.body is None:
         return None, None
     body = document.body

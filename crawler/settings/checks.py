@@ -18,7 +18,7 @@ OUTPUT_FORMATS = ("jsonl", "csv", "warc", "markdown")  # what --format takes (em
 #: What --extract can add to a record, in the record's order ("all": every one).
 EXTRACT_FIELDS = ("text", "markdown", "description", "canonical", "lang", "author", "published", "modified",
                   "site_name", "image", "feeds", "opengraph", "jsonld", "text_hash", "ai_usage")
-EXTRACT_ENGINES = ("trafilatura", "resiliparse")  # the first is the default
+EXTRACT_ENGINES = ("trafilatura", "resiliparse", "trafilatura-precision")  # the first is the default
 
 
 def extract_fields(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
