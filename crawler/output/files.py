@@ -185,7 +185,7 @@ class FileSink:
         if self.path == "-" or self._file is None:
             return
         try:
-            await aiofiles.os.wrap(os.fsync)(self._file.fileno())
+            await aiofiles.os.wrap(_fsync)(self._file.fileno())
         except OSError as e:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
 
@@ -199,7 +199,7 @@ class FileSink:
         try:
             await self._file.flush()
             if self.path != "-":
-                await aiofiles.os.wrap(os.fsync)(self._file.fileno())
+                await aiofiles.os.wrap(_fsync)(self._file.fileno())
                 await self._file.close()
         except BrokenPipeError:
             raise OutputClosed("stdout was closed by its reader") from None
@@ -207,6 +207,15 @@ class FileSink:
             raise FatalError(f"cannot write output {self.name}: {e.strerror or e}") from None
         finally:
             self._file = None
+
+
+def _fsync(fd: int) -> None:
+    """fsync ``fd``; nothing to do for what cannot be synced (``-o /dev/null``, a FIFO)."""
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
 
 
 def make_parent(option: str, path: str) -> None:

@@ -314,3 +314,11 @@ def test_rotated_output_of_a_durable_crawl_resumes_in_its_part(serve, tmp_path: 
     assert counts == [30] * 5 + [1], counts  # 151 records: every part full but the last
     urls = [r["url"] for p in parts for r in read_csv(p)]
     assert len(set(urls)) == len(urls) == 151
+
+
+def test_an_output_that_cannot_be_synced_is_written_all_the_same(site, tmp_path: Path) -> None:
+    server = site(20)
+    (tmp_path / "seeds.txt").write_text(server.url + "\n")
+    proc = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", os.devnull, "--stats", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr  # fsync of /dev/null is EINVAL: nothing to make durable there
+    assert json.loads((tmp_path / "s.json").read_text())["pages"] == 20
