@@ -24,6 +24,7 @@ from crawler.core.accept import Acceptor
 from crawler.core.commit import Committer
 from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
+from crawler.core.prefetch import RobotsPrefetch
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
@@ -220,8 +221,11 @@ class Engine:
         handler.robots = robots
         self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
-        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, Politeness(settings, frontier),
+        politeness = Politeness(settings, frontier)
+        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, politeness,
                         acceptor, handler, self._runner, self.spider, self._queue, sink.captures, validators)
+        if robots is not None and not settings.use_sitemaps:
+            acceptor.prefetch = RobotsPrefetch(settings, robots, politeness, frontier)
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
@@ -256,6 +260,8 @@ class Engine:
             await writer
         finally:
             self.monitor.stop()
+            if acceptor.prefetch is not None:
+                await acceptor.prefetch.close()
             for task in [*workers, writer]:
                 task.cancel()
             await asyncio.gather(*workers, writer, return_exceptions=True)

@@ -119,6 +119,10 @@ class Robots:
     def _may_redirect(self, url: str) -> bool:
         return url.startswith(("http://", "https://")) and self.reachable(url)
 
+    def loading(self, origin: str) -> bool:
+        """Is the robots.txt of ``origin`` being read now?"""
+        return origin in self._loading
+
     def cached(self, origin: str) -> RobotsRules | None:
         """The rules of ``origin`` if known and fresh."""
         rules = self._cache.get(origin)

@@ -233,6 +233,20 @@ def test_cookies_given_load_and_save_and_a_flood_stays_bounded(serve, tmp_path: 
     assert all(len(s["headers"].get("Cookie", "").split("; ")) <= 150 for s in seen)
 
 
+def committed_jar(job: Path) -> bool:
+    """Has the job committed its cookie jar yet (read from its SQLite file)?"""
+    import sqlite3
+
+    if not (job / "frontier.db").exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{job / 'frontier.db'}?mode=ro", uri=True, timeout=1) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'cookies'").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(row and "sid" in row[0])
+
+
 def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -260,9 +274,9 @@ def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> No
     env = __import__("os").environ | {"PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: lines_in(tmp_path / "out.jsonl") >= 5, timeout=30)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    wait_for(lambda: lines_in(tmp_path / "out.jsonl") >= 5 and committed_jar(tmp_path / "job"), timeout=30)
+    proc.send_signal(signal.SIGKILL)  # after a commit (with the jar): killed between a write and its
+    proc.wait(10)                     # commit, the seed is rightly fetched again
     before = len(seen)
     assert run_cli(*args, cwd=tmp_path).returncode == 0
     resumed = seen[before:]
