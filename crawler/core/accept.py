@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from crawler.core.lane import CacheLane
-from crawler.core.prefetch import RobotsPrefetch
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.fetch.robots import Robots, RobotsRules
@@ -43,7 +42,6 @@ class Acceptor:
         self.scope = scope
         self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
         self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
-        self.prefetch: RobotsPrefetch | None = None  # robots.txt read as hosts are discovered
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self.started = 0  # requests the spider's start gave
         self._repeats = 0  # dont_filter requests accepted (each a key of its own: this run's token, a number)
@@ -113,8 +111,6 @@ class Acceptor:
         if budget:
             for r in accepted:
                 self._host_pages[r.host] += 1
-        if self.prefetch is not None and accepted:
-            self.prefetch.discovered(accepted)
         stats.discovered += len(accepted) + len(refused)
         return [(r, reasons[r.url]) for r in refused]
 

@@ -24,7 +24,6 @@ from crawler.core.accept import Acceptor
 from crawler.core.commit import Committer
 from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
-from crawler.core.prefetch import RobotsPrefetch
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
@@ -216,16 +215,13 @@ class Engine:
             log.warning("--http-cache: a WARC output records what the site sends, so pages are fetched, not "
                         "answered from the cache")
         elif fetcher.cache is not None and not (frontier.shared or frontier.durable):
-            acceptor.lane = CacheLane(fetcher, robots)
+            acceptor.lane = CacheLane(fetcher.cache, robots)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
         handler.robots = robots
         self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
-        politeness = Politeness(settings, frontier)
-        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, politeness,
+        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, Politeness(settings, frontier),
                         acceptor, handler, self._runner, self.spider, self._queue, sink.captures, validators)
-        if robots is not None and not settings.use_sitemaps:
-            acceptor.prefetch = RobotsPrefetch(settings, robots, politeness, frontier)
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
@@ -260,8 +256,6 @@ class Engine:
             await writer
         finally:
             self.monitor.stop()
-            if acceptor.prefetch is not None:
-                await acceptor.prefetch.close()
             for task in [*workers, writer]:
                 task.cancel()
             await asyncio.gather(*workers, writer, return_exceptions=True)
