@@ -38,9 +38,9 @@ class Handler:
         self.robots: Robots | None = None  # robots.txt on: its Content-Signal lines go to ai_usage
 
     def usage_lines(self, url: str) -> list[tuple[str, str]]:
-        """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host."""
-        rules = self.robots.cached(origin_of(url)) if self.robots is not None else None
-        return rules.usage if rules is not None else []
+        """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host
+        (safe to call from a callback's thread)."""
+        return self.robots.usage(origin_of(url)) if self.robots is not None else []
 
     async def finish(self, request: CrawlRequest, result: FetchResult | None, error: str | None = None, *,
                      listed: list[str] | None = None, body_path: str | None = None,
@@ -75,21 +75,22 @@ class Handler:
         the request ends at a redirect to that URL (refused, or another URL's)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        page = None
+        page = extracted = None
+        # An HTML page that came whole: what the parser and the extraction processes take.
+        whole_html = (result is not None and error is None and listed is None and result.error is None
+                      and bool(result.body) and result.status is not None and result.status < 400
+                      and (result.content_type is None or is_html(result.content_type)))
         processes = self.pools.processes
-        if (processes is not None and result is not None and error is None and listed is None
-                and result.error is None and result.body and result.status is not None and result.status < 400
-                and (result.content_type is None or is_html(result.content_type))):
+        if whole_html and processes is not None:
+            assert result is not None
             page = await processes.parse(result.body, result.charset, result.final_url or request.fetch_url,
                                          self.scope.allows, self.settings.max_url_length, self.settings.robots,
                                          self.settings.max_links_per_page)
             if page is None:  # the parser died or hung on this page
                 error = errors.CONTENT
-        extracted = None
         extractor = self.pools.extract
-        if (extractor is not None and result is not None and error is None and listed is None
-                and result.error is None and result.body and result.status is not None and result.status < 400
-                and (result.content_type is None or is_html(result.content_type))):
+        if whole_html and extractor is not None and error is None:
+            assert result is not None
             url = result.final_url or request.fetch_url
             extracted = await extractor.extract(result.body, result.charset, url, result.headers or {},
                                                 self.usage_lines(url))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from crawler.fetch.client import Fetcher
+from crawler.fetch.cache import HttpCache, cache_key
 from crawler.fetch.robots import Robots
 from crawler.urls import origin_of
 from crawler.work import PAGE, CrawlRequest
@@ -19,10 +19,8 @@ LANE_TASKS = 8
 class CacheLane:
     """Accepted requests with an answer in the HTTP cache, waiting for a lane task."""
 
-    def __init__(self, fetcher: Fetcher, robots: Robots | None, tasks: int = LANE_TASKS) -> None:
-        assert fetcher.cache is not None
-        self.cache = fetcher.cache
-        self.fetcher = fetcher
+    def __init__(self, cache: HttpCache, robots: Robots | None, tasks: int = LANE_TASKS) -> None:
+        self.cache = cache
         self.robots = robots
         self.tasks = tasks
         self._queue: asyncio.Queue[CrawlRequest | None] = asyncio.Queue()
@@ -31,9 +29,7 @@ class CacheLane:
         """Can the cache answer ``request`` now (a page, its host's robots.txt known)?"""
         if request.kind != PAGE or (self.robots is not None and self.robots.cached(origin_of(request.url)) is None):
             return False
-        key = self.fetcher.cache_key(request.fetch_url, {"method": request.method, "body": request.payload(),
-                                                          "follow": False})
-        return self.cache.has(key)
+        return self.cache.has(cache_key(request.method, request.fetch_url, request.payload(), False))
 
     def put(self, requests: list[CrawlRequest]) -> None:
         """Queue accepted requests (counted outstanding already)."""

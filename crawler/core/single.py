@@ -56,8 +56,7 @@ class _Keeper(Spider):
 
 def quiet(settings: Settings) -> Settings:
     """``settings`` for a one-request crawl (see :data:`QUIET`)."""
-    known = {k: v for k, v in QUIET.items() if hasattr(settings, k)}
-    return dataclasses.replace(settings, **known)
+    return dataclasses.replace(settings, **QUIET)
 
 
 async def fetch_one(settings: Settings, request: str | Request, spider: Spider | None = None) -> Fetched:

@@ -160,7 +160,7 @@ class Fetcher:
         cache = self.cache
         if cache is None or kwargs.get("capture") or kwargs.get("consumer") is not None:
             return await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
-        key = self.cache_key(url, kwargs)
+        key = cache_key(kwargs.get("method", "GET"), url, kwargs.get("body"), kwargs.get("follow", True))
         result = await cache.get(key)
         if result is None:
             result = await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
@@ -168,10 +168,6 @@ class Fetcher:
         elif not keep_body(result.content_type):
             result.body = b""
         return result
-
-    def cache_key(self, url: str, kwargs: dict[str, Any]) -> str:
-        """The HTTP cache's key of a fetch of ``url`` with these arguments of :meth:`fetch`."""
-        return cache_key(kwargs.get("method", "GET"), url, kwargs.get("body"), kwargs.get("follow", True))
 
     async def _fetch_through_proxies(self, url: str, keep_body: Callable[[str | None], bool], proxy: str | None,
                                      kwargs: dict[str, Any]) -> FetchResult:

@@ -119,9 +119,11 @@ class Robots:
     def _may_redirect(self, url: str) -> bool:
         return url.startswith(("http://", "https://")) and self.reachable(url)
 
-    def loading(self, origin: str) -> bool:
-        """Is the robots.txt of ``origin`` being read now?"""
-        return origin in self._loading
+    def usage(self, origin: str) -> list[tuple[str, str]]:
+        """The :func:`usage_lines` of ``origin``'s robots.txt as last read (a plain look-up: no
+        expiry check, safe from any thread)."""
+        rules = self._cache.get(origin)
+        return rules.usage if rules is not None else []
 
     def cached(self, origin: str) -> RobotsRules | None:
         """The rules of ``origin`` if known and fresh."""

@@ -58,7 +58,7 @@ class ExtractPool(WorkerProcesses):
         to parse (the page then gets error ``content``)."""
         wanted = {k: v for k, v in headers.items() if k.lower() in _HEADERS}
         try:
-            found: dict[str, Any] | None = await self.call("an extraction", url, _extract, body, charset, url,
+            found: dict[str, Any] | None = await self.call("extraction", url, _extract, body, charset, url,
                                                            self.fields, self.engine, wanted, robots_lines)
         except TooComplex:
             return None

@@ -118,8 +118,7 @@ def page_metadata(tree: LexborHTMLParser, url: str, metas: dict[str, str] | None
     image = _first(metas.get("og:image"), metas.get("og:image:url"), metas.get("twitter:image"), _name(ld("image")))
     return {
         "description": _first(metas.get("description"), metas.get("og:description"),
-                              metas.get("twitter:description"), ld("description") if isinstance(
-                                  ld("description"), str) else None),
+                              metas.get("twitter:description"), _text(ld("description"))),
         "canonical": canonical or (join_url(url, metas["og:url"], _MAX_URL) if metas.get("og:url") else None),
         "lang": lang or None,
         "author": _first(metas.get("author"), metas.get("article:author"), _name(ld("author")),

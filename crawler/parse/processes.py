@@ -70,7 +70,7 @@ class WorkerProcesses:
 
     async def call(self, what: str, url: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker; None when the worker died (twice) or took longer than the
-        timeout (each logged, naming ``what`` was done to ``url``). Other exceptions pass.
+        timeout (each logged, naming the ``what`` process and ``url``). Other exceptions pass.
 
         A page whose pool died is tried again alone, in a one-worker pool, one page at a time:
         the pages that were in the pool with the one that killed it get their answer, and only
@@ -80,10 +80,10 @@ class WorkerProcesses:
         try:
             return await asyncio.wait_for(future, self.timeout)
         except BrokenProcessPool:
-            log.warning("%s: %s process died", url, what)
+            log.warning("%s: the %s process died", url, what)
             self._renew(pool)
         except TimeoutError:
-            log.warning("%s: %s took more than %.0f s: error content", url, what.split()[-1], self.timeout)
+            log.warning("%s: the %s process took more than %.0f s: error content", url, what, self.timeout)
             self._renew(pool, kill=True)
             return None
         if self._alone is None:
@@ -95,8 +95,8 @@ class WorkerProcesses:
                 return await asyncio.wait_for(future, self.timeout)
             except (BrokenProcessPool, TimeoutError) as e:
                 died = isinstance(e, BrokenProcessPool)
-                log.warning("%s: %s", url, f"{what} process died again, alone: error content" if died else
-                            f"{what.split()[-1]} took more than {self.timeout:.0f} s: error content")
+                log.warning("%s: the %s process %s: error content", url, what,
+                            "died again, alone" if died else f"took more than {self.timeout:.0f} s")
                 self._solo = None
                 _stop(solo, kill=True)
                 return None
@@ -134,7 +134,7 @@ class ParsePool(WorkerProcesses):
         ``max_links`` kept, unless 0); None when its parser died or hung (twice, for a page that
         was in a pool another page broke) or its markup is too complex to parse."""
         try:
-            page: ParsedPage | None = await self.call("a parser", url, _parse, body, charset, url, max_url_length,
+            page: ParsedPage | None = await self.call("parser", url, _parse, body, charset, url, max_url_length,
                                                       obey_nofollow)
         except TooComplex as e:
             log.warning("%s: not parsed: %s", url, e)

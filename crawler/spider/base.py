@@ -9,7 +9,7 @@ from typing import Any
 
 from crawler.errors import UsageError
 from crawler.spider.request import Request
-from crawler.spider.response import Response
+from crawler.spider.response import FollowAll, Response
 
 
 class DropItem(Exception):
@@ -117,6 +117,16 @@ class Spider:
         return True
 
 
+def callback_outputs(value: Any) -> list[Any]:
+    """What a callback returned, as a list of outputs: None is nothing; an item, a Request or
+    a FollowAll is one; any other iterable (a generator) is its elements."""
+    if value is None:
+        return []
+    if isinstance(value, (dict, Request, FollowAll)) or not hasattr(value, "__iter__"):
+        return [value]
+    return list(value)
+
+
 def custom_settings(cls: type[Spider] | Spider) -> dict[str, Any]:
     """A spider's ``custom_settings``: a mapping of settings, checked to be one."""
     found = getattr(cls, "custom_settings", None) or {}
@@ -133,4 +143,4 @@ def has_start(spider: Spider) -> bool:
     return bool(spider.start_urls) or cls.start is not Spider.start or cls.start_requests is not Spider.start_requests
 
 
-__all__ = ["DropItem", "Failure", "Spider", "custom_settings", "has_start"]
+__all__ = ["DropItem", "Failure", "Spider", "callback_outputs", "custom_settings", "has_start"]

@@ -38,7 +38,7 @@ class Response:
                  listed: list[str] | None = None, body_path: str | None = None,
                  page: ParsedPage | None = None, max_links: int = 0, cached: bool = False,
                  extracted: dict[str, Any] | None = None, extract_engine: str = EXTRACT_ENGINES[0],
-                 usage_lines: list[tuple[str, str]] | None = None) -> None:
+                 usage_lines: Callable[[str], list[tuple[str, str]]] | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -92,8 +92,9 @@ class Response:
 
         if not self.body or not (self.content_type is None or is_html(self.content_type)):
             return empty_fields(EXTRACT_FIELDS)
-        found = extract_page(self.text, self.url, EXTRACT_FIELDS, self._extract_engine, self.headers,
-                             self._usage_lines or [], tree=self._tree)
+        lines = self._usage_lines(self.url) if self._usage_lines is not None else []
+        found = extract_page(self.text, self.url, EXTRACT_FIELDS, self._extract_engine, self.headers, lines,
+                             tree=self._tree)
         found.pop("jsonld_invalid", None)
         return found
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.spider.base import Spider
+from crawler.spider.base import Spider, callback_outputs
 from crawler.spider.request import Request
 from crawler.spider.response import Response, href_of
 
@@ -169,7 +169,7 @@ class CrawlSpider(Spider):
 
     def parse(self, response: Response) -> Iterator[Any]:
         """Start pages: :meth:`parse_start_url`, then the rules."""
-        yield from _outputs(self.parse_start_url(response))
+        yield from callback_outputs(self.parse_start_url(response))
         yield from self.follow_rules(response)
 
     def parse_start_url(self, response: Response) -> Any:
@@ -197,7 +197,7 @@ class CrawlSpider(Spider):
         rule = self.rules[response.meta["rule"]]
         callback = self._callback_of(rule)
         if callback is not None:
-            yield from _outputs(callback(response, **(rule.cb_kwargs or {})))
+            yield from callback_outputs(callback(response, **(rule.cb_kwargs or {})))
         if rule.follow:
             yield from self.follow_rules(response)
 
@@ -210,7 +210,7 @@ class CrawlSpider(Spider):
                 async for output in made:
                     yield output
             else:
-                for output in _outputs(await made):
+                for output in callback_outputs(await made):
                     yield output
         if rule.follow:
             for request in self.follow_rules(response):
@@ -230,14 +230,6 @@ class CrawlSpider(Spider):
 
 def _is_async(fn: Callable[..., Any] | None) -> bool:
     return fn is not None and (inspect.isasyncgenfunction(fn) or inspect.iscoroutinefunction(fn))
-
-
-def _outputs(made: Any) -> Iterable[Any]:
-    if made is None:
-        return ()
-    if isinstance(made, (dict, Request)) or not hasattr(made, "__iter__"):
-        return (made,)
-    return made  # type: ignore[no-any-return]
 
 
 __all__ = ["IGNORED_EXTENSIONS", "CrawlSpider", "LinkExtractor", "Rule"]

@@ -21,6 +21,7 @@ from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
 from crawler.settings import Settings
 from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
+from crawler.spider.base import callback_outputs
 from crawler.spider.failures import SpiderFailures
 from crawler.timestamps import utc_now_iso
 from crawler.work import CrawlRequest, Item
@@ -88,8 +89,7 @@ class SpiderRunner:
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
             listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached,
-            extracted=extracted, extract_engine=self.extract_engine,
-            usage_lines=self.usage_lines(result.final_url or request.fetch_url) if result.body else None)
+            extracted=extracted, extract_engine=self.extract_engine, usage_lines=self.usage_lines)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
@@ -213,6 +213,8 @@ class SpiderRunner:
     async def _pipe(self, item: Any) -> dict[str, Any] | None:
         """``item`` through the pipelines (each sees the item as the previous one left it: a
         dataclass, an attrs or pydantic object, a dict), then as a dict for the output."""
+        if not self.pipelines:
+            return item_dict(item)
         item_dict(item)  # not an item at all: said before any pipeline sees it
         for pipeline in self.pipelines:
             try:
@@ -246,16 +248,16 @@ async def _call(fn: Callable[..., Any], arg: Any, pool: Executor | None,
     if inspect.isasyncgenfunction(fn):
         return [x async for x in fn(arg)]
     if inspect.iscoroutinefunction(fn):
-        return _as_list(await fn(arg))
+        return callback_outputs(await fn(arg))
     if pool is None:
-        return _as_list(fn(arg))
+        return callback_outputs(fn(arg))
 
     spent = [0.0]
 
     def timed() -> list[Any]:
         started = time.perf_counter()
         try:
-            return _as_list(fn(arg))
+            return callback_outputs(fn(arg))
         finally:
             spent[0] = time.perf_counter() - started
 
@@ -273,9 +275,3 @@ async def outputs_of(fn: Callable[..., Any], response: Response, kwargs: dict[st
     return await _call(fn, response, None, lambda seconds: None)
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (dict, Request, FollowAll)) or not hasattr(value, "__iter__"):
-        return [value]
-    return list(value)

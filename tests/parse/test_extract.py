@@ -21,7 +21,7 @@ from crawler.parse.extract import main_text
 from crawler.parse.simhash import distance, simhash
 from tests.conftest import read_jsonl, run_cli, wait_for
 from tests.support.scoring import EXTRACTION_SET, decoded, pages, score
-from tests.support.sites import lines_in, seeds_file, start_cli
+from tests.support.sites import app_of, lines_in, seeds_file, start_cli
 
 PARAGRAPHS = [
     "The harbour town woke slowly under a grey sky, its fishing boats knocking gently against the old stone quay.",
@@ -88,11 +88,8 @@ def news_app() -> web.Application:
         return web.Response(text="User-agent: *\nAllow: /\nContent-Signal: search=yes, ai-train=no\n"
                                  "Content-Usage: train-ai=n\n")
 
-    app = web.Application()
-    for path, handler in (("/", home), ("/news/lighthouse", article), ("/de/sturm", german), ("/art", noai),
-                          ("/data.json", data), ("/robots.txt", robots)):
-        app.router.add_get(path, handler)
-    return app
+    return app_of({"/": home, "/news/lighthouse": article, "/de/sturm": german, "/art": noai, "/data.json": data,
+                   "/robots.txt": robots})
 
 
 def by_path(records: list[dict], server) -> dict[str, dict]:
@@ -175,10 +172,7 @@ def slow_articles(pages: int) -> web.Application:
         return web.Response(text=f"<html><head><title>Article {n}</title></head><body><article><h1>Article {n}</h1>"
                                  f"{body}</article></body></html>", content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/", home)
-    app.router.add_get("/a/{n}", article)
-    return app
+    return app_of({"/": home, "/a/{n}": article})
 
 
 def test_markdown_format_survives_kill_9_with_every_page_once(serve, tmp_path: Path) -> None:
@@ -252,7 +246,7 @@ async def test_an_extractor_that_crashes_costs_its_page_only(serve, tmp_path: Pa
     assert records["/art"]["error"] == "content" and records["/art"]["text"] is None  # it killed its worker
     assert records["/news/lighthouse"]["error"] is None and PARAGRAPHS[0] in records["/news/lighthouse"]["text"]
     assert stats["pages"] == 9 and stats["errors"] == {"content": 1, "http": 4}  # and the links' four 404s
-    assert "an extraction process died again" in caplog.text
+    assert "the extraction process died again, alone" in caplog.text
 
 
 def test_the_extract_command_prints_one_page(tmp_path: Path) -> None:
