@@ -20,18 +20,29 @@ def die_with_parent() -> None:
     ends: Linux's parent-death signal, and a thread that checks the parent, for other systems
     and for a parent that died before the signal was asked for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent(signal.SIGKILL)
+
+
+def end_with_parent(signum: int) -> None:
+    """Be sent ``signum`` when the parent ends (SIGTERM: stop as after ``kill``; SIGKILL: at
+    once). SIGKILL comes from the kernel (Linux's parent-death signal) and from a thread that
+    watches the parent; another signal from the thread only, once: the kernel's would come again
+    each time the process is handed to a new parent that ends."""
     parent = os.getppid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the thread below does it
+    if signum == signal.SIGKILL:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
+        except (OSError, AttributeError):
+            pass  # not Linux: the thread below does it
 
     def watch() -> None:
         while os.getppid() == parent:
             threading.Event().wait(PARENT_POLL)
-        os._exit(1)
+        if signum == signal.SIGKILL:
+            os._exit(1)
+        os.kill(os.getpid(), signum)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-__all__ = ["PARENT_POLL", "die_with_parent"]
+__all__ = ["PARENT_POLL", "die_with_parent", "end_with_parent"]

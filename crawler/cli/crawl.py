@@ -13,6 +13,8 @@ from crawler.cli.options import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_
 from crawler.core.engine import Engine
 from crawler.durable.job import JobLocked
 from crawler.errors import FatalError, OutputClosed
+from crawler.frontier import Frontier
+from crawler.monitor.stats import Stats
 from crawler.output.files import make_parent
 from crawler.settings import Settings
 from crawler.spider.api import Request, Spider
@@ -20,8 +22,11 @@ from crawler.spider.api import Request, Spider
 log = logging.getLogger("crawler")
 
 
-async def _crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None) -> tuple[Engine, int]:
-    engine = Engine(settings, seeds, spider=spider)
+async def crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None,
+                frontier: Frontier | None = None) -> tuple[Engine, int]:
+    """Run one crawl on this event loop (on ``frontier`` instead of the settings' store, if
+    given); the engine and the exit status (errors logged)."""
+    engine = Engine(settings, seeds, frontier, spider=spider)
     try:
         await engine.run(handle_signals=True)
     except OutputClosed:
@@ -39,18 +44,24 @@ def run_crawl(settings: Settings, seeds: list[str | Request], spider: Spider | N
     """Run a crawl to its end, print the summary, write ``--stats``; the exit status."""
     if settings.stats:
         make_parent("--stats", settings.stats)  # checked before the crawl, not after it
-    engine, status = asyncio.run(_crawl(settings, seeds, spider))
+    engine, status = asyncio.run(crawl(settings, seeds, spider))
     if status == EXIT_LOCKED:
         return status
     if status == EXIT_PIPE:  # a quiet stop, as `cmd | head` expects: no summary, no error
         quiet_stdout()
-        _write_stats(settings, engine)
+        write_stats(settings, engine.stats)
         return status
+    return end_of_crawl(settings, engine.stats, status)
+
+
+def end_of_crawl(settings: Settings, stats: Stats, status: int) -> int:
+    """Print the summary (a log line with ``--log-format json``), write ``--stats``; the exit
+    status (an error if the stats could not be written)."""
     if settings.log_format == "json":
-        log.info("%s", engine.stats.summary().splitlines()[0], extra={"stats": engine.stats.as_dict()})
+        log.info("%s", stats.summary().splitlines()[0], extra={"stats": stats.as_dict()})
     else:
-        print(engine.stats.summary(), file=sys.stderr)
-    if not _write_stats(settings, engine):
+        print(stats.summary(), file=sys.stderr)
+    if not write_stats(settings, stats):
         status = status or EXIT_FATAL
     return status
 
@@ -62,11 +73,11 @@ def quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _write_stats(settings: Settings, engine: Engine) -> bool:
+def write_stats(settings: Settings, stats: Stats) -> bool:
     """Write ``--stats`` (if asked); False when it cannot be written (said in one line)."""
     if settings.stats:
         try:
-            Path(settings.stats).write_text(engine.stats.to_json(), encoding="utf-8")
+            Path(settings.stats).write_text(stats.to_json(), encoding="utf-8")
         except OSError as e:
             log.error("cannot write --stats file %s: %s", settings.stats, e.strerror)
             return False

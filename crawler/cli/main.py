@@ -41,13 +41,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         shared = settings.frontier.startswith(REDIS_SCHEMES)
         if "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
             raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
-        if settings.workers > 1:
+        if settings.workers > 1 and shared:
             from crawler.cli.workers import run_workers
 
             return run_workers(argv, settings, main)
+        if settings.job_dir:
+            from crawler.cli.shards import check_job_split
+
+            check_job_split(settings)
         spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
         setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
+        if settings.workers > 1:  # processes on this machine, the hosts split among them
+            from crawler.cli.shards import run_shards
+
+            if not seeds and not settings.sitemap and spider is None:
+                raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")
+            return run_shards(settings, seeds, spider)
         return run_crawl(settings, seeds, spider)
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)

@@ -47,8 +47,8 @@ class Committer:
             if cookies is not None:
                 meta["cookies"] = cookies
             await frontier.commit(keys, meta, self.validators.take(keys))
-        else:
-            await frontier.commit(keys)
+        else:  # the output's state goes too: a store may say how far the output is (shards)
+            await frontier.commit(keys, self.sink.state())
         for record in records:
             if isinstance(record, Unchanged):
                 stats.unchanged += 1

@@ -135,7 +135,8 @@ class Engine:
         job = self._job()
         if job is not None:
             sink: Sink = await open_job_output(job, self.settings, pending)
-            self.state.outstanding += pending
+            if not self.frontier.shared:  # a shared store's URLs are counted when leased
+                self.state.outstanding += pending
             self.stats.resumed = pending
             self.stats.job_known, self.stats.job_done = await job.counts()
         else:

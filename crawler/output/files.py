@@ -292,8 +292,10 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
 
 def output_file(path: str, fmt: str) -> str:
     """The file the writer appends to for ``-o path``: the folder's ``index.jsonl`` for the
-    markdown format, else ``path`` itself."""
-    if fmt == "markdown" and os.path.basename(path) != "index.jsonl":
+    markdown format (``index.NAME.jsonl`` names another index in the folder: a shard's part of
+    it, with ``--workers``), else ``path`` itself."""
+    name = os.path.basename(path)
+    if fmt == "markdown" and not (name.startswith("index.") and name.endswith(".jsonl")):
         return os.path.join(path, "index.jsonl")
     return path
 

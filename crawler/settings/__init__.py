@@ -8,6 +8,7 @@ explicit overrides (the command line, or keyword arguments) over everything.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -261,6 +262,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return parse_size(value)
         except ValueError:
             raise UsageError(f"{where}: expected a size such as 500K, 100MB or 1GiB, got {value!r}") from None
+    if key == "workers" and isinstance(value, str) and value.strip().lower() == "auto":
+        return os.cpu_count() or 1  # --workers auto: one process a core
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             try:

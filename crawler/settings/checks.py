@@ -99,11 +99,14 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("job_dir", "a Redis frontier keeps the crawl's state in Redis; drop --job-dir")
     if v["crawl_id"] and not re.fullmatch(r"[\w.-]+", v["crawl_id"]):
         fail("crawl_id", f"letters, digits, '.', '-' and '_' only, got {v['crawl_id']!r}")
-    if v["workers"] > 1 and not redis:
-        fail("workers", "several processes share a crawl through Redis: add --frontier redis://host:port/db")
+    if v["workers"] > 1 and not redis and (v["rotate_size"] or v["rotate_records"]):
+        fail("workers", "processes on one machine write one output, which is not rotated; drop --rotate-size "
+                        "and --rotate-records, or share the crawl through --frontier redis://")
+    if v["workers"] > 1 and sqlite:
+        fail("workers", "processes on one machine keep a job in --job-dir DIR, not in --frontier sqlite:///")
     if (v["job_dir"] or sqlite) and v["output"].startswith(REDIS_STREAM_SCHEMES):
         fail("output", "a durable crawl writes a file it can cut back on resume, not a Redis stream")
-    if v["workers"] > 1 and v["output"] == "-":
+    if v["workers"] > 1 and redis and v["output"] == "-":
         fail("workers", "each process writes its own output: give -o FILE (with {worker} in it, or it is added)")
     if frontier == "memory" and v["job_dir"]:
         fail("frontier", "--job-dir keeps its frontier in SQLite; drop --frontier memory")

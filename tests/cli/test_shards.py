@@ -1,0 +1,218 @@
+"""``--workers N`` on one machine without Redis: processes that split the hosts among them, one
+output, every page once, every guarantee of one process (counted at real servers on several
+127.x addresses)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+from aiohttp import web
+
+from crawler.cli.testsite import ServerThread
+from tests.conftest import read_jsonl, run_cli, wait_for
+from tests.support.sites import lines_in, seeds_file, start_cli
+
+HOSTS = 8
+PAGES = 2000
+
+
+@dataclass
+class Web:
+    """Several hosts (one 127.0.0.x address each) and what each saw."""
+
+    urls: list[str] = field(default_factory=list)  # each host's root URL
+    hits: Counter[str] = field(default_factory=Counter)  # "host path" -> requests
+    in_flight: Counter[str] = field(default_factory=Counter)
+    max_in_flight: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def page(self, i: int) -> str:
+        """The URL of page ``i`` (pages are dealt round the hosts)."""
+        return f"{self.urls[i % len(self.urls)]}p/{i}"
+
+    def pages(self, n: int) -> set[str]:
+        return {self.page(i) for i in range(n)}
+
+
+def _app(web_: Web, pages: int, delay: float) -> web.Application:
+    async def page(request: web.Request) -> web.Response:
+        i = int(request.match_info["i"])
+        if delay:
+            await asyncio.sleep(delay)
+        links = "".join(f'<a href="{web_.page(j)}">{j}</a>' for j in (i * 3 + 1, i * 3 + 2, i * 3 + 3) if j < pages)
+        return web.Response(text=f"<html><title>page {i}</title><body>{links}</body></html>",
+                            content_type="text/html")
+
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /private/\n")
+
+    async def moved(request: web.Request) -> web.Response:  # to another host: its owner fetches it
+        raise web.HTTPFound(web_.page(int(request.match_info["i"])))
+
+    @web.middleware
+    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        key = request.host
+        with web_.lock:
+            web_.hits[f"{key} {request.path}"] += 1
+            web_.in_flight[key] += 1
+            web_.max_in_flight[key] = max(web_.max_in_flight[key], web_.in_flight[key])
+        try:
+            return await handler(request)
+        finally:
+            with web_.lock:
+                web_.in_flight[key] -= 1
+
+    app = web.Application(middlewares=[count])
+    app.router.add_get("/p/{i}", page)
+    app.router.add_get("/robots.txt", robots)
+    app.router.add_get("/moved/{i}", moved)
+    return app
+
+
+@pytest.fixture
+def hosts() -> Iterator[callable]:  # type: ignore[valid-type]
+    threads: list[ServerThread] = []
+
+    def start(pages: int = PAGES, delay: float = 0.0) -> Web:
+        site = Web()
+        for n in range(HOSTS):
+            thread = ServerThread(_app(site, pages, delay), host=f"127.0.0.{n + 1}").__enter__()
+            threads.append(thread)
+            site.urls.append(thread.url)
+        return site
+
+    yield start
+    for thread in threads:
+        thread.__exit__(None, None, None)
+
+
+ARGS = ("--scope", "any", "--allow-private", "--per-host", "2")
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children()
+
+
+def test_two_processes_crawl_a_multi_host_site_completely_each_page_once(hosts, tmp_path: Path) -> None:
+    site = hosts()
+    out = tmp_path / "pages.jsonl"
+    proc = run_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+                   "--stats", str(tmp_path / "stats.json"), *ARGS, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls)) == PAGES  # one output, every page, once
+    assert set(urls) == site.pages(PAGES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages.jsonl", "stats.json", "urls.txt"]  # parts gone
+    pages = {k: v for k, v in site.hits.items() if "/p/" in k}
+    assert len(pages) == PAGES and set(pages.values()) == {1}  # fetched once each
+    robots = [v for k, v in site.hits.items() if k.endswith(" /robots.txt")]
+    assert robots == [1] * HOSTS  # robots.txt once per origin
+    assert max(site.max_in_flight.values()) <= 2  # --per-host held at the server
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["pages"] == PAGES and stats["ok"] == PAGES and stats["discovered"] == PAGES
+    assert stats["hosts"]["count"] == HOSTS and len(stats["workers"]) == 2
+    assert all(w["pages"] > 0 for w in stats["workers"])  # both did a share
+    assert f"crawl finished: {PAGES} pages" in proc.stderr
+
+
+def test_a_worker_killed_with_kill_9_is_started_again_and_nothing_is_lost_or_doubled(hosts, tmp_path: Path) -> None:
+    site = hosts(delay=0.01)
+    out = tmp_path / "pages.jsonl"
+    proc = start_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+                     "--job-dir", str(tmp_path / "job"), *ARGS, cwd=tmp_path)
+    wait_for(lambda: lines_in(out) >= 200, timeout=60)
+    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    victim = children[1]
+    victim.send_signal(signal.SIGKILL)
+    proc.wait(120)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 0, stderr
+    assert re.search(r"worker \d was killed \(SIGKILL\): starting it again", stderr)
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls))  # exactly once, across the kill
+    assert set(urls) == site.pages(PAGES)
+    assert not victim.is_running()
+
+
+def test_sigint_stops_every_process_and_the_same_command_resumes(hosts, tmp_path: Path) -> None:
+    site = hosts(delay=0.01)
+    out = tmp_path / "pages.jsonl"
+    args = ("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+            "--job-dir", str(tmp_path / "job"), *ARGS)
+    proc = start_cli(*args, cwd=tmp_path)
+    wait_for(lambda: lines_in(out) >= 200, timeout=60)
+    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(60)
+    assert proc.returncode == 130, (tmp_path / "stderr.txt").read_text()
+    assert not any(c.is_running() for c in children)  # no process left
+    first = [r["url"] for r in read_jsonl(out)]
+    assert 0 < len(first) < PAGES
+    again = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert again.returncode == 0, again.stderr
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls)) and set(urls) == site.pages(PAGES)
+    other = run_cli(*args[:2], "--workers", "3", *args[4:], cwd=tmp_path)
+    assert other.returncode == 2 and "was run with --workers 2" in other.stderr
+
+
+def test_a_kill_9_of_the_coordinator_stops_the_workers_and_the_job_resumes(hosts, tmp_path: Path) -> None:
+    site = hosts(delay=0.01)
+    out = tmp_path / "pages.jsonl"
+    args = ("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+            "--job-dir", str(tmp_path / "job"), *ARGS)
+    proc = start_cli(*args, cwd=tmp_path)
+    wait_for(lambda: lines_in(out) >= 200, timeout=60)
+    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    proc.kill()
+    proc.wait(10)
+    psutil.wait_procs(children, timeout=30)
+    assert not any(c.is_running() for c in children)
+    again = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert again.returncode == 0, again.stderr
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls)) and set(urls) == site.pages(PAGES)
+
+
+def test_max_pages_is_the_crawls_and_redirects_to_another_workers_host_are_fetched_by_it(hosts, tmp_path: Path) -> None:
+    site = hosts(pages=400)
+    out = tmp_path / "pages.jsonl"
+    proc = run_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+                   "--max-pages", "150", *ARGS, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_jsonl(out)) == 150
+    # A redirect from each host to a page of the next: the hop goes to the target's owner.
+    moved = [f"{site.urls[n]}moved/{(n + 1) % HOSTS + 8}" for n in range(HOSTS)]
+    out2 = tmp_path / "moved.csv"
+    before = Counter(site.hits)
+    proc = run_cli("--seeds", seeds_file(tmp_path, *moved), "--workers", "2", "-o", str(out2), "--max-depth", "0",
+                   *ARGS, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    with open(out2, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["url"] for r in rows) == sorted(moved)  # one CSV, one header
+    assert {r["final_url"] for r in rows} == {site.page((n + 1) % HOSTS + 8) for n in range(HOSTS)}
+    fetched = site.hits - before
+    assert all(fetched[f"{site.page((n + 1) % HOSTS + 8).split('/')[2]} /p/{(n + 1) % HOSTS + 8}"] == 1
+               for n in range(HOSTS))  # each target fetched once
+
+
+def test_workers_write_one_output_on_stdout(hosts, tmp_path: Path) -> None:
+    site = hosts(pages=200)
+    proc = run_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", *ARGS, cwd=tmp_path,
+                   timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    urls = [json.loads(line)["url"] for line in proc.stdout.splitlines()]
+    assert len(urls) == len(set(urls)) and set(urls) == site.pages(200)
+    assert not list(tmp_path.glob(".crawler-parts-*"))
