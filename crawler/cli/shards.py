@@ -152,6 +152,8 @@ class Coordinator:
         # The machine's share: --concurrency is the crawl's, split among the processes, and so
         # are the extraction processes (one a core in all).
         changes["concurrency"] = max(1, -(-s.concurrency // self.shards))
+        if s.max_idle_connections:
+            changes["max_idle_connections"] = max(1, -(-s.max_idle_connections // self.shards))
         if s.extract:
             changes["extract_processes"] = max(1, (s.extract_processes or os.cpu_count() or 1) // self.shards)
         if s.report:

@@ -59,6 +59,7 @@ class Channel:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self._out: list[bytes] = []  # messages of this turn of the loop, written together
 
     @classmethod
     async def over(cls, sock: socket.socket) -> Channel:
@@ -71,10 +72,22 @@ class Channel:
         if self.writer.is_closing():
             return
         head = pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
-        self.writer.write(_SIZES.pack(len(head), len(payload)) + head + payload)
+        if not self._out:  # one write (one system call) for what this turn of the loop sends
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out += (_SIZES.pack(len(head), len(payload)), head, payload)
+
+    def _flush(self) -> None:
+        if self._out and not self.writer.is_closing():
+            self.writer.write(b"".join(self._out))
+        self._out = []
+
+    def behind(self) -> bool:
+        """Is more than a megabyte waiting to be written?"""
+        return self.writer.transport.get_write_buffer_size() > 1 << 20
 
     async def drain(self) -> None:
         """Wait while the other end is behind (backpressure)."""
+        self._flush()
         with contextlib.suppress(ConnectionError):
             await self.writer.drain()
 
@@ -88,7 +101,8 @@ class Channel:
             return None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after writing what was sent)."""
+        self._flush()
         self.writer.close()
 
 
@@ -285,7 +299,8 @@ class ShardedFrontier:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._calls[number] = future
         self._channel.send(("call", shard, number, op), payload)
-        await self._channel.drain()
+        if self._channel.behind():
+            await self._channel.drain()
         try:
             return await future
         finally:
