@@ -74,6 +74,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("fetching", ("--timeout",), {"metavar": "SECONDS"}),
     ("fetching", ("--max-bytes",), {"metavar": "N"}),
     ("fetching", ("--retries",), {"metavar": "N"}),
+    ("fetching", ("--max-idle-connections",), {"metavar": "N"}),
     ("requests", ("-H", "--header"), {"metavar": "'NAME: VALUE'", "action": "append"}),
     ("requests", ("--header-scope",), {"choices": ["seeds", "any"]}),
     ("requests", ("--cookie",), {"metavar": "NAME=VALUE", "action": "append"}),

@@ -105,6 +105,7 @@ class Fetcher:
             limit_per_host=0,  # per-host limits are the frontier's
             resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),
             ttl_dns_cache=self.settings.dns_cache_ttl,
+            max_idle=self.settings.max_idle_connections,
         )
         self._resolver = connector._resolver  # the guarded one: a proxied request's target is checked too
         self.session = self._session(connector, self.shaper.open_jar(sorted(self.seed_hosts)))

@@ -20,6 +20,7 @@ ends at that one page of that server.
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import functools
 from typing import Any, cast
 
@@ -41,14 +42,28 @@ class _Handler(ResponseHandler):
         super().feed_data(data, size)
 
 
+TRIM_EVERY = 32  # releases between two counts of the idle connections
+# asyncio gives every TLS connection a 256 KiB receive buffer, written over in full when it is
+# made: 310 KB a connection in all, the most of a broad crawl's memory. A TLS record is 16 KiB
+# at most; two of them a read is plenty (bench/bench_connections.py: 310 -> 100 KB).
+TLS_READ_BUFFER = 32 * 1024
+
+
 class Connector(aiohttp.TCPConnector):
     """aiohttp's TCP connector, reusing a connection only when nothing arrived on it since its
-    last answer was read, and never after a 204 or 304."""
+    last answer was read, and never after a 204 or 304; at most ``max_idle`` connections are
+    kept idle (0: no bound), the ones idle longest closed first, so memory does not grow with
+    the number of hosts a broad crawl has visited (a TLS connection holds its buffers and
+    OpenSSL state: bench/bench_connections.py measures it)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, max_idle: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
         self._factory = cast("functools.partial[ResponseHandler]", functools.partial(_Handler, loop=self._loop))
         self._distrusted: set[Any] = set()  # connection keys (host, port, TLS...) not kept alive
+        self.max_idle = max_idle
+        self._releases = 0
+        self.closed_idle = 0  # connections closed for the bound
 
     async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """A pooled connection for ``key``, leaving out those that have bytes waiting (sent after
@@ -70,6 +85,26 @@ class Connector(aiohttp.TCPConnector):
         if _overran(protocol):
             self._distrusted.add(key)
         super()._release(key, protocol, *args, should_close=should_close or key in self._distrusted, **kwargs)
+        self._releases += 1
+        if self.max_idle and self._releases % TRIM_EVERY == 0:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Close the connections idle longest beyond ``max_idle``."""
+        idle = [(entry[1], key, entry) for key, conns in self._conns.items() for entry in conns]
+        extra = len(idle) - self.max_idle
+        if extra <= 0:
+            return
+        idle.sort(key=lambda row: row[0])
+        for _, key, entry in idle[:extra]:
+            conns = self._conns.get(key)
+            if conns is None:
+                continue
+            conns.remove(entry)
+            entry[0].close()
+            if not conns:
+                del self._conns[key]
+        self.closed_idle += extra
 
 
 def _overran(protocol: Any) -> bool:

@@ -80,6 +80,7 @@ class Settings:
     max_redirects: int
     max_url_length: int
     dns_cache_ttl: int
+    max_idle_connections: int
     header: tuple[str, ...]
     header_scope: str
     cookies: bool

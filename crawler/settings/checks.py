@@ -50,7 +50,7 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
     for key in ("max_callback_errors", "max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats",
-                "retries", "max_redirects", "dns_cache_ttl",
+                "retries", "max_redirects", "dns_cache_ttl", "max_idle_connections",
                 "inline_parse_bytes", "rotate_size", "rotate_records"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")

@@ -325,3 +325,36 @@ def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_wit
             assert ("--insecure: no server certificate is checked" in done.stderr) == (name == "insecure")
         bad = run_cli(*base, "--ca-bundle", str(tmp_path / "missing.pem"), cwd=tmp_path)
         assert bad.returncode == 2 and "--ca-bundle: cannot use" in bad.stderr
+
+
+def test_idle_connections_are_bounded_the_longest_idle_closed_first() -> None:
+    # A broad crawl meets host after host; each idle kept-alive connection holds buffers (about
+    # 90 KB for TLS): --max-idle-connections keeps their number, and memory, flat.
+    import asyncio
+
+    import aiohttp
+
+    from crawler.cli.testsite import ServerThread
+    from crawler.fetch.keepalive import TRIM_EVERY, Connector
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="x")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+
+    async def crawl(ports: list[int], bound: int) -> tuple[int, set[int]]:
+        connector = Connector(limit=16, limit_per_host=0, max_idle=bound)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for port in ports:  # one host after another, as a broad crawl goes
+                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                    await response.read()
+            return sum(len(c) for c in connector._conns.values()), {key.port for key in connector._conns}
+
+    with ServerThread(app, sites=3 * TRIM_EVERY) as server:
+        ports = server.ports
+        idle, _ = asyncio.run(crawl(ports, 0))
+        assert idle == len(ports)  # unbounded: one idle connection a host
+        idle, kept = asyncio.run(crawl(ports, 8))
+        assert idle <= 8 + TRIM_EVERY  # counted every TRIM_EVERY releases, cut back to the bound
+        assert kept <= set(ports[-(8 + TRIM_EVERY):])  # the longest idle went first
