@@ -91,11 +91,11 @@ class Connector(aiohttp.TCPConnector):
 
     def _trim(self) -> None:
         """Close the connections idle longest beyond ``max_idle``."""
-        idle = [(entry[1], key, entry) for key, conns in self._conns.items() for entry in conns]
-        extra = len(idle) - self.max_idle
+        extra = sum(map(len, self._conns.values())) - self.max_idle
         if extra <= 0:
             return
-        idle.sort(key=lambda row: row[0])
+        idle = sorted(((entry[1], key, entry) for key, conns in self._conns.items() for entry in conns),
+                      key=lambda row: row[0])
         for _, key, entry in idle[:extra]:
             conns = self._conns.get(key)
             if conns is None:
