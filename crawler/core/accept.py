@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from crawler.core.lane import CacheLane
@@ -42,6 +42,8 @@ class Acceptor:
         self.scope = scope
         self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
         self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
+        self.new_host: Callable[[str], None] | None = None  # told a URL of each host first accepted (DNS early)
+        self._hosts: set[str] = set()
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self.started = 0  # requests the spider's start gave
         self._repeats = 0  # dont_filter requests accepted (each a key of its own: this run's token, a number)
@@ -111,6 +113,13 @@ class Acceptor:
         if budget:
             for r in accepted:
                 self._host_pages[r.host] += 1
+        new_host = self.new_host
+        if new_host is not None:
+            hosts = self._hosts
+            for r in accepted:
+                if r.host not in hosts:
+                    hosts.add(r.host)
+                    new_host(r.fetch_url)
         stats.discovered += len(accepted) + len(refused)
         return [(r, reasons[r.url]) for r in refused]
 

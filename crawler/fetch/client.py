@@ -14,6 +14,7 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
@@ -103,7 +104,8 @@ class Fetcher:
             ssl=self._tls_context,
             limit=self.settings.concurrency,
             limit_per_host=0,  # per-host limits are the frontier's
-            resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host)),
+            resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host),
+                                    self.settings.dns_cache_ttl),
             ttl_dns_cache=self.settings.dns_cache_ttl,
             max_idle=self.settings.max_idle_connections,
         )
@@ -192,6 +194,15 @@ class Fetcher:
                 if len(answered) == count:  # none of them can: the site's failure, as it stands
                     return result
         return result
+
+    def prefetch(self, url: str) -> None:
+        """``url``'s host was just discovered: look its name up now (not through a proxy, which
+        resolves names itself)."""
+        if self.proxies:
+            return
+        parts = urlsplit(url)
+        if parts.hostname:
+            self._resolver.prefetch(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
 
     async def _proxied_target_ok(self, url: str, proxy: Proxy | str) -> bool:
         """The SSRF guard for a request through a proxy: a name the proxy would resolve is

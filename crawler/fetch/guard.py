@@ -15,12 +15,16 @@ Two checks, one for each way an address can be named:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+PREFETCH_AT_ONCE = 16  # early DNS look-ups of new hosts running at once, at most
+PREFETCH_KEPT = 4096  # early answers waiting for their host's first connection, at most
 
 
 class BlockedAddress(OSError):
@@ -62,14 +66,48 @@ class GuardedResolver(AbstractResolver):
     ``allowed(host)`` is true (the seeds' hosts, or every host with ``--allow-private``) keep all
     of theirs."""
 
-    def __init__(self, inner: AbstractResolver, allowed: Callable[[str], bool]) -> None:
+    def __init__(self, inner: AbstractResolver, allowed: Callable[[str], bool], ttl: float = 300.0) -> None:
         self.inner = inner
         self.allowed = allowed
+        self.ttl = ttl  # how long an early answer may wait for its use
+        # Early look-ups (:meth:`prefetch`): (host, port) -> (task, when it started).
+        self._early: dict[tuple[str, int], tuple[asyncio.Task[list[ResolveResult]], float]] = {}
+        self._prefetching = asyncio.Semaphore(PREFETCH_AT_ONCE)
+        self.prefetched = 0  # early answers used
+
+    def prefetch(self, host: str, port: int) -> None:
+        """Look ``host`` up now (a host just discovered), so that its first connection finds the
+        answer ready: a round trip off each new host's start. At most :data:`PREFETCH_AT_ONCE`
+        at a time and :data:`PREFETCH_KEPT` kept; an IP address is not looked up."""
+        key = (host, port)
+        if key in self._early or len(self._early) >= PREFETCH_KEPT or not host[-1:].isalpha():
+            return
+        loop = asyncio.get_running_loop()
+        self._early[key] = (loop.create_task(self._lookup(host, port)), loop.time())
+
+    async def _lookup(self, host: str, port: int) -> list[ResolveResult]:
+        async with self._prefetching:
+            return await self.inner.resolve(host, port, socket.AF_UNSPEC)
+
+    async def _answers(self, host: str, port: int, family: socket.AddressFamily) -> list[ResolveResult]:
+        early = self._early.pop((host, port), None) if family == socket.AF_UNSPEC else None
+        if early is not None:
+            task, started = early
+            if asyncio.get_running_loop().time() - started < self.ttl:
+                try:
+                    answers = await task
+                    self.prefetched += 1
+                    return answers
+                except OSError:
+                    pass  # asked again, as if it had never been looked up early
+            else:
+                task.cancel()
+        return await self.inner.resolve(host, port, family)
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
                       ) -> list[ResolveResult]:
         """The checked addresses of ``host``; :class:`BlockedAddress` when none is left."""
-        answers = [a for a in await self.inner.resolve(host, port, family) if not _this_host(a["host"])]
+        answers = [a for a in await self._answers(host, port, family) if not _this_host(a["host"])]
         if not answers:
             raise BlockedAddress(f"{host} resolves only to 0.0.0.0/8 or ::, addresses of no site")
         if self.allowed(host):
@@ -82,7 +120,11 @@ class GuardedResolver(AbstractResolver):
         return kept
 
     async def close(self) -> None:
-        """Close the inner resolver."""
+        """Close the inner resolver (early look-ups not used are dropped)."""
+        for task, _ in self._early.values():
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in self._early.values()), return_exceptions=True)
+        self._early.clear()
         await self.inner.close()
 
 
@@ -90,9 +132,9 @@ class GuardedResolver(AbstractResolver):
 base_resolver: Callable[[], AbstractResolver] = aiohttp.AsyncResolver
 
 
-def resolver(allowed: Callable[[str], bool]) -> GuardedResolver:
-    """The crawl's resolver: :data:`base_resolver` behind the guard."""
-    return GuardedResolver(base_resolver(), allowed)
+def resolver(allowed: Callable[[str], bool], ttl: float = 300.0) -> GuardedResolver:
+    """The crawl's resolver: :data:`base_resolver` behind the guard (``ttl``: the DNS cache's)."""
+    return GuardedResolver(base_resolver(), allowed, ttl)
 
 
 def blocked_by_guard(error: BaseException) -> BlockedAddress | None:

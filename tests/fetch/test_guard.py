@@ -6,6 +6,8 @@ nothing here resolves a real name or connects anywhere but loopback."""
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from aiohttp import web
 from crawler import Request, Spider
 from crawler.core.engine import Engine
 from crawler.core.scope import Scope
+from crawler.fetch import guard
 from crawler.fetch.guard import BlockedAddress, GuardedResolver, is_blocked
 from crawler.settings import load_settings
 from crawler.urls import normalize_url
@@ -185,3 +188,41 @@ async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path)
     assert "Authorization" not in elsewhere.headers and "Cookie" not in elsewhere.headers
     assert "Proxy-Authorization" not in elsewhere.headers and elsewhere.headers["X-Trace"] == "kept"
     assert same.headers["Authorization"] == "Bearer secret" and same.headers["Cookie"] == "session=1"
+
+
+async def test_new_hosts_are_looked_up_as_soon_as_they_are_found(serve, crawl, names, monkeypatch) -> None:
+    # One fetch at a time: without the early look-up, b.test's name would be asked only once
+    # a.test's pages were done. Each name is still asked once.
+    looked_up: dict[str, float] = {}
+    stub = StubResolver(names)
+    inner = stub.resolve
+
+    async def timed(host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
+        looked_up.setdefault(host, time.monotonic())
+        return await inner(host, port, family)
+
+    stub.resolve = timed  # type: ignore[method-assign]
+    monkeypatch.setattr(guard, "base_resolver", lambda: stub)
+    server = serve(linking_app([]))
+    hosts = ["a.test", "b.test", "c.test"]
+    for host in ["site.test", *hosts]:
+        names[host] = [["127.0.0.1"]]
+    seeder = serve(linking_app([f"http://{h}:{server.port}/x" for h in hosts]))
+    result = await crawl([f"http://site.test:{seeder.port}/"], scope="any", robots=False, concurrency=1,
+                         allow_private=True)
+    assert len(result.records) == 4
+    first_hit = min(h.start for h in server.hits)
+    assert all(looked_up[h] < first_hit for h in hosts)  # all found on the seed page, asked at once
+    assert sorted(stub.asked) == sorted(["site.test", *hosts])  # once each
+
+
+async def test_an_early_answer_is_guarded_like_any_other() -> None:
+    stub = StubResolver({"evil.test": [["10.0.0.1"]], "ok.test": [["93.184.216.34"]]})
+    resolver = GuardedResolver(stub, allowed=lambda host: False)
+    resolver.prefetch("evil.test", 80)
+    resolver.prefetch("ok.test", 80)
+    with pytest.raises(BlockedAddress, match="private addresses"):
+        await resolver.resolve("evil.test", 80, socket.AF_UNSPEC)
+    assert [a["host"] for a in await resolver.resolve("ok.test", 80, socket.AF_UNSPEC)] == ["93.184.216.34"]
+    assert resolver.prefetched == 2 and stub.asked == ["evil.test", "ok.test"]
+    await resolver.close()
