@@ -23,8 +23,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-PREFETCH_AT_ONCE = 16  # early DNS look-ups of new hosts running at once, at most
-PREFETCH_KEPT = 4096  # early answers waiting for their host's first connection, at most
+PREFETCH_KEPT = 4096  # early look-ups and answers waiting for their host's first connection, at most
 
 
 class BlockedAddress(OSError):
@@ -72,22 +71,18 @@ class GuardedResolver(AbstractResolver):
         self.ttl = ttl  # how long an early answer may wait for its use
         # Early look-ups (:meth:`prefetch`): (host, port) -> (task, when it started).
         self._early: dict[tuple[str, int], tuple[asyncio.Task[list[ResolveResult]], float]] = {}
-        self._prefetching = asyncio.Semaphore(PREFETCH_AT_ONCE)
         self.prefetched = 0  # early answers used
 
     def prefetch(self, host: str, port: int) -> None:
         """Look ``host`` up now (a host just discovered), so that its first connection finds the
-        answer ready: a round trip off each new host's start. At most :data:`PREFETCH_AT_ONCE`
-        at a time and :data:`PREFETCH_KEPT` kept; an IP address is not looked up."""
+        answer ready: a round trip off each new host's start. At most :data:`PREFETCH_KEPT` are
+        kept (a look-up is one small UDP exchange, and a connection waiting for its host's must
+        never queue behind others: they all go at once); an IP address is not looked up."""
         key = (host, port)
         if key in self._early or len(self._early) >= PREFETCH_KEPT or not host[-1:].isalpha():
             return
         loop = asyncio.get_running_loop()
-        self._early[key] = (loop.create_task(self._lookup(host, port)), loop.time())
-
-    async def _lookup(self, host: str, port: int) -> list[ResolveResult]:
-        async with self._prefetching:
-            return await self.inner.resolve(host, port, socket.AF_UNSPEC)
+        self._early[key] = (loop.create_task(self.inner.resolve(host, port, socket.AF_UNSPEC)), loop.time())
 
     async def _answers(self, host: str, port: int, family: socket.AddressFamily) -> list[ResolveResult]:
         early = self._early.pop((host, port), None) if family == socket.AF_UNSPEC else None
