@@ -95,8 +95,11 @@ class Worker:
         loop = asyncio.get_running_loop()
         started = loop.time()
         state.in_flight += 1
+        host = request.host
         try:
             records = await self.process(request, lane)
+            if not lane and not self.frontier.has_work(host):
+                self.fetcher.host_done(host)  # its idle connections go: nothing more for it here
         except asyncio.CancelledError:
             raise
         except FatalError as e:

@@ -195,6 +195,12 @@ class Fetcher:
                     return result
         return result
 
+    def host_done(self, host: str) -> None:
+        """The crawl has nothing more for ``host`` (``host[:port]``) for now: close its idle
+        connections (each holds buffers; a new one is made if its host has work again)."""
+        if self.session is not None:
+            self.session.connector.close_idle(host)  # type: ignore[union-attr]
+
     def prefetch(self, url: str) -> None:
         """``url``'s host was just discovered: look its name up now (not through a proxy, which
         resolves names itself)."""

@@ -72,6 +72,7 @@ class GuardedResolver(AbstractResolver):
         # Early look-ups (:meth:`prefetch`): (host, port) -> (task, when it started).
         self._early: dict[tuple[str, int], tuple[asyncio.Task[list[ResolveResult]], float]] = {}
         self.prefetched = 0  # early answers used
+        self._asked: set[str] = set()  # names looked up already (their answers are in aiohttp's cache)
 
     def prefetch(self, host: str, port: int) -> None:
         """Look ``host`` up now (a host just discovered), so that its first connection finds the
@@ -79,12 +80,16 @@ class GuardedResolver(AbstractResolver):
         kept (a look-up is one small UDP exchange, and a connection waiting for its host's must
         never queue behind others: they all go at once); an IP address is not looked up."""
         key = (host, port)
-        if key in self._early or len(self._early) >= PREFETCH_KEPT or not host[-1:].isalpha():
+        if key in self._early or host in self._asked or len(self._early) >= PREFETCH_KEPT or \
+                not host[-1:].isalpha():
             return
         loop = asyncio.get_running_loop()
         self._early[key] = (loop.create_task(self.inner.resolve(host, port, socket.AF_UNSPEC)), loop.time())
 
     async def _answers(self, host: str, port: int, family: socket.AddressFamily) -> list[ResolveResult]:
+        if len(self._asked) >= PREFETCH_KEPT * 16:
+            self._asked.clear()  # a bound: at worst a name is looked up early once more
+        self._asked.add(host)
         early = self._early.pop((host, port), None) if family == socket.AF_UNSPEC else None
         if early is not None:
             task, started = early

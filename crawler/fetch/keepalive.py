@@ -42,19 +42,22 @@ class _Handler(ResponseHandler):
         super().feed_data(data, size)
 
 
-TRIM_EVERY = 32  # releases between two counts of the idle connections
+COUNT_EVERY = 32  # releases between two counts of the idle connections
 # asyncio gives every TLS connection a 256 KiB receive buffer, written over in full when it is
 # made: 310 KB a connection in all, the most of a broad crawl's memory. A TLS record is 16 KiB
-# at most; two of them a read is plenty (bench/bench_connections.py: 310 -> 100 KB).
+# at most; two of them a read is plenty (bench/bench_connections.py: 310 -> 87 KB).
 TLS_READ_BUFFER = 32 * 1024
 
 
 class Connector(aiohttp.TCPConnector):
     """aiohttp's TCP connector, reusing a connection only when nothing arrived on it since its
-    last answer was read, and never after a 204 or 304; at most ``max_idle`` connections are
-    kept idle (0: no bound), the ones idle longest closed first, so memory does not grow with
-    the number of hosts a broad crawl has visited (a TLS connection holds its buffers and
-    OpenSSL state: bench/bench_connections.py measures it)."""
+    last answer was read, and never after a 204 or 304.
+
+    Idle connections cost memory (a TLS one about 87 KB), so a broad crawl keeps only those it
+    will use: :meth:`close_idle` closes a host's as soon as the frontier has nothing more for it,
+    and at most ``max_idle`` are kept (0: no bound): once the pool holds that many, a connection
+    given back is closed instead of kept. (Closing the longest idle instead would be the worst
+    choice for a crawl, which serves its hosts in turn: each would find its connection gone.)"""
 
     def __init__(self, *, max_idle: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -63,7 +66,9 @@ class Connector(aiohttp.TCPConnector):
         self._distrusted: set[Any] = set()  # connection keys (host, port, TLS...) not kept alive
         self.max_idle = max_idle
         self._releases = 0
-        self.closed_idle = 0  # connections closed for the bound
+        self._idle = 0  # connections in the pool: counted every COUNT_EVERY releases, added to between
+        self._keys: dict[str, set[Any]] = {}  # host[:port], as the frontier names it -> its connection keys
+        self.closed_idle = 0  # idle connections closed: host done, or the pool full
 
     async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """A pooled connection for ``key``, leaving out those that have bytes waiting (sent after
@@ -81,30 +86,33 @@ class Connector(aiohttp.TCPConnector):
 
     def _release(self, key: Any, protocol: Any, *args: Any, should_close: bool = False, **kwargs: Any) -> None:
         """Back to the pool, unless the answer did not end where it said (or its host's once
-        did not)."""
+        did not), or the pool is full."""
         if _overran(protocol):
             self._distrusted.add(key)
-        super()._release(key, protocol, *args, should_close=should_close or key in self._distrusted, **kwargs)
         self._releases += 1
-        if self.max_idle and self._releases % TRIM_EVERY == 0:
-            self._trim()
+        if self._releases % COUNT_EVERY == 0:
+            self._idle = sum(map(len, self._conns.values()))
+        full = bool(self.max_idle) and self._idle >= self.max_idle
+        if full and not should_close:
+            self.closed_idle += 1
+        else:
+            self._idle += 1
+        self._keys.setdefault(_host_of(key), set()).add(key)
+        super()._release(key, protocol, *args, should_close=should_close or full or key in self._distrusted, **kwargs)
 
-    def _trim(self) -> None:
-        """Close the connections idle longest beyond ``max_idle``."""
-        extra = sum(map(len, self._conns.values())) - self.max_idle
-        if extra <= 0:
-            return
-        idle = sorted(((entry[1], key, entry) for key, conns in self._conns.items() for entry in conns),
-                      key=lambda row: row[0])
-        for _, key, entry in idle[:extra]:
-            conns = self._conns.get(key)
-            if conns is None:
-                continue
-            conns.remove(entry)
-            entry[0].close()
-            if not conns:
-                del self._conns[key]
-        self.closed_idle += extra
+    def close_idle(self, host: str) -> None:
+        """Close the idle connections to ``host`` (``host[:port]``, the port only when it is not
+        the scheme's): the crawl has nothing more for it."""
+        for key in self._keys.pop(host, ()):
+            for protocol, _ in self._conns.pop(key, ()):
+                protocol.close()
+                self.closed_idle += 1
+
+
+def _host_of(key: Any) -> str:
+    """A connection key's ``host[:port]``, spelled as :func:`crawler.urls.host_of` spells it."""
+    name = f"[{key.host}]" if ":" in key.host else key.host
+    return name if key.port == (443 if key.is_ssl else 80) else f"{name}:{key.port}"
 
 
 def _overran(protocol: Any) -> bool:

@@ -30,6 +30,8 @@ so) say. Every method that a store may have to take to disk or over the network 
   holds that are not done (made ready to hand out again); the crawl ends only at 0;
 - ``give_back`` hands back, at the end of a run, what this process took and did not finish
   (Redis: its leases; the others keep their state as it is);
+- ``has_work`` hints whether a host has anything left here (when not, its idle connections are
+  closed);
 - ``close`` wakes every waiting ``get`` with ``None``: the crawl is over or stopping.
 
 Hosts are ``host[:port]`` strings (:attr:`CrawlRequest.host`).
@@ -109,6 +111,11 @@ class Frontier(Protocol):
         """Nothing is outstanding in this process: the URLs the store still holds that are not
         done, queued to be handed out again (0 when the crawl is over). A shared store, whose
         crawl ends when every process is done, answers 0."""
+        ...
+
+    def has_work(self, host: str) -> bool:
+        """A hint: False when this store holds nothing queued or in flight for ``host`` in this
+        process (its idle connections can go); a store that cannot tell cheaply says True."""
         ...
 
     def close(self) -> None:

@@ -342,6 +342,9 @@ class RedisFrontier:
         """The crawl ends when every process is done (:meth:`get` says so): 0."""
         return 0
 
+    def has_work(self, host: str) -> bool:
+        return True  # the host's queue is in Redis, for every process: its connections stay
+
     def close(self) -> None:
         """Hand out nothing more in this process."""
         self._closed = True

@@ -173,6 +173,10 @@ class HostScheduler:
     async def settle(self) -> int:
         return self._queued
 
+    def has_work(self, host: str) -> bool:
+        entry = self._hosts.get(host)
+        return entry is not None and (bool(entry.queue) or entry.in_flight > 0)
+
     def close(self) -> None:
         self._closed = True
         if self._timer is not None:

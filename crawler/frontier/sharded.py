@@ -180,6 +180,9 @@ class ShardedFrontier:
     def close(self) -> None:
         self.store.close()
 
+    def has_work(self, host: str) -> bool:
+        return self.store.has_work(host)
+
     def __len__(self) -> int:
         return len(self.store)
 

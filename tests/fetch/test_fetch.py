@@ -327,15 +327,16 @@ def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_wit
         assert bad.returncode == 2 and "--ca-bundle: cannot use" in bad.stderr
 
 
-def test_idle_connections_are_bounded_the_longest_idle_closed_first() -> None:
+def test_idle_connections_are_bounded_and_a_done_hosts_are_closed() -> None:
     # A broad crawl meets host after host; each idle kept-alive connection holds buffers (about
-    # 90 KB for TLS): --max-idle-connections keeps their number, and memory, flat.
+    # 90 KB for TLS): --max-idle-connections keeps their number, and memory, flat, and a host the
+    # frontier has nothing more for loses its idle connections at once.
     import asyncio
 
     import aiohttp
 
     from crawler.cli.testsite import ServerThread
-    from crawler.fetch.keepalive import TRIM_EVERY, Connector
+    from crawler.fetch.keepalive import COUNT_EVERY, Connector
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text="x")
@@ -343,18 +344,20 @@ def test_idle_connections_are_bounded_the_longest_idle_closed_first() -> None:
     app = web.Application()
     app.router.add_get("/", page)
 
-    async def crawl(ports: list[int], bound: int) -> tuple[int, set[int]]:
+    async def crawl(ports: list[int], bound: int, done: int | None = None) -> tuple[int, set[int]]:
         connector = Connector(limit=16, limit_per_host=0, max_idle=bound)
         async with aiohttp.ClientSession(connector=connector) as session:
             for port in ports:  # one host after another, as a broad crawl goes
                 async with session.get(f"http://127.0.0.1:{port}/") as response:
                     await response.read()
+            if done is not None:
+                connector.close_idle(f"127.0.0.1:{done}")
             return sum(len(c) for c in connector._conns.values()), {key.port for key in connector._conns}
 
-    with ServerThread(app, sites=3 * TRIM_EVERY) as server:
+    with ServerThread(app, sites=3 * COUNT_EVERY) as server:
         ports = server.ports
-        idle, _ = asyncio.run(crawl(ports, 0))
-        assert idle == len(ports)  # unbounded: one idle connection a host
+        idle, kept = asyncio.run(crawl(ports, 0, done=ports[5]))
+        assert idle == len(ports) - 1 and ports[5] not in kept  # one idle connection a host, but the done one
         idle, kept = asyncio.run(crawl(ports, 8))
-        assert idle <= 8 + TRIM_EVERY  # counted every TRIM_EVERY releases, cut back to the bound
-        assert kept <= set(ports[-(8 + TRIM_EVERY):])  # the longest idle went first
+        assert idle <= 8 + COUNT_EVERY  # counted every COUNT_EVERY releases: a full pool keeps no more
+        assert kept <= set(ports[:8 + COUNT_EVERY])  # those kept stay (a crawl comes back to its hosts in turn)
