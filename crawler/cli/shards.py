@@ -36,7 +36,7 @@ from crawler.frontier import frontier_for
 from crawler.frontier.sharded import Router, ShardedFrontier
 from crawler.monitor.stats import CombinedStats
 from crawler.output.encoders import format_of
-from crawler.output.files import expand_output, output_file, tagged_path
+from crawler.output.files import expand_output, make_parent, output_file, tagged_path
 from crawler.output.merge import OutputMerger
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
 from crawler.spider.api import Request, Spider
@@ -114,6 +114,8 @@ class Coordinator:
             (job / SHARDS_FILE).write_text(json.dumps({"workers": self.shards, "runs": run}), "utf-8")
         self.stream = settings.output.startswith(REDIS_STREAM_SCHEMES)  # each process writes to it
         target = settings.output if self.stream else output_file(expand_output(settings.output, run), fmt)
+        if target != "-" and not self.stream:
+            make_parent("--output", target)  # its folder made now: the parts go beside it
         self.parts = job.resolve() if job is not None else Path(tempfile.mkdtemp(
             prefix=".crawler-parts-", dir=(os.path.dirname(target) or ".") if target != "-" else None))
         self.merger = None if self.stream else OutputMerger(

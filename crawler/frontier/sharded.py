@@ -15,7 +15,8 @@ the crawl is over: every shard idle (nothing accepted and not committed) with no
 unanswered. A shard reports its state on the same connection as its answers, before them, so
 the router never sees a call answered before the work it made.
 
-Messages are pickled tuples, each after its length (4 bytes, big-endian)."""
+Messages go over :class:`crawler.frontier.channel.Channel` (a pickled header, a payload the
+router passes on unread)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,13 @@ import itertools
 import json
 import logging
 import os
-import pickle
 import socket
-import struct
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from crawler.frontier.base import Frontier
+from crawler.frontier.channel import Channel
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
@@ -50,63 +50,6 @@ def shard_of(host: str, shards: int) -> int:
 def key_host(key: str) -> str:
     """The host of a request key (a URL, or ``METHOD URL [digest]``)."""
     return host_of(key.split(" ", 2)[1] if " " in key else key)
-
-
-class Channel:
-    """Framed messages over a connected stream socket: a header (a small pickled tuple) and a
-    payload (bytes the router passes on unread)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self._out: list[bytes] = []  # messages of this turn of the loop, written together
-
-    @classmethod
-    async def over(cls, sock: socket.socket) -> Channel:
-        """A channel on ``sock`` (a Unix socket, one end of a socketpair), in this event loop."""
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 24)
-        return cls(reader, writer)
-
-    def send(self, header: tuple[Any, ...], payload: bytes = b"") -> None:
-        """Queue a message (in order with every other sent on this channel)."""
-        if self.writer.is_closing():
-            return
-        head = pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
-        if not self._out:  # one write (one system call) for what this turn of the loop sends
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._out += (_SIZES.pack(len(head), len(payload)), head, payload)
-
-    def _flush(self) -> None:
-        if self._out and not self.writer.is_closing():
-            self.writer.write(b"".join(self._out))
-        self._out = []
-
-    def behind(self) -> bool:
-        """Is more than a megabyte waiting to be written?"""
-        return self.writer.transport.get_write_buffer_size() > 1 << 20
-
-    async def drain(self) -> None:
-        """Wait while the other end is behind (backpressure)."""
-        self._flush()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.drain()
-
-    async def receive(self) -> tuple[tuple[Any, ...], bytes] | None:
-        """The next message (header, payload); None once the other end has gone."""
-        try:
-            head, size = _SIZES.unpack(await self.reader.readexactly(_SIZES.size))
-            header: tuple[Any, ...] = pickle.loads(await self.reader.readexactly(head))
-            return header, await self.reader.readexactly(size) if size else b""
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-
-    def close(self) -> None:
-        """Close the connection (after writing what was sent)."""
-        self._flush()
-        self.writer.close()
-
-
-_SIZES = struct.Struct(">II")  # a message's header and payload lengths
 
 
 def _lines(requests: list[CrawlRequest]) -> bytes:

@@ -216,3 +216,49 @@ def test_workers_write_one_output_on_stdout(hosts, tmp_path: Path) -> None:
     urls = [json.loads(line)["url"] for line in proc.stdout.splitlines()]
     assert len(urls) == len(set(urls)) and set(urls) == site.pages(200)
     assert not list(tmp_path.glob(".crawler-parts-*"))
+
+
+def test_workers_write_one_warc_and_one_markdown_folder(hosts, tmp_path: Path) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    site = hosts(pages=120)
+    warc = tmp_path / "crawl.warc.gz"
+    proc = run_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(warc), *ARGS,
+                   cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    with open(warc, "rb") as f:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(f)]
+    pages = [uri for kind, uri in records if kind == "response" and "/p/" in uri]
+    assert len(pages) == len(set(pages)) and set(pages) == site.pages(120)  # one WARC, each exchange once
+    assert sum(1 for kind, _ in records if kind == "warcinfo") == 2  # one from each process
+    folder = tmp_path / "md"
+    proc = run_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "--format", "markdown",
+                   "-o", str(folder), "--extract", "markdown", *ARGS, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    index = read_jsonl(folder / "index.jsonl")
+    assert sorted(r["url"] for r in index) == sorted(site.pages(120))
+    assert all((folder / r["path"]).is_file() for r in index if r["path"])
+    assert not list(folder.glob("index.shard-*"))  # the parts of the index are gone
+
+
+def test_csv_parts_with_other_columns_are_put_under_the_outputs(tmp_path: Path) -> None:
+    from crawler.output.merge import OutputMerger
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_bytes(b"url,title,_extra\r\nhttp://a/,A,\r\n")
+    second.write_bytes(b'url,price,_extra\r\nhttp://b/,3,"{""x"": 1}"\r\n')
+    merger = OutputMerger(str(tmp_path / "out.csv"), "csv", False, tmp_path / "merge.json")
+
+    async def merge() -> None:
+        merger.open()
+        merger.written(0, str(first), first.stat().st_size)
+        merger.written(1, str(second), second.stat().st_size)
+        await merger.close()
+
+    asyncio.run(merge())
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [{"url": "http://a/", "title": "A", "_extra": ""},
+                    {"url": "http://b/", "title": "", "_extra": '{"x": 1, "price": "3"}'}]
+    state = json.loads((tmp_path / "merge.json").read_text())
+    assert state["parts"] == {str(first): first.stat().st_size, str(second): second.stat().st_size}
