@@ -44,6 +44,7 @@ from crawler.spider.api import Request, Spider
 log = logging.getLogger("crawler")
 
 RESTARTS = 5  # times one process is started again after it was killed, at most
+PASS_ON_AFTER = 1.0  # seconds before a stop is passed on to the processes that did not have it
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SHARDS_FILE = "shards.json"  # in a job: how many processes it is split among, and its runs
 
@@ -228,13 +229,26 @@ class Coordinator:
             code not in (EXIT_OK, EXIT_INTERRUPTED) for code in codes) else EXIT_INTERRUPTED
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
-        """Stop every process (each as one crawl stops); a second call stops them at once."""
+        """Stop every process (each as one crawl stops); a second call stops them at once.
+
+        The first stop is passed on after :data:`PASS_ON_AFTER` seconds, to the processes that
+        have not begun stopping by then: systemd's ``stop`` signals every process of the
+        service itself, and a second signal would mean "stop now" to them."""
+        first = not self._stopping
         self._stopping = True
         if self.router is not None:
             self.router.stopping = True
-        for pid in self._pids.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+        if first:
+            asyncio.get_running_loop().call_later(PASS_ON_AFTER, self._pass_on, signum, True)
+        else:
+            self._pass_on(signum, False)
+
+    def _pass_on(self, signum: int, unless_stopping: bool) -> None:
+        stopping = self.router.closing if self.router is not None and unless_stopping else set()
+        for shard, pid in list(self._pids.items()):
+            if shard not in stopping:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
 
     async def _start(self, shard: int, settings: Settings) -> None:
         assert self.router is not None

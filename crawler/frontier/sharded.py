@@ -88,6 +88,7 @@ class ShardedFrontier:
         self._started = False  # the engine asks for work: its start is accepted
         self._idle: bool | None = None  # as last told to the router
         self._closed = False
+        self._told_closing = False
         self._sent: dict[str, None] = {}  # URLs sent to other shards (insertion-ordered, bounded)
 
     def __getattr__(self, name: str) -> Any:
@@ -122,6 +123,9 @@ class ShardedFrontier:
 
     def close(self) -> None:
         self.store.close()
+        if self._channel is not None and not self._told_closing:
+            self._told_closing = True  # the coordinator need not pass on a stop this one has had
+            self._channel.send(("closing",))
 
     def has_work(self, host: str) -> bool:
         return self.store.has_work(host)
@@ -302,6 +306,7 @@ class Router:
         self._idle = [False] * shards
         self._pending: dict[tuple[int, tuple[int, int]], tuple[int, tuple[tuple[Any, ...], bytes]]] = {}
         self.over = asyncio.Event()
+        self.closing: set[int] = set()  # shards that are stopping (or done) already
         self._readers: set[asyncio.Task[None]] = set()
         self.stopping = False  # a stop is under way: the crawl is not over, it is stopping
 
@@ -311,6 +316,7 @@ class Router:
         channel = await Channel.over(sock)
         self._channels[shard] = channel
         self._idle[shard] = False
+        self.closing.discard(shard)
         for (_caller, _number), (target, message) in list(self._pending.items()):
             if target == shard:
                 channel.send(*message)
@@ -353,6 +359,8 @@ class Router:
                 self._idle[shard] = header[1]
             elif kind == "written":
                 self.on_written(shard, header[1], header[2])
+            elif kind == "closing":
+                self.closing.add(shard)
             self._check()
 
     def _check(self) -> None:

@@ -262,3 +262,20 @@ def test_csv_parts_with_other_columns_are_put_under_the_outputs(tmp_path: Path) 
                     {"url": "http://b/", "title": "", "_extra": '{"x": 1, "price": "3"}'}]
     state = json.loads((tmp_path / "merge.json").read_text())
     assert state["parts"] == {str(first): first.stat().st_size, str(second): second.stat().st_size}
+
+
+def test_a_stop_sent_to_every_process_at_once_is_one_stop(hosts, tmp_path: Path) -> None:
+    # systemd's stop signals every process of the service; the coordinator must not pass on a
+    # second SIGTERM (which means "stop now") to workers that are stopping already.
+    site = hosts(delay=3.0)  # fetches in flight outlast the coordinator's pass-on delay
+    out = tmp_path / "pages.jsonl"
+    proc = start_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+                     "--job-dir", str(tmp_path / "job"), *ARGS, cwd=tmp_path)
+    wait_for(lambda: lines_in(out) >= 10, timeout=60)
+    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    for process in [psutil.Process(proc.pid), *children]:
+        process.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, stderr
+    assert "second stop" not in stderr and stderr.count("stopping: finishing fetches in flight") == 2
