@@ -106,7 +106,7 @@ class Coordinator:
         self.stats = CombinedStats()
         self.stats.records_only = spider is None  # the built-in recorder: its items are the records
         fmt, compress = format_of(settings.output, settings.format)
-        self.fmt = fmt
+        self.fmt, self.compress = fmt, compress
         run = 1
         if job is not None:
             split = _read_split(job) or {}
@@ -140,8 +140,7 @@ class Coordinator:
         if self.fmt == "markdown":
             assert self.merger is not None  # the pages go in the folder, the index part beside
             return os.path.join(os.path.dirname(self.merger.target), f"index.shard-{shard}.jsonl")
-        compress = format_of(self.settings.output, self.settings.format)[1]
-        return str(self.parts / f"shard-{shard}" / f"part.{self.fmt}{'.gz' if compress else ''}")
+        return str(self.parts / f"shard-{shard}" / f"part.{self.fmt}{'.gz' if self.compress else ''}")
 
     def _shard_settings(self, shard: int) -> Settings:
         s = self.settings
@@ -218,15 +217,14 @@ class Coordinator:
         return self._status()
 
     def _status(self) -> int:
-        codes = list(self._codes.values())
+        """The worst of the processes' statuses (a process ended by a signal counts as failed)."""
         if self._killed_without_job or (self.merger is not None and self.merger.failed is not None):
             return EXIT_FATAL
-        if all(code == EXIT_OK for code in codes):
-            return EXIT_OK
-        if EXIT_INTERRUPTED in codes and all(code in (EXIT_OK, EXIT_INTERRUPTED) for code in codes):
-            return EXIT_INTERRUPTED
-        return max(code for code in codes if code not in (EXIT_OK, EXIT_INTERRUPTED)) if any(
-            code not in (EXIT_OK, EXIT_INTERRUPTED) for code in codes) else EXIT_INTERRUPTED
+        codes = [EXIT_FATAL if code < 0 else code for code in self._codes.values()]
+        failed = [code for code in codes if code not in (EXIT_OK, EXIT_INTERRUPTED)]
+        if failed:
+            return max(failed)
+        return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else EXIT_OK
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         """Stop every process (each as one crawl stops); a second call stops them at once.

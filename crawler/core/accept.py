@@ -42,8 +42,7 @@ class Acceptor:
         self.scope = scope
         self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
         self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
-        self.new_host: Callable[[str], None] | None = None  # told a URL of each host first accepted (DNS early)
-        self._hosts: set[str] = set()
+        self.accepted: Callable[[str], None] | None = None  # told each accepted URL (new hosts looked up early)
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self.started = 0  # requests the spider's start gave
         self._repeats = 0  # dont_filter requests accepted (each a key of its own: this run's token, a number)
@@ -113,13 +112,9 @@ class Acceptor:
         if budget:
             for r in accepted:
                 self._host_pages[r.host] += 1
-        new_host = self.new_host
-        if new_host is not None:
-            hosts = self._hosts
+        if self.accepted is not None:
             for r in accepted:
-                if r.host not in hosts:
-                    hosts.add(r.host)
-                    new_host(r.fetch_url)
+                self.accepted(r.fetch_url)
         stats.discovered += len(accepted) + len(refused)
         return [(r, reasons[r.url]) for r in refused]
 

@@ -212,7 +212,7 @@ class Engine:
             fetcher.shaper.restore(kept)
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope)
         acceptor.robots = robots
-        acceptor.new_host = fetcher.prefetch  # a new host's name is looked up as soon as it is found
+        acceptor.accepted = fetcher.prefetch  # a new host's name is looked up as soon as it is found
         if fetcher.cache is not None and sink.captures:
             log.warning("--http-cache: a WARC output records what the site sends, so pages are fetched, not "
                         "answered from the cache")

@@ -202,8 +202,8 @@ class Fetcher:
             self.session.connector.close_idle(host)  # type: ignore[union-attr]
 
     def prefetch(self, url: str) -> None:
-        """``url``'s host was just discovered: look its name up now (not through a proxy, which
-        resolves names itself)."""
+        """``url`` was just accepted: if its host's name was never looked up, look it up now (not
+        through a proxy, which resolves names itself)."""
         if self.proxies:
             return
         parts = urlsplit(url)

@@ -68,7 +68,6 @@ class Connector(aiohttp.TCPConnector):
         self._releases = 0
         self._idle = 0  # connections in the pool: counted every COUNT_EVERY releases, added to between
         self._keys: dict[str, set[Any]] = {}  # host[:port], as the frontier names it -> its connection keys
-        self.closed_idle = 0  # idle connections closed: host done, or the pool full
 
     async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """A pooled connection for ``key``, leaving out those that have bytes waiting (sent after
@@ -93,9 +92,7 @@ class Connector(aiohttp.TCPConnector):
         if self._releases % COUNT_EVERY == 0:
             self._idle = sum(map(len, self._conns.values()))
         full = bool(self.max_idle) and self._idle >= self.max_idle
-        if full and not should_close:
-            self.closed_idle += 1
-        else:
+        if not full:
             self._idle += 1
         self._keys.setdefault(_host_of(key), set()).add(key)
         super()._release(key, protocol, *args, should_close=should_close or full or key in self._distrusted, **kwargs)
@@ -106,7 +103,6 @@ class Connector(aiohttp.TCPConnector):
         for key in self._keys.pop(host, ()):
             for protocol, _ in self._conns.pop(key, ()):
                 protocol.close()
-                self.closed_idle += 1
 
 
 def _host_of(key: Any) -> str:

@@ -371,10 +371,5 @@ class Router:
             if channel is not None:
                 channel.send(("over",))
 
-    @property
-    def pending(self) -> int:
-        """Calls not answered yet."""
-        return len(self._pending)
 
-
-__all__ = ["Channel", "Router", "ShardedFrontier", "key_host", "shard_of"]
+__all__ = ["Router", "ShardedFrontier", "key_host", "shard_of"]

@@ -192,6 +192,8 @@ class CombinedStats(Stats):
         self._hosts: dict[str, Any] = {"count": 0, "by_pages": [], "by_errors": [], "slowest": []}
         self._spider: dict[str, Any] = {}
         self._proxies: list[dict[str, Any]] = []
+        self.spider_figures = lambda: dict(self._spider)
+        self.proxy_figures = lambda: list(self._proxies)
 
     def absorb(self, d: dict[str, Any]) -> None:
         """Add one process's ``--stats``."""
@@ -223,8 +225,6 @@ class CombinedStats(Stats):
         self._proxies += d.get("proxies", [])
         self.workers.append({k: d.get(k) for k in ("pages", "ok", "discovered", "elapsed_s", "pages_per_s",
                                                    "timings")})
-        self.spider_figures = lambda: dict(self._spider)
-        self.proxy_figures = lambda: list(self._proxies)
 
     def hosts_dict(self) -> dict[str, Any]:
         return dict(self._hosts)

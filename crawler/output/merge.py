@@ -45,7 +45,6 @@ class OutputMerger:
         self.offset = 0  # bytes in the output
         self.copied: dict[str, int] = {}  # part -> bytes of it copied
         self.ready: dict[str, int] = {}  # part -> bytes of it committed
-        self.records = 0
         self._file: BinaryIO | None = None
         self._columns: list[str] | None = None  # CSV: the output's header
         self._wake = asyncio.Event()

@@ -9,6 +9,7 @@ import csv
 import json
 import re
 import signal
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -104,6 +105,25 @@ def _children(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children()
 
 
+def _start_job(site: Web, tmp_path: Path, lines: int = 200) -> tuple[tuple[str, ...], Path, subprocess.Popen[str],
+                                                                     list[psutil.Process]]:
+    """A ``--workers 2 --job-dir`` crawl of ``site``, started and past its first ``lines``
+    records: its arguments, its output, its process and its two workers."""
+    out = tmp_path / "pages.jsonl"
+    args = ("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
+            "--job-dir", str(tmp_path / "job"), *ARGS)
+    proc = start_cli(*args, cwd=tmp_path)
+    wait_for(lambda: lines_in(out) >= lines, timeout=60)
+    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    return args, out, proc, children
+
+
+def _each_page_once(out: Path, site: Web, pages: int = PAGES) -> None:
+    urls = [r["url"] for r in read_jsonl(out)]
+    assert len(urls) == len(set(urls))  # exactly once, across what happened
+    assert set(urls) == site.pages(pages)
+
+
 def test_two_processes_crawl_a_multi_host_site_completely_each_page_once(hosts, tmp_path: Path) -> None:
     site = hosts()
     out = tmp_path / "pages.jsonl"
@@ -128,61 +148,42 @@ def test_two_processes_crawl_a_multi_host_site_completely_each_page_once(hosts, 
 
 def test_a_worker_killed_with_kill_9_is_started_again_and_nothing_is_lost_or_doubled(hosts, tmp_path: Path) -> None:
     site = hosts(delay=0.01)
-    out = tmp_path / "pages.jsonl"
-    proc = start_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
-                     "--job-dir", str(tmp_path / "job"), *ARGS, cwd=tmp_path)
-    wait_for(lambda: lines_in(out) >= 200, timeout=60)
-    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    _, out, proc, children = _start_job(site, tmp_path)
     victim = children[1]
     victim.send_signal(signal.SIGKILL)
     proc.wait(120)
     stderr = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 0, stderr
     assert re.search(r"worker \d was killed \(SIGKILL\): starting it again", stderr)
-    urls = [r["url"] for r in read_jsonl(out)]
-    assert len(urls) == len(set(urls))  # exactly once, across the kill
-    assert set(urls) == site.pages(PAGES)
+    _each_page_once(out, site)
     assert not victim.is_running()
 
 
 def test_sigint_stops_every_process_and_the_same_command_resumes(hosts, tmp_path: Path) -> None:
     site = hosts(delay=0.01)
-    out = tmp_path / "pages.jsonl"
-    args = ("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
-            "--job-dir", str(tmp_path / "job"), *ARGS)
-    proc = start_cli(*args, cwd=tmp_path)
-    wait_for(lambda: lines_in(out) >= 200, timeout=60)
-    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    args, out, proc, children = _start_job(site, tmp_path)
     proc.send_signal(signal.SIGINT)
     proc.wait(60)
     assert proc.returncode == 130, (tmp_path / "stderr.txt").read_text()
     assert not any(c.is_running() for c in children)  # no process left
-    first = [r["url"] for r in read_jsonl(out)]
-    assert 0 < len(first) < PAGES
+    assert 0 < len(read_jsonl(out)) < PAGES
     again = run_cli(*args, cwd=tmp_path, timeout=120)
     assert again.returncode == 0, again.stderr
-    urls = [r["url"] for r in read_jsonl(out)]
-    assert len(urls) == len(set(urls)) and set(urls) == site.pages(PAGES)
+    _each_page_once(out, site)
     other = run_cli(*args[:2], "--workers", "3", *args[4:], cwd=tmp_path)
     assert other.returncode == 2 and "was run with --workers 2" in other.stderr
 
 
 def test_a_kill_9_of_the_coordinator_stops_the_workers_and_the_job_resumes(hosts, tmp_path: Path) -> None:
     site = hosts(delay=0.01)
-    out = tmp_path / "pages.jsonl"
-    args = ("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
-            "--job-dir", str(tmp_path / "job"), *ARGS)
-    proc = start_cli(*args, cwd=tmp_path)
-    wait_for(lambda: lines_in(out) >= 200, timeout=60)
-    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    args, out, proc, children = _start_job(site, tmp_path)
     proc.kill()
     proc.wait(10)
     psutil.wait_procs(children, timeout=30)
     assert not any(c.is_running() for c in children)
     again = run_cli(*args, cwd=tmp_path, timeout=120)
     assert again.returncode == 0, again.stderr
-    urls = [r["url"] for r in read_jsonl(out)]
-    assert len(urls) == len(set(urls)) and set(urls) == site.pages(PAGES)
+    _each_page_once(out, site)
 
 
 def test_max_pages_is_the_crawls_and_redirects_to_another_workers_host_are_fetched_by_it(hosts, tmp_path: Path) -> None:
@@ -268,11 +269,7 @@ def test_a_stop_sent_to_every_process_at_once_is_one_stop(hosts, tmp_path: Path)
     # systemd's stop signals every process of the service; the coordinator must not pass on a
     # second SIGTERM (which means "stop now") to workers that are stopping already.
     site = hosts(delay=3.0)  # fetches in flight outlast the coordinator's pass-on delay
-    out = tmp_path / "pages.jsonl"
-    proc = start_cli("--seeds", seeds_file(tmp_path, site.page(0)), "--workers", "2", "-o", str(out),
-                     "--job-dir", str(tmp_path / "job"), *ARGS, cwd=tmp_path)
-    wait_for(lambda: lines_in(out) >= 10, timeout=60)
-    children = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), timeout=10)
+    _, _, proc, children = _start_job(site, tmp_path, lines=10)
     for process in [psutil.Process(proc.pid), *children]:
         process.send_signal(signal.SIGTERM)
     proc.wait(60)
