@@ -12,9 +12,10 @@ REDIRECT_BLOCKED = "redirect_blocked"
 HTTP = "http"
 CONTENT = "content"
 ROBOTS = "robots"
+RENDER = "render"  # --render: the browser crashed or hung on the page
 
 ERROR_NAMES = (
-    TIMEOUT, CONNECT, DNS, TLS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS,
+    TIMEOUT, CONNECT, DNS, TLS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS, RENDER,
 )
 
 

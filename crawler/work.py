@@ -33,6 +33,8 @@ class SpiderRequest(Protocol):
     cb_kwargs: dict[str, Any]
     dont_filter: bool
     repeat: str
+    render: bool | None
+    page_actions: list[Any]
 
     def payload(self) -> bytes | None:
         """The body to send, if any."""
@@ -176,8 +178,8 @@ class Capture:
     the last crawl (``server-not-modified``, ``identical-payload-digest``); ``conversion`` is
     the page's Markdown when ``--extract`` made it."""
 
-    __slots__ = ("body", "conversion", "date", "ip", "reason", "request_headers", "response_headers", "revisit",
-                 "status", "url", "version")
+    __slots__ = ("body", "conversion", "date", "ip", "reason", "rendered", "request_headers", "response_headers",
+                 "revisit", "status", "url", "version")
 
     def __init__(self, url: str, date: str, status: int, reason: str, version: str,
                  response_headers: list[tuple[str, str]], request_headers: list[tuple[str, str]], body: bytes,
@@ -193,3 +195,4 @@ class Capture:
         self.ip = ip
         self.revisit: str | None = None
         self.conversion: str | None = None  # --extract markdown: the page as Markdown (a conversion record)
+        self.rendered: str | None = None  # --render: the DOM the browser made of the page (a resource record)

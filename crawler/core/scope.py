@@ -123,6 +123,12 @@ class Scope:
         return bool(self.max_repeats) and url.count("/") > 3 + self.max_repeats and repeats_too_often(
             url, self.max_repeats)
 
+    def host_allows(self, url: str) -> bool:
+        """True when the normalized ``url``'s host is in scope (not a private address named by
+        an IP literal), whatever the URL filters say: what a rendered page may ask for (its
+        scripts, styles and API calls are no pages, for --include and --exclude)."""
+        return self._host_allowed(url.split("/", 3)[2])
+
     def allows(self, url: str) -> bool:
         """True when the normalized ``url`` is in scope and passes the URL filters."""
         if not self._host_allowed(url.split("/", 3)[2]):

@@ -36,6 +36,7 @@ class FetchResult:
     cut: bool = False  # the consumer stopped the body before its end
     wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
     cached: bool = False  # answered by the HTTP cache (--http-cache), not the site
+    rendered: str | None = None  # --render: the body is the DOM a browser made of the page, for this reason
     _sha1: str | None = None
 
     def sha1(self) -> str | None:

@@ -57,6 +57,13 @@ class Settings:
     extract: tuple[str, ...]
     extract_engine: str
     extract_processes: int
+    render: str
+    browser: str
+    render_concurrency: int
+    render_timeout: float
+    render_block: tuple[str, ...]
+    render_restart_pages: int
+    render_max_memory: int
     concurrency: int
     per_host: int
     delay: float

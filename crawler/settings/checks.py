@@ -19,6 +19,10 @@ OUTPUT_FORMATS = ("jsonl", "csv", "warc", "markdown")  # what --format takes (em
 EXTRACT_FIELDS = ("text", "markdown", "description", "canonical", "lang", "author", "published", "modified",
                   "site_name", "image", "feeds", "opengraph", "jsonld", "text_hash", "ai_usage")
 EXTRACT_ENGINES = ("trafilatura", "resiliparse", "trafilatura-precision")  # the first is the default
+RENDER_MODES = ("never", "auto", "always")  # what --render takes
+#: The kinds of request a page makes in the browser (Playwright's resource types), as --render-block names them.
+RESOURCE_TYPES = ("document", "stylesheet", "image", "media", "font", "script", "texttrack", "xhr", "fetch",
+                  "eventsource", "websocket", "manifest", "other")
 
 
 def extract_fields(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -31,6 +35,18 @@ def extract_fields(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(EXTRACT_FIELDS)}, or all)")
     return tuple(f for f in EXTRACT_FIELDS if f in named)
+
+
+def blocked_kinds(given: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """The kinds of request ``--render-block`` names (a comma list, repeatable; ``none``: no
+    kind); :class:`ValueError` naming one that is not a kind."""
+    named = {k.strip() for item in given for k in item.split(",") if k.strip()} - {"none"}
+    unknown = sorted(named - set(RESOURCE_TYPES))
+    if unknown:
+        raise ValueError(f"unknown kind {unknown[0]!r} (kinds: {', '.join(RESOURCE_TYPES)}, or none)")
+    return frozenset(named)
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -45,13 +61,14 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     def fail(key: str, message: str) -> None:
         raise UsageError(f"{option_name(key)} (from {sources.get(key, 'default')}): {message}")
 
-    for key in ("workers", "concurrency", "per_host", "parse_threads", "output_queue_size", "write_batch_size",
-                "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
+    for key in ("workers", "concurrency", "render_concurrency", "per_host", "parse_threads", "output_queue_size",
+                "write_batch_size", "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
     for key in ("max_callback_errors", "max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats",
                 "retries", "max_redirects", "dns_cache_ttl", "max_idle_connections",
-                "inline_parse_bytes", "rotate_size", "rotate_records"):
+                "inline_parse_bytes", "rotate_size", "rotate_records", "render_restart_pages",
+                "render_max_memory"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
@@ -61,7 +78,7 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
                 "autothrottle_target_concurrency",
-                "parse_timeout"):
+                "parse_timeout", "render_timeout"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:
@@ -117,6 +134,12 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
     if v["log_format"] not in ("text", "json"):
         fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["render"] not in RENDER_MODES:
+        fail("render", f"must be one of {', '.join(RENDER_MODES)}, got {v['render']!r}")
+    try:
+        blocked_kinds(v["render_block"])
+    except ValueError as e:
+        fail("render_block", str(e))
     if v["parse_isolation"] not in ("thread", "process"):
         fail("parse_isolation", f"must be thread or process, got {v['parse_isolation']!r}")
     if v["log_level"].lower() not in LOG_LEVELS:

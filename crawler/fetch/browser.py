@@ -1,0 +1,289 @@
+"""The browser pool of ``--render``: one Chromium at a time, driven by Playwright, giving each
+page its own context (no cookies or storage shared between pages).
+
+Chromium is the system's (Debian's ``chromium``, or ``--browser PATH``); nothing is downloaded.
+It runs under a keeper (:mod:`crawler.fetch.browserkeeper`) in a process group of its own, so
+no chromium process outlives the crawl however it ends (even ``kill -9``), and terminal Ctrl-C
+reaches only the crawler, which closes the browser itself. Playwright talks to it over the
+DevTools protocol on a loopback port.
+
+Self-healing: a browser is retired (a fresh one started for the next pages, the old one closed
+once its last page is done) after ``--render-restart-pages`` pages, once its processes hold
+more than ``render_max_memory``, when it crashes, and when a page hangs it (then it is killed:
+the pages it held fail with error ``render``, the crawl goes on).
+
+Chromium is started so that it cannot reach the network itself: every name resolves to
+nothing and every connection goes to a dead proxy. All a page gets, it gets through the
+crawler's interception (:mod:`crawler.fetch.render`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+from crawler.errors import UsageError
+from crawler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+INSTALL_HINT = "install Debian's chromium package (apt-get install chromium) or give --browser PATH"
+START_TIMEOUT = 30.0  # seconds a browser may take to start and be connected to
+CLOSE_TIMEOUT = 5.0  # seconds a context or a browser may take to close; then it is killed
+# No network of its own: names resolve to nothing, connections go to a port nothing listens on
+# (loopback included), so a request that escaped the interception would fail, never leave.
+ISOLATION = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+             "--proxy-bypass-list=<-loopback>")
+QUIET = ("--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--disable-extensions", "--disable-quic", "--mute-audio",
+         "--disable-features=MediaRouter,OptimizationHints,Translate", "--metrics-recording-only",
+         "--password-store=basic", "--use-mock-keychain", "--disable-breakpad", "--disable-crash-reporter")
+_LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
+
+
+def find_browser(given: str) -> str:
+    """The Chromium program to drive: ``given`` (``--browser``), else the first of
+    :data:`BROWSER_NAMES` on PATH; :class:`UsageError` when there is none."""
+    if given:
+        found = shutil.which(given)
+        if found is None:
+            raise UsageError(f"--browser: {given} is not a program that can be run; {INSTALL_HINT}")
+        return found
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    raise UsageError(f"--render: no Chromium found on PATH; {INSTALL_HINT}")
+
+
+def require_playwright() -> None:
+    """:class:`UsageError` unless Playwright for Python (the ``render`` extra) is installed."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        raise UsageError("--render needs Playwright for Python: pip install 'crawler[render]'") from None
+
+
+class BrowserGone(Exception):
+    """The browser crashed, was killed or could not be started: the page it held is lost."""
+
+
+class _Launched:
+    """One running browser: its keeper process, Playwright's handle, and its use."""
+
+    def __init__(self, keeper: asyncio.subprocess.Process, browser: Any, drain: asyncio.Task[None]) -> None:
+        self.keeper = keeper
+        self.browser = browser
+        self.drain = drain  # reads what Chromium says on stderr (debug log)
+        self.pages = 0  # pages it has served
+        self.in_use = 0
+        self.retired = False
+        self.dead = False
+        self.counted = False  # among the pool's lost browsers
+        browser.on("disconnected", lambda *_: self._lost())
+
+    def _lost(self) -> None:
+        self.dead = self.retired = True
+
+    def kill(self) -> None:
+        """End it now: the keeper, its input closed, kills every process of the browser."""
+        self.dead = self.retired = True
+        stdin = self.keeper.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+
+    def memory(self) -> int:
+        """Bytes resident in the browser's processes (its process group), from /proc."""
+        group, total = self.keeper.pid, 0
+        page = os.sysconf("SC_PAGE_SIZE")
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:
+                total += int(fields[21]) * page
+        return total
+
+
+class Tab:
+    """A page of the pool's browser, in a context of its own (:meth:`BrowserPool.page`)."""
+
+    def __init__(self, page: Any, launched: _Launched) -> None:
+        self.page = page
+        self._launched = launched
+
+    @property
+    def gone(self) -> bool:
+        """Has its browser crashed or been killed?"""
+        return self._launched.dead
+
+    def kill_browser(self) -> None:
+        """The page hung the browser: kill it (its other pages fail; the next page gets a new one)."""
+        log.warning("a page hung the browser: it is killed and started again")
+        self._launched.kill()
+
+
+class BrowserPool:
+    """``--render-concurrency`` pages at once in one browser, restarted as the module says.
+    Use as an async context manager; the browser is started at the first page."""
+
+    def __init__(self, settings: Settings, user_agent: str) -> None:
+        require_playwright()
+        self.settings = settings
+        self.user_agent = user_agent
+        self.executable = find_browser(settings.browser)
+        self._slots = asyncio.Semaphore(settings.render_concurrency)
+        self._starting = asyncio.Lock()
+        self._playwright: Any = None
+        self._current: _Launched | None = None
+        self._all: set[_Launched] = set()
+        self.started = 0  # browsers started
+        self.lost = 0  # browsers that crashed or were killed
+
+    async def __aenter__(self) -> BrowserPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def page(self) -> AsyncIterator[Tab]:
+        """A fresh page in a context of its own, for one rendering; :class:`BrowserGone` when
+        the browser dies under it (or cannot be started)."""
+        async with self._slots:
+            launched = await self._ready()
+            launched.in_use += 1
+            context = None
+            try:
+                try:
+                    context = await asyncio.wait_for(launched.browser.new_context(
+                        user_agent=self.user_agent, service_workers="block", accept_downloads=False),
+                        START_TIMEOUT)
+                    page = await asyncio.wait_for(context.new_page(), START_TIMEOUT)
+                except Exception as e:
+                    launched.kill()
+                    raise BrowserGone(f"the browser did not open a page: {e}") from None
+                yield Tab(page, launched)
+            finally:
+                launched.in_use -= 1
+                launched.pages += 1
+                if context is not None and not launched.dead:
+                    try:
+                        await asyncio.wait_for(context.close(), CLOSE_TIMEOUT)
+                    except Exception:
+                        launched.kill()
+                await self._check(launched)
+
+    async def _ready(self) -> _Launched:
+        """The browser new pages go to, started if there is none."""
+        async with self._starting:
+            current = self._current
+            if current is not None and not current.retired:
+                return current
+            self._current = current = await self._launch()
+            return current
+
+    async def _check(self, launched: _Launched) -> None:
+        """After a page: retire the browser when it has served its pages, grown too big or
+        died; close a retired one its last page has left."""
+        settings = self.settings
+        if not launched.retired:
+            if settings.render_restart_pages and launched.pages >= settings.render_restart_pages:
+                launched.retired = True
+            elif settings.render_max_memory and await asyncio.to_thread(launched.memory) > settings.render_max_memory:
+                log.info("the browser holds more than render_max_memory: a fresh one takes the next pages")
+                launched.retired = True
+        if launched.dead and not launched.counted and launched in self._all:
+            launched.counted = True
+            self.lost += 1
+        if launched.retired and launched.in_use == 0:
+            await self._end(launched)
+
+    async def _launch(self) -> _Launched:
+        from playwright.async_api import async_playwright
+
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        profile = tempfile.mkdtemp(prefix="crawler-chromium-")
+        args = [*QUIET, *ISOLATION, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"]
+        if os.geteuid() == 0:
+            args.insert(0, "--no-sandbox")  # Chromium's sandbox refuses to run as root
+        keeper = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crawler.fetch.browserkeeper", profile, self.executable, *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True)
+        try:
+            endpoint = await asyncio.wait_for(_endpoint(keeper), START_TIMEOUT)
+            browser = await self._playwright.chromium.connect_over_cdp(endpoint, timeout=START_TIMEOUT * 1000)
+        except BaseException as e:
+            if keeper.stdin is not None:
+                keeper.stdin.close()
+            await keeper.wait()
+            if isinstance(e, Exception):
+                raise BrowserGone(f"{self.executable} did not start: {e}") from None
+            raise
+        assert keeper.stderr is not None
+        launched = _Launched(keeper, browser, asyncio.get_running_loop().create_task(_drain(keeper.stderr)))
+        self._all.add(launched)
+        self.started += 1
+        log.debug("browser %d started (%s, pid %d)", self.started, self.executable, keeper.pid)
+        return launched
+
+    async def _end(self, launched: _Launched) -> None:
+        """Close ``launched`` (asking the browser first, then its keeper kills what is left)."""
+        self._all.discard(launched)
+        if self._current is launched:
+            self._current = None
+        if not launched.dead:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(launched.browser.close(), CLOSE_TIMEOUT)
+        launched.kill()
+        try:
+            await asyncio.wait_for(launched.keeper.wait(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            launched.keeper.kill()  # it kills nothing then: its group is left to the kernel's pipes
+            await launched.keeper.wait()
+        launched.drain.cancel()
+
+    async def close(self) -> None:
+        """Close every browser and Playwright."""
+        for launched in list(self._all):
+            await self._end(launched)
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._playwright.stop(), CLOSE_TIMEOUT)
+            self._playwright = None
+
+
+async def _endpoint(keeper: asyncio.subprocess.Process) -> str:
+    """The DevTools address Chromium prints when it is ready."""
+    assert keeper.stderr is not None
+    while True:
+        line = await keeper.stderr.readline()
+        if not line:
+            raise BrowserGone("it ended before it was ready")
+        match = _LISTENING.search(line)
+        if match:
+            return match.group(1).decode()
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while line := await stream.readline():
+        log.debug("chromium: %s", line.decode(errors="replace").rstrip())
+
+
+__all__ = ["BrowserGone", "BrowserPool", "Tab", "find_browser", "require_playwright"]

@@ -1,0 +1,248 @@
+"""Rendering one page in the browser (:mod:`crawler.fetch.browser`), every request it makes
+intercepted.
+
+The page's own HTML is the answer the crawler already fetched over HTTP (it is not asked for
+twice). Each other request the page makes is decided here, never by the browser:
+
+- a kind in ``--render-block`` (images, fonts, media by default) is refused (``blocked``);
+- a scheme other than http(s) (``scheme``), a host out of the crawl's scope (``scope``) or a
+  private address named by an IP literal (``private``, the SSRF guard) is refused;
+- anything else is fetched by the crawler's own fetcher (its guarded resolver, proxies,
+  headers, ``--max-bytes`` and timeout), one request at a time per host within the page's slot
+  of the frontier, spaced by the host's delay, each start holding the host's next start back
+  by that delay: a rendering keeps to ``--per-host`` and ``--delay`` like any other fetch.
+
+The page is loaded, its network left to go quiet (500 ms without a request, Playwright's
+``networkidle``), its actions run (:data:`crawler.fetch.pageactions.PAGE_ACTIONS`), and its DOM read, all within
+``--render-timeout``; a page that never goes quiet has its DOM read at the deadline
+(``unsettled``). A page that cannot be read at all (the browser crashed, or hangs) raises
+:class:`RenderFailed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from crawler.fetch.browser import BrowserGone, BrowserPool
+from crawler.fetch.client import Fetcher
+from crawler.fetch.guard import is_blocked
+from crawler.fetch.result import FetchResult
+from crawler.settings import Settings
+from crawler.settings.checks import blocked_kinds
+from crawler.urls import host_of, hostname_of, normalize_url
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 5.0  # seconds to read the DOM after the deadline; longer: the page hung the browser
+QUIET_MS = 500  # what "the network is quiet" waits for (Playwright's networkidle)
+# Response headers that describe the bytes on the wire, not the (decoded) body handed over.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
+# Request headers of the browser's that go on with its request (the crawler sends its own
+# User-Agent, Accept-Encoding and the crawl's headers).
+_PASSED = frozenset({"accept", "accept-language", "content-type", "referer", "origin", "cookie",
+                     "x-requested-with", "range"})
+
+
+class RenderFailed(Exception):
+    """The page could not be rendered (the browser crashed or hung): the URL ends with error
+    ``render``."""
+
+
+@dataclasses.dataclass(slots=True)
+class Rendered:
+    """A rendered page: its DOM as HTML, where it ended, and what it asked for."""
+
+    html: str
+    url: str
+    unsettled: bool = False  # its network never went quiet before the deadline
+    requests: int = 0  # requests fetched for it
+    blocked: int = 0  # requests refused by kind (--render-block)
+    refused: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+
+
+class Renderer:
+    """Renders pages through ``pool``, fetching what they ask for through ``fetcher``."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher, pool: BrowserPool, host_allows: Callable[[str], bool],
+                 delay: Callable[[str], float], hold: Callable[[str, float], Awaitable[None]]) -> None:
+        """``host_allows(url)``: may the page ask ``url``'s host (the crawl's scope, the SSRF
+        guard); ``delay(host)``: the host's delay now; ``hold(host, seconds)``: start nothing
+        else on the host for that long."""
+        self.settings = settings
+        self.fetcher = fetcher
+        self.pool = pool
+        self.host_allows = host_allows
+        self.delay = delay
+        self.hold = hold
+        self.blocked_kinds = blocked_kinds(settings.render_block)
+        self.requests = 0
+        self.blocked = 0
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.unsettled = 0
+
+    async def render(self, url: str, document: FetchResult, actions: Sequence[Sequence[Any]] = ()) -> Rendered:
+        """Render ``url`` from ``document`` (its HTTP answer), running ``actions`` before the
+        DOM is read."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.render_timeout
+        try:
+            async with self.pool.page() as tab:
+                page = tab.page
+                visit = _Visit(self, url, document)
+                await page.route("**/*", visit.route)
+                try:
+                    await asyncio.wait_for(self._load(page, url, actions, deadline), deadline - loop.time())
+                except TimeoutError:
+                    visit.out.unsettled = True
+                except BrowserGone:
+                    raise
+                except Exception as e:
+                    if page.is_closed() or tab.gone:
+                        raise RenderFailed(f"the browser failed on the page: {_first_line(e)}") from None
+                    log.debug("rendering %s: %s", url, _first_line(e))  # a bad action, a frame gone: the DOM as it is
+                try:
+                    visit.out.html = await asyncio.wait_for(page.content(), READ_TIMEOUT)
+                    visit.out.url = page.url
+                except Exception as e:
+                    if not tab.gone:
+                        tab.kill_browser()
+                    raise RenderFailed(f"the page's DOM could not be read: {_first_line(e)}") from None
+                finally:
+                    visit.cancel()
+        except BrowserGone as e:
+            raise RenderFailed(str(e)) from None
+        out = visit.out
+        self.requests += out.requests
+        self.blocked += out.blocked
+        self.refused.update(out.refused)
+        self.unsettled += out.unsettled
+        return out
+
+    async def _load(self, page: Any, url: str, actions: Sequence[Sequence[Any]], deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def left() -> float:
+            return max(1.0, (deadline - loop.time()) * 1000)
+
+        await page.goto(url, wait_until="load", timeout=left())
+        await page.wait_for_load_state("networkidle", timeout=left())
+        for name, *args in actions:
+            if name == "scroll":
+                for _ in range(int(args[0]) if args else 1):
+                    await page.evaluate("window.scrollTo(0, document.body ? document.body.scrollHeight : 0)")
+                    await page.wait_for_load_state("networkidle", timeout=left())
+            else:
+                await getattr(page, name)(*args)
+        if actions:
+            await page.wait_for_load_state("networkidle", timeout=left())
+
+
+class _Visit:
+    """One page's requests: the interception handler and what it counted."""
+
+    def __init__(self, renderer: Renderer, url: str, document: FetchResult) -> None:
+        self.renderer = renderer
+        self.url = url
+        self.document: FetchResult | None = document
+        self.out = Rendered("", url)
+        self._turns: dict[str, asyncio.Lock] = {}  # host -> one request at a time
+        self._last: dict[str, float] = {}  # host -> loop time of the page's last start there
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def cancel(self) -> None:
+        """The page is done: fetches still going are cancelled."""
+        for task in self._tasks:
+            task.cancel()
+
+    async def route(self, route: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._decide(route)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await route.abort("aborted")
+            raise
+        except Exception as e:  # the page is closing under it
+            log.debug("intercepting %s: %s", route.request.url, _first_line(e))
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _decide(self, route: Any) -> None:
+        request = route.request
+        document = self.document
+        if document is not None and request.is_navigation_request():
+            self.document = None  # the page itself: the answer fetched over HTTP
+            await route.fulfill(status=document.status or 200, headers=_headers(document), body=document.body)
+            return
+        renderer = self.renderer
+        if request.resource_type in renderer.blocked_kinds:
+            self.out.blocked += 1
+            await route.abort("blockedbyclient")
+            return
+        url = request.url
+        if not url.startswith(("http://", "https://")):
+            self.out.refused["scheme"] += 1
+            await route.abort("blockedbyclient")
+            return
+        target = normalize_url(url, renderer.settings.max_url_length)
+        if target is None or not renderer.host_allows(target):
+            reason = "private" if target is not None and is_blocked(hostname_of(target)) else "scope"
+            self.out.refused[reason] += 1
+            log.debug("rendering %s: %s refused (%s)", self.url, url, reason)
+            await route.abort("blockedbyclient")
+            return
+        result = await self._fetch(target, request)
+        if result.status is None:
+            await route.abort("failed")
+            return
+        await route.fulfill(status=result.status, headers=_headers(result), body=result.body)
+
+    async def _fetch(self, url: str, request: Any) -> FetchResult:
+        """Fetch ``url`` for the page: the host's turn, its delay, the crawler's fetcher."""
+        renderer = self.renderer
+        host = host_of(url)
+        turn = self._turns.setdefault(host, asyncio.Lock())
+        loop = asyncio.get_running_loop()
+        async with turn:
+            delay = renderer.delay(host)
+            if delay:
+                wait = self._last.get(host, float("-inf")) + delay - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await renderer.hold(host, delay)
+            self._last[host] = loop.time()
+            self.out.requests += 1
+            own = {k: v for k, v in request.headers.items() if k.lower() in _PASSED}
+            fetcher = renderer.fetcher
+            return await fetcher.fetch(url, follow=False, method=request.method, body=request.post_data_buffer,
+                                       headers=fetcher.shaper.headers_for(url, self.url, own) or own)
+
+
+def _headers(result: FetchResult) -> dict[str, str]:
+    """The answer's headers as the browser is handed them (one value a name: repeated ones
+    joined, Set-Cookie by newlines as Playwright takes them)."""
+    out: dict[str, str] = {}
+    for name, value in (result.headers or {}).items():
+        key = name.lower()
+        if key in _WIRE_HEADERS:
+            continue
+        out[key] = (out[key] + ("\n" if key == "set-cookie" else ", ") + value) if key in out else value
+    if result.location is not None:
+        out["location"] = result.location
+    return out
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+__all__ = ["READ_TIMEOUT", "RenderFailed", "Rendered", "Renderer"]
