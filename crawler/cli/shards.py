@@ -152,12 +152,16 @@ class Coordinator:
             "job_dir": str(folder) if self.job is not None else "",
         }
         # The machine's share: --concurrency is the crawl's, split among the processes, and so
-        # are the extraction processes (one a core in all).
+        # are the extraction processes (one a core in all) and the rendering.
         changes["concurrency"] = max(1, -(-s.concurrency // self.shards))
         if s.max_idle_connections:
             changes["max_idle_connections"] = max(1, -(-s.max_idle_connections // self.shards))
         if s.extract:
             changes["extract_processes"] = max(1, (s.extract_processes or os.cpu_count() or 1) // self.shards)
+        if s.render != "never":  # each process its own browser: the pages at once and the memory shared out
+            changes["render_concurrency"] = max(1, -(-s.render_concurrency // self.shards))
+            if s.render_max_memory:
+                changes["render_max_memory"] = max(1, s.render_max_memory // self.shards)
         if s.report:
             changes["report"] = tagged_path(s.report, f"worker{shard}")
         if s.save_cookies:

@@ -24,6 +24,7 @@ from crawler.core.accept import Acceptor
 from crawler.core.commit import Committer
 from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
+from crawler.core.rendering import Rendering
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
@@ -222,8 +223,11 @@ class Engine:
         handler.robots = robots
         self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
-        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, Politeness(settings, frontier),
-                        acceptor, handler, self._runner, self.spider, self._queue, sink.captures, validators)
+        politeness = Politeness(settings, frontier)
+        rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)
+        self.stats.render_figures = rendering.figures if rendering.on else dict
+        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, politeness, acceptor, handler,
+                        self._runner, self.spider, self._queue, sink.captures, validators, rendering)
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
@@ -261,6 +265,7 @@ class Engine:
             for task in [*workers, writer]:
                 task.cancel()
             await asyncio.gather(*workers, writer, return_exceptions=True)
+            await rendering.aclose()
 
     async def _drain_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers to return. From the moment the crawl is stopping (a signal,

@@ -12,6 +12,7 @@ from crawler import errors
 from crawler.core.accept import Acceptor
 from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
+from crawler.core.rendering import Rendering
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.durable.recrawl import Remembered, conditional_headers
@@ -38,7 +39,7 @@ class Worker:
     def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope, fetcher: Fetcher,
                  robots: Robots | None, politeness: Politeness, acceptor: Acceptor, handler: Handler,
                  runner: SpiderRunner, spider: Spider, output: asyncio.Queue[Any], captures: bool,
-                 validators: Remembered) -> None:
+                 validators: Remembered, rendering: Rendering) -> None:
         self.settings = settings
         self.state = state
         self.frontier = frontier
@@ -54,6 +55,7 @@ class Worker:
         self.captures = captures  # does the output want each HTTP exchange (WARC)?
         self.bodies = settings.store_bodies or None
         self.validators = validators  # a durable crawl's page validators, until committed
+        self.rendering = rendering  # --render: pages rendered in the browser, in their host's slot
         self._sitemap_origins: set[str] = set()
 
     async def run(self) -> None:
@@ -174,6 +176,8 @@ class Worker:
                     request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy,
                     capture=self.captures, method=request.method, body=request.payload(),
                     cookies=public.cookies if public is not None else None)
+                if self.rendering.on or (public is not None and public.render):
+                    result = await self.rendering.after_fetch(request, result)
         finally:
             if not lane:
                 await frontier.release(request)
@@ -208,7 +212,8 @@ class Worker:
         return [*found, *await handler.finish(request, result, body_path=body_path)]
 
     def _keep_body(self, media_type: str | None) -> bool:
-        return self.settings.changed_only or self.bodies is not None or self.spider.wants_body(media_type)
+        return (self.settings.changed_only or self.bodies is not None or self.spider.wants_body(media_type)
+                or self.rendering.wants_body(media_type))
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
         """The headers of the next fetch of ``request``: what the shaper gives (the crawl's

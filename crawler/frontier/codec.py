@@ -41,10 +41,12 @@ def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
     payload = public.payload()
     if payload is not None:
         fields["body"] = base64.b64encode(payload).decode("ascii")
-    for name in ("cookies", "proxy", "dont_filter", "repeat"):
+    for name in ("cookies", "proxy", "dont_filter", "repeat", "page_actions"):
         value = getattr(public, name)
         if value:
             fields[name] = value
+    if public.render is not None:
+        fields["render"] = public.render
     if public.cb_kwargs:
         try:
             fields["cb_kwargs"] = json.loads(json.dumps(public.cb_kwargs))
@@ -67,7 +69,8 @@ def spider_request_from(url: str, fields: dict[str, Any]) -> Request:
     request = Request(fields.get("url", url), fields.get("callback"), fields.get("errback"), fields.get("meta") or {},
                       fields.get("headers"), fields.get("priority", 0), fields.get("method", "GET"), body,
                       cookies=fields.get("cookies"), proxy=fields.get("proxy"), cb_kwargs=fields.get("cb_kwargs") or {},
-                      dont_filter=bool(fields.get("dont_filter")))
+                      dont_filter=bool(fields.get("dont_filter")), render=fields.get("render"),
+                      page_actions=fields.get("page_actions") or [])
     request.repeat = fields.get("repeat", "")
     return request
 

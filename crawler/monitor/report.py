@@ -108,6 +108,29 @@ def _proxies(proxies: list[dict[str, Any]]) -> str:
             f"{rows}</table>")
 
 
+def _render(render: dict[str, Any] | None) -> str:
+    """``--render``: pages rendered and why, what their requests met, and each host's plan."""
+    if not render:
+        return ""
+    totals = _table([("pages rendered", "render.pages", render["pages"]),
+                     ("failed (error render)", "render.failed", render["failed"]),
+                     *[(f"why: {why}", f"render.why.{why}", n) for why, n in sorted(render["why"].items())],
+                     *[(label, f"render.{key}", render[key]) for key, label in (
+                         ("requests", "their requests, fetched"), ("blocked", "blocked by kind"),
+                         ("unsettled", "read at the deadline"), ("browsers_started", "browsers started"),
+                         ("browsers_lost", "browsers lost")) if key in render],
+                     *[(f"refused: {why}", f"render.refused.{why}", n)
+                       for why, n in sorted(render.get("refused", {}).items())]])
+    rows = "".join(f"<tr><td>{escape(host)}</td><td>{escape(h['plan'])}</td>"
+                   f"{_cell(f'render.hosts.{host}.rendered', h['rendered'])}"
+                   f"<td>{escape(', '.join(f'{w}: {n}' for w, n in sorted(h['why'].items())))}</td>"
+                   f"{_cell(f'render.hosts.{host}.skipped', h['skipped'])}</tr>"
+                   for host, h in list(render.get("hosts", {}).items())[:100])
+    hosts = (f"<table><tr><th>host</th><th>plan</th><th>rendered</th><th>why</th><th>left plain</th></tr>{rows}"
+             "</table>") if rows else ""
+    return f"<h2>Rendering ({escape(render['mode'])})</h2>{totals}{hosts}"
+
+
 def _spider(stats: dict[str, Any]) -> str:
     """The spider's callback errors by exception type (where each first struck) and its dropped
     items by reason (none of them: nothing shown)."""
@@ -240,7 +263,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
         f"{_about(seeds or [], settings)}"
         f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
-        f"{_spider(stats)}{_proxies(stats.get('proxies', []))}"
+        f"{_spider(stats)}{_proxies(stats.get('proxies', []))}{_render(stats.get('render'))}"
         f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
     )
 

@@ -50,6 +50,7 @@ class Stats:
         # The spider's failures: callback_errors_by_type (count, where, message, url), dropped_by_reason.
         self.spider_figures: Callable[[], dict[str, Any]] = dict
         self.records_only = False  # the built-in page recorder runs: its items are the records
+        self.render_figures: Callable[[], dict[str, Any]] = dict  # --render: pages rendered and why, per host
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,
@@ -132,6 +133,11 @@ class Stats:
             data["hosts"] = self.hosts_dict()
             data["failed_urls"] = self.failed_urls
             data["proxies"] = self.proxy_figures()
+        render = self.render_figures()
+        if render:
+            if not detail:
+                render = {k: v for k, v in render.items() if k != "hosts"}
+            data["render"] = render
         return data
 
     def hosts_dict(self) -> dict[str, Any]:
@@ -192,8 +198,10 @@ class CombinedStats(Stats):
         self._hosts: dict[str, Any] = {"count": 0, "by_pages": [], "by_errors": [], "slowest": []}
         self._spider: dict[str, Any] = {}
         self._proxies: list[dict[str, Any]] = []
+        self._render: dict[str, Any] = {}
         self.spider_figures = lambda: dict(self._spider)
         self.proxy_figures = lambda: list(self._proxies)
+        self.render_figures = lambda: dict(self._render)
 
     def absorb(self, d: dict[str, Any]) -> None:
         """Add one process's ``--stats``."""
@@ -223,6 +231,7 @@ class CombinedStats(Stats):
                 else:
                     mine[name] = mine.get(name, 0) + value
         self._proxies += d.get("proxies", [])
+        _add_into(self._render, d.get("render", {}))
         self.workers.append({k: d.get(k) for k in ("pages", "ok", "discovered", "elapsed_s", "pages_per_s",
                                                    "timings")})
 
@@ -234,6 +243,17 @@ class CombinedStats(Stats):
         data.pop("timings", None)  # each process's are under workers
         data["workers"] = self.workers
         return data
+
+
+def _add_into(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """Add the figures of ``theirs`` to ``mine``: numbers summed, objects in turn, the rest taken."""
+    for key, value in theirs.items():
+        if isinstance(value, dict):
+            _add_into(mine.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            mine[key] = mine.get(key, 0) + value
+        else:
+            mine[key] = value
 
 
 def spider_line(s: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """WARC output (ISO 28500, WARC/1.1) with warcio: a ``warcinfo`` record at the start of each
 file, then for every fetch a ``request`` and a ``response`` record (``WARC-Concurrent-To``
 joins them; warcio adds the block and payload digests), or a ``revisit`` record when a recrawl
-found the page unchanged; with ``--extract markdown``, a ``conversion`` record of the page's
-Markdown after them (``WARC-Refers-To`` its response record). Response bodies are stored as
+found the page unchanged; after them ``conversion`` records (``WARC-Refers-To`` its response
+record): with ``--render``, the DOM the browser made of the page (text/html), with ``--extract
+markdown``, the page's Markdown (text/markdown). Response bodies are stored as
 they came over the wire, before decompression, so the archive is faithful. Each record is its own gzip member.
 """
 
@@ -57,9 +58,10 @@ class WarcEncoder:
                 for record in records:
                     writer.write_record(record)
                     ends.append(buffer.tell())
-                if e.conversion is not None:
-                    writer.write_record(self.conversion(writer, e, records[0]))
-                    ends.append(buffer.tell())
+                for text, kind in ((e.rendered, "text/html"), (e.conversion, "text/markdown")):
+                    if text is not None:
+                        writer.write_record(self.conversion(writer, e, records[0], text, kind))
+                        ends.append(buffer.tell())
                 count += 1
         data = buffer.getbuffer()
         if not self.compress:
@@ -106,12 +108,13 @@ class WarcEncoder:
 
 
     @staticmethod
-    def conversion(writer: WARCWriter, capture: Capture, response: ArcWarcRecord) -> ArcWarcRecord:
-        """The ``conversion`` record of a page's Markdown (``--extract markdown``), referring to
-        its response record."""
-        data = (capture.conversion or "").encode("utf-8")
+    def conversion(writer: WARCWriter, capture: Capture, response: ArcWarcRecord, text: str,
+                   media_type: str) -> ArcWarcRecord:
+        """A ``conversion`` record of a page, referring to its response record: the DOM the
+        browser made of it (``--render``, text/html) or its Markdown (``--extract markdown``)."""
+        data = text.encode("utf-8", errors="replace")
         return writer.create_warc_record(capture.url, "conversion", payload=io.BytesIO(data), length=len(data),
-                                         warc_content_type="text/markdown; charset=utf-8",
+                                         warc_content_type=f"{media_type}; charset=utf-8",
                                          warc_headers_dict={"WARC-Date": capture.date, "WARC-Refers-To":
                                                             response.rec_headers.get_header("WARC-Record-ID")})
 

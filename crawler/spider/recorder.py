@@ -29,6 +29,8 @@ class PageRecorder(Spider):
         record = _record(response, response.title, len(links), response.noindex)
         if self.settings is not None and self.settings.max_links_per_page:
             record["links_dropped"] = response.links_dropped
+        if self._renders:
+            record["rendered"] = response.rendered
         if response.request.method != "GET":
             record["method"] = response.request.method
         if self._fields:
@@ -43,9 +45,17 @@ class PageRecorder(Spider):
         """The fields ``--extract`` adds to each record."""
         return extraction_fields(self.settings) if self.settings is not None else ()
 
+    @functools.cached_property
+    def _renders(self) -> bool:
+        """Do records say ``rendered`` (``--render auto`` or ``always``)?"""
+        return self.settings is not None and self.settings.render != "never"
+
     def parse_sitemap(self, response: Response) -> Iterator[dict[str, Any]]:
         """The sitemap's record (its URLs are queued by the crawler)."""
-        yield _record(response, None, len(response.links()), False) | dict.fromkeys(self._fields)
+        record = _record(response, None, len(response.links()), False) | dict.fromkeys(self._fields)
+        if self._renders:
+            record["rendered"] = False
+        yield record
 
     def errback(self, failure: Failure) -> Iterator[dict[str, Any]]:
         """The record of a URL that could not be fetched."""
@@ -70,6 +80,8 @@ class PageRecorder(Spider):
         }
         if self.settings is not None and self.settings.max_links_per_page:
             record["links_dropped"] = 0
+        if self._renders:
+            record["rendered"] = False
         if request.method != "GET":
             record["method"] = request.method
         record.update(dict.fromkeys(self._fields))  # nothing extracted from a page that failed

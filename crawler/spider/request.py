@@ -9,6 +9,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from crawler.fetch.pageactions import check_actions
+
 
 @dataclasses.dataclass
 class Request:
@@ -33,6 +35,13 @@ class Request:
     ``--max-pages-per-host`` and the depth limit, so a callback that asks for its own page again
     ends at ``--max-depth``.
 
+    ``render=True`` renders the page in the browser whatever ``--render`` says (``False``:
+    never; None: as ``--render`` decides); ``page_actions`` are done in the rendered page before
+    its DOM is read, each ``(name, *arguments)`` calling that method of the Playwright page
+    (``("click", "button.more")``, ``("fill", "#q", "shoes")``, ``("wait_for_selector", "li")``,
+    ``("evaluate", "js")``...; the names are :data:`crawler.fetch.pageactions.PAGE_ACTIONS`), or
+    ``("scroll", N)`` to scroll to the bottom N times, the network left to go quiet each time.
+
     :meth:`from_curl` makes one from a ``curl`` command line (a browser's "Copy as cURL").
     """
 
@@ -49,11 +58,15 @@ class Request:
     proxy: str | None = None
     cb_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     dont_filter: bool = False
+    render: bool | None = None
+    page_actions: list[Any] = dataclasses.field(default_factory=list)
     #: Set by the crawl on a ``dont_filter`` request: which asking of its URL it is (part of its key).
     repeat: str = dataclasses.field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
+        if self.page_actions:
+            self.page_actions = check_actions(self.page_actions)  # ValueError: an action that is none
 
     @classmethod
     def from_curl(cls, command: str, ignore_unknown_options: bool = True, **kwargs: Any) -> Request:

@@ -38,7 +38,7 @@ class Response:
                  listed: list[str] | None = None, body_path: str | None = None,
                  page: ParsedPage | None = None, max_links: int = 0, cached: bool = False,
                  extracted: dict[str, Any] | None = None, extract_engine: str = EXTRACT_ENGINES[0],
-                 usage_lines: Callable[[str], list[tuple[str, str]]] | None = None) -> None:
+                 usage_lines: Callable[[str], list[tuple[str, str]]] | None = None, rendered: bool = False) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -54,6 +54,7 @@ class Response:
         self.fetched_at = fetched_at
         self.body_path = body_path
         self.cached = cached
+        self.rendered = rendered  # the body is the DOM the browser made of the page (--render, render=True)
         self._extracted = extracted
         self._extract_engine = extract_engine
         self._usage_lines = usage_lines
