@@ -213,3 +213,24 @@ async def test_a_page_that_hangs_the_browser_costs_only_itself(js_site: tuple[Se
     done = result.by_url()
     assert done[site.url + "spin"]["error"] == "render" and done[site.url + "spin"]["status"] == 200
     assert done[site.url + "app"]["error"] is None and done[site.url + "app"]["links"] == 3
+
+
+async def test_the_warc_keeps_the_http_answer_and_adds_the_rendered_dom(
+        js_site: tuple[Server, Server], tmp_path: Path) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from crawler import load_settings
+    from crawler.core.engine import Engine
+
+    site, _ = js_site
+    out = tmp_path / "crawl.warc.gz"
+    settings = load_settings({"output": str(out), "progress": False, "render": "auto", "max_depth": 0, **FAST})
+    await Engine(settings, [site.url + "app"]).run()
+    with out.open("rb") as f:
+        records = [(r.rec_type, r.rec_headers.get_header("Content-Type"), r.content_stream().read())
+                   for r in ArchiveIterator(f)]
+    kinds = [kind for kind, _, _ in records]
+    assert kinds == ["warcinfo", "response", "request", "conversion"]
+    response, conversion = records[1][2], records[3]
+    assert b'<div id="root"></div>' in response  # what the server sent
+    assert conversion[1] == "text/html; charset=utf-8" and b"Items from script" in conversion[2]
