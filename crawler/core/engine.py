@@ -31,6 +31,7 @@ from crawler.core.worker import Worker
 from crawler.durable.job import JobLock, lock_path, log_run, open_job_output
 from crawler.durable.recrawl import Remembered
 from crawler.errors import FatalError, UsageError
+from crawler.fetch.browser import browser_for
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
 from crawler.fetch.robots import Robots
@@ -163,6 +164,8 @@ class Engine:
         for option, path in (("--report", settings.report), ("--save-cookies", settings.save_cookies)):
             if path:
                 make_parent(option, path)  # checked now, not after a long crawl
+        if settings.render != "never":
+            browser_for(settings)  # no browser or no Playwright: a usage line before anything is opened
         sink = await self._open_output(pending)
         budget = loop.call_later(settings.max_runtime, self.stop, "max_runtime") if settings.max_runtime else None
         if handle_signals:

@@ -136,7 +136,8 @@ class Rendering:
                                 "failed": self.failed}
         if renderer is not None:
             data |= {"requests": renderer.requests, "blocked": renderer.blocked, "refused": dict(renderer.refused),
-                     "unsettled": renderer.unsettled, "browsers_started": renderer.pool.started,
+                     "unsettled": renderer.unsettled, "seconds": round(renderer.pool.seconds, 3),
+                     "browsers_started": renderer.pool.started,
                      "browsers_lost": renderer.pool.lost}
         data["hosts"] = hosts
         return data

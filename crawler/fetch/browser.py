@@ -47,7 +47,10 @@ QUIET = ("--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-r
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--disable-quic", "--mute-audio",
          "--disable-features=MediaRouter,OptimizationHints,Translate", "--metrics-recording-only",
-         "--password-store=basic", "--use-mock-keychain", "--disable-breakpad", "--disable-crash-reporter")
+         "--password-store=basic", "--use-mock-keychain", "--disable-breakpad", "--disable-crash-reporter",
+         # Pages rendered side by side are all "in front": none has its timers slowed as a hidden tab's.
+         "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+         "--disable-backgrounding-occluded-windows", "--disable-ipc-flooding-protection")
 _LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
 
 
@@ -72,6 +75,13 @@ def require_playwright() -> None:
         import playwright.async_api  # noqa: F401
     except ImportError:
         raise UsageError("--render needs Playwright for Python: pip install 'crawler[render]'") from None
+
+
+def browser_for(settings: Settings) -> str:
+    """The browser ``--render`` will drive, once Playwright is known to be there; one
+    :class:`UsageError` line naming what to install otherwise."""
+    require_playwright()
+    return find_browser(settings.browser)
 
 
 class BrowserGone(Exception):
@@ -142,10 +152,9 @@ class BrowserPool:
     Use as an async context manager; the browser is started at the first page."""
 
     def __init__(self, settings: Settings, user_agent: str) -> None:
-        require_playwright()
         self.settings = settings
         self.user_agent = user_agent
-        self.executable = find_browser(settings.browser)
+        self.executable = browser_for(settings)
         self._slots = asyncio.Semaphore(settings.render_concurrency)
         self._starting = asyncio.Lock()
         self._playwright: Any = None
@@ -153,6 +162,7 @@ class BrowserPool:
         self._all: set[_Launched] = set()
         self.started = 0  # browsers started
         self.lost = 0  # browsers that crashed or were killed
+        self.seconds = 0.0  # pages' time holding a browser (context made and closed included)
 
     async def __aenter__(self) -> BrowserPool:
         return self
@@ -164,16 +174,15 @@ class BrowserPool:
     async def page(self) -> AsyncIterator[Tab]:
         """A fresh page in a context of its own, for one rendering; :class:`BrowserGone` when
         the browser dies under it (or cannot be started)."""
+        loop = asyncio.get_running_loop()
         async with self._slots:
+            began = loop.time()
             launched = await self._ready()
             launched.in_use += 1
             context = None
             try:
                 try:
-                    context = await asyncio.wait_for(launched.browser.new_context(
-                        user_agent=self.user_agent, service_workers="block", accept_downloads=False),
-                        START_TIMEOUT)
-                    page = await asyncio.wait_for(context.new_page(), START_TIMEOUT)
+                    context, page = await self._open(launched)
                 except Exception as e:
                     launched.kill()
                     raise BrowserGone(f"the browser did not open a page: {e}") from None
@@ -187,6 +196,13 @@ class BrowserPool:
                     except Exception:
                         launched.kill()
                 await self._check(launched)
+                self.seconds += loop.time() - began
+
+    async def _open(self, launched: _Launched) -> tuple[Any, Any]:
+        """A new context of ``launched``'s and a page in it."""
+        context = await asyncio.wait_for(launched.browser.new_context(
+            user_agent=self.user_agent, service_workers="block", accept_downloads=False), START_TIMEOUT)
+        return context, await asyncio.wait_for(context.new_page(), START_TIMEOUT)
 
     async def _ready(self) -> _Launched:
         """The browser new pages go to, started if there is none."""
@@ -286,4 +302,4 @@ async def _drain(stream: asyncio.StreamReader) -> None:
         log.debug("chromium: %s", line.decode(errors="replace").rstrip())
 
 
-__all__ = ["BrowserGone", "BrowserPool", "Tab", "find_browser", "require_playwright"]
+__all__ = ["BrowserGone", "BrowserPool", "Tab", "browser_for", "find_browser", "require_playwright"]

@@ -12,8 +12,9 @@ twice). Each other request the page makes is decided here, never by the browser:
   of the frontier, spaced by the host's delay, each start holding the host's next start back
   by that delay: a rendering keeps to ``--per-host`` and ``--delay`` like any other fetch.
 
-The page is loaded, its network left to go quiet (500 ms without a request, Playwright's
-``networkidle``), its actions run (:data:`crawler.fetch.pageactions.PAGE_ACTIONS`), and its DOM read, all within
+The page is loaded, its network left to go quiet (``render_quiet`` seconds without a request
+going, counted here, where every request passes), its actions run
+(:data:`crawler.fetch.pageactions.PAGE_ACTIONS`), and its DOM read, all within
 ``--render-timeout``; a page that never goes quiet has its DOM read at the deadline
 (``unsettled``). A page that cannot be read at all (the browser crashed, or hangs) raises
 :class:`RenderFailed`.
@@ -40,7 +41,6 @@ from crawler.urls import host_of, hostname_of, normalize_url
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0  # seconds to read the DOM after the deadline; longer: the page hung the browser
-QUIET_MS = 500  # what "the network is quiet" waits for (Playwright's networkidle)
 # Response headers that describe the bytes on the wire, not the (decoded) body handed over.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 # Request headers of the browser's that go on with its request (the crawler sends its own
@@ -90,14 +90,14 @@ class Renderer:
         """Render ``url`` from ``document`` (its HTTP answer), running ``actions`` before the
         DOM is read."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.render_timeout
         try:
             async with self.pool.page() as tab:
+                deadline = loop.time() + self.settings.render_timeout  # from the moment the page has a browser
                 page = tab.page
                 visit = _Visit(self, url, document)
                 await page.route("**/*", visit.route)
                 try:
-                    await asyncio.wait_for(self._load(page, url, actions, deadline), deadline - loop.time())
+                    await asyncio.wait_for(self._load(page, visit, url, actions, deadline), deadline - loop.time())
                 except TimeoutError:
                     visit.out.unsettled = True
                 except BrowserGone:
@@ -124,23 +124,21 @@ class Renderer:
         self.unsettled += out.unsettled
         return out
 
-    async def _load(self, page: Any, url: str, actions: Sequence[Sequence[Any]], deadline: float) -> None:
+    async def _load(self, page: Any, visit: _Visit, url: str, actions: Sequence[Sequence[Any]],
+                    deadline: float) -> None:
+        """Load the page, let its network go quiet, run its actions (quiet again after each)."""
         loop = asyncio.get_running_loop()
-
-        def left() -> float:
-            return max(1.0, (deadline - loop.time()) * 1000)
-
-        await page.goto(url, wait_until="load", timeout=left())
-        await page.wait_for_load_state("networkidle", timeout=left())
+        quiet = self.settings.render_quiet
+        await page.goto(url, wait_until="load", timeout=max(1.0, (deadline - loop.time()) * 1000))
+        await visit.settle(quiet)
         for name, *args in actions:
             if name == "scroll":
                 for _ in range(int(args[0]) if args else 1):
                     await page.evaluate("window.scrollTo(0, document.body ? document.body.scrollHeight : 0)")
-                    await page.wait_for_load_state("networkidle", timeout=left())
+                    await visit.settle(quiet)
             else:
                 await getattr(page, name)(*args)
-        if actions:
-            await page.wait_for_load_state("networkidle", timeout=left())
+                await visit.settle(quiet)
 
 
 class _Visit:
@@ -154,6 +152,25 @@ class _Visit:
         self._turns: dict[str, asyncio.Lock] = {}  # host -> one request at a time
         self._last: dict[str, float] = {}  # host -> loop time of the page's last start there
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._busy = 0  # requests being decided or fetched
+        self._moved = asyncio.get_running_loop().time()  # when one last started or ended
+        self._change = asyncio.Event()
+
+    def _mark(self, step: int) -> None:
+        self._busy += step
+        self._moved = asyncio.get_running_loop().time()
+        self._change.set()
+
+    async def settle(self, quiet: float) -> None:
+        """Wait until the page has had no request going for ``quiet`` seconds (the caller bounds it)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            left = self._moved + quiet - loop.time()
+            if self._busy == 0 and left <= 0:
+                return
+            self._change.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._change.wait(), None if self._busy else left)
 
     def cancel(self) -> None:
         """The page is done: fetches still going are cancelled."""
@@ -164,6 +181,7 @@ class _Visit:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        self._mark(1)
         try:
             await self._decide(route)
         except asyncio.CancelledError:
@@ -173,6 +191,7 @@ class _Visit:
         except Exception as e:  # the page is closing under it
             log.debug("intercepting %s: %s", route.request.url, _first_line(e))
         finally:
+            self._mark(-1)
             if task is not None:
                 self._tasks.discard(task)
 

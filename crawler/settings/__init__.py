@@ -61,6 +61,7 @@ class Settings:
     browser: str
     render_concurrency: int
     render_timeout: float
+    render_quiet: float
     render_block: tuple[str, ...]
     render_restart_pages: int
     render_max_memory: int

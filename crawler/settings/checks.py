@@ -78,7 +78,7 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("lease_timeout", "redis_reconnect", "timeout", "flush_interval", "stats_interval",
                 "autothrottle_target_concurrency",
-                "parse_timeout", "render_timeout"):
+                "parse_timeout", "render_timeout", "render_quiet"):
         if v[key] <= 0:
             fail(key, f"must be more than 0, got {v[key]}")
     if v["max_bytes"] < 1:

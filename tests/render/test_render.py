@@ -193,8 +193,10 @@ def test_a_missing_browser_or_playwright_is_one_usage_line(tmp_path: Path) -> No
 
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("http://127.0.0.1:9/\n")
-    done = run_cli("--seeds", str(seeds), "--render", "auto", "--browser", str(tmp_path / "no-such-chromium"))
-    assert done.returncode == 2
+    out = tmp_path / "out.jsonl"
+    done = run_cli("--seeds", str(seeds), "--render", "auto", "--browser", str(tmp_path / "no-such-chromium"),
+                   "-o", str(out))
+    assert done.returncode == 2 and not out.exists()  # said before anything was opened
     assert done.stderr.strip().splitlines()[-1].startswith("crawler: error: --browser: ")
     assert "apt-get install chromium" in done.stderr
     hidden = subprocess.run(  # as where the render extra is not installed
