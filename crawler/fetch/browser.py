@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from crawler.errors import UsageError
+from crawler.fetch.browserkeeper import processes
 from crawler.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,19 +115,8 @@ class _Launched:
 
     def memory(self) -> int:
         """Bytes resident in the browser's processes (its process group), from /proc."""
-        group, total = self.keeper.pid, 0
         page = os.sysconf("SC_PAGE_SIZE")
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == group:
-                total += int(fields[21]) * page
-        return total
+        return sum(int(fields[21]) * page for _, fields in processes() if int(fields[2]) == self.keeper.pid)
 
 
 class Tab:

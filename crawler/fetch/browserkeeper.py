@@ -17,6 +17,19 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+
+
+def processes() -> Iterator[tuple[int, list[bytes]]]:
+    """Every process now: its pid and the fields of its ``/proc/PID/stat`` after its name
+    (``[0]`` its state, ``[2]`` its process group, ``[21]`` its resident pages)."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    yield int(name), f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
 
 
 def kill_browser(profile: str) -> None:
@@ -26,19 +39,17 @@ def kill_browser(profile: str) -> None:
     group, me, mark = os.getpgrp(), os.getpid(), profile.encode()
     for _ in range(3):  # a process may be forking while the group is walked
         others = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == me:
+        for pid, fields in processes():
+            if pid == me or fields[0] == b"Z":  # a zombie is dead already
                 continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-                if int(fields[2]) != group:
-                    with open(f"/proc/{name}/cmdline", "rb") as f:
+            if int(fields[2]) != group:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
                         if mark not in f.read():
                             continue
-            except OSError:
-                continue
-            others.append(int(name))
+                except OSError:
+                    continue
+            others.append(pid)
         if not others:
             return
         for pid in others:
