@@ -56,10 +56,9 @@ class RenderFailed(Exception):
 
 @dataclasses.dataclass(slots=True)
 class Rendered:
-    """A rendered page: its DOM as HTML, where it ended, and what it asked for."""
+    """A rendered page: its DOM as HTML, and what it asked for."""
 
     html: str
-    url: str
     unsettled: bool = False  # its network never went quiet before the deadline
     requests: int = 0  # requests fetched for it
     blocked: int = 0  # requests refused by kind (--render-block)
@@ -108,10 +107,11 @@ class Renderer:
                     log.debug("rendering %s: %s", url, _first_line(e))  # a bad action, a frame gone: the DOM as it is
                 try:
                     visit.out.html = await asyncio.wait_for(page.content(), READ_TIMEOUT)
-                    visit.out.url = page.url
-                except Exception as e:
+                except TimeoutError:
                     if not tab.gone:
-                        tab.kill_browser()
+                        tab.kill_browser()  # the page hangs the browser
+                    raise RenderFailed("the page's DOM could not be read: the page hangs") from None
+                except Exception as e:  # the browser went, or the page navigated away as it was read
                     raise RenderFailed(f"the page's DOM could not be read: {_first_line(e)}") from None
                 finally:
                     visit.cancel()
@@ -148,7 +148,7 @@ class _Visit:
         self.renderer = renderer
         self.url = url
         self.document: FetchResult | None = document
-        self.out = Rendered("", url)
+        self.out = Rendered("")
         self._turns: dict[str, asyncio.Lock] = {}  # host -> one request at a time
         self._last: dict[str, float] = {}  # host -> loop time of the page's last start there
         self._tasks: set[asyncio.Task[Any]] = set()
