@@ -27,7 +27,7 @@ from crawler.fetch.render import Renderer, RenderFailed
 from crawler.fetch.renderplan import RenderPlan
 from crawler.fetch.result import FetchResult
 from crawler.parse.html import is_html
-from crawler.parse.scripted import PageShape, changed, page_shape
+from crawler.parse.scripted import PageShape, changed, has_scripts, page_shape
 from crawler.settings import Settings
 from crawler.work import PAGE, CrawlRequest
 
@@ -80,8 +80,9 @@ class Rendering:
         elif mode == "always":
             why = "always"
         else:
-            plain = await self._shape(result.body, result.charset, url)
-            decided = self.plan.decide(request.host, plain.reason)
+            if has_scripts(result.body):
+                plain = await self._shape(result.body, result.charset, url)
+            decided = self.plan.decide(request.host, plain.reason if plain is not None else None)
             if decided is None:
                 return result
             why = decided
