@@ -11,7 +11,6 @@ pages/s, peak RSS and the ratio. Target: ratio >= 0.8, crawler peak RSS < 150 MB
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import OUT, dump, machine, run_measured, run_on_terminal, serve, site
+from common import OUT, dump, machine, run_measured, run_on_terminal, serve, site, tree_memory
 
 
 def crawler_cmd(url: str, out: Path, *extra: str) -> list[str]:
@@ -32,40 +31,12 @@ def crawler_cmd(url: str, out: Path, *extra: str) -> list[str]:
             "--stats", str(out.with_suffix(".stats.json")), *extra]
 
 
-@contextlib.contextmanager
-def tree_rss(every: float = 0.2):
-    """The peak summed RSS of this process's children and their children while the block runs
-    (a crawl and its worker processes), sampled with psutil: a one-item list, filled in."""
-    import psutil
-
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        me = psutil.Process()
-        while not done.wait(every):
-            total = 0
-            for child in me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
-            peak[0] = max(peak[0], total)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield peak
-    finally:
-        done.set()
-        thread.join()
-
-
 def redraw_cost(hosts: int = 10000, redraws: int = 400) -> float:
     """Seconds of CPU one redraw of the live view takes, mid-crawl figures, ``hosts`` hosts
     known (the slowest are looked up every 2 s), drawn on a pseudo-terminal."""
     import os
     import pty
     import random
-    import threading
 
     from rich.console import Console
     from rich.live import Live
@@ -220,7 +191,7 @@ def main() -> None:
                 processes = os.cpu_count() or 1
                 cmd = crawler_cmd(url, target, "--extract", args.extract, "--extract-engine", args.extract_engine,
                                   "--extract-processes", str(processes))
-                with tree_rss() as peak:
+                with tree_memory() as peak:
                     _, rss, _, code = run_measured(cmd)
                 stats = json.loads(target.with_suffix(".stats.json").read_text())
                 assert code == 0 and stats["ok"] == args.pages and stats["extracted"] == args.pages, stats

@@ -15,16 +15,14 @@ render extra and Chromium. The site is an aiohttp server in another process on 1
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from common import OUT, dump, machine
+from common import OUT, dump, machine, tree_memory
 
 SERVER = r"""
 import asyncio, json, sys
@@ -67,36 +65,6 @@ asyncio.run(main())
 """
 
 
-@contextlib.contextmanager
-def tree_memory(every: float = 0.2):
-    """The peak summed PSS (shared pages counted once across the processes, where RSS would
-    count Chromium's shared libraries once a process) of this process's descendants while the
-    block runs, and their peak summed RSS: a two-item list, filled in."""
-    import psutil
-
-    peak = [0, 0]
-    done = threading.Event()
-
-    def sample() -> None:
-        me = psutil.Process()
-        while not done.wait(every):
-            pss = rss = 0
-            for child in me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    info = child.memory_full_info()
-                    pss += getattr(info, "pss", info.rss)
-                    rss += info.rss
-            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield peak
-    finally:
-        done.set()
-        thread.join()
-
-
 def crawl(url: str, mode: str, concurrency: int, out: Path) -> dict:
     seeds = out.with_suffix(".seeds")
     seeds.write_text(url + "\n")
@@ -114,8 +82,8 @@ def crawl(url: str, mode: str, concurrency: int, out: Path) -> dict:
     render = data.get("render", {})
     return {"mode": mode, "pages": data["pages"], "seconds": round(elapsed, 2),
             "pages_per_s": round(data["pages"] / elapsed, 1), "rendered": render.get("pages", 0),
-            "render_s": render.get("seconds", 0.0), "peak_pss_mb": round(peak[0] / 2**20),
-            "peak_rss_mb": round(peak[1] / 2**20)}
+            "render_s": render.get("seconds", 0.0), "peak_pss_mb": round(peak[1] / 2**20),
+            "peak_rss_mb": round(peak[0] / 2**20)}
 
 
 def main() -> None:

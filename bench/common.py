@@ -5,6 +5,7 @@ Everything listens on 127.0.0.1 only. Output goes under bench/out/ (ignored by g
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -158,3 +159,34 @@ def dump(path: Path, data: dict) -> None:
     """Keep a run's figures as JSON under bench/out/."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+@contextmanager
+def tree_memory(every: float = 0.2):
+    """The peak summed memory of this process's children and their children while the block
+    runs (a crawl, its worker processes, its browser), sampled with psutil: a list filled in
+    with the peak RSS and the peak PSS (shared pages counted once across the processes, where
+    RSS counts, say, Chromium's shared libraries once a process)."""
+    import psutil
+
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        me = psutil.Process()
+        while not done.wait(every):
+            rss = pss = 0
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    info = child.memory_full_info()
+                    rss += info.rss
+                    pss += getattr(info, "pss", info.rss)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
