@@ -27,6 +27,8 @@ from crawler.settings import Settings
 log = logging.getLogger(__name__)
 
 ALLOW, DISALLOW, PARSED = "allow", "disallow", "parsed"
+#: The failures of robots.txt that are the host's, not its rules': its pages carry them as their error.
+TRANSPORT_ERRORS = (errors.CONNECT, errors.DNS, errors.TIMEOUT, errors.TLS)
 MAX_REDIRECTS = 5
 
 
@@ -35,8 +37,6 @@ def product_token(user_agent: str) -> str:
     ``crawler``)."""
     token = user_agent.split("/", 1)[0].split(None, 1)
     return token[0] if token else user_agent
-
-
 
 
 #: robots.txt lines kept for a page's ``ai_usage`` (``--extract``): lower case, no colon.
@@ -198,11 +198,13 @@ class Robots:
             if unavailable:  # RFC 9309 2.3.1.3: crawl without restriction
                 log.debug("%s: robots.txt unavailable (%s): allowing all", url, status or result.error)
                 return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
-            if attempt > self.settings.retries:  # RFC 9309 2.3.1.4: unreachable, disallow all
-                log.warning("%s: robots.txt unreachable (%s): not crawling %s for %.0f s",
+            # A transport failure names the pages' error (tls, connect, dns, timeout): the user
+            # learns the real cause, not "robots". A TLS failure is not retried, as for pages.
+            network = result.error in TRANSPORT_ERRORS
+            if attempt > self.settings.retries or (result.error == errors.TLS and not result.retryable):
+                # RFC 9309 2.3.1.4: unreachable, disallow all
+                log.warning("%s: robots.txt failed (%s): not crawling %s for %.0f s",
                             url, status or result.error, origin, self.settings.robots_error_ttl)
-                # A host that cannot be reached at all: its URLs say so (connect, dns, timeout).
-                network = result.error in (errors.CONNECT, errors.DNS, errors.TIMEOUT)
                 return RobotsRules(DISALLOW, self.agent, now + self.settings.robots_error_ttl,
                                    reason=result.error if network and result.error else errors.ROBOTS), ""
             await asyncio.sleep(backoff_delay(attempt, self.settings, result.retry_after))

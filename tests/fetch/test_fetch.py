@@ -7,6 +7,7 @@ import json
 import time
 import zlib
 
+import pytest
 from aiohttp import web
 
 from crawler.fetch.result import parse_retry_after
@@ -295,6 +296,39 @@ def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None
     (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert (record["error"], record["status"]) == ("tls", None)
     assert "certificate verify failed" in done.stderr and done.stderr.count("TLS failed") == 1  # not retried
+
+
+@pytest.mark.parametrize("mode", ["memory", "workers", "redis"])
+def test_tls_failing_for_robots_txt_is_the_pages_error_not_robots(tmp_path, request, mode) -> None:
+    # robots.txt could not be fetched because TLS failed: the pages are not fetched (RFC 9309:
+    # unreachable means disallow), and their error says why (tls), not "robots".
+    import os
+    import ssl
+
+    import trustme
+
+    from crawler.cli.testsite import ServerThread
+    from tests.conftest import read_jsonl, run_cli
+
+    ca = trustme.CA()  # unknown to the crawler
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    # An http:// page redirecting to https:// on its own plain-HTTP port: TLS fails there too.
+    plain = app_of({"/": redirect("https://127.0.0.1:{port}/moved", 302)})
+    with ServerThread(app_of({"/": "secret", "/robots.txt": "User-agent: *"}), ssl_context=context) as tls, \
+            ServerThread(plain) as http:
+        (tmp_path / "seeds.txt").write_text(f"{tls.url}\n{http.url}\n")
+        extra = {"memory": [], "workers": ["--workers", "2"],
+                 "redis": ["--frontier", request.getfixturevalue("redis_server"), "--crawl-id", f"tls{os.getpid()}"]}
+        done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-progress",
+                       *extra[mode], cwd=tmp_path, timeout=90)
+    assert done.returncode == 0, done.stderr
+    records = {r["url"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert (records[tls.url]["error"], records[tls.url]["status"]) == ("tls", None)
+    moved = records[http.url]
+    assert (moved["error"], moved["status"], moved["redirect_to"]) == ("tls", 302, http.url.replace(
+        "http://", "https://") + "moved")
+    assert "robots.txt failed (tls)" in done.stderr
 
 
 def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_with_insecure(tmp_path) -> None:
