@@ -23,7 +23,7 @@ from crawler.core.state import RunState
 from crawler.fetch.robots import Robots, RobotsRules
 from crawler.frontier import Frontier
 from crawler.settings import Settings
-from crawler.spider.api import FollowAll, Request, Spider
+from crawler.spider.api import FollowAll, Request, Spider, check_method
 from crawler.urls import normalize_url, origin_of
 from crawler.work import SITEMAP, CrawlRequest
 
@@ -137,8 +137,12 @@ class Acceptor:
         requests: list[Request | FollowAll] = []
         starts: AsyncIterator[Any] = spider.start()
         async for start in starts:
-            if isinstance(start, (str, Request)):
-                requests.append(start if isinstance(start, Request) else Request(start))
+            if isinstance(start, Request):
+                check_method(spider, start.callback, f"the start request of {start.url}: callback")
+                check_method(spider, start.errback, f"the start request of {start.url}: errback")
+                requests.append(start)
+            elif isinstance(start, str):
+                requests.append(Request(start))
             elif start is not None:
                 log.warning("%s: its start gave %s, which is neither a URL nor a Request: left out",
                             type(spider).__name__, type(start).__name__)

@@ -43,7 +43,7 @@ from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
-from crawler.spider.api import Request, Spider, has_start
+from crawler.spider.api import Request, Spider, check_callbacks, has_start
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
@@ -148,14 +148,15 @@ class Engine:
         return sink
 
     def _check_start(self, pending: int) -> None:
-        """A crawl with nowhere to start is a usage error, not a quiet run of no pages."""
-        if pending or self.frontier.shared or self.seeds or self.seed_requests or self.sitemaps:
-            return
-        if isinstance(self.spider, PageRecorder) and type(self.spider) is PageRecorder:
-            raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")
-        if not has_start(self.spider):
-            raise UsageError(f"{type(self.spider).__name__} has nothing to crawl: it has no start_urls, start() "
-                             "or start_requests(), and no --seeds or --sitemap were given")
+        """A crawl with nowhere to start, or a spider that cannot handle what it is given, is a
+        usage error, not a quiet run of no pages."""
+        if not (pending or self.frontier.shared or self.seeds or self.seed_requests or self.sitemaps):
+            if isinstance(self.spider, PageRecorder) and type(self.spider) is PageRecorder:
+                raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")
+            if not has_start(self.spider):
+                raise UsageError(f"{type(self.spider).__name__} has nothing to crawl: it has no start_urls, start() "
+                                 "or start_requests(), and no --seeds or --sitemap were given")
+        check_callbacks(self.spider, bool(self.seeds or self.seed_requests or self.sitemaps))
 
     async def _run(self, pending: int, handle_signals: bool) -> Stats:
         loop = asyncio.get_running_loop()
@@ -197,6 +198,10 @@ class Engine:
             if failed is not None:
                 state.fatal = state.fatal or failed
                 self.stats.failed = self.stats.failed or str(failed)
+        if state.fatal is None and not self.stats.interrupted:
+            failing = self._runner.failures.verdict()  # every callback raised: the run failed
+            if failing is not None:
+                state.fail(failing)
         if state.fatal is not None:
             raise state.fatal
         return self.stats

@@ -136,11 +136,35 @@ def custom_settings(cls: type[Spider] | Spider) -> dict[str, Any]:
     return dict(found)
 
 
+def check_callbacks(spider: Spider, seeded: bool) -> None:
+    """Raise :class:`UsageError` (before the crawl starts) when ``spider`` cannot handle what it
+    will be given: no ``parse`` of its own while its start URLs or the crawl's seeds (``seeded``)
+    go there, or a ``Rule`` naming a method the spider does not have."""
+    cls = type(spider)
+    name = cls.__name__
+    if cls.parse is Spider.parse and (spider.start_urls or seeded or not _overrides_start(cls)):
+        raise UsageError(f"{name} has no parse method: the responses to its start URLs and seeds go to "
+                         f"parse (write one, or name a callback in each Request)")
+    for index, rule in enumerate(getattr(spider, "rules", None) or ()):
+        for role in ("callback", "errback", "process_links", "process_request"):
+            check_method(spider, getattr(rule, role, None), f"rules[{index}].{role}")
+
+
+def check_method(spider: Spider, fn: Any, named_by: str) -> None:
+    """A callback given by name must be a method of ``spider``: :class:`UsageError` if not."""
+    if isinstance(fn, str) and not callable(getattr(spider, fn, None)):
+        raise UsageError(f"{named_by} names {fn!r}, which {type(spider).__name__} does not have")
+
+
+def _overrides_start(cls: type[Spider]) -> bool:
+    return cls.start is not Spider.start or cls.start_requests is not Spider.start_requests
+
+
 def has_start(spider: Spider) -> bool:
     """Does ``spider`` say where to start (``start_urls``, or a ``start`` or ``start_requests``
     of its own)?"""
-    cls = type(spider)
-    return bool(spider.start_urls) or cls.start is not Spider.start or cls.start_requests is not Spider.start_requests
+    return bool(spider.start_urls) or _overrides_start(type(spider))
 
 
-__all__ = ["DropItem", "Failure", "Spider", "callback_outputs", "custom_settings", "has_start"]
+__all__ = ["DropItem", "Failure", "Spider", "callback_outputs", "check_callbacks", "check_method", "custom_settings",
+           "has_start"]

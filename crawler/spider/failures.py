@@ -86,6 +86,16 @@ class SpiderFailures:
                 f"{first[0]} at {first[1]['where']} ({first[1]['message'][:120]}): the crawl stops here "
                 f"(--max-callback-errors {self.max_errors}; 0 never stops)")
 
+    def verdict(self) -> CallbacksFailing | None:
+        """At the end of a run: the error to end it with when callbacks raised and none returned
+        normally (the spider did nothing right: exit 1, not a quiet empty output), else None."""
+        if not self.errors or self.ok:
+            return None
+        name, first = max(self.by_type.items(), key=lambda kv: kv[1]["count"])
+        return CallbacksFailing(
+            f"every callback of the spider raised ({self.errors}): {name} at {first['where']} "
+            f"({first['message'][:120]}) on {first['url']}")
+
     def item_dropped(self, reason: str) -> None:
         """A pipeline dropped an item, saying ``reason``."""
         reason = reason or "DropItem"

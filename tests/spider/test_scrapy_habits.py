@@ -304,6 +304,46 @@ def test_every_callback_failing_ends_the_run_with_exit_1_naming_the_error(shop, 
     assert len([h for h in shop.hits if h.path.startswith("/product/")]) < 25  # stopped early
 
 
+class OnePageKeyError(Spider):
+    def parse(self, response: Response):
+        yield {"price": {}["price"]}
+
+
+def test_a_spider_whose_every_callback_raises_exits_1_naming_the_error(shop, tmp_path: Path) -> None:
+    # One page, fewer failures than --max-callback-errors: still a failed run, said in one line.
+    (tmp_path / "seeds.txt").write_text(shop.url + "product/1\n")
+    proc = run_cli("--spider", f"{HERE}:OnePageKeyError", "--seeds", str(tmp_path / "seeds.txt"),
+                   "-o", str(tmp_path / "o.jsonl"))
+    assert proc.returncode == 1, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if "every callback of the spider raised" in x]
+    assert "KeyError at tests/spider/test_scrapy_habits.py:" in line
+
+
+class NoParse(Spider):
+    start_urls = ["http://127.0.0.1:1/"]
+
+
+class RuleNamesNothing(CrawlSpider):
+    start_urls = ["http://127.0.0.1:1/"]
+    rules = (Rule(LinkExtractor(), callback="parse_item"),)
+
+
+class StartNamesNothing(Spider):
+    def start_requests(self):
+        yield Request("http://127.0.0.1:1/", callback="parse_item")
+
+
+@pytest.mark.parametrize(("spider", "said"), [
+    ("NoParse", "NoParse has no parse method"),
+    ("RuleNamesNothing", "rules[0].callback names 'parse_item', which RuleNamesNothing does not have"),
+    ("StartNamesNothing", "callback names 'parse_item', which StartNamesNothing does not have"),
+])
+def test_a_spider_missing_a_callback_is_a_usage_error_at_start(tmp_path: Path, spider: str, said: str) -> None:
+    proc = run_cli("--spider", f"{HERE}:{spider}", "-o", str(tmp_path / "o.jsonl"))
+    assert proc.returncode == 2, proc.stderr
+    assert said in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
 # --- rules and items --------------------------------------------------------------------------
 
 def test_the_rules_example_follows_the_catalogue_and_parses_products_only(shop, tmp_path: Path) -> None:
