@@ -44,6 +44,7 @@ class Acceptor:
         self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
         self.accepted: Callable[[str], None] | None = None  # told each accepted URL (new hosts looked up early)
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
+        self._budget_lock = asyncio.Lock()  # --max-pages: accepts counted one after another
         self.started = 0  # requests the spider's start gave
         self._repeats = 0  # dont_filter requests accepted (each a key of its own: this run's token, a number)
         self._token = os.urandom(3).hex()
@@ -52,13 +53,20 @@ class Acceptor:
         """Accept new URLs (each counted until its record is written; at most ``max_pages`` in
         all). Those that robots.txt already forbids are accepted but not queued: they are
         returned with their error, for the caller to end."""
-        state, stats = self.state, self.state.stats
+        stats = self.state.stats
         requests = list(requests)
-        room = None
-        if self.settings.max_pages:
+        if not self.settings.max_pages:
+            return await self._accept(requests, None)
+        # One accept at a time counts against --max-pages: another adding while this one waits
+        # on its store would count on the same room (a store that answers later, as Redis does).
+        async with self._budget_lock:
             room = self.settings.max_pages - stats.discovered
             if room <= 0:
                 return []
+            return await self._accept(requests, room)
+
+    async def _accept(self, requests: list[CrawlRequest], room: int | None) -> Refused:
+        state, stats = self.state, self.state.stats
         denied: list[CrawlRequest] = []
         reasons: dict[str, str] = {}
         if self.robots is not None:

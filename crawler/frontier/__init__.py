@@ -33,7 +33,7 @@ def frontier_for(settings: Settings, worker: str) -> Frontier:
     if settings.frontier.startswith(REDIS_SCHEMES):
         return RedisFrontier(settings.frontier, settings.crawl_id, settings.per_host, settings.delay,
                              lease_timeout=settings.lease_timeout, retries=settings.retries, worker=worker,
-                             reconnect_for=settings.redis_reconnect)
+                             reconnect_for=settings.redis_reconnect, max_pages=settings.max_pages)
     path = sqlite_path(settings)
     if path is not None:
         due = time.time() - settings.recrawl_after if settings.recrawl_after else None

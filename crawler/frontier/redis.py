@@ -77,10 +77,12 @@ class RedisFrontier:
     shared = True  # several processes work on this frontier
 
     def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,
-                 retries: int = 3, worker: str = "worker", reconnect_for: float = 30.0) -> None:
+                 retries: int = 3, worker: str = "worker", reconnect_for: float = 30.0, max_pages: int = 0) -> None:
         """``reconnect_for``: seconds a lost Redis is waited for (a restart) before the crawl
-        stops with a fatal error."""
+        stops with a fatal error; ``max_pages``: the crawl's budget of URLs, counted in Redis for
+        every process (0: none)."""
         self.url = url
+        self.max_pages = max_pages
         self.reconnect_for = reconnect_for
         self._outage: float | None = None  # loop time Redis was first found gone
         self.crawl_id = crawl_id
@@ -216,7 +218,7 @@ class RedisFrontier:
                 items.append((r.host, request_to_json(r), 1 if front else 0))
         # Two arguments for the lot: packing one argument per field cost more than the fetch.
         accepted = await self._run("add", self.per_host, 1 if queue else 0, -1 if limit is None else limit,
-                                   b"".join(fps), json.dumps(items) if items else "[]")
+                                   b"".join(fps), json.dumps(items) if items else "[]", self.max_pages or -1)
         if accepted and queue:
             self._wake.set()
         return [requests[int(i)] for i in accepted]

@@ -46,6 +46,21 @@ def test_two_and_three_processes_fetch_every_page_exactly_once(site, redis_serve
         assert sorted(urls) == sorted(expected)  # every page, once, across all outputs
 
 
+def test_max_pages_is_never_exceeded_with_one_or_two_processes_on_redis(site, redis_server, tmp_path: Path) -> None:
+    # The budget is counted in Redis, for every process: many workers adding links at once
+    # (each page links 40 new ones) never take it past N.
+    server = site(3000, links=40)
+    for n in (1, 2):
+        out = tmp_path / str(n)
+        out.mkdir()
+        proc = run_cli("--seeds", seeds_file(out, server.url), "--frontier", redis_server, "--crawl-id", crawl_id(),
+                       "--workers", str(n), "-o", str(out / "pages.jsonl"), "--per-host", "16", "--max-pages", "500",
+                       "--no-robots", cwd=out, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        urls = [r["url"] for f in out.glob("pages*.jsonl") for r in read_jsonl(f)]
+        assert len(urls) == len(set(urls)) == 500, n
+
+
 def test_a_killed_process_loses_nothing(serve, redis_server, tmp_path: Path) -> None:
     server = serve(slow_app(60, 0.15))  # 60 pages at 2 at a time: 4.5 s at least
     cid = crawl_id()

@@ -1,7 +1,15 @@
 -- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (8 bytes each, end to end),
--- and a JSON list of [host, request JSON, front (1/0)] in the same order.
+-- a JSON list of [host, request JSON, front (1/0)] in the same order, and the crawl's budget
+-- (--max-pages; -1: none): URLs accepted by every process are counted in 'accepted', never
+-- past the budget.
 local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local items = cjson.decode(ARGV[5])
+local budget = tonumber(ARGV[6] or '-1')
+if budget >= 0 then
+  local room = budget - tonumber(redis.call('GET', P .. 'accepted') or '0')
+  if room < 0 then room = 0 end
+  if limit < 0 or room < limit then limit = room end
+end
 local out, n, hosts = {}, 0, {}
 for i = 1, #fps / 8 do
   if limit >= 0 and n >= limit then break end
@@ -20,6 +28,7 @@ for i = 1, #fps / 8 do
     end
   end
 end
+if n > 0 then redis.call('INCRBY', P .. 'accepted', n) end
 if next(hosts) ~= nil then
   redis.call('INCRBY', P .. 'queued', #out)
   local now = now_ms()
