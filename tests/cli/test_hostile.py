@@ -146,6 +146,17 @@ def test_300_response_headers(hostile, tmp_path: Path) -> None:
     assert (record["error"], record["title"]) == (None, "many")
 
 
+def test_a_thousand_short_response_headers_are_read_and_a_400_kb_header_block_is_too_large(hostile, tmp_path: Path
+                                                                                            ) -> None:
+    # The bound is on the header block's size (256 KiB, as Chromium), not on the headers' number.
+    outcome = crawl_cli(hostile, tmp_path, "/headers/thousand", bound=5)
+    record = seed_record(outcome, hostile, "/headers/thousand")
+    assert (record["error"], record["title"]) == (None, "thousand")
+    outcome = crawl_cli(hostile, tmp_path, "/headers/huge", "--retries", "0", bound=5)
+    record = seed_record(outcome, hostile, "/headers/huge")
+    assert (record["error"], record["status"]) == ("too_large", None)
+
+
 def test_100_kb_of_response_headers(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/body/big-headers", bound=5)
     record = seed_record(outcome, hostile, "/body/big-headers")

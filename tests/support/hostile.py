@@ -255,6 +255,18 @@ async def many_headers(request: web.Request) -> web.Response:
                         headers={f"X-Many-{i}": "v" for i in range(300)})
 
 
+async def thousand_headers(request: web.Request) -> web.Response:
+    """1,000 short response headers (about 20 KB: valid HTTP, within any browser's bound)."""
+    return web.Response(body=b"<html><title>thousand</title></html>", content_type="text/html",
+                        headers={f"X-H{i}": "v" for i in range(1000)})
+
+
+async def huge_headers(request: web.Request) -> web.Response:
+    """4,000 headers of 100 bytes: 400 KB of header block, past what browsers take (256 KiB)."""
+    return web.Response(body=b"<html><title>huge</title></html>", content_type="text/html",
+                        headers={f"X-H{i}": "v" * 90 for i in range(4000)})
+
+
 # -- sitemaps --------------------------------------------------------------------------------
 
 LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -420,6 +432,7 @@ def hostile_app() -> web.Application:
         "/coding/gzip-gzip": gzip_twice, "/coding/gzip-br": gzip_then_br, "/coding/zstd": zstd_page,
         "/coding/gzip-members": gzip_members, "/coding/gzip-cut": gzip_cut, "/coding/unknown": unknown_coding,
         "/coding/zstd-bomb": zstd_bomb_page, "/headers/many": many_headers,
+        "/headers/thousand": thousand_headers, "/headers/huge": huge_headers,
         "/sitemap/laughs.xml": sitemap_laughs, "/sitemap/external.xml": sitemap_external,
         "/sitemap/html": sitemap_html, "/sitemap/million.xml": sitemap_million,
         "/sitemap/members.xml.gz": sitemap_members,
