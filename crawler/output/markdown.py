@@ -12,12 +12,14 @@ every page is in the folder once.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from crawler.output.encoders import records_of
 
@@ -26,26 +28,60 @@ INDEX = "index.jsonl"
 FRONT_MATTER = ("url", "final_url", "title", "fetched_at", "description", "canonical", "lang", "author", "published",
                 "modified", "site_name", "image")
 _LEFT_OUT = frozenset({"markdown", "text"})  # in the .md file (or not wanted there), not in the index
-_MAX_SEGMENT = 120  # bytes of a path segment kept as it is; longer ones are hashed
-_UNSAFE = str.maketrans({c: "_" for c in '<>:"\\|?*\0'})
+_MAX_SEGMENT = 120  # bytes of a path segment kept as it is; longer ones are cut and hashed
+_MAX_PATH = 1024  # bytes of a page's path under DIR; a longer one goes under <host>/~long/
+# Characters written ~XX in a file or folder name: those some file systems refuse, and "~" itself,
+# so that the marks made here ("~" not followed by two hex digits) are never a URL's own.
+_ESCAPED = frozenset('<>:"\\|?*~') | frozenset(map(chr, [*range(32), 127]))
+_NAME_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EILSEQ, errno.EINVAL})
+_NON_ASCII = re.compile(r"(?:%[89A-F][0-9A-F])+")  # UTF-8 bytes of characters beyond ASCII
 
 
 def page_path(url: str) -> str:
-    """Where a page's Markdown goes under DIR: ``host[_port]/path.md``; a path ending in ``/``
-    gives ``index.md`` in that folder; a query adds a short hash of it to the name."""
+    """Where a page's Markdown goes under DIR: ``host[_port]/path.md``, one file a URL: the
+    mapping is deterministic and never gives two URLs one file, nor a file where a folder must
+    go, and no URL leads out of DIR.
+
+    A path ending in ``/`` gives ``index.md`` in that folder (``/index`` gives ``index~.md``);
+    a query adds ``~q`` and a hash of it to the name; a folder whose name ends in ``.md`` gets a
+    ``~`` (``/x.md/y`` is ``x.md~/y.md``, beside ``/x``'s ``x.md``); characters beyond ASCII are
+    shown as themselves, ``~`` and the characters file systems refuse as ``~XX``; an empty
+    segment is ``~``; a segment longer than 120 bytes is cut and hashed (``~h``), and a path
+    longer than 1,024 bytes is ``<host>/~long/<hash of the URL>.md``."""
     parts = urlsplit(url)
-    host = (parts.hostname or "host") + (f"_{parts.port}" if parts.port else "")
-    segments = [_segment(s) for s in unquote(parts.path).split("/") if s not in ("", ".", "..")]
-    name = "index" if not segments or parts.path.endswith("/") else segments.pop()
+    host = _escape(parts.hostname or "host").replace("_", "~5F") + (f"_{parts.port}" if parts.port else "")
+    if host.startswith("index."):
+        host += "~"  # never DIR/index.jsonl nor a shard's index.N.jsonl
+    segments = [_segment(s) for s in parts.path.split("/")[1:]]
+    name = segments.pop() if segments else "~"
+    name = {"~": "index", "index": "index~"}.get(name, name)
+    folders = [s + "~" if s.endswith(".md") else s for s in segments]
     if parts.query:
-        name += "_" + hashlib.sha1(parts.query.encode()).hexdigest()[:10]
-    return "/".join([_segment(host), *segments, name + ".md"])
+        name += "~q" + hashlib.sha1(parts.query.encode()).hexdigest()[:12]
+    path = "/".join([host, *folders, name + ".md"])
+    if len(path.encode()) > _MAX_PATH:
+        path = f"{host}/~long/{hashlib.sha1(url.encode()).hexdigest()}.md"
+    return path
+
+
+def _escape(text: str) -> str:
+    return "".join("~%02X" % ord(c) if c in _ESCAPED else c for c in text)
+
+
+def _readable(match: re.Match[str]) -> str:
+    try:
+        return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+    except UnicodeDecodeError:
+        return match.group()
 
 
 def _segment(segment: str) -> str:
-    safe = segment.translate(_UNSAFE)
+    """One segment of a normalized URL's path as a name on disk."""
+    if segment in ("", ".", ".."):
+        return {"": "~", ".": "~2E", "..": "~2E~2E"}[segment]
+    safe = _escape(_NON_ASCII.sub(_readable, segment))
     if len(safe.encode()) > _MAX_SEGMENT:
-        safe = safe[:40] + "_" + hashlib.sha1(safe.encode()).hexdigest()[:16]
+        safe = safe[:40] + "~h" + hashlib.sha1(safe.encode()).hexdigest()[:16]
     return safe
 
 
@@ -77,8 +113,17 @@ class MarkdownEncoder:
             markdown = record.get("markdown")
             path = None
             if isinstance(markdown, str) and markdown:
-                path = page_path(record.get("final_url") or record["url"])
-                self._write(path, front_matter(record) + markdown.rstrip("\n") + "\n")
+                url = record.get("final_url") or record["url"]
+                path = page_path(url)
+                text = front_matter(record) + markdown.rstrip("\n") + "\n"
+                try:
+                    self._write(path, text)
+                except OSError as e:
+                    if e.errno not in _NAME_ERRORS:
+                        raise  # a full disk, no permission: the output's failure
+                    # A name this file system will not take after all (a case-blind one...).
+                    path = f"{path.split('/', 1)[0]}/~long/{hashlib.sha1(url.encode()).hexdigest()}.md"
+                    self._write(path, text)
             lines.append(json.dumps({**{k: v for k, v in record.items() if k not in _LEFT_OUT}, "path": path},
                                     ensure_ascii=False))
         return ("\n".join(lines) + "\n").encode("utf-8") if lines else b"", len(lines)
@@ -86,7 +131,7 @@ class MarkdownEncoder:
     def _write(self, path: str, text: str) -> None:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
+        temporary = target.with_name(target.name + "~tmp")  # no URL's file or folder is named so
         temporary.write_text(text, "utf-8")
         os.replace(temporary, target)
 

@@ -196,8 +196,52 @@ def test_markdown_format_survives_kill_9_with_every_page_once(serve, tmp_path: P
     urls = [r["url"] for r in read_jsonl(out / "index.jsonl")]
     assert len(urls) == len(set(urls)) == 121
     files = list(out.rglob("*.md"))
-    assert len(files) == 120 and not list(out.rglob("*.tmp"))  # the articles ("/" is links only)
+    assert len(files) == 120 and not list(out.rglob("*~tmp"))  # the articles ("/" is links only)
     assert "# Article 7" in (out / f"127.0.0.1_{server.port}" / "a" / "7.md").read_text("utf-8")
+
+
+AWKWARD = ["/a/", "/a/index", "/x", "/x.md/y", "/q?n=1", "/q?n=2", "/c:d", "/c%3Ad", "/~u/", "/s//t",
+           "/" + "long" * 80, "/" + "/".join(f"d{i}" for i in range(300)), "/index.jsonl"]
+
+
+def test_markdown_files_one_a_page_whatever_the_urls(serve, tmp_path: Path) -> None:
+    # URLs whose names clash on disk (a folder and its index, a file where a folder must go, a
+    # segment or a path too long for the file system): each page gets its own file, the crawl
+    # ends well, and nothing is written outside the folder.
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="".join(f'<a href="{u}">x</a>' for u in AWKWARD), content_type="text/html")
+
+    async def article(request: web.Request) -> web.Response:
+        n = request.path_qs
+        body = "".join(f"<p>Page {n}, paragraph {k}: {p}</p>" for k, p in enumerate(PARAGRAPHS))
+        return web.Response(text=f"<html><head><title>{n}</title></head><body><article><h1>Page {n}</h1>{body}"
+                                 "</article></body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/{tail:.+}", article)
+    server = serve(app)
+    out = tmp_path / "site" / "md"
+    for run in range(2):  # the same names again: deterministic
+        proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "--format", "markdown", "-o", str(out),
+                       "--no-robots", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        index = read_jsonl(out / "index.jsonl")
+        pages = [r for r in index if r["url"] != server.url]
+        assert len(pages) == len(AWKWARD) and all(r["path"] for r in pages), [r for r in pages if not r["path"]]
+        paths = [r["path"] for r in pages]
+        assert len(set(paths)) == len(paths)
+        for r in pages:  # each file holds its own page
+            assert f'url: "{r["url"]}"' in (out / r["path"]).read_text("utf-8")
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*.md")) == sorted(paths)
+        assert [p.name for p in (tmp_path / "site").iterdir()] == ["md"]
+        if run == 0:
+            first = dict(zip([r["url"] for r in pages], paths, strict=True))
+    assert dict(zip([r["url"] for r in pages], paths, strict=True)) == first
+    host = f"127.0.0.1_{server.port}"
+    by_url = {r["url"].removeprefix(server.url.rstrip("/")): r["path"] for r in pages}
+    assert (by_url["/a/"], by_url["/a/index"]) == (f"{host}/a/index.md", f"{host}/a/index~.md")
+    assert (by_url["/x"], by_url["/x.md/y"]) == (f"{host}/x.md", f"{host}/x.md~/y.md")
 
 
 def test_warc_gets_a_conversion_record_of_the_markdown(serve, tmp_path: Path) -> None:
