@@ -68,6 +68,7 @@ def _trafilatura(html: str, url: str | None, markdown: bool, precise: bool = Fal
     if document is None or document.body is None:
         return None, None
     body = document.body
+    _drop_permalinks(body)
     if not markdown:
         return xmltotxt(body, False) or None, None
     if url:
@@ -76,6 +77,37 @@ def _trafilatura(html: str, url: str | None, markdown: bool, precise: bool = Fal
     etree.strip_tags(plain, "ref")  # a link's text stays, its URL goes
     etree.strip_elements(plain, "graphic", with_tail=False)
     return xmltotxt(plain, False) or None, xmltotxt(body, True) or None
+
+
+#: What a heading's permalink shows (Sphinx's "¶", MkDocs' and GitHub's "#", "§", a link sign).
+PERMALINK_MARKS = frozenset({"¶", "§", "#", "🔗", "⚓", "\U0001f517"})
+_TRAILING_MARKS = "¶§🔗⚓ \t"  # "#" kept in text: a heading may end in it (C#)
+
+
+def _drop_permalinks(body: Any) -> None:
+    """Take the permalink anchors off an extracted body's headings: a link to a fragment whose
+    text is only a mark (``## Title[¶](#title)``), or that mark left at a heading's end when the
+    links are not kept."""
+    for ref in list(body.iter("ref")):
+        if len(ref) == 0 and (ref.text or "").strip() in PERMALINK_MARKS and "#" in (ref.get("target") or ""):
+            _remove_keeping_tail(ref)
+    for head in body.iter("head"):
+        last = head[-1] if len(head) else None
+        if last is None and head.text:
+            head.text = head.text.rstrip(_TRAILING_MARKS)
+        elif last is not None and last.tail:
+            last.tail = last.tail.rstrip(_TRAILING_MARKS)
+
+
+def _remove_keeping_tail(element: Any) -> None:
+    parent = element.getparent()
+    tail = element.tail or ""
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(element)
 
 
 def _absolute_links(body: Any, url: str) -> None:

@@ -244,6 +244,19 @@ def test_markdown_files_one_a_page_whatever_the_urls(serve, tmp_path: Path) -> N
     assert (by_url["/x"], by_url["/x.md/y"]) == (f"{host}/x.md", f"{host}/x.md~/y.md")
 
 
+async def test_headings_permalinks_are_not_part_of_the_extraction(serve, crawl) -> None:
+    # Sphinx puts a "¶" link on every heading, MkDocs a "#": marks to click, not words.
+    text = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    doc = ('<html><head><title>Docs</title></head><body><div class="body" role="main"><section id="install">'
+           '<h1>Install<a class="headerlink" href="#install" title="Link to this heading">¶</a></h1>'
+           f'{text}<h2 id="use">Use from C#<a class="headerlink" href="#use" title="Permanent link">#</a></h2>{text}'
+           '</section></div></body></html>')
+    server = serve(app_of({"/": doc}))
+    record = (await crawl([server.url], extract=["text", "markdown"], robots=False)).records[0]
+    assert "# Install\n" in record["markdown"] and "## Use from C#\n" in record["markdown"], record["markdown"][:300]
+    assert "¶" not in record["markdown"] and "¶" not in record["text"] and "Link to this heading" not in record["text"]
+
+
 def test_warc_gets_a_conversion_record_of_the_markdown(serve, tmp_path: Path) -> None:
     from warcio.archiveiterator import ArchiveIterator
 
