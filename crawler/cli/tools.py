@@ -131,10 +131,11 @@ def extract_main(argv: Sequence[str]) -> int:
                         help="the URL a file was fetched from (links and the canonical URL are made absolute)")
     args, settings, _ = _setup(parser, argv)
     from crawler.parse.charsets import decode_html
-    from crawler.parse.extract import extract_page
+    from crawler.parse.extract import extract_page, require_extraction
     from crawler.settings import EXTRACT_FIELDS, extract_fields
 
     fields = extract_fields(settings.extract) or EXTRACT_FIELDS
+    require_extraction(fields)
     if args.field is not None and args.field not in EXTRACT_FIELDS:
         raise UsageError(f"extract: --field must be one of {', '.join(EXTRACT_FIELDS)}, got {args.field!r}")
     if args.page.startswith(("http://", "https://")):

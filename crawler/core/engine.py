@@ -41,6 +41,7 @@ from crawler.monitor.stats import Stats
 from crawler.monitor.watch import Monitor
 from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
+from crawler.parse.extract import extraction_fields, require_extraction
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
 from crawler.spider.api import Request, Spider, check_callbacks, has_start
@@ -167,6 +168,7 @@ class Engine:
                 make_parent(option, path)  # checked now, not after a long crawl
         if settings.render != "never":
             browser_for(settings)  # no browser or no Playwright: a usage line before anything is opened
+        require_extraction(extraction_fields(settings))  # the extract extra, when the fields need it
         sink = await self._open_output(pending)
         budget = loop.call_later(settings.max_runtime, self.stop, "max_runtime") if settings.max_runtime else None
         if handle_signals:

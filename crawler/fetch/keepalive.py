@@ -60,7 +60,7 @@ class _Handler(ResponseHandler):
         room = MAX_HEADER_BYTES - self._head_bytes
         self._head_bytes = MAX_HEADER_BYTES
         super().data_received(data[:room])
-        if self._head_done:  # the headers ended within the bound: the rest is the body
+        if self._headers_in():  # the headers ended within the bound: the rest is the body
             super().data_received(data[room:])
             return
         self._head_done = True
@@ -68,6 +68,10 @@ class _Handler(ResponseHandler):
             self.transport.close()
         self.set_exception(HeadersTooLarge(
             code=400, message=f"response headers larger than {MAX_HEADER_BYTES // 1024} KiB"))
+
+    def _headers_in(self) -> bool:
+        """Are the headers of the answer under way all parsed (read again after parsing)?"""
+        return self._head_done
 
     def feed_data(self, data: Any, size: int = 0) -> None:
         """Take a parsed answer (status line, headers, payload)."""

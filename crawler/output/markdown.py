@@ -65,7 +65,7 @@ def page_path(url: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return "".join("~%02X" % ord(c) if c in _ESCAPED else c for c in text)
+    return "".join(f"~{ord(c):02X}" if c in _ESCAPED else c for c in text)
 
 
 def _readable(match: re.Match[str]) -> str:

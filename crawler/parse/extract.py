@@ -19,12 +19,15 @@ Engines (``--extract-engine``), scored on the article set of ``../shared/extract
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
+from crawler._version import install_hint
+from crawler.errors import UsageError
 from crawler.parse.html import html_tree
 from crawler.parse.metadata import meta_contents, page_metadata, robots_values
 from crawler.parse.simhash import simhash
@@ -41,6 +44,22 @@ def extraction_fields(settings: Settings) -> tuple[str, ...]:
     markdown`` when it names none (the files need the Markdown, their front matter the rest)."""
     fields = extract_fields(settings.extract)
     return fields or (EXTRACT_FIELDS if settings.format == "markdown" else ())
+
+
+#: What the main text needs: the ``extract`` extra (the metadata fields need nothing more).
+EXTRA_MODULES = ("trafilatura", "lxml_html_clean", "resiliparse", "markdownify", "py3langid")
+
+
+def require_extraction(fields: Iterable[str]) -> None:
+    """:class:`UsageError` (one line naming what to install) when ``fields`` need the main text
+    and the ``extract`` extra is not installed."""
+    needs = sorted(_NEEDS_TEXT.intersection(fields))
+    if not needs:
+        return
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"extracting {', '.join(needs)} needs the extract extra ({', '.join(missing)} "
+                         f"missing): {install_hint('extract')}")
 
 
 def empty_fields(fields: Iterable[str]) -> dict[str, Any]:
@@ -80,7 +99,7 @@ def _trafilatura(html: str, url: str | None, markdown: bool, precise: bool = Fal
 
 
 #: What a heading's permalink shows (Sphinx's "¶", MkDocs' and GitHub's "#", "§", a link sign).
-PERMALINK_MARKS = frozenset({"¶", "§", "#", "🔗", "⚓", "\U0001f517"})
+PERMALINK_MARKS = frozenset({"¶", "§", "#", "🔗", "⚓"})
 _TRAILING_MARKS = "¶§🔗⚓ \t"  # "#" kept in text: a heading may end in it (C#)
 
 

@@ -109,6 +109,7 @@ def test_help_lists_options_with_defaults() -> None:
         assert example in examples, example
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_mid_crawl_flushes_and_exits_130(serve, tmp_path: Path, sig: signal.Signals) -> None:
     server = serve(slow_app(400, 0.02))
@@ -128,6 +129,7 @@ def test_signal_mid_crawl_flushes_and_exits_130(serve, tmp_path: Path, sig: sign
     assert "crawl interrupted" in stderr and "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_second_sigint_stops_at_once(serve, tmp_path: Path) -> None:
     async def hang(request: web.Request) -> web.Response:
         if request.path == "/":
@@ -152,6 +154,7 @@ def test_second_sigint_stops_at_once(serve, tmp_path: Path) -> None:
     assert [r["url"] for r in read_jsonl(out)] == [server.url]
 
 
+@pytest.mark.slow
 def test_gzip_bomb_costs_at_most_max_bytes(serve, tmp_path: Path) -> None:
     compressor = zlib.compressobj(9, wbits=31)
     zeros = bytes(2**20)

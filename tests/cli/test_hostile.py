@@ -80,6 +80,7 @@ def seed_record(outcome: Outcome, server: Any, path: str) -> dict[str, Any]:
 
 # -- bodies ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/body/drip", "/body/silent"])
 def test_a_server_too_slow_or_silent_ends_as_timeout_at_the_deadline(hostile, tmp_path: Path, path: str) -> None:
     outcome = crawl_cli(hostile, tmp_path, path, "--timeout", "2", "--retries", "1", bound=2 * 2 * 2 + 2)
@@ -89,6 +90,7 @@ def test_a_server_too_slow_or_silent_ends_as_timeout_at_the_deadline(hostile, tm
     assert outcome.seconds >= 4  # two deadlines spent, no more
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/body/reset", "/body/short"])
 def test_a_body_cut_short_is_content(hostile, tmp_path: Path, path: str) -> None:
     outcome = crawl_cli(hostile, tmp_path, path, "--retries", "1", bound=5)
@@ -108,6 +110,7 @@ def baseline_mb(tmp_path_factory: pytest.TempPathFactory) -> float:
         return crawl_cli(Served, tmp_path_factory.mktemp("baseline"), "/ok").peak_mb
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/body/gzip-bomb", "/body/brotli-bomb", "/body/huge", "/body/huge?chunked"])
 def test_bombs_and_huge_bodies_are_too_large_in_bounded_memory(hostile, tmp_path: Path, path: str,
                                                                 baseline_mb: float) -> None:
@@ -146,6 +149,7 @@ def test_300_response_headers(hostile, tmp_path: Path) -> None:
     assert (record["error"], record["title"]) == (None, "many")
 
 
+@pytest.mark.slow
 def test_a_thousand_short_response_headers_are_read_and_a_400_kb_header_block_is_too_large(hostile, tmp_path: Path
                                                                                             ) -> None:
     # The bound is on the header block's size (256 KiB, as Chromium), not on the headers' number.
@@ -192,6 +196,7 @@ def test_links_in_elements_with_implied_end_tags_are_all_kept(hostile, tmp_path:
     assert seed_record(outcome, hostile, path)["links"] == 3000
 
 
+@pytest.mark.slow
 def test_a_per_page_link_cap_is_a_setting_and_counted(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/body/many-links", "--max-depth", "0", bound=15)
     assert seed_record(outcome, hostile, "/body/many-links")["links"] == 100_000  # no cap by default
@@ -278,6 +283,7 @@ def test_bad_links_are_dropped_and_the_rest_recorded(hostile, tmp_path: Path) ->
 
 # -- rate limits and failures ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_429_with_retry_after_is_waited_for(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/rate/429", bound=8)
     assert seed_record(outcome, hostile, "/rate/429")["status"] == 200
@@ -290,6 +296,7 @@ def test_a_503_that_comes_and_goes(hostile, tmp_path: Path) -> None:
     assert seed_record(outcome, hostile, "/rate/503")["status"] == 200
 
 
+@pytest.mark.slow
 def test_a_host_that_always_fails_is_retried_with_backoff_then_http(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/rate/500", "--retries", "3", bound=15)
     assert seed_record(outcome, hostile, "/rate/500")["error"] == "http"
@@ -298,6 +305,7 @@ def test_a_host_that_always_fails_is_retried_with_backoff_then_http(hostile, tmp
     assert len(hits) == 4 and gaps == sorted(gaps) and gaps[0] >= 0.25  # backoff that grows
 
 
+@pytest.mark.slow
 def test_parse_isolation_from_the_command_line(hostile, tmp_path: Path) -> None:
     outcome = crawl_cli(hostile, tmp_path, "/body/malformed", "--parse-isolation", "process", bound=15)
     record = seed_record(outcome, hostile, "/body/malformed")

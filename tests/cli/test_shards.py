@@ -24,6 +24,8 @@ from crawler.cli.testsite import ServerThread
 from tests.conftest import read_jsonl, run_cli, wait_for
 from tests.support.sites import lines_in, seeds_file, start_cli
 
+pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
+
 HOSTS = 8
 PAGES = 2000
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+import pytest
 from aiohttp import web
 
 from crawler.cli.testsite import page_path
@@ -136,6 +137,7 @@ async def test_per_host_limit_reached_and_never_exceeded(serve, crawl) -> None:
     assert server.max_in_flight == 3
 
 
+@pytest.mark.slow
 async def test_delay_spaces_request_starts_to_a_host(serve, crawl) -> None:
     server = serve(slow_app(5, 0.0))
     await crawl([server.url], per_host=4, delay=0.2)
@@ -144,6 +146,7 @@ async def test_delay_spaces_request_starts_to_a_host(serve, crawl) -> None:
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.2 - 0.015
 
 
+@pytest.mark.slow
 async def test_slow_host_does_not_hold_up_others(serve, site, crawl) -> None:
     slow = serve(slow_app(6, 0.3))
     fast = site(30)

@@ -12,10 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.support.sites import lines_in, seeds_file, slow_app, validating_app
+
+pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
 
 PAGES = 300
 

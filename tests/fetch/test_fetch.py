@@ -97,6 +97,7 @@ async def test_404_is_not_retried(serve, crawl) -> None:
     assert server.count("/") == 1
 
 
+@pytest.mark.slow
 async def test_retry_after_is_honoured_at_the_server(serve, crawl) -> None:
     server = serve(app_of({"/": flaky([503], {"Retry-After": "1"})}))
     result = await crawl([server.url], retries=2)
@@ -115,6 +116,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
 
 
+@pytest.mark.slow
 async def test_server_that_never_answers_times_out_within_the_deadline(serve, crawl) -> None:
     import asyncio
 
@@ -331,6 +333,7 @@ def test_tls_failing_for_robots_txt_is_the_pages_error_not_robots(tmp_path, requ
     assert "robots.txt failed (tls)" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_with_insecure(tmp_path) -> None:
     import os
     import ssl

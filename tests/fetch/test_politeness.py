@@ -9,6 +9,7 @@ import itertools
 import statistics
 from collections import Counter
 
+import pytest
 from aiohttp import web
 
 from tests.support.sites import app_of, html
@@ -111,6 +112,7 @@ def starts_of(server, skip_robots: bool = False) -> list[float]:
     return sorted(h.start for h in server.hits if not (skip_robots and h.path == "/robots.txt"))
 
 
+@pytest.mark.slow
 async def test_crawl_delay_spaces_every_request_start(serve, crawl) -> None:
     server = serve(app_of({"/": "".join(f'<a href="/p{i}">x</a>' for i in range(5)),
                            "/robots.txt": robots("User-agent: *\nCrawl-delay: 0.3\n"),
@@ -128,6 +130,7 @@ async def test_crawl_delay_is_capped(serve, crawl) -> None:
     assert len(result.records) == 2
 
 
+@pytest.mark.slow
 async def test_host_backs_off_exponentially_and_recovers(serve, crawl) -> None:
     calls = {"n": 0}
 
@@ -149,6 +152,7 @@ async def test_host_backs_off_exponentially_and_recovers(serve, crawl) -> None:
     assert max(b - a for a, b in itertools.pairwise(pages)) < 0.1  # recovered: no more waiting
 
 
+@pytest.mark.slow
 async def test_autothrottle_moves_delay_towards_latency(serve, crawl) -> None:
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(0.1)
@@ -168,6 +172,7 @@ async def test_autothrottle_moves_delay_towards_latency(serve, crawl) -> None:
     assert throttled_gap >= 0.08  # about one at a time: delay near the 0.1 s latency
 
 
+@pytest.mark.slow
 async def test_retry_after_429_holds_the_host(serve, crawl) -> None:
     calls = {"n": 0}
 
@@ -276,6 +281,7 @@ async def test_use_sitemaps_falls_back_to_sitemap_xml(serve, crawl) -> None:
     assert records[base + "/b0"]["error"] is None and records[base + "/b0"]["lastmod"] == "2026-01-02"
 
 
+@pytest.mark.slow
 async def test_broad_crawl_keeps_every_limit_and_finishes_every_host(serve, crawl) -> None:
     hosts, pages = 30, 8
 
@@ -296,6 +302,7 @@ async def test_broad_crawl_keeps_every_limit_and_finishes_every_host(serve, craw
     assert server.max_in_flight == 40  # --concurrency reached, never exceeded
 
 
+@pytest.mark.slow
 async def test_robots_is_cached_per_origin_expires_and_is_bounded(serve, crawl) -> None:
     async def page(request: web.Request) -> web.Response:
         await asyncio.sleep(0.05)
@@ -324,6 +331,7 @@ async def test_robots_is_cached_per_origin_expires_and_is_bounded(serve, crawl) 
     assert sum(robots_fetches(small).values()) > 2  # the two origins evict each other
 
 
+@pytest.mark.slow
 async def test_redirect_hops_wait_for_their_hosts_delay(serve, crawl) -> None:
     async def hop(request: web.Request) -> web.Response:
         n = int(request.match_info["n"])
@@ -341,6 +349,7 @@ async def test_redirect_hops_wait_for_their_hosts_delay(serve, crawl) -> None:
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.2 - 0.015
 
 
+@pytest.mark.slow
 def test_sitemap_parser_memory_stays_flat() -> None:
     import tracemalloc
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from crawler.cli.testsite import free_port
@@ -57,6 +58,7 @@ def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
         no_secret(tmp_path, done.stderr)
 
 
+@pytest.mark.slow
 def test_socks5_and_socks5h_proxies_carry_every_request(serve, tmp_path: Path) -> None:
     seen: list[str] = []
     server = serve(peers_app(seen))
@@ -106,6 +108,7 @@ def test_a_proxy_that_cannot_get_pages_is_passed_over_but_never_down(serve, tmp_
         assert "every proxy is down" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_dead_site_behind_a_proxy_is_the_site_s_failure_not_the_proxy_s(serve, tmp_path: Path) -> None:
     # tinyproxy answers 500 and microsocks "refused" for a site that is down: the URLs fail as
     # the site's (retried, then recorded), the live site's pages come through, no proxy is down.
@@ -124,6 +127,7 @@ def test_a_dead_site_behind_a_proxy_is_the_site_s_failure_not_the_proxy_s(serve,
             assert len(by_url) == 5 and all(r["status"] == 200 for u, r in by_url.items() if u != dead)
 
 
+@pytest.mark.slow
 def test_when_every_proxy_is_down_the_crawl_says_so_once_and_stops(serve, tmp_path: Path) -> None:
     server = serve(peers_app([]))
     dead = [f"http://127.0.0.1:{free_port()}", f"socks5://127.0.0.1:{free_port()}"]
@@ -135,6 +139,7 @@ def test_when_every_proxy_is_down_the_crawl_says_so_once_and_stops(serve, tmp_pa
     assert "crawl failed" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_environment_s_proxy_is_honoured_unless_told_not_to(serve, tmp_path: Path) -> None:
     seen: list[str] = []
     server = serve(peers_app(seen, pages=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from crawler import Request, Spider, run_spider
@@ -62,6 +63,7 @@ def test_json_seed_lines_are_requests_with_their_method_and_body(serve, tmp_path
         (f"{base}/temporary", "PUT")])
 
 
+@pytest.mark.slow
 def test_a_durable_crawl_keeps_requests_apart_by_method_and_body(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
     server = serve(echo_app(seen))
@@ -146,6 +148,7 @@ def assert_no_secret_anywhere(tmp_path: Path, stderr: str, *secrets: str) -> Non
                 assert secret not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.slow
 def test_headers_and_basic_auth_go_to_the_seeds_hosts_and_never_cross_a_redirect(serve, tmp_path: Path) -> None:
 
     seen: list[dict] = []
@@ -204,6 +207,7 @@ def test_netrc_gives_each_host_its_own_credentials(serve, tmp_path: Path) -> Non
     assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
 
 
+@pytest.mark.slow
 def test_a_cookie_from_a_login_answer_is_sent_on_with_cookies_only(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
     server = serve(recording_app(seen))
@@ -247,6 +251,7 @@ def committed_jar(job: Path) -> bool:
     return bool(row and "sid" in row[0])
 
 
+@pytest.mark.slow
 def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> None:
     import signal
     import subprocess

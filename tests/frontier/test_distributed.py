@@ -11,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from crawler.cli.testsite import page_path
 from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
 from tests.support.sites import html, lines_in, seeds_file, slow_app
+
+pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
 
 _ids = itertools.count()
 

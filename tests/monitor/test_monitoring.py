@@ -23,6 +23,7 @@ from tests.conftest import ROOT, run_cli
 from tests.support.sites import html, seeds_file, slow_app
 
 
+@pytest.mark.slow
 def test_json_stats_lines_off_a_terminal(serve, tmp_path: Path) -> None:
     server = serve(slow_app(40, 0.15))  # 3 s at least: records are counted as they are written, each second
     proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(tmp_path / "o.jsonl"), "--no-progress",
@@ -50,6 +51,7 @@ def test_log_format_json_makes_every_stderr_line_json(serve, tmp_path: Path) -> 
     assert final["stats"]["pages"] == json.loads(stats.read_text())["pages"] == 6
 
 
+@pytest.mark.slow
 def test_prometheus_metrics_during_a_crawl(serve, tmp_path: Path) -> None:
     import urllib.request
 
@@ -152,6 +154,7 @@ def test_stats_equal_what_the_server_saw(serve, tmp_path: Path) -> None:
     assert timings["frontier_wait"]["count"] >= 20  # every URL, and each retry, waited its turn
 
 
+@pytest.mark.slow
 def test_frontier_wait_shows_a_host_delay(serve, tmp_path: Path) -> None:
     # 10 pages, one at a time, 0.2 s apart: the last waits about 2 s in the frontier.
     server = serve(slow_app(10, 0.0))
@@ -237,6 +240,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.mark.skipif(CHROMIUM is None, reason="LOUD SKIP: chromium is not installed (apt-get install chromium); "
                                               "the HTML report is not rendered")
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(serve, tmp_path: Path) -> None:
     crawl_monitored(serve, tmp_path, "--report", str(tmp_path / "report.html"))
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -271,6 +275,7 @@ def _png_rows(data: bytes) -> list[bytes]:
     return [raw[i * stride:(i + 1) * stride] for i in range(height)]
 
 
+@pytest.mark.slow
 def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
     server = serve(slow_app(30, 0.1))  # 31 pages, 2 at a time: 1.5 s at least
     master, slave = pty.openpty()

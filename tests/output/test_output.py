@@ -117,6 +117,7 @@ def gzip_app() -> web.Application:
     return app
 
 
+@pytest.mark.slow
 def test_warc_has_faithful_request_and_response_records(serve, tmp_path: Path) -> None:
     app = gzip_app()
     server = serve(app)
@@ -144,6 +145,7 @@ def test_warc_has_faithful_request_and_response_records(serve, tmp_path: Path) -
     assert "digest pass" in check.stdout and "fail" not in check.stdout
 
 
+@pytest.mark.slow
 def test_warc_revisit_records_on_a_recrawl(serve, tmp_path: Path) -> None:
     from tests.support.sites import validating_app
 
@@ -164,6 +166,7 @@ def test_warc_revisit_records_on_a_recrawl(serve, tmp_path: Path) -> None:
     assert check.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["out.jsonl.gz", "out.warc.gz"])
 def test_gzip_output_is_complete_after_sigint(serve, tmp_path: Path, name: str) -> None:
     server = serve(slow_app(400, 0.02))
@@ -182,6 +185,7 @@ def test_gzip_output_is_complete_after_sigint(serve, tmp_path: Path, name: str) 
     assert 10 <= len(urls) < 401 and len(set(urls)) == len(urls)
 
 
+@pytest.mark.slow
 def test_warc_job_stopped_by_ctrl_c_to_the_process_group_resumes_with_each_page_once(serve, tmp_path: Path) -> None:
     server = serve(slow_app(150, 0.05))  # 4 s at --per-host 2: still crawling when Ctrl-C comes
     out = tmp_path / "crawl.warc.gz"
@@ -211,6 +215,7 @@ def test_a_full_disk_is_fatal_with_one_line_naming_the_file(site, tmp_path: Path
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_full_disk_in_a_durable_crawl_keeps_the_frontier(site, tmp_path: Path) -> None:
     server = site(20)
     job = tmp_path / "job"
@@ -224,6 +229,7 @@ def test_a_full_disk_in_a_durable_crawl_keeps_the_frontier(site, tmp_path: Path)
         server.url.rstrip("/") + page_path(i) for i in range(20))
 
 
+@pytest.mark.slow
 def test_rotation_by_records_and_by_size(site, tmp_path: Path) -> None:
     server = site(120)
     by_records = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(tmp_path / "r.jsonl"),
@@ -273,6 +279,7 @@ def test_store_bodies_content_addressed(serve, tmp_path: Path) -> None:
     assert len([p for p in bodies.rglob("*") if p.is_file()]) == 3
 
 
+@pytest.mark.slow
 async def test_a_slow_writer_slows_the_crawl_instead_of_growing_memory(site, tmp_path: Path, monkeypatch) -> None:
     server = site(300)
     real = FileSink.write_entries
@@ -299,6 +306,7 @@ async def test_a_slow_writer_slows_the_crawl_instead_of_growing_memory(site, tmp
     assert peak_ahead <= 8 + 4 + 16 + 1
 
 
+@pytest.mark.slow
 def test_rotated_output_of_a_durable_crawl_resumes_in_its_part(serve, tmp_path: Path) -> None:
     server = serve(slow_app(150, 0.02))
     args = ["--seeds", seeds_file(tmp_path, server.url), "--job-dir", str(tmp_path / "job"), "-o",
@@ -316,6 +324,7 @@ def test_rotated_output_of_a_durable_crawl_resumes_in_its_part(serve, tmp_path: 
     assert len(set(urls)) == len(urls) == 151
 
 
+@pytest.mark.slow
 def test_an_output_that_cannot_be_synced_is_written_all_the_same(site, tmp_path: Path) -> None:
     server = site(20)
     (tmp_path / "seeds.txt").write_text(server.url + "\n")

@@ -96,6 +96,7 @@ def by_path(records: list[dict], server) -> dict[str, dict]:
     return {r["url"].removeprefix(server.url.rstrip("/")): r for r in records}
 
 
+@pytest.mark.slow
 def test_extract_all_gives_text_markdown_metadata_and_signals(serve, tmp_path: Path) -> None:
     server = serve(news_app())
     out = tmp_path / "out.jsonl"
@@ -130,6 +131,7 @@ def test_extract_all_gives_text_markdown_metadata_and_signals(serve, tmp_path: P
     assert stats["extracted"] == 4 and stats["jsonld_invalid"] == 1
 
 
+@pytest.mark.slow
 def test_some_fields_and_csv_cells(serve, tmp_path: Path) -> None:
     server = serve(news_app())
     out = tmp_path / "out.csv"
@@ -142,6 +144,7 @@ def test_some_fields_and_csv_cells(serve, tmp_path: Path) -> None:
     assert "markdown" not in rows[0] and "description" not in rows[0]
 
 
+@pytest.mark.slow
 def test_markdown_format_writes_a_folder_and_an_index(serve, tmp_path: Path) -> None:
     server = serve(news_app())
     out = tmp_path / "site-md"
@@ -175,6 +178,7 @@ def slow_articles(pages: int) -> web.Application:
     return app_of({"/": home, "/a/{n}": article})
 
 
+@pytest.mark.slow
 def test_markdown_format_survives_kill_9_with_every_page_once(serve, tmp_path: Path) -> None:
     server = serve(slow_articles(120))
     out = tmp_path / "md"
@@ -257,6 +261,36 @@ async def test_headings_permalinks_are_not_part_of_the_extraction(serve, crawl) 
     assert "¶" not in record["markdown"] and "¶" not in record["text"] and "Link to this heading" not in record["text"]
 
 
+def test_without_the_extract_extra_the_text_fields_are_one_usage_line_and_metadata_still_works(serve, tmp_path: Path
+                                                                                               ) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = serve(news_app())
+    seeds = seeds_file(tmp_path, server.url + "news/lighthouse")
+    hide = "; ".join(f"sys.modules[{name!r}] = None" for name in ("trafilatura", "resiliparse", "py3langid"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:  # as where the extra is not installed
+        code = f"import sys; {hide}; from crawler.cli.main import main; sys.exit(main({list(args)!r}))"
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60, cwd=tmp_path)
+
+    out = tmp_path / "out.jsonl"
+    for extra in (["--extract", "text"], ["--format", "markdown"]):
+        done = run("--seeds", seeds, "-o", str(tmp_path / "md" if "markdown" in extra else out), *extra)
+        assert done.returncode == 2 and not out.exists() and not (tmp_path / "md").exists(), done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "needs the extract extra" in line and "pip install 'crawlwell[extract]'" in line
+    done = run("--seeds", seeds, "-o", str(out), "--extract", "description,author", "--max-depth", "0")
+    assert done.returncode == 0, done.stderr
+    assert read_jsonl(out)[0]["author"] == "Ann Example"
+
+
+@pytest.mark.slow
 def test_warc_gets_a_conversion_record_of_the_markdown(serve, tmp_path: Path) -> None:
     from warcio.archiveiterator import ArchiveIterator
 
@@ -293,6 +327,7 @@ async def test_a_spider_gets_the_extraction_from_the_response(serve, tmp_path: P
     assert item["jsonld"][0]["@type"] == "NewsArticle" and "ai_usage" in item["fields"]
 
 
+@pytest.mark.slow
 async def test_an_extractor_that_crashes_costs_its_page_only(serve, tmp_path: Path, monkeypatch, caplog) -> None:
     monkeypatch.setattr(extractpool, "EXTRACTOR", "tests.support.parsers:crash_extractor")
     server = serve(news_app())
@@ -306,6 +341,7 @@ async def test_an_extractor_that_crashes_costs_its_page_only(serve, tmp_path: Pa
     assert "the extraction process died again, alone" in caplog.text
 
 
+@pytest.mark.slow
 def test_the_extract_command_prints_one_page(tmp_path: Path) -> None:
     page = tmp_path / "article.html"
     page.write_text(ARTICLE, "utf-8")
@@ -325,7 +361,9 @@ def test_simhash_finds_near_duplicates() -> None:
     assert simhash("") is None
 
 
-@pytest.mark.skipif(not EXTRACTION_SET.is_dir(), reason=f"the scored article set is not at {EXTRACTION_SET}")
+@pytest.mark.skipif(not EXTRACTION_SET.is_dir(), reason=(
+    f"no scored article set at {EXTRACTION_SET} (it is not part of the project): to score the extraction, "
+    "point CRAWLER_EXTRACTION_SET at a folder of pages and their true main text (see tests/support/scoring.py)"))
 def test_the_default_engine_scores_at_least_0_96_on_the_article_set() -> None:
     results = [(main_text(decoded(body), url)[0] or "", true) for _, body, url, true in pages()]
     f1, precision, recall = score(results)

@@ -3,6 +3,7 @@ http(s) URLs in normal form, and never raise."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ def assert_normal(url: str | None) -> None:
     assert normalize_url(url) == url  # normalizing again changes nothing
 
 
+@pytest.mark.slow
 @settings(max_examples=800, deadline=None)
 @given(URLS)
 def test_normalize_is_idempotent_and_safe(raw: str) -> None:

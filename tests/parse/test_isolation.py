@@ -36,6 +36,7 @@ def crashing_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isolation, "PARSER", "tests.support.parsers:crash_or_hang")
 
 
+@pytest.mark.slow
 async def test_a_parser_that_crashes_or_hangs_costs_one_page_each(serve, crawl, crashing_parser) -> None:
     server = serve(site())
     result = await crawl([server.url], parse_isolation="process", parse_timeout=2, per_host=4, robots=False)
@@ -49,6 +50,7 @@ async def test_a_parser_that_crashes_or_hangs_costs_one_page_each(serve, crawl, 
     assert home["title"] == "home" and home["links"] == 12  # parsed in a worker, links checked here
 
 
+@pytest.mark.slow
 async def test_pages_parse_the_same_in_processes_as_in_threads(site, crawl) -> None:
     server = site(120)
     threads = await crawl([server.url], per_host=8)

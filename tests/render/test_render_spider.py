@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from crawler import load_settings
@@ -13,6 +14,8 @@ from crawler.core.engine import Engine
 from crawler.spider.api import Request, Response, Spider
 from tests.conftest import Server, read_jsonl, run_cli
 from tests.render.conftest import make_spider_site
+
+pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
 
 
 class Clicker(Spider):

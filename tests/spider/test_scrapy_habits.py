@@ -83,6 +83,7 @@ def test_a_spider_with_nowhere_to_start_is_a_usage_error(shop, tmp_path: Path) -
     assert "NoStart has nothing to crawl: it has no start_urls, start() or start_requests()" in proc.stderr
 
 
+@pytest.mark.slow
 def test_seeds_add_to_the_start_and_a_arguments_reach_the_spider(shop, tmp_path: Path) -> None:
     (tmp_path / "seeds.txt").write_text(shop.url + "product/5\n")
     out = tmp_path / "o.jsonl"
@@ -125,6 +126,7 @@ class Limited(Spider):
         yield from response.follow_all()
 
 
+@pytest.mark.slow
 def test_custom_settings_hold_on_the_command_line_and_config_show_names_them(shop, tmp_path: Path) -> None:
     out = tmp_path / "o.jsonl"
     proc = run_cli("--spider", f"{HERE}:Limited", "-a", f"root={shop.url}", "-o", str(out))
@@ -320,11 +322,11 @@ def test_a_spider_whose_every_callback_raises_exits_1_naming_the_error(shop, tmp
 
 
 class NoParse(Spider):
-    start_urls = ["http://127.0.0.1:1/"]
+    start_urls = ["http://127.0.0.1:1/"]  # noqa: RUF012
 
 
 class RuleNamesNothing(CrawlSpider):
-    start_urls = ["http://127.0.0.1:1/"]
+    start_urls = ["http://127.0.0.1:1/"]  # noqa: RUF012
     rules = (Rule(LinkExtractor(), callback="parse_item"),)
 
 
@@ -433,6 +435,7 @@ async def test_items_of_every_kind_and_drops_counted_by_reason(shop, tmp_path: P
 
 # --- the tools --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_fetch_prints_the_body_or_the_headers(shop) -> None:
     proc = run_cli("fetch", shop.url + "product/2")
     assert proc.returncode == 0, proc.stderr
@@ -446,6 +449,7 @@ def test_fetch_prints_the_body_or_the_headers(shop) -> None:
     assert proc.returncode == 1 and "http (status 404)" in proc.stderr
 
 
+@pytest.mark.slow
 def test_shell_c_prints_an_expression_and_the_console_reads_stdin(shop) -> None:
     proc = run_cli("shell", shop.url + "catalog/1", "-c", 'response.css("li.product a::attr(href)").getall()[:2]')
     assert proc.returncode == 0, proc.stderr
@@ -456,6 +460,7 @@ def test_shell_c_prints_an_expression_and_the_console_reads_stdin(shop) -> None:
     assert proc.returncode == 0 and "status 200 Demo shop" in proc.stdout
 
 
+@pytest.mark.slow
 def test_parse_prints_what_one_callback_makes(shop) -> None:
     proc = run_cli("parse", shop.url + "catalog/5", "--spider", "examples.products:Products")
     assert proc.returncode == 0, proc.stderr
@@ -469,6 +474,7 @@ def test_parse_prints_what_one_callback_makes(shop) -> None:
 
 # --- the HTTP cache ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_http_cache_answers_a_second_run_without_the_server(shop, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     args = ["--spider", "examples.rules:Catalogue", "--seeds", str(tmp_path / "seeds.txt"), "--http-cache", str(cache),
@@ -488,6 +494,7 @@ def test_the_http_cache_answers_a_second_run_without_the_server(shop, tmp_path: 
     assert stats["elapsed_s"] < 5
 
 
+@pytest.mark.slow
 def test_the_http_cache_expires(shop, tmp_path: Path) -> None:
     import os
     import time
@@ -506,6 +513,7 @@ def test_the_http_cache_expires(shop, tmp_path: Path) -> None:
     assert shop.count("/product/1") == 2
 
 
+@pytest.mark.slow
 def test_examples_run_as_written_against_the_demo_shop_they_serve() -> None:
     import subprocess
 

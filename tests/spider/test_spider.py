@@ -155,6 +155,7 @@ async def test_pipelines_drop_and_enrich(serve, tmp_path: Path) -> None:
     assert stats["dropped"] == 1 and dedupe.opened and dedupe.closed
 
 
+@pytest.mark.slow
 def test_cli_runs_a_spider_from_a_module(serve, tmp_path: Path) -> None:
     server = serve(shop_app())
     (tmp_path / "myspiders.py").write_text(
@@ -234,6 +235,7 @@ async def test_priority_goes_to_the_front_of_the_hosts_queue(serve, tmp_path: Pa
     assert [h.path for h in server.hits] == ["/list/1", "/product/12", "/product/10", "/product/11"]
 
 
+@pytest.mark.slow
 async def test_a_resumed_spider_crawl_calls_the_same_methods(serve, tmp_path: Path) -> None:
     app = shop_app(delay=0.15)
     server = serve(app)
