@@ -2,10 +2,11 @@
 page its own context (no cookies or storage shared between pages).
 
 Chromium is the system's (Debian's ``chromium``, or ``--browser PATH``); nothing is downloaded.
-It runs under a keeper (:mod:`crawler.fetch.browserkeeper`) in a process group of its own, so
-no chromium process outlives the crawl however it ends (even ``kill -9``), and terminal Ctrl-C
-reaches only the crawler, which closes the browser itself. Playwright talks to it over the
-DevTools protocol on a loopback port.
+Playwright launches it through a keeper (:mod:`crawler.fetch.browserkeeper`), in a process group
+of its own, so no chromium process outlives the crawl however it ends (even ``kill -9``), and
+terminal Ctrl-C reaches only the crawler, which closes the browser itself. Playwright talks to it
+over a pair of pipes (``--remote-debugging-pipe``), never over a port another local user could
+open; a crawl returns only once its browsers, their keepers and Playwright's driver have exited.
 
 Self-healing: a browser is retired (a fresh one started for the next pages, the old one closed
 once its last page is done) after ``--render-restart-pages`` pages, once its processes hold
@@ -23,14 +24,17 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
+import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
+from crawler._version import install_hint
 from crawler.errors import UsageError
+from crawler.fetch import browserkeeper
 from crawler.fetch.browserkeeper import processes
 from crawler.settings import Settings
 
@@ -52,7 +56,6 @@ QUIET = ("--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-r
          # Pages rendered side by side are all "in front": none has its timers slowed as a hidden tab's.
          "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
          "--disable-backgrounding-occluded-windows", "--disable-ipc-flooding-protection")
-_LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
 
 
 def find_browser(given: str) -> str:
@@ -75,7 +78,7 @@ def require_playwright() -> None:
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
-        raise UsageError("--render needs Playwright for Python: pip install 'crawler[render]'") from None
+        raise UsageError(f"--render needs Playwright for Python: {install_hint('render')}") from None
 
 
 def browser_for(settings: Settings) -> str:
@@ -90,12 +93,12 @@ class BrowserGone(Exception):
 
 
 class _Launched:
-    """One running browser: its keeper process, Playwright's handle, and its use."""
+    """One running browser: Playwright's handle, its keeper's pid (its process group), and its use."""
 
-    def __init__(self, keeper: asyncio.subprocess.Process, browser: Any, drain: asyncio.Task[None]) -> None:
-        self.keeper = keeper
+    def __init__(self, browser: Any, keeper: int, folder: str) -> None:
         self.browser = browser
-        self.drain = drain  # reads what Chromium says on stderr (debug log)
+        self.keeper = keeper
+        self.folder = folder  # the launch's wrapper script and pid file
         self.pages = 0  # pages it has served
         self.in_use = 0
         self.retired = False
@@ -107,16 +110,15 @@ class _Launched:
         self.dead = self.retired = True
 
     def kill(self) -> None:
-        """End it now: the keeper, its input closed, kills every process of the browser."""
+        """End it now: the keeper, told to, kills every process of the browser."""
         self.dead = self.retired = True
-        stdin = self.keeper.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.close()
+        with contextlib.suppress(OSError):
+            os.kill(self.keeper, signal.SIGTERM)
 
     def memory(self) -> int:
         """Bytes resident in the browser's processes (its process group), from /proc."""
         page = os.sysconf("SC_PAGE_SIZE")
-        return sum(int(fields[21]) * page for _, fields in processes() if int(fields[2]) == self.keeper.pid)
+        return sum(int(fields[21]) * page for _, fields in processes() if int(fields[2]) == self.keeper)
 
 
 class Tab:
@@ -224,46 +226,43 @@ class BrowserPool:
 
         if self._playwright is None:
             self._playwright = await async_playwright().start()
-        profile = tempfile.mkdtemp(prefix="crawler-chromium-")
-        args = [*QUIET, *ISOLATION, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"]
-        if os.geteuid() == 0:
-            args.insert(0, "--no-sandbox")  # Chromium's sandbox refuses to run as root
-        keeper = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler.fetch.browserkeeper", profile, self.executable, *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True)
+        # Playwright runs this in Chromium's place: the keeper, which runs Chromium with the pipes.
+        folder = tempfile.mkdtemp(prefix="crawler-browser-")
+        pidfile = os.path.join(folder, "keeper.pid")
+        wrapper = os.path.join(folder, "chromium")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec " + " ".join(shlex.quote(part) for part in (
+                sys.executable, "-I", browserkeeper.__file__, pidfile, self.executable)) + ' "$@"\n')
+        os.chmod(wrapper, 0o700)
         try:
-            endpoint = await asyncio.wait_for(_endpoint(keeper), START_TIMEOUT)
-            browser = await self._playwright.chromium.connect_over_cdp(endpoint, timeout=START_TIMEOUT * 1000)
-        except BaseException as e:
-            if keeper.stdin is not None:
-                keeper.stdin.close()
-            await keeper.wait()
-            if isinstance(e, Exception):
-                raise BrowserGone(f"{self.executable} did not start: {e}") from None
-            raise
-        assert keeper.stderr is not None
-        launched = _Launched(keeper, browser, asyncio.get_running_loop().create_task(_drain(keeper.stderr)))
+            browser = await self._playwright.chromium.launch(
+                executable_path=wrapper, args=[*QUIET, *ISOLATION], headless=True,
+                chromium_sandbox=os.geteuid() != 0,  # Chromium's sandbox refuses to run as root
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False, timeout=START_TIMEOUT * 1000)
+            with open(pidfile) as f:
+                keeper = int(f.read())
+        except Exception as e:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise BrowserGone(f"{self.executable} did not start: {e}") from None
+        launched = _Launched(browser, keeper, folder)
         self._all.add(launched)
         self.started += 1
-        log.debug("browser %d started (%s, pid %d)", self.started, self.executable, keeper.pid)
+        log.debug("browser %d started (%s, keeper pid %d)", self.started, self.executable, keeper)
         return launched
 
     async def _end(self, launched: _Launched) -> None:
-        """Close ``launched`` (asking the browser first, then its keeper kills what is left)."""
+        """Close ``launched``: the browser is asked to close and Playwright waits for its
+        processes to end; past CLOSE_TIMEOUT (or when it is dead already) its keeper kills what
+        is left, and that is waited for too."""
         self._all.discard(launched)
         if self._current is launched:
             self._current = None
-        if not launched.dead:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(launched.browser.close(), CLOSE_TIMEOUT)
-        launched.kill()
         try:
-            await asyncio.wait_for(launched.keeper.wait(), CLOSE_TIMEOUT)
-        except TimeoutError:
-            launched.keeper.kill()  # it kills nothing then: its group is left to the kernel's pipes
-            await launched.keeper.wait()
-        launched.drain.cancel()
+            await asyncio.wait_for(launched.browser.close(), CLOSE_TIMEOUT)
+        except Exception:
+            launched.kill()
+        await _gone(launched.keeper)
+        shutil.rmtree(launched.folder, ignore_errors=True)
 
     async def close(self) -> None:
         """Close every browser and Playwright."""
@@ -275,21 +274,25 @@ class BrowserPool:
             self._playwright = None
 
 
-async def _endpoint(keeper: asyncio.subprocess.Process) -> str:
-    """The DevTools address Chromium prints when it is ready."""
-    assert keeper.stderr is not None
-    while True:
-        line = await keeper.stderr.readline()
-        if not line:
-            raise BrowserGone("it ended before it was ready")
-        match = _LISTENING.search(line)
-        if match:
-            return match.group(1).decode()
+async def _gone(pid: int) -> None:
+    """Wait until process ``pid`` (a keeper: Playwright's driver reaps it) has exited; SIGKILL
+    its whole group past CLOSE_TIMEOUT."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CLOSE_TIMEOUT
+    while _running(pid):
+        if loop.time() > deadline:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = float("inf")
+        await asyncio.sleep(0.01)
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while line := await stream.readline():
-        log.debug("chromium: %s", line.decode(errors="replace").rstrip())
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 __all__ = ["BrowserGone", "BrowserPool", "Tab", "browser_for", "find_browser", "require_playwright"]

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import Server, async_wait_for
 from tests.render.conftest import browser_processes
 
+pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
+
 FAST = {"render_timeout": 4.0, "robots": False}
 
 
@@ -114,7 +116,7 @@ async def test_a_killed_browser_costs_only_the_page_it_held(js_site: tuple[Serve
     run = loop.create_task(crawl([site.url + "endless", site.url + "app"], render="always", per_host=1,
                                  render_concurrency=1, render_timeout=20.0, robots=False, max_depth=1))
     await async_wait_for(lambda: polls(site) > 0 or run.done(), timeout=30)
-    browsers = [p for p in browser_processes() if "--remote-debugging-port=0" in p.cmdline()
+    browsers = [p for p in browser_processes() if "--remote-debugging-pipe" in p.cmdline()
                 and not any(a.startswith("--type=") or "browserkeeper" in a for a in p.cmdline())]
     assert len(browsers) == 1
     browsers[0].send_signal(signal.SIGKILL)
@@ -142,6 +144,8 @@ def test_no_chromium_is_left_after_a_crawl_its_sigint_or_its_kill_9(js_site: tup
     import subprocess
     import sys
 
+    import psutil
+
     from tests.conftest import ROOT, wait_for
 
     site, _ = js_site
@@ -160,15 +164,42 @@ def test_no_chromium_is_left_after_a_crawl_its_sigint_or_its_kill_9(js_site: tup
 
     finished = start("--exclude", "/endless")
     assert finished.wait(60) == 0
-    wait_for(lambda: not ours(), timeout=10)
+    assert not ours()  # the crawl returned once its browser, keeper and driver had exited
     for signum, status in ((signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)):
         seen = polls(site)
         proc = start("--render-timeout", "30")
         wait_for(lambda s=seen: polls(site) > s, timeout=30)  # rendering the endless page
-        assert ours()
+        running = ours()
+        assert running
+        # Playwright speaks to the browser over pipes: no DevTools port another local user could open.
+        listening = [c for pid in running if psutil.pid_exists(pid)
+                     for c in _connections(pid) if c.status == psutil.CONN_LISTEN]
+        assert not listening
+        assert not [pid for pid in running if any("--remote-debugging-port" in a for a in _cmdline(pid))]
         proc.send_signal(signum)
         assert proc.wait(30) == status
-        wait_for(lambda: not ours(), timeout=10)
+        if signum == signal.SIGINT:
+            assert not ours()
+        else:  # the keeper sees the driver's pipe close, and ends the browser
+            wait_for(lambda: not ours(), timeout=10)
+
+
+def _connections(pid: int) -> list[Any]:
+    import psutil
+
+    try:
+        return psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return []
+
+
+def _cmdline(pid: int) -> list[str]:
+    import psutil
+
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return []
 
 
 @pytest.mark.parametrize("bound", [{"render_restart_pages": 2}, {"render_max_memory": 1}])
@@ -204,7 +235,8 @@ def test_a_missing_browser_or_playwright_is_one_usage_line(tmp_path: Path) -> No
          f"sys.exit(main(['--seeds', {str(seeds)!r}, '--render', 'always']))"],
         capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60)
     assert hidden.returncode == 2
-    assert "pip install 'crawler[render]'" in hidden.stderr.strip().splitlines()[-1]
+    said = hidden.stderr.strip().splitlines()[-1]
+    assert "pip install 'crawlwell[render]' (from a clone: pip install -e '.[render]')" in said
 
 
 async def test_a_page_that_hangs_the_browser_costs_only_itself(js_site: tuple[Server, Server],
