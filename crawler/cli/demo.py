@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from crawler.cli.crawl import run_crawl
-from crawler.cli.options import DEMO_OUTPUT, EXIT_USAGE, build_parser, settings_from_args
+from crawler.cli.options import DEMO_OUTPUT, EXIT_USAGE, command_parser, settings_from_args
 from crawler.cli.testsite import ServerThread, make_app
 from crawler.errors import UsageError
 from crawler.monitor.logs import setup_logging
@@ -49,7 +49,8 @@ def demo(argv: Sequence[str]) -> int:
     records went (``--serve``: serve the demo shop instead)."""
     if "--serve" in argv:
         return serve_shop(argv)
-    parser = build_parser("crawler demo", demo=True)
+    parser = command_parser("crawler demo", "Serve a generated site on 127.0.0.1 and crawl it (-o PATH: where the "
+                            f"records go; default: {DEMO_OUTPUT}).", demo=True)
     parser.add_argument("--serve", action="store_true",
                         help=f"serve the demo shop (the spider examples' site) on 127.0.0.1:{SHOP_PORT} "
                              "(--port N) until Ctrl-C, instead of crawling the generated site")

@@ -4,16 +4,33 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Sequence
 
 from crawler.cli.crawl import quiet_stdout, run_crawl
-from crawler.cli.options import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, build_parser, show_config
-from crawler.cli.seeds import read_seeds
+from crawler.cli.options import (
+    COMMANDS,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    build_parser,
+    show_config,
+    top_parser,
+)
+from crawler.cli.seeds import parse_seeds, read_seeds
 from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
 from crawler.errors import UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.settings import REDIS_SCHEMES
+
+
+def check_not_a_command(urls: list[str]) -> None:
+    """A first argument that is no URL but close to a command's name is a typo, not a seed."""
+    if urls and "." not in urls[0] and "/" not in urls[0] and ":" not in urls[0]:
+        close = difflib.get_close_matches(urls[0], [name for name, _ in COMMANDS], n=1, cutoff=0.6)
+        if close:
+            raise UsageError(f"{urls[0]!r} is neither a URL nor a command; did you mean {close[0]}?")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,11 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.cli.workers import seed_main, status_main
 
             return (seed_main if argv[0] == "seed" else status_main)(argv[1:])
-        args = build_parser().parse_args(argv)
+        if argv[:1] == ["crawl"]:
+            argv = argv[1:]
+            parser = build_parser("crawler crawl")  # its help: every option, grouped
+        else:
+            parser = top_parser()  # its help: the commands and the options most used
+        args = parser.parse_args(argv)
+        urls = list(getattr(args, "urls", None) or [])
+        check_not_a_command(urls)
         settings, _, cls = settings_and_sources(args)
         shared = settings.frontier.startswith(REDIS_SCHEMES)
-        if "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
-            raise UsageError("--seeds FILE is required (or --sitemap URL; or try: python -m crawler demo)")
+        if not urls and "seeds" not in args and not settings.sitemap and not settings.spider and not shared:
+            raise UsageError("no seed URLs: give them as arguments (crawler https://example.org/) or in a file "
+                             "(--seeds FILE), or --sitemap URL; or try: python -m crawler demo")
         if settings.workers > 1 and shared:
             from crawler.cli.workers import run_workers
 
@@ -52,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
         setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
+        if urls:
+            given = parse_seeds(urls, "the command line", settings.max_url_length)
+            if not given:
+                raise UsageError(f"no valid URL among the arguments: {' '.join(urls)[:200]}")
+            seeds = given + seeds
         if settings.workers > 1:  # processes on this machine, the hosts split among them
             from crawler.cli.shards import run_shards
 

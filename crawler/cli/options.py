@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 from typing import Any, NoReturn
 
@@ -21,9 +22,28 @@ DEMO_OUTPUT = "demo.jsonl"
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse, with no abbreviated options (``--seed`` is not ``--seeds``) and errors in one
+    line that suggest the option meant."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """One line, no usage block: ``crawler: error: ...``, exit 2."""
-        self.exit(EXIT_USAGE, f"crawler: error: {message}\n")
+        self.exit(EXIT_USAGE, f"crawler: error: {message}{self._hint(message)}\n")
+
+    def _hint(self, message: str) -> str:
+        """``; did you mean --seeds?`` for the first unknown option of ``message``."""
+        if "unrecognized arguments:" not in message:
+            return ""
+        known = list(self._option_string_actions)
+        for word in message.split("unrecognized arguments:", 1)[1].split():
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 # (group, flags, extra argparse arguments) of each option that sets a setting; its help is the
@@ -130,42 +150,103 @@ underscores: per_host = 4); the command line wins, then CRAWLER_* environment va
 then a spider's custom_settings. README.md has the whole story."""
 
 
-def build_parser(prog: str = "crawler", demo: bool = False) -> argparse.ArgumentParser:
-    """The option parser: every help text is a setting's comment in ``settings/defaults.toml``
-    and every default shown is read from there."""
+#: The commands, for the top-level help (``crawl`` is the default: ``crawler URL...``).
+COMMANDS = (
+    ("crawl", "crawl from seed URLs (the default: crawler URL... is crawler crawl URL...)"),
+    ("demo", "crawl a generated site on 127.0.0.1; demo --serve serves the demo shop the examples use"),
+    ("extract", "what --extract takes from one page (an HTML file or a URL)"),
+    ("shell", "try selectors on a page"),
+    ("fetch", "one URL's body or headers, fetched as a crawl would"),
+    ("parse", "what one spider callback makes of one page"),
+    ("seed", "add seed URLs to a distributed crawl on Redis"),
+    ("status", "how a distributed crawl on Redis is going"),
+    ("config", "config --show: the effective settings and where each came from"),
+)
+#: The options the top-level help shows (``crawler crawl --help`` shows them all, grouped).
+COMMON_OPTIONS = frozenset({"--seeds", "-o", "--format", "--extract", "--render", "--job-dir", "--max-pages",
+                            "--max-depth", "--per-host", "--delay", "--scope", "--user-agent", "-H", "--spider",
+                            "--config", "--version", "-h"})
+SHORT_EPILOG = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS) + """
+
+crawler crawl --help lists every option, grouped; crawler COMMAND --help, a command's own.
+README.md has the whole story."""
+
+
+def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str] | None = None,
+                 description: str | None = None, epilog: str | None = None,
+                 usage: str | None = None) -> argparse.ArgumentParser:
+    """The option parser of a crawl: every help text is a setting's comment in
+    ``settings/defaults.toml`` and every default shown is read from there. ``shown``: the
+    options its help lists (None: all, grouped; the others are taken all the same)."""
     defaults = default_values()
     if demo:
         defaults["output"] = DEMO_OUTPUT
     texts = setting_help()
     p = Parser(
         prog=prog,
-        description=("Serve a generated site on 127.0.0.1 and crawl it." if demo else
-                     "Crawl the web from seed URLs and write one JSON record per URL."),
-        epilog=None if demo else EXAMPLES,
+        description=description or ("Serve a generated site on 127.0.0.1 and crawl it." if demo else
+                                    "Crawl the web from seed URLs and write one JSON record per URL."),
+        epilog=epilog if epilog is not None else (None if demo or shown is not None else EXAMPLES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
+        add_help=False,
+        usage=usage,
     )
-    p.add_argument("--version", action="version", version=f"crawler {__version__}")
+
+    def told(flags: tuple[str, ...], text: str) -> str:
+        return text if shown is None or shown.intersection(flags) else argparse.SUPPRESS
+
+    p.add_argument("-h", "--help", action="help", help=told(("-h",), "show this help and exit"))
+    p.add_argument("--version", action="version", version=f"crawler {__version__}",
+                   help=told(("--version",), "show the version and exit"))
     if not demo:
+        p.add_argument("urls", nargs="*", metavar="URL", help=told(("--seeds",), "seed URLs (as --seeds gives them)"))
         p.add_argument("--seeds", metavar="FILE",
-                       help="seed URLs, one a line; - reads stdin (required unless --sitemap is given)")
-    p.add_argument("--config", metavar="FILE", help="TOML settings file (default: none)")
+                       help=told(("--seeds",), "seed URLs, one a line; - reads stdin (or URLs as arguments, "
+                                               "or --sitemap URL)"))
+    p.add_argument("--config", metavar="FILE", help=told(("--config",), "TOML settings file (default: none)"))
     groups: dict[str, Any] = {}
+
+    def group_of(name: str) -> Any:
+        if shown is not None:
+            return p  # one list: the few options shown
+        if name not in groups:
+            groups[name] = p.add_argument_group(name)
+        return groups[name]
+
     for group, flags, extra in _OPTIONS:
-        if group not in groups:
-            groups[group] = p.add_argument_group(group)
         key = flags[-1][2:].replace("-", "_")
-        groups[group].add_argument(*flags, help=f"{texts[key]} (default: {_shown(defaults[key])})", **extra)
+        group_of(group).add_argument(*flags, help=told(flags, f"{texts[key]} (default: {_shown(defaults[key])})"),
+                                     **extra)
     for group, flag, key, value in _SWITCHES:
         default = "on" if defaults[key] else "off"
-        groups[group].add_argument(flag, dest=key, action="store_const", const=value,
-                                   help=f"{texts[key]} (default: {default})")
-    shown = groups["output"].add_mutually_exclusive_group()
-    shown.add_argument("--progress", dest="progress", action="store_const", const=True,
-                       help=f"{texts['progress']} (--progress: true; default: auto)")
-    shown.add_argument("--no-progress", dest="progress", action="store_const", const=False,
-                       help="no live progress; a JSON stats line every --stats-interval seconds instead")
+        group_of(group).add_argument(flag, dest=key, action="store_const", const=value,
+                                     help=told((flag,), f"{texts[key]} (default: {default})"))
+    progress = group_of("output").add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_const", const=True,
+                          help=told(("--progress",), f"{texts['progress']} (--progress: true; default: auto)"))
+    progress.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                          help=told(("--no-progress",),
+                                    "no live progress; a JSON stats line every --stats-interval seconds instead"))
     return p
+
+
+#: What a command's help says of the crawl options it takes besides its own.
+CRAWL_OPTIONS_TOO = "It takes every crawl option too (headers, cookies, proxies, --spider...): crawler crawl --help.\n"
+
+
+def command_parser(prog: str, description: str, demo: bool = False) -> argparse.ArgumentParser:
+    """A command's parser: its help lists the command's own options (added by the caller); the
+    crawl's are taken too, and named by :data:`CRAWL_OPTIONS_TOO`."""
+    return build_parser(prog, demo=demo, shown=frozenset({"-h", "--config"}), description=description,
+                        epilog=CRAWL_OPTIONS_TOO)
+
+
+def top_parser() -> argparse.ArgumentParser:
+    """``crawler``'s own parser: a crawl's options, its help short (the commands, the options
+    most used)."""
+    return build_parser(shown=COMMON_OPTIONS, epilog=SHORT_EPILOG,
+                        usage="crawler [URL ...] [--seeds FILE] [options]\n       crawler COMMAND [options]")
 
 
 def settings_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Settings:

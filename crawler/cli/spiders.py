@@ -59,8 +59,8 @@ def settings_and_sources(args: argparse.Namespace, defaults: dict[str, Any] | No
     came from; the spider's class, when one is named."""
     given = vars(args).copy()
     config_file = given.pop("config", None)
-    for key in ("seeds", "show", "url", "callback", "command", "headers", "expr", "meta", "cb_kwargs", "serve", "page",
-                "field", "page_url"):
+    for key in ("seeds", "urls", "show", "url", "callback", "command", "headers", "expr", "meta", "cb_kwargs", "serve",
+                "page", "field", "page_url"):
         given.pop(key, None)
     if defaults:
         given = defaults | given

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawler.cli.options import EXIT_FATAL, EXIT_OK, build_parser
+from crawler.cli.options import EXIT_FATAL, EXIT_OK, command_parser
 from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
 from crawler.core.single import Fetched, fetch_one
 from crawler.errors import UsageError
@@ -33,10 +33,7 @@ TOOL_DEFAULTS = {"log_level": "warning"}
 
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
-    parser = build_parser(f"crawler {command}")
-    parser.description = description
-    parser.epilog = None
-    return parser
+    return command_parser(f"crawler {command}", description)
 
 
 def _setup(parser: argparse.ArgumentParser, argv: Sequence[str]

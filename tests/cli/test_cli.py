@@ -38,6 +38,43 @@ def test_crawl_a_500_page_site_to_stdout(site, tmp_path: Path) -> None:
     assert figures["bytes"] == sum(r["bytes"] for r in records)
 
 
+def test_urls_as_arguments_with_or_without_the_crawl_command(site, tmp_path: Path) -> None:
+    server = site(3)
+    for args in ([server.url], ["crawl", server.url], [server.url.replace("http://", "")]):  # wget's habit too
+        out = tmp_path / "out.jsonl"
+        proc = run_cli(*args, "-o", str(out), "--no-progress", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert len(read_jsonl(out)) == 3
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--seed", "urls.txt"], "crawler: error: unrecognized arguments: --seed; did you mean --seeds?"),
+    (["--max-page", "3", "x.org"], "crawler: error: unrecognized arguments: --max-page; did you mean --max-pages?"),
+    (["crawll", "x.org"], "crawler: error: 'crawll' is neither a URL nor a command; did you mean crawl?"),
+    ([], "crawler: error: no seed URLs: give them as arguments"),
+])
+def test_no_abbreviations_and_a_typo_gets_a_hint(tmp_path: Path, args: list[str], said: str) -> None:
+    (tmp_path / "urls.txt").write_text("http://127.0.0.1:9/\n")
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and not list(tmp_path.glob("*.jsonl"))
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(said), line
+
+
+def test_help_is_short_at_the_top_whole_for_crawl_and_each_commands_own() -> None:
+    top = run_cli("--help")
+    assert top.returncode == 0
+    for command in ("crawl", "demo", "extract", "shell", "fetch", "parse", "seed", "status", "config"):
+        assert re.search(rf"^  {command} ", top.stdout, re.M), command
+    assert "--seeds FILE" in top.stdout and "--max-idle-connections" not in top.stdout
+    assert len(top.stdout.splitlines()) < 80
+    whole = run_cli("crawl", "--help").stdout
+    assert "--max-idle-connections" in whole and "durable crawls:" in whole and "requests:" in whole
+    fetch = run_cli("fetch", "--help").stdout
+    assert "--headers" in fetch and "--max-idle-connections" not in fetch and "crawler crawl --help" in fetch
+    assert len(fetch.splitlines()) < 25
+
+
 def test_seeds_from_stdin_and_bad_lines_reported_with_numbers(site, tmp_path: Path) -> None:
     server = site(3)
     out = tmp_path / "out.jsonl"
@@ -58,7 +95,7 @@ def test_config_file_and_command_line_precedence(site, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "--seeds FILE is required"),
+    ([], "no seed URLs: give them as arguments (crawler https://example.org/) or in a file (--seeds FILE)"),
     (["--seeds", "missing.txt"], "--seeds: no such file: missing.txt"),
     (["--seeds", "{seeds}", "--concurrency", "many"], "--concurrency (from command line): expected a whole number"),
     (["--seeds", "{seeds}", "--per-host", "0"], "--per-host (from command line): must be at least 1"),
@@ -95,7 +132,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], m
 
 
 def test_help_lists_options_with_defaults() -> None:
-    proc = run_cli("--help")
+    proc = run_cli("crawl", "--help")
     assert proc.returncode == 0
     for option, default in [("--concurrency", "64"), ("--per-host", "2"), ("--max-depth", "20"),
                             ("--timeout", "30"), ("--retries", "3"), ("--scope", "host"),
