@@ -29,3 +29,11 @@ def test_no_module_imports_the_package_face() -> None:
 def test_modules_stay_small() -> None:
     sizes = {str(p.relative_to(PACKAGE)): len(p.read_text("utf-8").splitlines()) for p in modules()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_the_license_pyproject_names_is_shipped() -> None:
+    import tomllib
+
+    root = PACKAGE.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["project"]["license"]["text"]
+    assert (root / "LICENSE").read_text("utf-8").splitlines()[0] == f"{declared} License"
