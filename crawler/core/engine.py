@@ -152,7 +152,7 @@ class Engine:
         """A crawl with nowhere to start, or a spider that cannot handle what it is given, is a
         usage error, not a quiet run of no pages."""
         if not (pending or self.frontier.shared or self.seeds or self.seed_requests or self.sitemaps):
-            if isinstance(self.spider, PageRecorder) and type(self.spider) is PageRecorder:
+            if type(self.spider) is PageRecorder and not has_start(self.spider):
                 raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")
             if not has_start(self.spider):
                 raise UsageError(f"{type(self.spider).__name__} has nothing to crawl: it has no start_urls, start() "

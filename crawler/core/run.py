@@ -10,6 +10,7 @@ from typing import Any
 
 from crawler.core.engine import Engine
 from crawler.monitor.logs import logging_configured, setup_logging
+from crawler.monitor.stats import Stats
 from crawler.settings import load_settings
 from crawler.spider.api import Spider, custom_settings
 
@@ -26,8 +27,9 @@ class Crawler:
         self.settings = load_settings({"progress": False} | settings, spider=custom_settings(spider),
                                       spider_source=f"{type(spider).__name__}.custom_settings")
 
-    async def run(self, seeds: list[str] | None = None) -> dict[str, Any]:
-        """Crawl until done; the final statistics. ``seeds`` are added to the spider's start.
+    async def run(self, seeds: list[str] | None = None) -> Stats:
+        """Crawl until done; the final statistics (:class:`crawler.Stats`: ``stats.pages`` or
+        ``stats["pages"]``). ``seeds`` are added to the spider's start.
         Raises :class:`crawler.errors.FatalError` when the crawl had to stop (its callbacks kept
         failing, the output could not be written...), after the summary."""
         if not logging_configured():
@@ -37,9 +39,9 @@ class Crawler:
             stats = await engine.run()
         finally:
             log.info("%s", engine.stats.summary())
-        return stats.as_dict()
+        return stats
 
 
-def run_spider(spider: Spider, **settings: Any) -> dict[str, Any]:
-    """Run ``spider`` to the end in a new event loop; the final statistics."""
+def run_spider(spider: Spider, **settings: Any) -> Stats:
+    """Run ``spider`` to the end in a new event loop; the final statistics (:class:`crawler.Stats`)."""
     return asyncio.run(Crawler(spider, **settings).run())

@@ -15,7 +15,12 @@ FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first on
 
 
 class Stats:
-    """Counters of one crawl. ``pages`` counts records written."""
+    """Counters of one crawl: what every way of running one returns (``Engine.run()``,
+    ``Crawler.run()``, ``run_spider()``). ``pages`` counts records written.
+
+    Read a figure as an attribute (``stats.pages``) or by its ``--stats`` name
+    (``stats["pages"]``, ``stats["callback_errors_by_type"]``); :meth:`as_dict` gives them all
+    as JSON-ready data."""
 
     def __init__(self, measures: Measures | None = None) -> None:
         self.measures = measures or Measures(1, 1)
@@ -51,6 +56,17 @@ class Stats:
         self.spider_figures: Callable[[], dict[str, Any]] = dict
         self.records_only = False  # the built-in page recorder runs: its items are the records
         self.render_figures: Callable[[], dict[str, Any]] = dict  # --render: pages rendered and why, per host
+
+    def __getitem__(self, name: str) -> Any:
+        """The figure ``name`` of :meth:`as_dict` (the ``--stats`` file's keys); KeyError if none."""
+        return self.as_dict()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.as_dict()
+
+    def keys(self) -> list[str]:
+        """The names of the figures (``dict(stats)`` works as on the ``--stats`` file)."""
+        return list(self.as_dict())
 
     def count(self, record: dict[str, Any]) -> None:
         """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,

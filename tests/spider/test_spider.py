@@ -371,3 +371,19 @@ def test_css_and_links_parse_the_page_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert response.css_first("h1").text() == "Head"
     assert response.links() == ["http://site.test/a", "http://site.test/b"] and response.title == "T"
     assert len(built) == 1
+
+
+def test_every_way_of_running_a_crawl_returns_the_same_stats_type(serve, tmp_path: Path) -> None:
+    from crawler import Engine, Stats, load_settings
+
+    server = serve(shop_app())
+    recorder = PageRecorder()
+    recorder.start_urls = [server.url + "list/1"]
+    results = [run_spider(recorder, output=str(tmp_path / "b.jsonl"), max_depth=0)]
+    results.append(asyncio.run(Crawler(recorder, output=str(tmp_path / "c.jsonl"), max_depth=0).run()))
+    results.append(asyncio.run(Engine(load_settings({"output": str(tmp_path / "d.jsonl"), "max_depth": 0,
+                                                      "progress": False}), [server.url + "list/1"]).run()))
+    for stats in results:
+        assert isinstance(stats, Stats)
+        assert stats.pages == stats["pages"] == 1 and stats["ok"] == stats.ok == 1
+        assert dict(stats)["errors"] == {} and "callback_errors" in stats
