@@ -174,10 +174,11 @@ README.md has the whole story."""
 
 def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str] | None = None,
                  description: str | None = None, epilog: str | None = None,
-                 usage: str | None = None) -> argparse.ArgumentParser:
+                 usage: str | None = None, urls: bool = True) -> argparse.ArgumentParser:
     """The option parser of a crawl: every help text is a setting's comment in
     ``settings/defaults.toml`` and every default shown is read from there. ``shown``: the
-    options its help lists (None: all, grouped; the others are taken all the same)."""
+    options its help lists (None: all, grouped; the others are taken all the same); ``urls``:
+    seed URLs are taken as arguments."""
     defaults = default_values()
     if demo:
         defaults["output"] = DEMO_OUTPUT
@@ -199,8 +200,9 @@ def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str
     p.add_argument("-h", "--help", action="help", help=told(("-h",), "show this help and exit"))
     p.add_argument("--version", action="version", version=f"crawler {__version__}",
                    help=told(("--version",), "show the version and exit"))
-    if not demo:
+    if urls and not demo:
         p.add_argument("urls", nargs="*", metavar="URL", help=told(("--seeds",), "seed URLs (as --seeds gives them)"))
+    if not demo:
         p.add_argument("--seeds", metavar="FILE",
                        help=told(("--seeds",), "seed URLs, one a line; - reads stdin (or URLs as arguments, "
                                                "or --sitemap URL)"))
@@ -239,7 +241,7 @@ def command_parser(prog: str, description: str, demo: bool = False) -> argparse.
     """A command's parser: its help lists the command's own options (added by the caller); the
     crawl's are taken too, and named by :data:`CRAWL_OPTIONS_TOO`."""
     return build_parser(prog, demo=demo, shown=frozenset({"-h", "--config"}), description=description,
-                        epilog=CRAWL_OPTIONS_TOO)
+                        epilog=CRAWL_OPTIONS_TOO, urls=False)
 
 
 def top_parser() -> argparse.ArgumentParser:
