@@ -1,5 +1,6 @@
-"""Logging as the crawler does it: one line a message on stderr (``crawler: WARNING: ...``), or
-one JSON object a line (``--log-format json``)."""
+"""Logging as the crawler does it: one line a message on stderr (``crawler: WARNING: ...``, after
+an ISO 8601 UTC timestamp when stderr is not a terminal: a log file, cron's mail, a pipe), or one
+JSON object a line (``--log-format json``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """``crawler: LEVEL: message``, after the time (``2026-12-04T02:15:00.123Z``) when ``stamped``."""
+
+    def __init__(self, stamped: bool) -> None:
+        super().__init__("crawler: %(levelname)s: %(message)s")
+        self.stamped = stamped
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line (an exception's traceback after it)."""
+        line = super().format(record)
+        if not self.stamped:
+            return line
+        from crawler.timestamps import utc_now_iso
+
+        return f"{utc_now_iso()} {line}"
+
+
 def setup_logging(level: str, fmt: str = "text") -> None:
     """Log at ``level`` on stderr, as text or JSON lines (the root logger's handlers replaced)."""
     class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -40,7 +58,8 @@ def setup_logging(level: str, fmt: str = "text") -> None:
             pass
 
     handler = StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("crawler: %(levelname)s: %(message)s"))
+    stamped = not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())  # a log file, not a person's terminal
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(stamped))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -52,4 +71,4 @@ def logging_configured() -> bool:
     return bool(logging.getLogger().handlers)
 
 
-__all__ = ["JsonFormatter", "logging_configured", "setup_logging"]
+__all__ = ["JsonFormatter", "TextFormatter", "logging_configured", "setup_logging"]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pty
+import re
 import shutil
 import struct
 import subprocess
@@ -320,3 +321,29 @@ def test_the_report_masks_credentials_in_settings_and_seeds() -> None:
     settings = load_settings({"frontier": "redis://:s3cret@10.0.0.5:6379/0", "crawl_id": "c", "output": "o.jsonl"})
     page = render(Stats().as_dict(), None, seeds=["http://user:pw@site.example/"], settings=settings)
     assert "s3cret" not in page and "user:pw" not in page and "***@10.0.0.5:6379/0" in page
+
+
+def test_log_lines_off_a_terminal_carry_an_iso_timestamp_and_on_one_do_not(tmp_path: Path) -> None:
+    from crawler.cli.testsite import free_port
+
+    command = [sys.executable, "-m", "crawler", f"http://127.0.0.1:{free_port()}/", "-o", str(tmp_path / "o.jsonl"),
+               "--retries", "0", "--no-progress"]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    logged = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)  # a log file, cron's mail
+    assert logged.returncode == 0, logged.stderr
+    warnings = [line for line in logged.stderr.splitlines() if "WARNING" in line]
+    assert warnings and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z crawler: WARNING: ", w) for w in warnings)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    drawn = bytearray()
+    try:
+        while chunk := os.read(master, 65536):
+            drawn += chunk
+    except OSError:  # EIO: the crawler closed the terminal
+        pass
+    finally:
+        os.close(master)
+    assert proc.wait(timeout=60) == 0
+    lines = drawn.decode(errors="replace").splitlines()
+    assert [line for line in lines if line.startswith("crawler: WARNING: ")], lines
