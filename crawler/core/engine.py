@@ -103,6 +103,10 @@ class Engine:
         data = self.stats.as_dict(detail=False)
         measures = self.stats.measures
         data["in_flight"] = self.state.in_flight
+        fetching = self.state.fetching
+        data["fetching"] = sum(fetching.values())  # on the wire: in_flight less those being handled
+        data["fetching_hosts"] = len(fetching)
+        data["per_host"] = self.settings.per_host
         data["frontier"] = len(self.frontier)
         data["output_queue"] = self._queue.qsize()
         data["workers"] = measures.workers

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 from crawler.errors import FatalError
 from crawler.frontier import Frontier
@@ -28,6 +29,7 @@ class RunState:
         self.stats = stats
         self.frontier = frontier
         self.in_flight = 0  # requests being fetched or handled by a worker
+        self.fetching: Counter[str] = Counter()  # requests on the wire (holding their host's slot), by host
         self.outstanding = 0  # URLs of this process not written yet (see the module's docstring)
         self.fatal: FatalError | None = None
         self.finished = asyncio.Event()  # nothing outstanding, and the store agrees

@@ -166,6 +166,8 @@ class Worker:
         found: list[Any] = []
         listed: list[str] = []
         started = loop.time()
+        fetching = self.state.fetching
+        fetching[request.host] += 1
         try:
             if sitemap is not None:
                 result = await self._fetch_sitemap(request, sitemap, found, listed)
@@ -179,6 +181,9 @@ class Worker:
                 if self.rendering.on or (public is not None and public.render):
                     result = await self.rendering.after_fetch(request, result)
         finally:
+            fetching[request.host] -= 1
+            if not fetching[request.host]:
+                del fetching[request.host]
             if not lane:
                 await frontier.release(request)
         wire = result.wire

@@ -85,7 +85,7 @@ class Progress:
             f"pages {s['job']['done']}/{s['job']['known']}"
             f"{' (' + str(s['unchanged']) + ' unchanged)' if s['unchanged'] else ''} | "
             f"{r['pages_per_s']:.0f} pages/s | {_size(r['bytes_per_s'])}/s | "
-            f"in flight {s['in_flight']} | frontier {s['frontier']} | out queue {s['output_queue']} | "
+            f"{_on_the_wire(s)} | frontier {s['frontier']} | out queue {s['output_queue']} | "
             f"{s['elapsed_s']:.0f} s\n"
             f"errors: {errors}\n"
             f"{spider + chr(10) if spider else ''}"
@@ -104,7 +104,8 @@ class Progress:
             "event": "stats", "elapsed_s": s["elapsed_s"], "pages": s["pages"], "ok": s["ok"],
             "discovered": s["discovered"], "unchanged": s["unchanged"], "job": s["job"],
             "pages_per_s": round(r["pages_per_s"], 1),
-            "bytes_per_s": round(r["bytes_per_s"]), "in_flight": s["in_flight"], "frontier": s["frontier"],
+            "bytes_per_s": round(r["bytes_per_s"]), "in_flight": s["in_flight"],
+            "fetching": s.get("fetching", s["in_flight"]), "frontier": s["frontier"],
             "output_queue": s["output_queue"], "retries": s["retries"], "errors": s["errors"], "status": s["status"],
             "workers_busy": round(r["workers_busy"], 3), "parse_pool_busy": round(r["parse_pool_busy"], 3),
             "hosts": s["hosts_seen"], "items": s["items"], "dropped": s["dropped"],
@@ -152,3 +153,13 @@ class Progress:
 
 def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _on_the_wire(s: dict[str, Any]) -> str:
+    """``fetching 2 (1 host, at most 2 a host) | handling 62``: requests on the wire, and those
+    fetched and being parsed or handled (``in flight`` is both)."""
+    fetching = s.get("fetching", s["in_flight"])
+    hosts = s.get("fetching_hosts", 0)
+    limit = f", at most {s['per_host']} a host" if s.get("per_host") else ""
+    wire = f"fetching {fetching} ({hosts} host{'' if hosts == 1 else 's'}{limit})" if fetching else "fetching 0"
+    return f"{wire} | handling {max(0, s['in_flight'] - fetching)}"

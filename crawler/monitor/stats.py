@@ -185,8 +185,8 @@ class Stats:
         head = ("crawl failed" if self.failed else "crawl interrupted" if self.interrupted
                 else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
         unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
-        job = (f"\n  job: {self.done} of {self.known} URLs done ({self.resumed} taken up from earlier runs)"
-               if self.job_known else "")
+        job = (f"\n  job: {self.done} of {self.known} URLs done across its runs; this run began with "
+               f"{self.resumed} left to do by earlier runs" if self.job_known else "")
         spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
         cached = f", from the HTTP cache: {self.cached}" if self.cached else ""
         return (

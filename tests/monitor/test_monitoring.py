@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from crawler import PageRecorder
 from tests.conftest import ROOT, run_cli
 from tests.support.sites import html, seeds_file, slow_app
 
@@ -37,6 +38,25 @@ def test_json_stats_lines_off_a_terminal(serve, tmp_path: Path) -> None:
     assert all(line["pages_per_s"] >= 0 and line["in_flight"] <= 2 for line in lines)
     assert max(line["pages_per_s"] for line in lines) > 0
     assert "crawl finished: 41 pages" in proc.stderr  # the summary a person reads, at the end
+
+
+class SlowParse(PageRecorder):
+    async def parse(self, response):  # type: ignore[override]
+        await asyncio.sleep(0.3)  # handling takes longer than fetching
+        for out in super().parse(response):
+            yield out
+
+
+def test_what_is_on_the_wire_is_shown_apart_from_what_is_being_handled(serve, tmp_path: Path) -> None:
+    # One host, --per-host 2: never more than 2 fetching, however many pages are being handled.
+    server = serve(slow_app(30, 0.0))
+    proc = run_cli("--seeds", seeds_file(tmp_path, server.url), "-o", str(tmp_path / "o.jsonl"), "--no-progress",
+                   "--stats-interval", "0.1", "--per-host", "2", "--no-robots", "--spider",
+                   "tests.monitor.test_monitoring:SlowParse", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith('{"event": "stats"')]
+    assert all(line["fetching"] <= 2 for line in lines), lines
+    assert max(line["in_flight"] for line in lines) > 2  # handled pages are in flight, not on the wire
 
 
 def test_log_format_json_makes_every_stderr_line_json(serve, tmp_path: Path) -> None:
@@ -299,7 +319,7 @@ def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
     stats = json.loads((tmp_path / "stats.json").read_text())
     host = server.url.split("/")[2]
     final = text[text.rindex("pages 31/31"):]  # the last redraw: the final figures
-    for shown in ("pages/s", "in flight 0", "frontier 0", "out queue 0", "errors: none", "fetch p50",
+    for shown in ("pages/s", "fetching 0 | handling 0", "frontier 0", "out queue 0", "errors: none", "fetch p50",
                   "frontier wait p95", "busy: workers", f"slowest hosts (p95): {host} "):
         assert shown in final, (shown, final)
     redraws = text.count("slowest hosts (p95)")
