@@ -9,6 +9,8 @@ examples and ``python -m crawler demo --serve``.
 - ``/api/products?page=N``: the same products as JSON, ``{"products": [...], "next": URL}``;
 - ``/sitemap.xml`` lists ``/news/1`` .. ``/news/3`` (``h1``, ``meta[name=author]``,
   ``time[datetime]``);
+- ``/app``: the catalogue as a page built by script (an empty ``div#app`` that ``/app.js`` fills
+  from the JSON API): a plain fetch finds no product there, ``--render auto`` finds them all;
 - ``/login``: a form with a CSRF token in a hidden field, tied to a ``session`` cookie;
   posting it with user ``demo`` and password ``demo`` logs the session in and redirects to
   ``/account``, which lists ``/orders/1`` .. ``/orders/4``. Without the session those
@@ -55,7 +57,34 @@ def _item(n: int) -> str:
 async def _home(request: web.Request) -> web.Response:
     featured = "".join(_item(n) for n in _FEATURED)
     return _page("Demo shop", f'<h1>Demo shop</h1><ul class="featured">{featured}</ul>'
-                              '<p><a href="/news/1">News</a> <a href="/api/products?page=1">API</a></p>')
+                              '<p><a href="/news/1">News</a> <a href="/api/products?page=1">API</a> '
+                              '<a href="/app">The shop as an app</a></p>')
+
+
+APP_JS = """
+async function load(url) {
+  const items = [];
+  while (url) {
+    const page = await (await fetch(url)).json();
+    items.push(...page.products);
+    url = page.next;
+  }
+  document.getElementById('app').innerHTML = '<h1>Catalogue (built by script)</h1><ul>'
+    + items.map(p => '<li class="product" data-sku="' + p.sku + '"><a href="/product/' + p.id + '">'
+                     + p.name + '</a></li>').join('') + '</ul>';
+}
+load('/api/products?page=1');
+"""
+
+
+async def _app(request: web.Request) -> web.Response:
+    return web.Response(text='<!doctype html><html><head><meta charset="utf-8"><title>Demo shop app</title>'
+                             '<script src="/app.js" defer></script></head><body><div id="app"></div></body></html>',
+                        content_type="text/html")
+
+
+async def _app_js(request: web.Request) -> web.Response:
+    return web.Response(text=APP_JS, content_type="application/javascript")
 
 
 async def _catalog(request: web.Request) -> web.Response:
@@ -169,6 +198,8 @@ def shop_app() -> web.Application:
     app.router.add_get("/product/{n:\\d+}", _product_page)
     app.router.add_get("/category/{name}", _category)
     app.router.add_get("/api/products", _api)
+    app.router.add_get("/app", _app)
+    app.router.add_get("/app.js", _app_js)
     app.router.add_get("/sitemap.xml", _sitemap)
     app.router.add_get("/news/{n:\\d+}", _news)
     app.router.add_get("/login", sessions.login_form)

@@ -268,3 +268,13 @@ async def test_the_warc_keeps_the_http_answer_and_adds_the_rendered_dom(
     response, conversion = records[1][2], records[3]
     assert b'<div id="root"></div>' in response  # what the server sent
     assert conversion[1] == "text/html; charset=utf-8" and b"Items from script" in conversion[2]
+
+
+async def test_the_demo_shops_app_page_is_found_by_render_auto(serve, crawl: Callable[..., Any]) -> None:
+    from crawler.cli.demoshop import PRODUCTS, shop_app
+
+    shop = serve(shop_app())
+    never = (await crawl([shop.url + "app"], max_depth=0)).records[0]
+    auto = (await crawl([shop.url + "app"], max_depth=0, render="auto")).records[0]
+    assert never["links"] == 0 and never.get("rendered") is None
+    assert auto["rendered"] is True and auto["links"] == PRODUCTS
