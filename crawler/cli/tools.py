@@ -14,8 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import code
+import dataclasses
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,10 +39,10 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     return command_parser(f"crawler {command}", description)
 
 
-def _setup(parser: argparse.ArgumentParser, argv: Sequence[str]
+def _setup(parser: argparse.ArgumentParser, argv: Sequence[str], defaults: dict[str, Any] | None = None
            ) -> tuple[argparse.Namespace, Settings, Spider | None]:
     args = parser.parse_args(list(argv))
-    settings, _, cls = settings_and_sources(args, TOOL_DEFAULTS)
+    settings, _, cls = settings_and_sources(args, TOOL_DEFAULTS | (defaults or {}))
     setup_logging(settings.log_level, settings.log_format)
     spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
     if spider is not None:
@@ -191,13 +194,20 @@ def shell_main(argv: Sequence[str]) -> int:
     parser = _parser("shell", "Fetch a URL and open an interactive session to try selectors on it.")
     parser.add_argument("url", nargs="?", default=None, help="the URL to fetch first")
     parser.add_argument("-c", dest="expr", metavar="EXPR", default=None, help="print this expression's value and exit")
-    args, settings, spider = _setup(parser, argv)
+    args, settings, spider = _setup(parser, argv, {"cookies": True})
     namespace: dict[str, Any] = {"spider": spider, "settings": settings, "request": None, "response": None,
                                  "Request": Request}
+    # One cookie jar for the session, as a crawl keeps one for its pages (and a browser for its
+    # tabs): each fetch() starts from what the last one left (a login's session cookie...).
+    jar_dir = tempfile.TemporaryDirectory(prefix="crawler-shell-")  # 0700: the cookies are secrets
+    jar = settings.save_cookies or os.path.join(jar_dir.name, "cookies.txt")
 
     def fetch(target: str | Request) -> Response | None:
         """Fetch a URL or a Request; ``response`` and ``request`` are then its."""
-        fetched = _fetch(settings, target, spider)
+        kept = settings.cookies and os.path.exists(jar)
+        session = dataclasses.replace(settings, save_cookies=jar, load_cookies=jar if kept else settings.load_cookies) \
+            if settings.cookies else settings
+        fetched = _fetch(session, target, spider)
         namespace["request"], namespace["response"] = fetched.request, fetched.response
         if fetched.error is not None:
             print(f"fetch: {fetched.request.url}: {fetched.error}"

@@ -460,6 +460,15 @@ def test_shell_c_prints_an_expression_and_the_console_reads_stdin(shop) -> None:
     assert proc.returncode == 0 and "status 200 Demo shop" in proc.stdout
 
 
+def test_shell_fetches_share_one_cookie_jar_so_a_login_holds(shop) -> None:
+    # The login page sets a session cookie, the form's POST logs that session in, /account needs it.
+    session = ('[fetch(response.form(formid="login", formdata={"username": "demo", "password": "demo"})), '
+               f'fetch("{shop.url}account").css("a.order::text").getall()][1]')
+    proc = run_cli("shell", shop.url + "login", "-c", session)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str([f"Order {n}" for n in range(1, ORDERS + 1)])
+
+
 @pytest.mark.slow
 def test_parse_prints_what_one_callback_makes(shop) -> None:
     proc = run_cli("parse", shop.url + "catalog/5", "--spider", "examples.products:Products")
