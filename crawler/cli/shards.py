@@ -32,8 +32,9 @@ from crawler.cli.crawl import crawl, end_of_crawl, write_stats
 from crawler.cli.options import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.durable.job import JobLock, JobLocked
 from crawler.errors import UsageError
-from crawler.frontier import frontier_for
+from crawler.frontier import frontier_for, sqlite_path
 from crawler.frontier.sharded import Router, ShardedFrontier
+from crawler.frontier.sqlite_schema import done_in
 from crawler.monitor.stats import CombinedStats
 from crawler.output.encoders import format_of
 from crawler.output.files import expand_output, make_parent, output_file, tagged_path
@@ -190,6 +191,10 @@ class Coordinator:
         self.router = Router(self.shards, self.merger.written if self.merger is not None else lambda *a: None)
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, self.stop, sig)
+        # Each shard's URLs done before this run: a worker killed and started again reports only
+        # its last life's pages; the ones before are the difference (counted in the summary).
+        paths = [sqlite_path(shard_settings[i]) for i in range(self.shards)] if self.job is not None else []
+        before = [await asyncio.to_thread(done_in, path) if path is not None else 0 for path in paths]
         try:
             for i in range(self.shards):
                 await self._start(i, shard_settings[i])
@@ -205,9 +210,14 @@ class Coordinator:
                     self._codes[-1] = EXIT_FATAL
         for i in range(self.shards):
             try:
-                self.stats.absorb(json.loads(Path(shard_settings[i].stats).read_text("utf-8")))
+                figures = json.loads(Path(shard_settings[i].stats).read_text("utf-8"))
             except (OSError, ValueError):
                 log.warning("worker %d left no statistics: the summary lacks its figures", i)
+                continue
+            self.stats.absorb(figures)
+            if self._restarts[i] and before:  # its earlier lives' pages: done when its last began, not before
+                began = figures["job"]["done"] - figures["pages"] - figures["unchanged"]
+                self.stats.add_unreported(max(0, began - before[i]))
         self.stats.started = started
         self.stats.finish()
         if self.merger is not None and self.merger.failed is not None:

@@ -33,7 +33,16 @@ from typing import Any, TypeVar
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
-from crawler.frontier.sqlite_schema import DONE, IN_FLIGHT, PENDING, RECORD_ONLY, REDIRECT, SCHEMA, request_of
+from crawler.frontier.sqlite_schema import (
+    DONE,
+    DONE_COUNT,
+    IN_FLIGHT,
+    PENDING,
+    RECORD_ONLY,
+    REDIRECT,
+    SCHEMA,
+    request_of,
+)
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 
@@ -258,8 +267,7 @@ class SQLiteFrontier(HostScheduler):
 
     def _counts(self) -> tuple[int, int]:
         assert self._db is not None
-        known, done = self._db.execute("SELECT count(*), count(*) FILTER (WHERE state = ?) FROM urls WHERE kind != ?",
-                                       (DONE, REDIRECT)).fetchone()
+        known, done = self._db.execute(DONE_COUNT, (DONE, REDIRECT)).fetchone()
         return int(known), int(done)
 
     async def get(self) -> CrawlRequest | None:

@@ -4,6 +4,8 @@ again (:mod:`crawler.frontier.sqlite` runs the file)."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from crawler.frontier.codec import spider_request_from
@@ -34,7 +36,21 @@ CREATE TABLE IF NOT EXISTS robots (
     origin TEXT PRIMARY KEY, mode TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL, reason TEXT NOT NULL
 );
 """
+DONE_COUNT = "SELECT count(*), count(*) FILTER (WHERE state = ?) FROM urls WHERE kind != ?"  # known, done
 
+
+def done_in(path: Path) -> int:
+    """URLs done in the job whose frontier file is ``path``, read without opening it for writing
+    (0 when there is none yet)."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute(DONE_COUNT, (DONE, REDIRECT)).fetchone()[1])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
 
 
 def request_of(row: tuple[Any, ...]) -> CrawlRequest:

@@ -211,6 +211,7 @@ class CombinedStats(Stats):
     def __init__(self) -> None:
         super().__init__()
         self.workers: list[dict[str, Any]] = []
+        self.unreported = 0  # pages of workers killed before they could report: counted, not broken down
         self._hosts: dict[str, Any] = {"count": 0, "by_pages": [], "by_errors": [], "slowest": []}
         self._spider: dict[str, Any] = {}
         self._proxies: list[dict[str, Any]] = []
@@ -251,6 +252,12 @@ class CombinedStats(Stats):
         self.workers.append({k: d.get(k) for k in ("pages", "ok", "discovered", "elapsed_s", "pages_per_s",
                                                    "timings")})
 
+    def add_unreported(self, pages: int) -> None:
+        """``pages`` written by a worker that was killed before it could say more of them."""
+        self.pages += pages
+        self.unreported += pages
+        self.job_done -= pages  # its last life took them as done by earlier runs: they are this run's
+
     def hosts_dict(self) -> dict[str, Any]:
         return dict(self._hosts)
 
@@ -258,7 +265,16 @@ class CombinedStats(Stats):
         data = super().as_dict(detail)
         data.pop("timings", None)  # each process's are under workers
         data["workers"] = self.workers
+        data["unreported"] = self.unreported
         return data
+
+    def summary(self) -> str:
+        text = super().summary()
+        if not self.unreported:
+            return text
+        head, _, rest = text.partition("\n")
+        return (f"{head}\n  of them {self.unreported} written by a worker killed before it could report them "
+                f"(in no figure below)\n{rest}")
 
 
 def _add_into(mine: dict[str, Any], theirs: dict[str, Any]) -> None:

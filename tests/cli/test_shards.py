@@ -159,6 +159,8 @@ def test_a_worker_killed_with_kill_9_is_started_again_and_nothing_is_lost_or_dou
     assert re.search(r"worker \d was killed \(SIGKILL\): starting it again", stderr)
     _each_page_once(out, site)
     assert not victim.is_running()
+    # The summary counts every page written, the killed worker's earlier ones too (said apart).
+    assert f"crawl finished: {PAGES} pages" in stderr, stderr[-2000:]
 
 
 def test_sigint_stops_every_process_and_the_same_command_resumes(hosts, tmp_path: Path) -> None:
