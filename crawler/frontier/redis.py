@@ -34,6 +34,7 @@ from typing import Any
 
 from crawler.errors import FatalError
 from crawler.frontier.codec import request_from_json, request_to_json
+from crawler.reconnect import Reconnecting
 from crawler.work import CrawlRequest
 
 log = logging.getLogger("crawler")
@@ -53,7 +54,6 @@ def script(name: str) -> str:
 
 LEASE_BATCH = 32  # requests leased in one call at most (for the workers waiting at once)
 POLL = 0.05  # seconds between looks at Redis while no host is ready (other processes add and release)
-RECONNECT_FIRST, RECONNECT_MAX = 0.05, 1.0  # backoff of calls to a Redis that is gone: first and longest wait
 KNOWN_MAX = 1_000_000  # URLs a process remembers sending, to spare Redis known links (about 60 MB)
 
 
@@ -84,7 +84,7 @@ class RedisFrontier:
         self.url = url
         self.max_pages = max_pages
         self.reconnect_for = reconnect_for
-        self._outage: float | None = None  # loop time Redis was first found gone
+        self._calls = Reconnecting(url, "--frontier", reconnect_for)
         self.crawl_id = crawl_id
         self.prefix = key_prefix(crawl_id)
         self.per_host = per_host
@@ -139,37 +139,11 @@ class RedisFrontier:
         return await self._call(lambda: self._scripts[name](keys=[self.prefix], args=list(args)))
 
     async def _call(self, make: Any) -> Any:
-        """``await make()``, through a Redis that may be restarting: on a lost connection, try
-        again with backoff (50 ms doubling to 1 s) for ``reconnect_for`` seconds, then give up
-        with a fatal error. Each script is one atomic step, so trying one again is safe, but
-        for a reply lost on its way back: then a lease is taken twice (the first runs out,
-        ``--lease-timeout``) or an add is reported as seen (its URLs are queued all the same)."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        loop = asyncio.get_running_loop()
-        deadline = None
-        wait = RECONNECT_FIRST
-        while True:
-            try:
-                answer = await make()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as e:
-                if deadline is None:
-                    deadline = loop.time() + self.reconnect_for
-                    if self._outage is None:
-                        self._outage = loop.time()
-                        log.warning("lost Redis at %s (%s): trying again for up to %.0f s", self.url, e,
-                                    self.reconnect_for)
-                if loop.time() + wait > deadline:
-                    raise FatalError(f"--frontier: lost Redis at {self.url} for more than "
-                                     f"{self.reconnect_for:.0f} s: {e}") from None
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RECONNECT_MAX)
-                continue
-            if self._outage is not None:
-                log.warning("Redis at %s is back after %.1f s", self.url, loop.time() - self._outage)
-                self._outage = None
-            return answer
+        """``await make()``, through a Redis that may be restarting (:class:`Reconnecting`). Each
+        script is one atomic step, so trying one again is safe, but for a reply lost on its way
+        back: then a lease is taken twice (the first runs out, ``--lease-timeout``) or an add is
+        reported as seen (its URLs are queued all the same)."""
+        return await self._calls.call(make)
 
     def __len__(self) -> int:
         return self._queued

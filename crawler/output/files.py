@@ -260,14 +260,14 @@ def _gunzip_head(data: bytes) -> bytes:
 
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
               rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
-              warcinfo: dict[str, str] | None = None) -> FileSink:
+              warcinfo: dict[str, str] | None = None, reconnect_for: float = 30.0) -> FileSink:
     """The sink for ``--output``/``--format`` (not opened yet)."""
     if path.startswith(REDIS_STREAM_SCHEMES):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
             raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
         from crawler.output.stream import RedisStreamSink
 
-        return RedisStreamSink(path)  # type: ignore[return-value]
+        return RedisStreamSink(path, reconnect_for)  # type: ignore[return-value]
     fmt, compress = format_of(path, fmt)
     if (rotate_size or rotate_records) and path == "-":
         raise UsageError("--rotate-size/--rotate-records: stdout cannot be rotated; give -o FILE")
@@ -315,7 +315,7 @@ def sink_for(settings: Settings, output: str, resume_at: int | None = None, part
     """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
     ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
     return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
-                     rotate_records=settings.rotate_records, records=records,
+                     rotate_records=settings.rotate_records, records=records, reconnect_for=settings.redis_reconnect,
                      warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
                                settings.user_agent.replace("{version}", __version__),
                                "robots": "obey" if settings.robots else "ignore"})

@@ -7,15 +7,19 @@ from typing import Any
 
 from crawler.errors import FatalError, UsageError
 from crawler.output.encoders import records_of
+from crawler.reconnect import Reconnecting
 
 
 class RedisStreamSink:
     """Records and items appended to a Redis stream (``-o redis://host:port/db/NAME``), one
-    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD)."""
+    entry each with the JSON object in its ``data`` field, for one consumer to read (XREAD).
+
+    A Redis that restarts is waited for (``redis_reconnect`` seconds) and the batch written
+    again: no record is lost; one whose reply was lost on its way back may be there twice."""
 
     captures = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reconnect_for: float = 30.0) -> None:
         base, _, stream = url.rstrip("/").rpartition("/")
         if not stream or base.count("/") < 3:
             raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
@@ -24,6 +28,7 @@ class RedisStreamSink:
         self.name = url
         self.offset = 0
         self._client: Any = None
+        self._calls = Reconnecting(self.url, "--output", reconnect_for)
 
     def state(self) -> dict[str, str]:
         """Nothing to commit: a stream is not cut back."""
@@ -45,11 +50,18 @@ class RedisStreamSink:
         records = list(records_of(entries))
         if not records:
             return
-        pipe = self._client.pipeline(transaction=False)
-        for data in records:
-            pipe.xadd(self.stream, {"data": json.dumps(data, ensure_ascii=False)})
+        entries = [{"data": json.dumps(data, ensure_ascii=False)} for data in records]
+
+        async def append() -> Any:
+            pipe = self._client.pipeline(transaction=False)
+            for entry in entries:
+                pipe.xadd(self.stream, entry)
+            return await pipe.execute()
+
         try:
-            await pipe.execute()
+            await self._calls.call(append)
+        except FatalError:
+            raise
         except Exception as e:
             raise FatalError(f"cannot write output {self.name}: {e}") from None
         self.offset += len(records)

@@ -235,3 +235,38 @@ def test_a_redis_restarted_mid_crawl_is_waited_for_and_the_crawl_goes_on(serve, 
     assert urls == {server.url} | {f"{server.url}p/{i}" for i in range(100)}
     err = (tmp_path / "c.err").read_text()
     assert "trying again for up to 30 s" in err and "is back after" in err
+
+
+def test_the_redis_stream_output_waits_out_a_redis_restart_and_loses_nothing(serve, tmp_path: Path) -> None:
+    import redis as redis_client
+
+    from crawler.cli.testsite import free_port
+
+    port = free_port()
+    redis = own_redis(port, tmp_path)
+    server = serve(slow_app(100, 0.05))
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def written() -> int:
+        try:
+            return int(redis_client.Redis.from_url(url).xlen("pages"))
+        except redis_client.RedisError:
+            return 0
+
+    try:
+        crawler = start("--seeds", seeds_file(tmp_path, server.url), "--per-host", "2", "--no-robots",
+                        "-o", f"{url}/pages", cwd=tmp_path, name="c")
+        wait_for(lambda: written() >= 20, timeout=30)
+        redis.kill()  # down for 1.5 s (the writer writes every second), then up again with what it had
+        redis.wait(10)
+        time.sleep(1.5)  # the outage itself, not a wait for work
+        redis = own_redis(port, tmp_path)
+        assert crawler.wait(60) == 0, (tmp_path / "c.err").read_text()
+        entries = redis_client.Redis.from_url(url).xrange("pages")
+    finally:
+        redis.kill()
+        redis.wait(10)
+    urls = {json.loads(fields[b"data"])["url"] for _, fields in entries}
+    assert urls == {server.url} | {f"{server.url}p/{i}" for i in range(100)}  # at least once each
+    err = (tmp_path / "c.err").read_text()
+    assert "trying again for up to 30 s" in err and "is back after" in err
