@@ -32,6 +32,7 @@ from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge
 from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
 from crawler.fetch.result import FetchResult, media_type, parse_retry_after
 from crawler.fetch.shaping import Shaper
+from crawler.fetch.socks import SocksSessions
 from crawler.settings import Settings
 from crawler.urls import host_of, hostname_of, join_url
 
@@ -63,7 +64,7 @@ class Fetcher:
         #: --http-cache: answers kept on disk (None when off).
         self.cache = HttpCache(settings.http_cache, settings.http_cache_expiry) if settings.http_cache else None
         self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
-        self._socks: dict[str, aiohttp.ClientSession] = {}  # a session for each SOCKS proxy
+        self._socks = SocksSessions(self._socks_session)  # a session for each SOCKS proxy (a bounded number)
         self._tls_context: ssl.SSLContext | bool = True
         self._resolver: Any = None
         self._checked: dict[str, float] = {}  # proxied hosts found public, until (loop time)
@@ -128,27 +129,25 @@ class Fetcher:
 
     def _route(self, proxy: str | None) -> tuple[aiohttp.ClientSession, str | None]:
         """The session to fetch through and the HTTP proxy to name to it: a SOCKS proxy has a
-        session of its own (made the first time, sharing the cookie jar)."""
+        session of its own (given back by :meth:`_fetch` when done)."""
         assert self.session is not None
         if proxy is None or not proxy.startswith("socks"):
             return self.session, proxy
-        session = self._socks.get(proxy)
-        if session is None:
-            # python-socks knows socks5:// only: socks5h:// is that with the name sent to the proxy.
-            remote = proxy.startswith("socks5h://")
-            connector = ProxyConnector.from_url("socks5://" + proxy.split("://", 1)[1], rdns=remote,
-                                                ssl=self._tls_context, limit=self.settings.concurrency,
-                                                limit_per_host=0)
-            guard_protocol(connector)  # 204/304 end the connection, header blocks bounded, as direct ones
-            session = self._socks[proxy] = self._session(connector, self.session.cookie_jar)
-        return session, None
+        return self._socks.take(proxy), None
+
+    def _socks_session(self, proxy: str) -> aiohttp.ClientSession:
+        """A new session through SOCKS proxy ``proxy``, sharing the crawl's cookie jar."""
+        assert self.session is not None
+        # python-socks knows socks5:// only: socks5h:// is that with the name sent to the proxy.
+        connector = ProxyConnector.from_url("socks5://" + proxy.split("://", 1)[1], rdns=proxy.startswith("socks5h://"),
+                                            ssl=self._tls_context, limit=self.settings.concurrency, limit_per_host=0)
+        guard_protocol(connector)  # 204/304 end the connection, header blocks bounded, as direct ones
+        return self._session(connector, self.session.cookie_jar)
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.settings.save_cookies:
             await asyncio.to_thread(self.shaper.save)
-        for session in self._socks.values():
-            await session.close()
-        self._socks.clear()
+        await self._socks.close()
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -366,4 +365,7 @@ class Fetcher:
                     result.retryable = True
                     result.retry_after = parse_retry_after(
                         result.headers.get("Retry-After") if result.headers else None)
+        finally:
+            if session is not self.session:
+                self._socks.give_back(proxy or "")
         return result

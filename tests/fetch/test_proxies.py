@@ -172,3 +172,46 @@ async def test_through_a_proxy_a_name_that_resolves_inside_is_still_refused(serv
         assert result.by_url()[secret]["error"] == "dns"
         assert server.paths() == ["/"]
         assert "evil.test" not in log.read_text()
+
+
+async def test_a_spider_naming_a_new_socks_proxy_for_each_request_keeps_a_bounded_number_of_sessions(
+        serve, tmp_path: Path) -> None:
+    # Each proxy URL gets a session and its own pool of kept-alive connections to the proxy:
+    # past crawler.fetch.socks.MAX_SESSIONS, the least recently used idle one is closed.
+    import asyncio
+
+    import psutil
+
+    from crawler import Crawler, Request, Spider
+    from crawler.fetch.socks import MAX_SESSIONS
+
+    seen: list[str] = []
+    server = serve(peers_app(seen, pages=80))
+    with microsocks(bind="127.0.0.9") as address:
+        port = int(address.rsplit(":", 1)[1])
+
+        class EachItsProxy(Spider):
+            def start_requests(self):
+                for n in range(80):  # one URL of the proxy each (the same proxy: a path python-socks ignores)
+                    yield Request(f"{server.url}p/{n}", proxy=f"socks5://{address}/{n}", callback=self.parse)
+
+            def parse(self, response):
+                yield {"url": response.url}
+
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                to_proxy = [c for c in psutil.Process().net_connections(kind="tcp")
+                            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED]
+                most = max(most, len(to_proxy))
+                await asyncio.sleep(0.01)  # sampling the connections, not waiting for work
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            stats = await Crawler(EachItsProxy(), output=str(tmp_path / "o.jsonl"), robots=False, per_host=4).run()
+        finally:
+            watcher.cancel()
+    assert stats.items == 80 and set(seen) == {"127.0.0.9"}
+    assert most <= MAX_SESSIONS + 4 + 2, most  # the kept sessions' idle connections and those in use
