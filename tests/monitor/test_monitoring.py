@@ -297,14 +297,10 @@ def _png_rows(data: bytes) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
-    server = serve(slow_app(30, 0.1))  # 31 pages, 2 at a time: 1.5 s at least
+def on_a_terminal(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run ``command`` with its stderr on a pseudo-terminal: its exit status and what it drew."""
     master, slave = pty.openpty()
-    env = os.environ | {"PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o",
-                             str(tmp_path / "o.jsonl"), "--per-host", "2", "--no-robots", "--stats",
-                             str(tmp_path / "stats.json")], stdout=subprocess.DEVNULL, stderr=slave, cwd=tmp_path,
-                            env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     drawn = bytearray()
     try:
@@ -314,8 +310,16 @@ def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
         pass
     finally:
         os.close(master)
-    assert proc.wait(timeout=60) == 0, drawn.decode(errors="replace")
-    text = drawn.decode(errors="replace")
+    return proc.wait(timeout=60), drawn.decode(errors="replace")
+
+
+def test_live_view_on_a_terminal(serve, tmp_path: Path) -> None:
+    server = serve(slow_app(30, 0.1))  # 31 pages, 2 at a time: 1.5 s at least
+    env = os.environ | {"PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    status, text = on_a_terminal([sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o",
+                                  str(tmp_path / "o.jsonl"), "--per-host", "2", "--no-robots", "--stats",
+                                  str(tmp_path / "stats.json")], env, tmp_path)
+    assert status == 0, text
     stats = json.loads((tmp_path / "stats.json").read_text())
     host = server.url.split("/")[2]
     final = text[text.rindex("pages 31/31"):]  # the last redraw: the final figures
@@ -353,17 +357,7 @@ def test_log_lines_off_a_terminal_carry_an_iso_timestamp_and_on_one_do_not(tmp_p
     assert logged.returncode == 0, logged.stderr
     warnings = [line for line in logged.stderr.splitlines() if "WARNING" in line]
     assert warnings and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z crawler: WARNING: ", w) for w in warnings)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=slave, env=env)
-    os.close(slave)
-    drawn = bytearray()
-    try:
-        while chunk := os.read(master, 65536):
-            drawn += chunk
-    except OSError:  # EIO: the crawler closed the terminal
-        pass
-    finally:
-        os.close(master)
-    assert proc.wait(timeout=60) == 0
-    lines = drawn.decode(errors="replace").splitlines()
+    status, text = on_a_terminal(command, env, tmp_path)
+    assert status == 0, text
+    lines = text.splitlines()
     assert [line for line in lines if line.startswith("crawler: WARNING: ")], lines
