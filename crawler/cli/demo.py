@@ -68,5 +68,6 @@ def demo(argv: Sequence[str]) -> int:
     fmt, compressed = format_of(settings.output, settings.format)
     shape = {"jsonl": "one JSON object a line", "csv": "CSV with a header line", "warc": "WARC"}[fmt]
     print(f"crawler demo: records written to {where} ({shape}{', gzip' if compressed else ''}). "
-          f"Next: python -m crawler --seeds urls.txt -o crawl.jsonl", file=sys.stderr)
+          "Next: python -m crawler https://example.org/ -o crawl.jsonl (or --seeds urls.txt: one URL a line)",
+          file=sys.stderr)
     return status
