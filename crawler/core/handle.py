@@ -13,10 +13,10 @@ from crawler import errors
 from crawler.core.accept import Acceptor, Refused
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
-from crawler.fetch.result import FetchResult
 from crawler.fetch.robots import Robots
 from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
+from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.spider.api import FollowAll, Request
 from crawler.spider.runner import SpiderRunner

@@ -25,9 +25,9 @@ from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import HostClock, Politeness
 from crawler.fetch.render import Renderer, RenderFailed
 from crawler.fetch.renderplan import RenderPlan
-from crawler.fetch.result import FetchResult
 from crawler.parse.html import is_html
 from crawler.parse.scripted import PageShape, changed, has_scripts, page_shape
+from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.work import PAGE, CrawlRequest
 

@@ -19,11 +19,11 @@ from crawler.durable.recrawl import Remembered, conditional_headers
 from crawler.errors import FatalError
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
-from crawler.fetch.result import FetchResult
 from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
+from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.spider.api import Spider
 from crawler.spider.runner import SpiderRunner

@@ -4,7 +4,7 @@ unchanged page (the WARC revisit profiles)."""
 
 from __future__ import annotations
 
-from crawler.fetch.result import FetchResult
+from crawler.result import FetchResult
 from crawler.work import CrawlRequest
 
 Validators = tuple[str | None, str | None, str | None]  # ETag, Last-Modified, body SHA-1 (hex)

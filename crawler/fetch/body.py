@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from crawler.fetch.codings import Decoder, TooLarge, codings_of
-from crawler.fetch.result import FetchResult
+from crawler.codings import Decoder, TooLarge, codings_of
+from crawler.result import FetchResult
 from crawler.timestamps import utc_now_iso
 from crawler.work import Capture
 

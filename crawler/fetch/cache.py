@@ -21,7 +21,7 @@ from pathlib import Path
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from crawler.fetch.result import FetchResult
+from crawler.result import FetchResult
 
 #: Statuses never kept: the crawl retries them, so a later run should ask again.
 NOT_KEPT = frozenset({429, 500, 502, 503, 504})

@@ -22,17 +22,17 @@ from yarl import URL
 
 from crawler import errors
 from crawler._version import __version__
+from crawler.codings import CodingError, TooLarge
 from crawler.errors import UsageError
 from crawler.fetch import guard
 from crawler.fetch.body import capture as capture_exchange
 from crawler.fetch.body import read_body
 from crawler.fetch.cache import HttpCache, cache_key
-from crawler.fetch.codings import CodingError, TooLarge
 from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge, guard_protocol
 from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
-from crawler.fetch.result import FetchResult, media_type, parse_retry_after
 from crawler.fetch.shaping import Shaper
 from crawler.fetch.socks import SocksSessions
+from crawler.result import FetchResult, media_type, parse_retry_after
 from crawler.settings import Settings
 from crawler.urls import host_of, hostname_of, join_url
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crawler.fetch.result import FetchResult, backoff_delay
+from crawler.fetch.backoff import backoff_delay
 from crawler.fetch.robots import RobotsRules
+from crawler.result import FetchResult
 from crawler.settings import Settings
 
 

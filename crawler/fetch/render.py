@@ -14,7 +14,7 @@ twice). Each other request the page makes is decided here, never by the browser:
 
 The page is loaded, its network left to go quiet (``render_quiet`` seconds without a request
 going, counted here, where every request passes), its actions run
-(:data:`crawler.fetch.pageactions.PAGE_ACTIONS`), and its DOM read, all within
+(:data:`crawler.pageactions.PAGE_ACTIONS`), and its DOM read, all within
 ``--render-timeout``; a page that never goes quiet has its DOM read at the deadline
 (``unsettled``). A page that cannot be read at all (the browser crashed, or hangs) raises
 :class:`RenderFailed`.
@@ -33,7 +33,7 @@ from typing import Any
 from crawler.fetch.browser import BrowserGone, BrowserPool
 from crawler.fetch.client import Fetcher
 from crawler.fetch.guard import is_blocked
-from crawler.fetch.result import FetchResult
+from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.settings.checks import blocked_kinds
 from crawler.urls import host_of, hostname_of, normalize_url

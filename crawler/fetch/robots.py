@@ -20,8 +20,9 @@ from typing import Protocol
 from protego import Protego
 
 from crawler import errors
+from crawler.agent import product_token
+from crawler.fetch.backoff import backoff_delay
 from crawler.fetch.client import Fetcher
-from crawler.fetch.result import backoff_delay
 from crawler.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,6 @@ ALLOW, DISALLOW, PARSED = "allow", "disallow", "parsed"
 #: The failures of robots.txt that are the host's, not its rules': its pages carry them as their error.
 TRANSPORT_ERRORS = (errors.CONNECT, errors.DNS, errors.TIMEOUT, errors.TLS)
 MAX_REDIRECTS = 5
-
-
-def product_token(user_agent: str) -> str:
-    """The product token matched against ``User-agent:`` lines (``crawler/1.0 (+url)`` ->
-    ``crawler``)."""
-    token = user_agent.split("/", 1)[0].split(None, 1)
-    return token[0] if token else user_agent
 
 
 #: robots.txt lines kept for a page's ``ai_usage`` (``--extract``): lower case, no colon.

@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from crawler.spider.api import Request
+from crawler.request import Request
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 

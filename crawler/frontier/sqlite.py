@@ -1,5 +1,5 @@
 """A durable frontier in one SQLite file: every accepted URL with its state, so a crawl can be
-resumed after any stop. Groundwork for ``--job-dir`` (not wired to the command line yet).
+resumed after any stop: the store of ``--job-dir`` (``DIR/frontier.db``).
 
 - Schema: ``urls(id, url UNIQUE, host, depth, referrer, kind, lastmod, state, attempts,
   done_at)`` and ``meta(key, value)``. ``state`` is 0 pending, 2 done (:meth:`commit`, once

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import cast
 
-from crawler.fetch.codings import GZIP_MAGIC, CodingError, Decoder, TooLarge
+from crawler.codings import GZIP_MAGIC, CodingError, Decoder, TooLarge
 
 
 class SitemapError(ValueError):

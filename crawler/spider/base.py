@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from crawler.errors import UsageError
-from crawler.spider.request import Request
+from crawler.request import Request
 from crawler.spider.response import FollowAll, Response
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.spider.request import Request, encode_form
+from crawler.request import Request, encode_form
 
 FormData = Mapping[str, Any] | Iterable[tuple[str, Any]]
 _NOT_SENT = frozenset({"submit", "image", "reset", "button"})  # input types sent only when clicked

@@ -12,8 +12,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.parse.charsets import decode_html
 from crawler.parse.html import ParsedPage, html_tree, is_html, page_of, robots_directives
+from crawler.request import Request
 from crawler.settings import EXTRACT_ENGINES, EXTRACT_FIELDS
-from crawler.spider.request import Request
 from crawler.spider.selectors import Selector, SelectorError, SelectorList, select
 from crawler.urls import join_url
 

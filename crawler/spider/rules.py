@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.request import Request
 from crawler.spider.base import Spider, callback_outputs
-from crawler.spider.request import Request
 from crawler.spider.response import Response, href_of
 
 #: File extensions a :class:`LinkExtractor` leaves out by default (``deny_extensions``): pages

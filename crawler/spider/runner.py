@@ -14,11 +14,11 @@ from concurrent.futures import Executor
 from typing import Any, cast
 
 from crawler import errors
-from crawler.fetch.result import FetchResult
-from crawler.fetch.robots import product_token
+from crawler.agent import product_token
 from crawler.monitor.measures import Measures
 from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
+from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
 from crawler.spider.base import callback_outputs

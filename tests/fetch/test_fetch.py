@@ -10,7 +10,7 @@ import zlib
 import pytest
 from aiohttp import web
 
-from crawler.fetch.result import parse_retry_after
+from crawler.result import parse_retry_after
 from tests.support.sites import app_of, check_moved, html, moved_site, redirect
 
 

@@ -18,7 +18,7 @@ import zlib
 import brotli
 from aiohttp import web
 
-from crawler.fetch.codings import zstd
+from crawler.codings import zstd
 
 GIB = 2**30
 STATE = web.AppKey("state", dict)

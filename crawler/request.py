@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from crawler.fetch.pageactions import check_actions
+from crawler.pageactions import check_actions
 
 
 @dataclasses.dataclass
@@ -39,7 +39,7 @@ class Request:
     never; None: as ``--render`` decides); ``page_actions`` are done in the rendered page before
     its DOM is read, each ``(name, *arguments)`` calling that method of the Playwright page
     (``("click", "button.more")``, ``("fill", "#q", "shoes")``, ``("wait_for_selector", "li")``,
-    ``("evaluate", "js")``...; the names are :data:`crawler.fetch.pageactions.PAGE_ACTIONS`), or
+    ``("evaluate", "js")``...; the names are :data:`crawler.pageactions.PAGE_ACTIONS`), or
     ``("scroll", N)`` to scroll to the bottom N times, the network left to go quiet each time.
 
     :meth:`from_curl` makes one from a ``curl`` command line (a browser's "Copy as cURL").
@@ -75,7 +75,7 @@ class Request:
         meta...) are added or win. Options that change nothing in the request (``-L``,
         ``--compressed``, ``-s``...) are passed over; unknown ones are named in a warning, or
         with ``ignore_unknown_options=False`` raise ValueError."""
-        from crawler.spider.curl import curl_to_request_kwargs
+        from crawler.curl import curl_to_request_kwargs
 
         return cls(**(curl_to_request_kwargs(command, ignore_unknown_options) | kwargs))
 

@@ -8,7 +8,7 @@ import zlib
 import brotli
 import pytest
 
-from crawler.fetch.codings import BadCoding, Decoder, TooLarge, Truncated, UnknownCoding, codings_of, zstd
+from crawler.codings import BadCoding, Decoder, TooLarge, Truncated, UnknownCoding, codings_of, zstd
 
 PAGE = b"<html><title>t</title>" + b"x" * 5000 + b"</html>"
 

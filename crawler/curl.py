@@ -1,4 +1,4 @@
-"""A ``curl`` command line as the keywords of a :class:`crawler.spider.request.Request`
+"""A ``curl`` command line as the keywords of a :class:`crawler.request.Request`
 (:meth:`Request.from_curl`): what a browser's "Copy as cURL" gives, read as curl reads it."""
 
 from __future__ import annotations

@@ -1,17 +1,16 @@
-"""What one fetch attempt gives (:class:`FetchResult`), and what decides the next one: the
-server's ``Retry-After`` and the crawl's backoff."""
+"""What one fetch attempt gives (:class:`FetchResult`), the server's ``Retry-After`` and a
+``Content-Type``'s media type: the vocabulary the fetch stage shares with those that read its
+answers."""
 
 from __future__ import annotations
 
 import dataclasses
 import email.utils
 import hashlib
-import random
 import time
 
 from multidict import CIMultiDictProxy
 
-from crawler.settings import Settings
 from crawler.work import Capture
 
 
@@ -60,18 +59,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def backoff_delay(attempt: int, settings: Settings, retry_after: float | None = None) -> float:
-    """Seconds to wait before try ``attempt + 1``: exponential backoff with jitter
-    (``retry_backoff`` doubling, at most ``retry_backoff_max``), at least what ``Retry-After``
-    asked for (capped the same way)."""
-    cap = settings.retry_backoff_max
-    base = min(cap, settings.retry_backoff * 2.0 ** max(attempt - 1, 0))
-    wait = base / 2 + random.uniform(0, base / 2)
-    if retry_after is not None:
-        wait = max(wait, min(retry_after, cap))
-    return wait
-
-
 def media_type(header: str | None) -> tuple[str | None, str | None]:
     if not header:
         return None, None
@@ -84,4 +71,4 @@ def media_type(header: str | None) -> tuple[str | None, str | None]:
     return media.strip().lower() or None, charset
 
 
-__all__ = ["FetchResult", "backoff_delay", "media_type", "parse_retry_after"]
+__all__ = ["FetchResult", "media_type", "parse_retry_after"]
