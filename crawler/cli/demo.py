@@ -8,10 +8,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from crawler.cli.crawl import run_crawl
-from crawler.cli.options import DEMO_OUTPUT, EXIT_USAGE, command_parser, settings_from_args
+from crawler.cli.options import DEMO_OUTPUT, command_parser, settings_from_args
 from crawler.cli.testsite import ServerThread, make_app
-from crawler.errors import UsageError
+from crawler.core.outcome import run_crawl
+from crawler.errors import EXIT_USAGE, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.output.encoders import format_of
 

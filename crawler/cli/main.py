@@ -8,19 +8,11 @@ import difflib
 import sys
 from collections.abc import Sequence
 
-from crawler.cli.crawl import quiet_stdout, run_crawl
-from crawler.cli.options import (
-    COMMANDS,
-    EXIT_INTERRUPTED,
-    EXIT_PIPE,
-    EXIT_USAGE,
-    build_parser,
-    show_config,
-    top_parser,
-)
+from crawler.cli.options import COMMANDS, build_parser, show_config, top_parser
 from crawler.cli.seeds import parse_seeds, read_seeds
 from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
-from crawler.errors import UsageError
+from crawler.core.outcome import quiet_stdout, run_crawl
+from crawler.errors import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.settings import REDIS_SCHEMES
 
@@ -50,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "extract": tools.extract_main}[argv[0]]
             return command(argv[1:])
         if argv[:1] in (["seed"], ["status"]):
-            from crawler.cli.workers import seed_main, status_main
+            from crawler.cli.redisworkers import seed_main, status_main
 
             return (seed_main if argv[0] == "seed" else status_main)(argv[1:])
         if argv[:1] == ["crawl"]:
@@ -67,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("no seed URLs: give them as arguments (crawler https://example.org/) or in a file "
                              "(--seeds FILE), or --sitemap URL; or try: python -m crawler demo")
         if settings.workers > 1 and shared:
-            from crawler.cli.workers import run_workers
+            from crawler.cli.redisworkers import run_workers
 
             return run_workers(argv, settings, main)
         if settings.job_dir:
-            from crawler.cli.shards import check_job_split
+            from crawler.shards.coordinator import check_job_split
 
             check_job_split(settings)
         spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
@@ -83,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"no valid URL among the arguments: {' '.join(urls)[:200]}")
             seeds = given + seeds
         if settings.workers > 1:  # processes on this machine, the hosts split among them
-            from crawler.cli.shards import run_shards
+            from crawler.shards.coordinator import run_shards
 
             if not seeds and not settings.sitemap and spider is None:
                 raise UsageError("nothing to crawl: no seed URLs (--seeds) and no sitemap (--sitemap)")

@@ -12,12 +12,10 @@ from typing import Any, NoReturn
 
 from crawler._version import __version__
 from crawler.cli.spiders import settings_and_sources
-from crawler.errors import UsageError
+from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.settings import EXTRACT_ENGINES, Settings, default_values, setting_help
 from crawler.settings.masking import masked
 
-EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
-EXIT_PIPE = 141  # stdout closed by its reader: what a shell reports for a filter ended by SIGPIPE
 DEMO_OUTPUT = "demo.jsonl"
 
 

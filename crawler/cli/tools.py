@@ -22,10 +22,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawler.cli.options import EXIT_FATAL, EXIT_OK, command_parser
+from crawler.cli.options import command_parser
 from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
 from crawler.core.single import Fetched, fetch_one
-from crawler.errors import UsageError
+from crawler.errors import EXIT_FATAL, EXIT_OK, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.settings import Settings
 from crawler.spider.api import FollowAll, Request, Response, Spider, item_dict

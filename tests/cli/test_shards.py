@@ -247,7 +247,7 @@ def test_workers_write_one_warc_and_one_markdown_folder(hosts, tmp_path: Path) -
 
 
 def test_csv_parts_with_other_columns_are_put_under_the_outputs(tmp_path: Path) -> None:
-    from crawler.output.merge import OutputMerger
+    from crawler.shards.merge import OutputMerger
 
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     first.write_bytes(b"url,title,_extra\r\nhttp://a/,A,\r\n")

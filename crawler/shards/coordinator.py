@@ -1,7 +1,7 @@
 """``--workers N`` on one machine, without Redis: N processes that split the crawl by host
-(:mod:`crawler.frontier.sharded`), started and watched by this one (the coordinator), which
+(:mod:`crawler.shards.frontier`), started and watched by this one (the coordinator), which
 passes their calls between them, copies their committed output into the one output asked for
-(:mod:`crawler.output.merge`), adds up their statistics for the summary and ``--stats``, and
+(:mod:`crawler.shards.merge`), adds up their statistics for the summary and ``--stats``, and
 starts a killed one again (with ``--job-dir`` it resumes its part of the job; without, its
 queue is gone, so the crawl stops, as one process killed would).
 
@@ -28,18 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from crawler.children import end_with_parent
-from crawler.cli.crawl import crawl, end_of_crawl, write_stats
-from crawler.cli.options import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from crawler.core.outcome import crawl, end_of_crawl, write_stats
 from crawler.durable.job import JobLock, JobLocked
-from crawler.errors import UsageError
+from crawler.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
 from crawler.frontier import frontier_for, sqlite_path
-from crawler.frontier.sharded import Router, ShardedFrontier
 from crawler.frontier.sqlite_schema import done_in
-from crawler.monitor.stats import CombinedStats
 from crawler.output.encoders import format_of
 from crawler.output.files import expand_output, make_parent, output_file, tagged_path
-from crawler.output.merge import OutputMerger
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
+from crawler.shards.frontier import Router, ShardedFrontier
+from crawler.shards.merge import OutputMerger
+from crawler.shards.stats import CombinedStats
 from crawler.spider.api import Request, Spider
 
 log = logging.getLogger("crawler")

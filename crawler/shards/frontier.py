@@ -15,7 +15,7 @@ the crawl is over: every shard idle (nothing accepted and not committed) with no
 unanswered. A shard reports its state on the same connection as its answers, before them, so
 the router never sees a call answered before the work it made.
 
-Messages go over :class:`crawler.frontier.channel.Channel` (a pickled header, a payload the
+Messages go over :class:`crawler.shards.channel.Channel` (a pickled header, a payload the
 router passes on unread)."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from crawler.frontier.base import Frontier
-from crawler.frontier.channel import Channel
 from crawler.frontier.codec import request_from_json, request_to_json
+from crawler.shards.channel import Channel
 from crawler.urls import host_of
 from crawler.work import CrawlRequest
 

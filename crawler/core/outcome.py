@@ -1,5 +1,5 @@
-"""Running one crawl from the command line: logging, the spider to load, the crawl itself, the
-summary on stderr and ``--stats``, the exit status."""
+"""A crawl's outcome as the command line gives it: the crawl run to its end, its exit status, the
+summary on stderr and ``--stats`` (for one process, and for each of ``--workers``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from crawler.cli.options import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_PIPE
 from crawler.core.engine import Engine
 from crawler.durable.job import JobLocked
-from crawler.errors import FatalError, OutputClosed
+from crawler.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_PIPE, FatalError, OutputClosed
 from crawler.frontier import Frontier
 from crawler.monitor.stats import Stats
 from crawler.output.files import make_parent

@@ -1,4 +1,4 @@
-"""Messages between the processes of one machine's crawl (:mod:`crawler.frontier.sharded`): a
+"""Messages between the processes of one machine's crawl (:mod:`crawler.shards.frontier`): a
 small pickled header and a payload of bytes, each after their lengths, over a connected Unix
 socket; what one turn of the event loop sends goes out in one write."""
 
