@@ -15,11 +15,11 @@ Write a spider::
 """
 
 from crawler._version import __version__
+from crawler.core.crawler import Crawler, run_spider
 from crawler.core.engine import Engine
-from crawler.core.run import Crawler, run_spider
 from crawler.monitor.stats import Stats
 from crawler.settings import Settings, load_settings
-from crawler.spider.api import (
+from crawler.spider import (
     HTML_TYPES,
     CrawlSpider,
     DropItem,

@@ -16,7 +16,7 @@ SITEMAP = "sitemap"
 
 
 class SpiderRequest(Protocol):
-    """What the pipeline reads of a spider's own request (:class:`crawler.spider.api.Request`),
+    """What the pipeline reads of a spider's own request (:class:`crawler.spider.Request`),
     which rides along with the :class:`CrawlRequest` it made."""
 
     url: str

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 
 from crawler.errors import UsageError
-from crawler.spider.api import Request
+from crawler.spider import Request
 from crawler.urls import SCHEME, normalize_url
 from crawler.work import CrawlRequest
 

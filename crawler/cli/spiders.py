@@ -11,7 +11,7 @@ from typing import Any
 
 from crawler.errors import UsageError
 from crawler.settings import Settings, load_settings_with_sources
-from crawler.spider.api import Spider, custom_settings
+from crawler.spider import Spider, custom_settings
 
 
 def spider_class(spec: str) -> type[Spider]:

@@ -6,7 +6,7 @@
     python -m crawler extract FILE.html|URL [--field markdown] [--extract-engine NAME]
 
 Each fetches as a crawl with the same options would (robots.txt, headers, cookies, proxies,
-``--http-cache``...), because it runs one (:mod:`crawler.core.single`).
+``--http-cache``...), because it runs one (:mod:`crawler.core.fetchone`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any
 
 from crawler.cli.options import command_parser
 from crawler.cli.spiders import make_spider, settings_and_sources, spider_arguments
-from crawler.core.single import Fetched, fetch_one
+from crawler.core.fetchone import Fetched, fetch_one
 from crawler.errors import EXIT_FATAL, EXIT_OK, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.settings import Settings
-from crawler.spider.api import FollowAll, Request, Response, Spider, item_dict
+from crawler.spider import FollowAll, Request, Response, Spider, item_dict
 from crawler.spider.runner import outputs_of
 
 #: The tools log warnings and errors only, unless --log-level says otherwise.

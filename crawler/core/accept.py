@@ -23,7 +23,7 @@ from crawler.core.state import RunState
 from crawler.fetch.robots import Robots, RobotsRules
 from crawler.frontier import Frontier
 from crawler.settings import Settings
-from crawler.spider.api import FollowAll, Request, Spider, check_method
+from crawler.spider import FollowAll, Request, Spider, check_method
 from crawler.urls import normalize_url, origin_of
 from crawler.work import SITEMAP, CrawlRequest
 

@@ -44,7 +44,7 @@ from crawler.output.writer import STOP, Sink, write_loop
 from crawler.parse.extract import extraction_fields, require_extraction
 from crawler.parse.pools import ParsePools
 from crawler.settings import Settings
-from crawler.spider.api import Request, Spider, check_callbacks, has_start
+from crawler.spider import Request, Spider, check_callbacks, has_start
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of

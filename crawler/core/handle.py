@@ -18,7 +18,7 @@ from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
 from crawler.result import FetchResult
 from crawler.settings import Settings
-from crawler.spider.api import FollowAll, Request
+from crawler.spider import FollowAll, Request
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import origin_of
 from crawler.work import CrawlRequest, Done

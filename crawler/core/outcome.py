@@ -16,7 +16,7 @@ from crawler.frontier import Frontier
 from crawler.monitor.stats import Stats
 from crawler.output.files import make_parent
 from crawler.settings import Settings
-from crawler.spider.api import Request, Spider
+from crawler.spider import Request, Spider
 
 log = logging.getLogger("crawler")
 

@@ -25,7 +25,7 @@ from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
 from crawler.result import FetchResult
 from crawler.settings import Settings
-from crawler.spider.api import Spider
+from crawler.spider import Spider
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
 from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged, request_key

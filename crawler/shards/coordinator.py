@@ -39,7 +39,7 @@ from crawler.settings import REDIS_STREAM_SCHEMES, Settings
 from crawler.shards.frontier import Router, ShardedFrontier
 from crawler.shards.merge import OutputMerger
 from crawler.shards.stats import CombinedStats
-from crawler.spider.api import Request, Spider
+from crawler.spider import Request, Spider
 
 log = logging.getLogger("crawler")
 

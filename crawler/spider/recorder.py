@@ -9,7 +9,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.spider.api import HTML_TYPES, Failure, FollowAll, Response, Spider, extraction_fields
+from crawler.spider import HTML_TYPES, Failure, FollowAll, Response, Spider, extraction_fields
 
 
 class PageRecorder(Spider):

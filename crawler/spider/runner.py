@@ -1,4 +1,4 @@
-"""Running a :class:`crawler.spider.api.Spider` inside the engine: callbacks and errbacks (plain
+"""Running a :class:`crawler.spider.Spider` inside the engine: callbacks and errbacks (plain
 ones in the parse thread pool, ``async def`` ones on the loop), item pipelines, and what the
 callbacks yield sorted into items and requests."""
 
@@ -20,7 +20,7 @@ from crawler.parse.html import ParsedPage
 from crawler.parse.treesize import TooComplex
 from crawler.result import FetchResult
 from crawler.settings import Settings
-from crawler.spider.api import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
+from crawler.spider import DropItem, Failure, FollowAll, Request, Response, Spider, item_dict
 from crawler.spider.base import callback_outputs
 from crawler.spider.failures import SpiderFailures
 from crawler.timestamps import utc_now_iso

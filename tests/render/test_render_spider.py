@@ -11,7 +11,7 @@ from aiohttp import web
 
 from crawler import load_settings
 from crawler.core.engine import Engine
-from crawler.spider.api import Request, Response, Spider
+from crawler.spider import Request, Response, Spider
 from tests.conftest import Server, read_jsonl, run_cli
 from tests.render.conftest import make_spider_site
 

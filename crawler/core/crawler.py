@@ -12,7 +12,7 @@ from crawler.core.engine import Engine
 from crawler.monitor.logs import logging_configured, setup_logging
 from crawler.monitor.stats import Stats
 from crawler.settings import load_settings
-from crawler.spider.api import Spider, custom_settings
+from crawler.spider import Spider, custom_settings
 
 log = logging.getLogger("crawler")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from crawler.core.engine import Engine
 from crawler.settings import Settings
-from crawler.spider.api import Failure, Request, Response, Spider
+from crawler.spider import Failure, Request, Response, Spider
 
 #: What the one-request crawl changes in the user's settings: no output, no job, no displays.
 QUIET: dict[str, Any] = {"output": "-", "format": "jsonl", "job_dir": "", "frontier": "", "workers": 1,
