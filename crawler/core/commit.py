@@ -40,7 +40,7 @@ class Committer:
         stats.callback_errors = runner.callback_errors
         stats.links_dropped = runner.links_dropped
         keys = [r.key if isinstance(r, Unchanged) else r["key"] for r in records]
-        if frontier.durable:  # the output synced, then its URLs done: one transaction
+        if frontier.job is not None:  # the output synced, then its URLs done: one transaction
             await self.sink.sync()
             meta = self.sink.state()
             cookies = self.cookies()

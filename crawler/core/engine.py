@@ -85,8 +85,8 @@ class Engine:
                                lambda: (len(self.frontier), self.state.in_flight, self._queue.qsize()))
 
     def _job(self) -> JobStore | None:
-        """The frontier as a job's store, when it is durable."""
-        return self.frontier if self.frontier.durable else None  # type: ignore[return-value]
+        """The job the frontier keeps, when it is durable."""
+        return self.frontier.job
 
     def stop(self, reason: str = "signal") -> None:
         """Stop gracefully (see :meth:`RunState.stop`); a second call stops at once."""
@@ -123,7 +123,8 @@ class Engine:
         Raises :class:`FatalError` when the output or the store cannot be written, and
         :class:`crawler.errors.UsageError` when something cannot be opened at all.
         """
-        lock = JobLock(lock_path(self.settings, self.frontier)) if self.frontier.durable else None  # type: ignore[arg-type]
+        job = self.frontier.job
+        lock = JobLock(lock_path(self.settings, job)) if job is not None else None
         if lock is not None:
             lock.acquire()
         try:
@@ -231,7 +232,7 @@ class Engine:
         if fetcher.cache is not None and sink.captures:
             log.warning("--http-cache: a WARC output records what the site sends, so pages are fetched, not "
                         "answered from the cache")
-        elif fetcher.cache is not None and not (frontier.shared or frontier.durable):
+        elif fetcher.cache is not None and not (frontier.shared or frontier.job is not None):
             acceptor.lane = CacheLane(fetcher.cache, robots)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
         handler.robots = robots

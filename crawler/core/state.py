@@ -46,8 +46,9 @@ class RunState:
                 self.abort.set()
             return
         if reason == "max_runtime":
+            resumes = "; the same command resumes" if self.frontier.job is not None else ""
             log.warning("--max-runtime spent: finishing fetches in flight (at most %.0f s)%s",
-                        self.settings.shutdown_grace, "; the same command resumes" if self.frontier.durable else "")
+                        self.settings.shutdown_grace, resumes)
         else:
             log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now",
                         self.settings.shutdown_grace)

@@ -205,7 +205,7 @@ class Worker:
             return found if ended is None else [*found, *ended]
         if sitemap is not None:
             return [*found, *await handler.finish(request, result, listed=listed)]
-        if frontier.durable:
+        if frontier.job is not None:
             unchanged = self.validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
@@ -231,7 +231,7 @@ class Worker:
                 k.lower() == "content-type" for k in own or ()):
             own = {**(own or {}), "Content-Type": "application/json"}
         headers = self.fetcher.shaper.headers_for(request.fetch_url, request.url, own)
-        conditional = conditional_headers(request) if self.frontier.durable else None
+        conditional = conditional_headers(request) if self.frontier.job is not None else None
         return (headers or {}) | conditional if conditional else headers
 
     async def requeue(self, request: CrawlRequest, wait: float) -> None:

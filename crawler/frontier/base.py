@@ -2,10 +2,11 @@
 
 A store implements :class:`Frontier`: in memory (:mod:`.memory`), SQLite (durable, behind
 ``--job-dir``: :mod:`.sqlite`) and Redis (shared by many processes: :mod:`.redis`) behind the
-same methods, and the engine knows no other: it never asks which store it has, only what the
-flags ``durable`` (kept on disk: the job's exactly-once commits) and ``shared`` (other processes
-work on it: a URL is this process's once it is leased, and the crawl is over when the store says
-so) say. Every method that a store may have to take to disk or over the network is a coroutine:
+same methods, and the engine knows no other: it never asks which store it has, only what its
+``job`` (the job's own state when the store is kept on disk: exactly-once commits; None
+otherwise) and ``shared`` (other processes work on it: a URL is this process's once it is
+leased, and the crawl is over when the store says so) say. Every method that a store may have
+to take to disk or over the network is a coroutine:
 
 - ``open`` and ``aclose`` begin and end the store's life in a crawl (connect, open the file);
   ``open`` says how many URLs are pending from before (a resumed job);
@@ -49,8 +50,13 @@ from crawler.work import CrawlRequest
 class Frontier(Protocol):
     """Queue of URLs to fetch, with dedupe and per-host scheduling."""
 
-    durable: bool  # kept on disk: commits make a job's output exactly-once across stops
     shared: bool  # other processes work on the same store
+
+    @property
+    def job(self) -> JobStore | None:
+        """The job this store keeps on disk (commits make its output exactly-once across
+        stops), or None."""
+        ...
 
     async def open(self) -> int:
         """Get ready for the crawl (connect, open the file); the URLs pending from an earlier run."""
@@ -127,11 +133,14 @@ class Frontier(Protocol):
         ...
 
 
-class JobStore(Frontier, Protocol):
-    """A durable frontier (``durable`` is true), which a job keeps its own state in too: the
-    output's committed length and run count (``meta``), robots.txt answers, the job's counts."""
+class JobStore(Protocol):
+    """What a job keeps in its durable store besides the URLs: the output's committed length and
+    run count (``meta``, written with a commit), robots.txt answers, the job's counts."""
 
-    path: Path  # the store's file
+    @property
+    def path(self) -> Path:
+        """The store's file."""
+        ...
 
     async def meta(self, key: str) -> str | None:
         """A value stored by :meth:`commit` or :meth:`set_meta`."""
@@ -151,4 +160,9 @@ class JobStore(Frontier, Protocol):
 
     async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
         """Keep the robots.txt answer of ``origin``."""
+        ...
+
+    async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+        """As :meth:`Frontier.commit`: ``meta`` goes into the same transaction."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from crawler.frontier.base import JobStore
 from crawler.frontier.scheduler import HostScheduler
 from crawler.work import CrawlRequest
 
@@ -12,7 +13,7 @@ from crawler.work import CrawlRequest
 class MemoryFrontier(HostScheduler):
     """A frontier held in this process's memory. See :class:`crawler.frontier.base.Frontier`."""
 
-    durable = False
+    job: JobStore | None = None  # nothing kept on disk
     shared = False
 
     def __init__(self, per_host: int, delay: float = 0.0) -> None:

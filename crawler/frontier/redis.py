@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any
 
 from crawler.errors import FatalError
+from crawler.frontier.base import JobStore
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.reconnect import Reconnecting
 from crawler.work import CrawlRequest
@@ -73,7 +74,7 @@ class RedisFrontier:
     the leases of URLs whose records are written, and :meth:`get` returns None once the whole
     crawl is over (no URL queued, no lease outstanding, in any process)."""
 
-    durable = False
+    job: JobStore | None = None  # nothing kept on disk
     shared = True  # several processes work on this frontier
 
     def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,

@@ -54,7 +54,11 @@ class SQLiteFrontier(HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
 
-    durable = True
+    @property
+    def job(self) -> SQLiteFrontier:
+        """This store keeps the job: its own state beside the URLs."""
+        return self
+
     shared = False
 
     def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = WINDOW,

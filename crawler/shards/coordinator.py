@@ -36,8 +36,9 @@ from crawler.frontier.sqlite_schema import done_in
 from crawler.output.encoders import format_of
 from crawler.output.files import expand_output, make_parent, output_file, tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
-from crawler.shards.frontier import Router, ShardedFrontier
+from crawler.shards.frontier import ShardedFrontier
 from crawler.shards.merge import OutputMerger
+from crawler.shards.router import Router
 from crawler.shards.stats import CombinedStats
 from crawler.spider import Request, Spider
 
