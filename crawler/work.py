@@ -5,6 +5,7 @@ the output (:class:`Item`, a spider's item; :class:`Done`, a URL's end; :class:`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -144,12 +145,29 @@ class CrawlRequest:
         return f"CrawlRequest({self.url!r}, depth={self.depth}, kind={self.kind!r})"
 
 
-class Done(dict):  # type: ignore[type-arg]
+class Done:
     """A URL's end: its ``url`` and ``key`` (:attr:`CrawlRequest.key`), ``status``, ``error``,
     ``bytes``, ``depth``, ``host`` (fetched from) and ``referrer``, counted in the stats (and
     committed or acked by its key), never written: the output is the spider's items."""
 
-    __slots__ = ()
+    __slots__ = ("bytes", "depth", "error", "host", "key", "referrer", "status", "url")
+
+    def __init__(self, *, url: str, key: str = "", status: int | None = None, error: str | None = None, bytes: int = 0,
+                 depth: int = 0, host: str = "", referrer: str | None = None) -> None:
+        self.url = url
+        self.key = key
+        self.status = status
+        self.error = error
+        self.bytes = bytes
+        self.depth = depth
+        self.host = host
+        self.referrer = referrer
+
+    @classmethod
+    def of(cls, request: CrawlRequest, status: int | None, error: str | None, size: int = 0) -> Done:
+        """The end of ``request``: its answer's ``status`` and ``size``, or ``error``."""
+        return cls(url=request.url, key=request.key, status=status, error=error, bytes=size, depth=request.depth,
+                   host=request.host, referrer=request.referrer)
 
 
 class Item:
@@ -196,3 +214,8 @@ class Capture:
         self.revisit: str | None = None
         self.conversion: str | None = None  # --extract markdown: the page as Markdown (a conversion record)
         self.rendered: str | None = None  # --render: the DOM the browser made of the page (a resource record)
+
+
+#: What goes on the output queue, a list a URL (its items, captures and end); ``None`` stops it.
+Entry = Item | Done | Unchanged | Capture
+OutputQueue = asyncio.Queue[list[Entry] | None]

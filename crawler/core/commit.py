@@ -39,7 +39,7 @@ class Committer:
         stats.dropped = runner.dropped
         stats.callback_errors = runner.callback_errors
         stats.links_dropped = runner.links_dropped
-        keys = [r.key if isinstance(r, Unchanged) else r["key"] for r in records]
+        keys = [r.key for r in records]
         if frontier.job is not None:  # the output synced, then its URLs done: one transaction
             await self.sink.sync()
             meta = self.sink.state()

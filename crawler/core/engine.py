@@ -48,7 +48,7 @@ from crawler.spider import Request, Spider, check_callbacks, has_start
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, OutputQueue
 
 log = logging.getLogger("crawler")
 # Signals that stop a crawl gracefully: Ctrl-C, kill and systemd's stop, and a closed terminal.
@@ -79,7 +79,7 @@ class Engine:
         self.stats = Stats(Measures(settings.concurrency, settings.parse_threads))
         self.state = RunState(settings, self.stats, self.frontier)
         self._runner = SpiderRunner(self.spider, settings, self.scope.allows, self.stats.measures)
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(settings.output_queue_size)
+        self._queue: OutputQueue = asyncio.Queue(settings.output_queue_size)
         self.acceptor: Acceptor | None = None  # while running: where new URLs go in
         self.monitor = Monitor(settings, self.stats, self.snapshot,
                                lambda: (len(self.frontier), self.state.in_flight, self._queue.qsize()))

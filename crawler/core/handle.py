@@ -108,9 +108,7 @@ class Handler:
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
-        done = Done(url=request.url, key=request.key, status=status, error=error,
-                    bytes=result.size if result is not None else 0, depth=request.depth, host=request.host,
-                    referrer=request.referrer)
+        done = Done.of(request, status, error, result.size if result is not None else 0)
         return [*items, done], requests
 
 

@@ -28,7 +28,7 @@ from crawler.settings import Settings
 from crawler.spider import Spider
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
-from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged, request_key
+from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, OutputQueue, Unchanged, request_key
 
 log = logging.getLogger("crawler")
 
@@ -38,7 +38,7 @@ class Worker:
 
     def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope, fetcher: Fetcher,
                  robots: Robots | None, politeness: Politeness, acceptor: Acceptor, handler: Handler,
-                 runner: SpiderRunner, spider: Spider, output: asyncio.Queue[Any], captures: bool,
+                 runner: SpiderRunner, spider: Spider, output: OutputQueue, captures: bool,
                  validators: Remembered, rendering: Rendering) -> None:
         self.settings = settings
         self.state = state
@@ -112,8 +112,7 @@ class Worker:
             try:
                 records = await self.handler.finish(request, None, errors.CONTENT)
             except Exception:
-                records = [Done(url=request.url, key=request.key, status=None, error=errors.CONTENT, bytes=0,
-                                depth=request.depth, host=request.host, referrer=request.referrer)]
+                records = [Done.of(request, None, errors.CONTENT)]
         finally:
             state.in_flight -= 1
             measures.workers_busy += loop.time() - started

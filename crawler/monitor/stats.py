@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from crawler.monitor.measures import Measures
+from crawler.work import Done
 
 TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
 FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first ones; all are counted)
@@ -68,26 +69,25 @@ class Stats:
         """The names of the figures (``dict(stats)`` works as on the ``--stats`` file)."""
         return list(self.as_dict())
 
-    def count(self, record: dict[str, Any]) -> None:
-        """Account for one written record (a :class:`crawler.output.writer.Done`: url, status, error,
-        bytes, depth, host)."""
+    def count(self, record: Done) -> None:
+        """Account for one URL's end (its record written)."""
         self.pages += 1
-        error = record["error"]
-        host = record["host"]
+        error = record.error
+        host = record.host
         if error is None:
             self.ok += 1
         else:
             self.errors[error] += 1
             self.host_errors[host] += 1
             if len(self.failed_urls) < FAILED_URLS:
-                self.failed_urls.append({"url": record["url"], "error": error, "status": record["status"],
-                                         "referrer": record.get("referrer")})
+                self.failed_urls.append({"url": record.url, "error": error, "status": record.status,
+                                         "referrer": record.referrer})
         self.hosts[host] += 1
-        self.depths[record["depth"]] += 1
-        status = record["status"]
+        self.depths[record.depth] += 1
+        status = record.status
         if status is not None:
             self.statuses[status] += 1
-        self.bytes += record["bytes"]
+        self.bytes += record.bytes
 
     @property
     def done(self) -> int:

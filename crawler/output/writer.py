@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from crawler.work import Done, Unchanged
+from crawler.work import Done, OutputQueue, Unchanged
 
 STOP = None  # put on the queue to end the writer
 
@@ -45,7 +45,7 @@ class Sink(Protocol):
 
 
 async def write_loop(
-    queue: asyncio.Queue[list[Any] | None],
+    queue: OutputQueue,
     sink: Sink,
     on_written: Callable[[list[dict[str, Any]]], Awaitable[None]],
     *,
