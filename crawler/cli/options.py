@@ -65,13 +65,13 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("rendering", ("--render-concurrency",), {"metavar": "N"}),
     ("rendering", ("--render-timeout",), {"metavar": "SECONDS"}),
     ("rendering", ("--render-block",), {"metavar": "KINDS", "action": "append"}),
-    ("output", ("--stats",), {"metavar": "FILE"}),
-    ("output", ("--report",), {"metavar": "FILE.html"}),
-    ("output", ("--log-level",), {"metavar": "LEVEL"}),
-    ("output", ("--log-format",), {"choices": ["text", "json"]}),
-    ("output", ("--metrics-port",), {"metavar": "PORT"}),
-    ("output", ("--stats-interval",), {"metavar": "SECONDS"}),
-    ("scheduling", ("--parse-isolation",), {"choices": ["thread", "process"]}),
+    ("monitoring", ("--stats",), {"metavar": "FILE"}),
+    ("monitoring", ("--report",), {"metavar": "FILE.html"}),
+    ("monitoring", ("--log-level",), {"metavar": "LEVEL"}),
+    ("monitoring", ("--log-format",), {"choices": ["text", "json"]}),
+    ("monitoring", ("--metrics-port",), {"metavar": "PORT"}),
+    ("monitoring", ("--stats-interval",), {"metavar": "SECONDS"}),
+    ("parsing", ("--parse-isolation",), {"choices": ["thread", "process"]}),
     ("scheduling", ("--concurrency",), {"metavar": "N"}),
     ("scheduling", ("--per-host",), {"metavar": "N"}),
     ("scheduling", ("--delay",), {"metavar": "SECONDS"}),
@@ -84,7 +84,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("scope", ("--deny-domain",), {"metavar": "D", "action": "append"}),
     ("scope", ("--include",), {"metavar": "REGEX", "action": "append"}),
     ("scope", ("--exclude",), {"metavar": "REGEX", "action": "append"}),
-    ("politeness", ("--sitemap",), {"metavar": "URL", "action": "append"}),
+    ("seeds", ("--sitemap",), {"metavar": "URL", "action": "append"}),
     ("durable crawls", ("--job-dir",), {"metavar": "DIR"}),
     ("durable crawls", ("--frontier",), {"metavar": "URL"}),
     ("durable crawls", ("--max-runtime",), {"metavar": "DURATION"}),
@@ -115,7 +115,7 @@ _SWITCHES: list[tuple[str, str, str, bool]] = [
     ("durable crawls", "--changed-only", "changed_only", True),
     ("politeness", "--no-robots", "robots", False),
     ("politeness", "--autothrottle", "autothrottle", True),
-    ("politeness", "--use-sitemaps", "use_sitemaps", True),
+    ("seeds", "--use-sitemaps", "use_sitemaps", True),
     ("requests", "--cookies", "cookies", True),
     ("requests", "--netrc", "netrc", True),
     ("requests", "--no-env-proxy", "env_proxy", False),
@@ -222,7 +222,7 @@ def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str
         default = "on" if defaults[key] else "off"
         group_of(group).add_argument(flag, dest=key, action="store_const", const=value,
                                      help=told((flag,), f"{texts[key]} (default: {default})"))
-    progress = group_of("output").add_mutually_exclusive_group()
+    progress = group_of("monitoring").add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_const", const=True,
                           help=told(("--progress",), f"{texts['progress']} (--progress: true; default: auto)"))
     progress.add_argument("--no-progress", dest="progress", action="store_const", const=False,

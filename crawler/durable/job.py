@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from crawler.errors import CrawlerError, UsageError
 from crawler.frontier import JobStore
-from crawler.output.files import FileSink, expand_output, output_file, part_path, sink_for
+from crawler.output.files import expand_output, output_file, part_path, sink_for
+from crawler.output.writer import Sink
 from crawler.settings import Settings
 from crawler.timestamps import utc_now_iso
 
@@ -87,7 +88,7 @@ def lock_path(settings: Settings, store: JobStore) -> Path:
     return store.path.with_name(store.path.name + ".lock")
 
 
-async def open_job_output(frontier: JobStore, settings: Settings, pending: int) -> FileSink:
+async def open_job_output(frontier: JobStore, settings: Settings, pending: int) -> Sink:
     """This run's output, opened, in the job of ``frontier`` (opened, ``pending`` URLs to do).
 
     The last run's output is cut back to the length that run committed (records written after

@@ -28,6 +28,7 @@ from crawler._version import __version__
 from crawler.children import die_with_parent
 from crawler.errors import FatalError, OutputClosed, UsageError
 from crawler.output.encoders import EXTENSIONS, CsvEncoder, Encoder, JsonLinesEncoder, encode, format_of
+from crawler.output.writer import Sink
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
 from crawler.work import Capture, Item
 
@@ -260,14 +261,14 @@ def _gunzip_head(data: bytes) -> bytes:
 
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
               rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
-              warcinfo: dict[str, str] | None = None, reconnect_for: float = 30.0) -> FileSink:
+              warcinfo: dict[str, str] | None = None, reconnect_for: float = 30.0) -> Sink:
     """The sink for ``--output``/``--format`` (not opened yet)."""
     if path.startswith(REDIS_STREAM_SCHEMES):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
             raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
         from crawler.output.stream import RedisStreamSink
 
-        return RedisStreamSink(path, reconnect_for)  # type: ignore[return-value]
+        return RedisStreamSink(path, reconnect_for)
     fmt, compress = format_of(path, fmt)
     if (rotate_size or rotate_records) and path == "-":
         raise UsageError("--rotate-size/--rotate-records: stdout cannot be rotated; give -o FILE")
@@ -311,7 +312,7 @@ def expand_output(path: str, run: int) -> str:
 
 
 def sink_for(settings: Settings, output: str, resume_at: int | None = None, part: int = 0,
-                records: int = 0) -> FileSink:
+             records: int = 0) -> Sink:
     """The sink for ``output`` (a name with its placeholders filled in) under ``settings``;
     ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
     return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
