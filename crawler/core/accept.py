@@ -99,9 +99,8 @@ class Acceptor:
         # Counted before the store sees them: a store may hand a URL out (and the writer end
         # it) before add() returns, and the crawl must not look over meanwhile. What the store
         # turns away (seen already, over the limit) is taken off the count afterwards.
-        shared = self.frontier.shared  # a shared store's URLs are counted when leased
-        reserved = (0 if shared else len(requests) + len(answered)) + len(denied)
-        state.outstanding += reserved
+        state.queued(len(requests) + len(answered))
+        state.ended_unqueued(len(denied))
         accepted: list[CrawlRequest] = []
         refused: list[CrawlRequest] = []
         try:
@@ -116,7 +115,8 @@ class Acceptor:
                 room = None if room is None else room - len(accepted)
                 refused = await self.frontier.add(denied, queue=False, limit=room)
         finally:
-            state.outstanding -= reserved - ((0 if shared else len(accepted)) + len(refused))
+            state.queued(len(accepted) - len(requests) - len(answered))
+            state.ended_unqueued(len(refused) - len(denied))
         if budget:
             for r in accepted:
                 self._host_pages[r.host] += 1

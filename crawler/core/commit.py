@@ -55,7 +55,7 @@ class Committer:
             else:
                 stats.count(record)  # a Done
         state.outstanding -= len(records)
-        if state.outstanding <= 0 and not frontier.shared and not state.stopping.is_set():
+        if state.idle_here() and not state.stopping.is_set():
             # Nothing outstanding here: over only if the store agrees it holds nothing.
             left = await frontier.settle()
             if left:

@@ -143,8 +143,7 @@ class Engine:
         job = self._job()
         if job is not None:
             sink: Sink = await open_job_output(job, self.settings, pending)
-            if not self.frontier.shared:  # a shared store's URLs are counted when leased
-                self.state.outstanding += pending
+            self.state.queued(pending)  # in the store from an earlier run
             self.stats.resumed = pending
             self.stats.job_known, self.stats.job_done = await job.counts()
         else:
@@ -255,7 +254,7 @@ class Engine:
         if settings.use_sitemaps and not settings.robots:
             refused += await acceptor.accept_sitemaps(origin_of(url) + "/sitemap.xml" for url in self.seeds)
         start = await handler.finish_refused(refused)
-        if state.outstanding == 0 and not frontier.shared:
+        if state.idle_here():
             state.finished.set()
         committer = Committer(state, frontier, sink, self._runner, validators, fetcher.shaper.jar_text)
         writer = loop.create_task(self._write(sink, committer))

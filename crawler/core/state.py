@@ -36,6 +36,37 @@ class RunState:
         self.stopping = asyncio.Event()  # take no new work: a signal, --max-runtime, a fatal error
         self.abort = asyncio.Event()  # end what is in flight now: a second stop, a fatal error
 
+    # -- the counting rule: in a store of this process alone a URL is outstanding from its
+    # acceptance; in a shared one (other processes take from it), from the moment this process
+    # leases it until it writes its record or gives it back. ---------------------------------
+
+    def queued(self, n: int) -> None:
+        """``n`` URLs are going into (or, negative, were turned away by) the store: outstanding
+        here unless the store is shared."""
+        if not self.frontier.shared:
+            self.outstanding += n
+
+    def ended_unqueued(self, n: int) -> None:
+        """``n`` URLs accepted without being queued (ended here: robots.txt forbids them):
+        outstanding here whatever the store, until their records are written."""
+        self.outstanding += n
+
+    def leased(self) -> None:
+        """This process took a URL from the store: on a shared store, it is now its to finish."""
+        if self.frontier.shared:
+            self.outstanding += 1
+
+    def given_back(self) -> None:
+        """A URL went back to the store (a retry, a hop): on a shared store, whoever leases it
+        next counts it."""
+        if self.frontier.shared:
+            self.outstanding -= 1
+
+    def idle_here(self) -> bool:
+        """Is nothing outstanding in this process, on a store it alone works on (then the crawl
+        may be over: the store is asked)?"""
+        return self.outstanding <= 0 and not self.frontier.shared
+
     def stop(self, reason: str = "signal") -> None:
         """Stop gracefully: take no new URLs, let fetches in flight finish (``shutdown_grace``
         seconds at most), write what is done. A second call stops at once. ``reason`` is

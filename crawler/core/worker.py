@@ -71,8 +71,8 @@ class Worker:
                 return
             if request is None:
                 return
+            state.leased()
             if frontier.shared:
-                state.outstanding += 1  # leased: this process's to finish
                 if request.depth == 0 and request.referrer is None:
                     self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
             if request.queued is not None:
@@ -239,8 +239,7 @@ class Worker:
         is no longer this process's to finish: whoever leases it next counts it."""
         request.queued = asyncio.get_running_loop().time()
         await self.frontier.retry(request, wait)
-        if self.frontier.shared:
-            self.state.outstanding -= 1
+        self.state.given_back()
         # A requeued request can be ready again at once, and an in-memory frontier hands it out
         # without suspending: yield here, so a worker can never cycle requeue -> get and starve
         # the task it waits for.
