@@ -20,6 +20,7 @@ from crawler.errors import FatalError
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
 from crawler.fetch.robots import Robots
+from crawler.fetch.transport import FetchRequest
 from crawler.frontier import Frontier
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
@@ -173,10 +174,10 @@ class Worker:
             else:
                 public = await self.runner.before_fetch(request)
                 proxy = (public.proxy or public.meta.get("proxy")) if public is not None else None
-                result = await self.fetcher.fetch(
-                    request.fetch_url, self._keep_body, follow=False, headers=self._headers(request), proxy=proxy,
-                    capture=self.captures, method=request.method, body=request.payload(),
-                    cookies=public.cookies if public is not None else None)
+                result = await self.fetcher.fetch(FetchRequest(
+                    request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
+                    proxy=proxy, capture=self.captures, method=request.method, body=request.payload(),
+                    cookies=public.cookies if public is not None else None))
                 if self.rendering.on or (public is not None and public.render):
                     result = await self.rendering.after_fetch(request, result)
         finally:
@@ -291,8 +292,8 @@ class Worker:
             await take()
             return not parser.full  # at the cap, the rest is not read
 
-        result = await self.fetcher.fetch(request.fetch_url, follow=False, consumer=consume,
-                                          limit=self.settings.sitemap_max_bytes, capture=self.captures)
+        result = await self.fetcher.fetch(FetchRequest(request.fetch_url, follow=False, consumer=consume,
+                                                       limit=self.settings.sitemap_max_bytes, capture=self.captures))
         if result.error is None and result.location is None and result.status is not None and result.status < 300:
             parser.close()
             await take()

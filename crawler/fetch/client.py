@@ -9,10 +9,11 @@ says whether it is worth another try and how long the server asked us to wait.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge
 from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
 from crawler.fetch.shaping import Shaper
 from crawler.fetch.socks import SocksSessions
+from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult, media_type, parse_retry_after
 from crawler.settings import Settings
 from crawler.urls import host_of, hostname_of, join_url
@@ -152,38 +154,37 @@ class Fetcher:
             await self.session.close()
             self.session = None
 
-    async def fetch(self, url: str, keep_body: Callable[[str | None], bool] = lambda media_type: True,
-                    *, proxy: str | None = None, **kwargs: Any) -> FetchResult:
-        """One attempt at ``url`` (see :meth:`_fetch` for the arguments), through ``proxy``
-        (a spider request's own) or the crawl's proxies: a proxy that fails is benched and the
-        attempt goes on through the next one; :class:`ProxiesDown` when every one is down. With
-        ``--http-cache``, a request answered before is answered from the cache (``cached``),
-        and an answer from the site is kept there (not for WARC captures nor streamed bodies)."""
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        """One attempt at ``request``, through its ``proxy`` (a spider request's own) or the
+        crawl's proxies: a proxy that fails is benched and the attempt goes on through the next
+        one; :class:`ProxiesDown` when every one is down. With ``--http-cache``, a request
+        answered before is answered from the cache (``cached``), and an answer from the site is
+        kept there (not for WARC captures nor streamed bodies)."""
         cache = self.cache
-        if cache is None or kwargs.get("capture") or kwargs.get("consumer") is not None:
-            return await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
-        key = cache_key(kwargs.get("method", "GET"), url, kwargs.get("body"), kwargs.get("follow", True))
+        if cache is None or request.capture or request.consumer is not None:
+            return await self._fetch_through_proxies(request)
+        key = cache_key(request.method, request.url, request.body, request.follow)
         result = await cache.get(key)
         if result is None:
-            result = await self._fetch_through_proxies(url, keep_body, proxy, kwargs)
+            result = await self._fetch_through_proxies(request)
             await cache.put(key, result)
-        elif not keep_body(result.content_type):
+        elif not request.keep_body(result.content_type):
             result.body = b""
         return result
 
-    async def _fetch_through_proxies(self, url: str, keep_body: Callable[[str | None], bool], proxy: str | None,
-                                     kwargs: dict[str, Any]) -> FetchResult:
-        if proxy is not None or not self.proxies:
-            return await self._fetch(url, keep_body, proxy=proxy, **kwargs)
+    async def _fetch_through_proxies(self, request: FetchRequest) -> FetchResult:
+        if request.proxy is not None or not self.proxies:
+            return await self._fetch(request)
+        url = request.url
         result = FetchResult()
         count = len(self.proxies.all())
         answered: set[str] = set()  # proxies that said they could not get it
         for _ in range(2 * count):
             chosen = await self.proxies.pick(url, host_of(url))
             if chosen is None:
-                return await self._fetch(url, keep_body, **kwargs)
+                return await self._fetch(request)
             chosen.requests += 1
-            result = await self._fetch(url, keep_body, proxy=chosen.url, **kwargs)
+            result = await self._fetch(dataclasses.replace(request, proxy=chosen.url))
             if result.proxy_failure is None:
                 self.proxies.succeeded(chosen)
                 return result
@@ -230,36 +231,15 @@ class Fetcher:
         self._checked[host] = loop.time() + self.settings.dns_cache_ttl
         return True
 
-    async def _fetch(
-        self,
-        url: str,
-        keep_body: Callable[[str | None], bool] = lambda media_type: True,
-        *,
-        allows: Callable[[str], bool] | None = None,
-        max_redirects: int | None = None,
-        limit: int | None = None,
-        truncate: bool = False,
-        consumer: Callable[[bytes], Awaitable[bool | None]] | None = None,
-        follow: bool = True,
-        headers: dict[str, str] | None = None,
-        proxy: str | None = None,
-        capture: bool = False,
-        method: str = "GET",
-        body: bytes | None = None,
-        cookies: dict[str, str] | None = None,
-    ) -> FetchResult:
-        """One attempt at ``url``, following redirects, within ``timeout`` seconds in all.
-
-        ``keep_body(media_type)`` says whether the body is kept (it is counted either way).
-        ``allows`` (default: the crawl's scope) and ``max_redirects`` govern redirects. A body
-        over ``limit`` bytes (default ``max_bytes``) is ``too_large``, or with ``truncate`` cut
-        there. ``consumer`` takes the decompressed body chunk by chunk instead of keeping it.
-        With ``follow=False`` a redirect to an http(s) URL is not followed: ``location`` holds
-        the normalized target for the caller to schedule (and check against its scope).
-        ``headers`` are sent besides the session's (conditional GET, a spider's own);
-        ``proxy`` is an HTTP proxy URL for this request. With ``capture``, ``wire`` holds the
-        last exchange as it went over the wire (for WARC), its body before decompression.
-        """
+    async def _fetch(self, request: FetchRequest) -> FetchResult:
+        """One attempt at ``request`` (see :class:`FetchRequest`), following redirects, within
+        ``timeout`` seconds in all."""
+        url, method, body, proxy, follow = request.url, request.method, request.body, request.proxy, request.follow
+        headers = dict(request.headers) if request.headers else None
+        cookies = dict(request.cookies) if request.cookies else None
+        keep_body, limit, truncate, consumer, capture = (request.keep_body, request.limit, request.truncate,
+                                                         request.consumer, request.capture)
+        allows, max_redirects = request.allows, request.max_redirects
         allows = allows or self.allows
         if proxy is not None:
             self._proxies.add(URL(proxy).host or "")

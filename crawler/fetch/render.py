@@ -33,6 +33,7 @@ from typing import Any
 from crawler.fetch.browser import BrowserGone, BrowserPool
 from crawler.fetch.client import Fetcher
 from crawler.fetch.guard import is_blocked
+from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.settings.checks import blocked_kinds
@@ -242,8 +243,9 @@ class _Visit:
             self.out.requests += 1
             own = {k: v for k, v in request.headers.items() if k.lower() in _PASSED}
             fetcher = renderer.fetcher
-            return await fetcher.fetch(url, follow=False, method=request.method, body=request.post_data_buffer,
-                                       headers=fetcher.shaper.headers_for(url, self.url, own) or own)
+            return await fetcher.fetch(FetchRequest(url, follow=False, method=request.method,
+                                                    body=request.post_data_buffer,
+                                                    headers=fetcher.shaper.headers_for(url, self.url, own) or own))
 
 
 def _headers(result: FetchResult) -> dict[str, str]:

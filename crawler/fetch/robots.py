@@ -23,6 +23,7 @@ from crawler import errors
 from crawler.agent import product_token
 from crawler.fetch.backoff import backoff_delay
 from crawler.fetch.client import Fetcher
+from crawler.fetch.transport import FetchRequest
 from crawler.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,9 +171,9 @@ class Robots:
         attempt = 0
         while True:
             attempt += 1
-            result = await self.fetcher.fetch(
+            result = await self.fetcher.fetch(FetchRequest(
                 url, allows=self._may_redirect, max_redirects=MAX_REDIRECTS,
-                limit=self.settings.robots_max_bytes, truncate=True)
+                limit=self.settings.robots_max_bytes, truncate=True))
             status = result.status
             now = loop.time()
             if result.error is None and status is not None and 200 <= status < 300:
