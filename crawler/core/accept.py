@@ -35,14 +35,19 @@ Refused = list[tuple[CrawlRequest, str]]  # accepted but never to be fetched, wi
 class Acceptor:
     """Accepts URLs into the frontier under the crawl's scope, robots.txt and budgets."""
 
-    def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope) -> None:
+    def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope,
+                 robots: Robots | None = None, lane: CacheLane | None = None,
+                 accepted: Callable[[str], None] | None = None) -> None:
+        """``robots``: the rules known (robots.txt on); ``lane``: where what the HTTP cache answers
+        goes (``--http-cache`` on a memory frontier); ``accepted``: told each accepted URL (a new
+        host's name is looked up early)."""
         self.settings = settings
         self.state = state
         self.frontier = frontier
         self.scope = scope
-        self.robots: Robots | None = None  # set once the fetcher is up (robots.txt on)
-        self.lane: CacheLane | None = None  # --http-cache, a memory frontier: what the cache answers goes here
-        self.accepted: Callable[[str], None] | None = None  # told each accepted URL (new hosts looked up early)
+        self.robots = robots
+        self.lane = lane
+        self.accepted = accepted
         self._host_pages: Counter[str] = Counter()  # URLs accepted from each host (--max-pages-per-host)
         self._budget_lock = asyncio.Lock()  # --max-pages: accepts counted one after another
         self.started = 0  # requests the spider's start gave

@@ -26,6 +26,7 @@ from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
 from crawler.core.rendering import Rendering
 from crawler.core.scope import Scope
+from crawler.core.stages import Stages
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
 from crawler.durable.job import JobLock, lock_path, log_run, open_job_output
@@ -225,23 +226,22 @@ class Engine:
         kept = await job.meta("cookies") if job is not None else None
         if kept:  # the job's cookies come back (they are kept with each commit)
             fetcher.shaper.restore(kept)
-        acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope)
-        acceptor.robots = robots
-        acceptor.accepted = fetcher.prefetch  # a new host's name is looked up as soon as it is found
+        lane = None
         if fetcher.cache is not None and sink.captures:
             log.warning("--http-cache: a WARC output records what the site sends, so pages are fetched, not "
                         "answered from the cache")
         elif fetcher.cache is not None and not (frontier.shared or frontier.job is not None):
-            acceptor.lane = CacheLane(fetcher.cache, robots)
-        handler = Handler(settings, state, self.scope, self._runner, acceptor, pools)
-        handler.robots = robots
+            lane = CacheLane(fetcher.cache, robots)
+        # A new host's name is looked up as soon as it is found (fetcher.prefetch).
+        acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope, robots, lane, fetcher.prefetch)
+        handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots)
         self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
         politeness = Politeness(settings, frontier)
         rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)
         self.stats.render_figures = rendering.figures if rendering.on else dict
-        worker = Worker(settings, state, frontier, self.scope, fetcher, robots, politeness, acceptor, handler,
-                        self._runner, self.spider, self._queue, sink.captures, validators, rendering)
+        worker = Worker(Stages(settings, state, frontier, self.scope, fetcher, robots, politeness, acceptor, handler,
+                               self._runner, self.spider, self._queue, sink.captures, validators, rendering))
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
@@ -261,7 +261,6 @@ class Engine:
         if start:
             await self._queue.put(start)
         workers = [loop.create_task(worker.run()) for _ in range(settings.concurrency)]
-        lane = acceptor.lane
         if lane is not None:
             workers += [loop.create_task(worker.run_lane(lane)) for _ in range(lane.tasks)]
         self.monitor.start()

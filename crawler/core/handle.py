@@ -28,14 +28,14 @@ class Handler:
     """Ends URLs: the spider's code, then the URL's record-to-be (:class:`Done`)."""
 
     def __init__(self, settings: Settings, state: RunState, scope: Scope, runner: SpiderRunner,
-                 acceptor: Acceptor, pools: ParsePools) -> None:
+                 acceptor: Acceptor, pools: ParsePools, robots: Robots | None = None) -> None:
         self.settings = settings
         self.state = state
         self.scope = scope
         self.runner = runner
         self.acceptor = acceptor
         self.pools = pools
-        self.robots: Robots | None = None  # robots.txt on: its Content-Signal lines go to ai_usage
+        self.robots = robots  # robots.txt on: its Content-Signal lines go to ai_usage
 
     def usage_lines(self, url: str) -> list[tuple[str, str]]:
         """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host

@@ -9,27 +9,16 @@ import logging
 from typing import Any
 
 from crawler import errors
-from crawler.core.accept import Acceptor
-from crawler.core.handle import Handler
 from crawler.core.lane import CacheLane
-from crawler.core.rendering import Rendering
-from crawler.core.scope import Scope
-from crawler.core.state import RunState
-from crawler.durable.recrawl import Remembered, conditional_headers
+from crawler.core.stages import Stages
+from crawler.durable.recrawl import conditional_headers
 from crawler.errors import FatalError
-from crawler.fetch.client import Fetcher
-from crawler.fetch.politeness import Politeness
-from crawler.fetch.robots import Robots
 from crawler.fetch.transport import FetchRequest
-from crawler.frontier import Frontier
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
 from crawler.result import FetchResult
-from crawler.settings import Settings
-from crawler.spider import Spider
-from crawler.spider.runner import SpiderRunner
 from crawler.urls import normalize_url, origin_of
-from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, OutputQueue, Unchanged, request_key
+from crawler.work import PAGE, SITEMAP, CrawlRequest, Done, Unchanged, request_key
 
 log = logging.getLogger("crawler")
 
@@ -37,26 +26,23 @@ log = logging.getLogger("crawler")
 class Worker:
     """The fetch workers' shared logic (each worker is a task running :meth:`run`)."""
 
-    def __init__(self, settings: Settings, state: RunState, frontier: Frontier, scope: Scope, fetcher: Fetcher,
-                 robots: Robots | None, politeness: Politeness, acceptor: Acceptor, handler: Handler,
-                 runner: SpiderRunner, spider: Spider, output: OutputQueue, captures: bool,
-                 validators: Remembered, rendering: Rendering) -> None:
-        self.settings = settings
-        self.state = state
-        self.frontier = frontier
-        self.scope = scope
-        self.fetcher = fetcher
-        self.robots = robots
-        self.politeness = politeness
-        self.acceptor = acceptor
-        self.handler = handler
-        self.runner = runner
-        self.spider = spider
-        self.output = output
-        self.captures = captures  # does the output want each HTTP exchange (WARC)?
-        self.bodies = settings.store_bodies or None
-        self.validators = validators  # a durable crawl's page validators, until committed
-        self.rendering = rendering  # --render: pages rendered in the browser, in their host's slot
+    def __init__(self, stages: Stages) -> None:
+        self.settings = stages.settings
+        self.state = stages.state
+        self.frontier = stages.frontier
+        self.scope = stages.scope
+        self.fetcher = stages.fetcher
+        self.robots = stages.robots
+        self.politeness = stages.politeness
+        self.acceptor = stages.acceptor
+        self.handler = stages.handler
+        self.runner = stages.runner
+        self.spider = stages.spider
+        self.output = stages.output
+        self.captures = stages.captures
+        self.bodies = stages.settings.store_bodies or None
+        self.validators = stages.validators
+        self.rendering = stages.rendering
         self._sitemap_origins: set[str] = set()
 
     async def run(self) -> None:
