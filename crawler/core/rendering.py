@@ -62,8 +62,10 @@ class Rendering:
         """Must a response of ``media_type`` keep its body (it may be rendered)?"""
         return self.on and (media_type is None or is_html(media_type))
 
-    async def after_fetch(self, request: CrawlRequest, result: FetchResult) -> FetchResult:
-        """``result`` (the HTTP answer to ``request``), or the page as the browser rendered it."""
+    async def after_fetch(self, request: CrawlRequest, result: FetchResult, fetched_at: float | None = None
+                          ) -> FetchResult:
+        """``result`` (the HTTP answer to ``request``, asked at loop time ``fetched_at``), or the
+        page as the browser rendered it."""
         if request.kind != PAGE or result.error is not None or result.location is not None or not result.body \
                 or result.status is None or result.status >= 400 or not (
                     result.content_type is None or is_html(result.content_type)):
@@ -90,7 +92,8 @@ class Rendering:
         if renderer is None:
             return dataclasses.replace(result, error=errors.RENDER)
         try:
-            rendered = await renderer.render(url, result, spider.page_actions if spider is not None else ())
+            rendered = await renderer.render(url, result, spider.page_actions if spider is not None else (),
+                                             fetched_at)
         except RenderFailed as e:
             self.failed += 1
             log.warning("%s: not rendered: %s", url, e)

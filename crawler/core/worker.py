@@ -165,7 +165,7 @@ class Worker:
                     proxy=proxy, capture=self.captures, method=request.method, body=request.payload(),
                     cookies=public.cookies if public is not None else None))
                 if self.rendering.on or (public is not None and public.render):
-                    result = await self.rendering.after_fetch(request, result)
+                    result = await self.rendering.after_fetch(request, result, started)
         finally:
             fetching[request.host] -= 1
             if not fetching[request.host]:

@@ -86,15 +86,17 @@ class Renderer:
         self.refused: collections.Counter[str] = collections.Counter()
         self.unsettled = 0
 
-    async def render(self, url: str, document: FetchResult, actions: Sequence[Sequence[Any]] = ()) -> Rendered:
-        """Render ``url`` from ``document`` (its HTTP answer), running ``actions`` before the
-        DOM is read."""
+    async def render(self, url: str, document: FetchResult, actions: Sequence[Sequence[Any]] = (),
+                     fetched_at: float | None = None) -> Rendered:
+        """Render ``url`` from ``document`` (its HTTP answer, whose request started at loop time
+        ``fetched_at``: the page's first request to its host waits the host's delay from then),
+        running ``actions`` before the DOM is read."""
         loop = asyncio.get_running_loop()
         try:
             async with self.pool.page() as tab:
                 deadline = loop.time() + self.settings.render_timeout  # from the moment the page has a browser
                 page = tab.page
-                visit = _Visit(self, url, document)
+                visit = _Visit(self, url, document, fetched_at)
                 await page.route("**/*", visit.route)
                 try:
                     await asyncio.wait_for(self._load(page, visit, url, actions, deadline), deadline - loop.time())
@@ -145,13 +147,15 @@ class Renderer:
 class _Visit:
     """One page's requests: the interception handler and what it counted."""
 
-    def __init__(self, renderer: Renderer, url: str, document: FetchResult) -> None:
+    def __init__(self, renderer: Renderer, url: str, document: FetchResult, fetched_at: float | None = None) -> None:
         self.renderer = renderer
         self.url = url
         self.document: FetchResult | None = document
         self.out = Rendered("")
         self._turns: dict[str, asyncio.Lock] = {}  # host -> one request at a time
         self._last: dict[str, float] = {}  # host -> loop time of the page's last start there
+        if fetched_at is not None:  # the page's own request: its host's delay counts from it
+            self._last[host_of(url)] = fetched_at
         self._tasks: set[asyncio.Task[Any]] = set()
         self._busy = 0  # requests being decided or fetched
         self._moved = asyncio.get_running_loop().time()  # when one last started or ended

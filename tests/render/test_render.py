@@ -85,13 +85,16 @@ async def test_a_rendered_page_reaches_nothing_it_may_not(js_site: tuple[Server,
 async def test_per_host_limit_and_delay_hold_while_rendering(js_site: tuple[Server, Server],
                                                              crawl: Callable[..., Any]) -> None:
     site, _ = js_site
-    result = await crawl([site.url], render="always", per_host=1, delay=0.1, render_concurrency=2,
+    result = await crawl([site.url], render="always", per_host=1, delay=0.3, render_concurrency=2,
                          exclude=["/endless", "/hostile"], **FAST)
     assert len(result.records) == 6 and all(r["rendered"] for r in result.records)
     assert site.host_max_in_flight[site.url.split("/")[2]] == 1
     starts = sorted(hit.start for hit in site.hits)
     assert len(starts) == 9  # 6 pages, and the app page's script, style and API call
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.095
+    # Seen from the server, which shares the GIL with this in-process crawl: a start can be seen
+    # some tens of ms late on a busy machine, so the bound allows for that (without the hold,
+    # a page's requests come a few ms apart).
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.22
 
 
 async def test_a_page_that_never_stops_loading_is_read_at_its_deadline(
