@@ -206,9 +206,9 @@ class Engine:
                 state.fatal = state.fatal or failed
                 self.stats.failed = self.stats.failed or str(failed)
         if state.fatal is None and not self.stats.interrupted:
-            failing = self._runner.failures.verdict()  # every callback raised: the run failed
+            failing = self._runner.failures.verdict()  # every callback raised: the run failed (it was not cut short)
             if failing is not None:
-                state.fail(failing)
+                state.fatal, self.stats.failed = failing, str(failing)
         if state.fatal is not None:
             raise state.fatal
         return self.stats

@@ -27,27 +27,13 @@ class Worker:
     """The fetch workers' shared logic (each worker is a task running :meth:`run`)."""
 
     def __init__(self, stages: Stages) -> None:
-        self.settings = stages.settings
-        self.state = stages.state
-        self.frontier = stages.frontier
-        self.scope = stages.scope
-        self.fetcher = stages.fetcher
-        self.robots = stages.robots
-        self.politeness = stages.politeness
-        self.acceptor = stages.acceptor
-        self.handler = stages.handler
-        self.runner = stages.runner
-        self.spider = stages.spider
-        self.output = stages.output
-        self.captures = stages.captures
+        self.stages = stages
         self.bodies = stages.settings.store_bodies or None
-        self.validators = stages.validators
-        self.rendering = stages.rendering
         self._sitemap_origins: set[str] = set()
 
     async def run(self) -> None:
         """Take requests until the frontier is closed (or a fatal error)."""
-        state, frontier = self.state, self.frontier
+        state, frontier = self.stages.state, self.stages.frontier
         measures = state.stats.measures
         loop = asyncio.get_running_loop()
         while True:
@@ -61,7 +47,7 @@ class Worker:
             state.leased()
             if frontier.shared:
                 if request.depth == 0 and request.referrer is None:
-                    self.scope.add_seed(request.url)  # a seed another process (or `seed`) added
+                    self.stages.scope.add_seed(request.url)  # a seed another process (or `seed`) added
             if request.queued is not None:
                 measures.frontier_wait.add(loop.time() - request.queued)
                 request.queued = None
@@ -71,7 +57,7 @@ class Worker:
     async def run_lane(self, lane: CacheLane) -> None:
         """Take the requests the HTTP cache answers (:mod:`crawler.core.lane`) until the lane
         is closed or the crawl stops."""
-        while not self.state.stopping.is_set():
+        while not self.stages.state.stopping.is_set():
             request = await lane.get()
             if request is None or not await self._take(request, lane=True):
                 return
@@ -79,7 +65,7 @@ class Worker:
     async def _take(self, request: CrawlRequest, lane: bool = False) -> bool:
         """Process one request and queue what it made for the writer; False when the crawl
         must stop (a fatal error, callbacks that keep failing)."""
-        state = self.state
+        state = self.stages.state
         measures = state.stats.measures
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -87,8 +73,8 @@ class Worker:
         host = request.host
         try:
             records = await self.process(request, lane)
-            if not lane and not self.frontier.has_work(host):
-                self.fetcher.host_done(host)  # its idle connections go: nothing more for it here
+            if not lane and not self.stages.frontier.has_work(host):
+                self.stages.fetcher.host_done(host)  # its idle connections go: nothing more for it here
         except asyncio.CancelledError:
             raise
         except FatalError as e:
@@ -97,15 +83,15 @@ class Worker:
         except Exception:
             log.exception("unexpected error on %s", request.url)
             try:
-                records = await self.handler.finish(request, None, errors.CONTENT)
+                records = await self.stages.handler.finish(request, None, errors.CONTENT)
             except Exception:
                 records = [Done.of(request, None, errors.CONTENT)]
         finally:
             state.in_flight -= 1
             measures.workers_busy += loop.time() - started
         if records:
-            await self.output.put(records)  # one entry a URL: its items, its Done, ...
-        failing = self.runner.failures.stop
+            await self.stages.output.put(records)  # one entry a URL: its items, its Done, ...
+        failing = self.stages.runner.failures.stop
         if failing is not None:  # the spider's callbacks keep raising: --max-callback-errors
             state.fail(failing)
             return False
@@ -118,26 +104,26 @@ class Worker:
         its host's robots.txt was read), its HTTP exchanges (WARC), and the ends of URLs it
         found that robots.txt forbids."""
         loop = asyncio.get_running_loop()
-        settings, frontier, handler = self.settings, self.frontier, self.handler
+        settings, frontier, handler = self.stages.settings, self.stages.frontier, self.stages.handler
         if request.started is None:
             request.started = loop.time()
-        if self.robots is not None:
+        if self.stages.robots is not None:
             origin = origin_of(request.fetch_url)
-            rules = self.robots.cached(origin)
+            rules = self.stages.robots.cached(origin)
             if rules is None and lane:  # forgotten since it was accepted: the page takes its turn
                 await self.requeue(request, 0.0)
                 return []
             if rules is None:
                 # This slot fetches robots.txt; the page waits its turn (and the host's delay).
                 try:
-                    rules = await self.robots.load(origin)
+                    rules = await self.stages.robots.load(origin)
                 finally:
                     await frontier.release(request)
-                await self.politeness.apply_robots(request.host, rules)
+                await self.stages.politeness.apply_robots(request.host, rules)
                 await self.requeue(request, 0.0)
                 if settings.use_sitemaps and origin not in self._sitemap_origins:
                     self._sitemap_origins.add(origin)
-                    refused = await self.acceptor.accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
+                    refused = await self.stages.acceptor.accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
                     return await handler.finish_refused(refused)
                 return []
             if not rules.allowed(request.fetch_url):
@@ -152,20 +138,20 @@ class Worker:
         found: list[Any] = []
         listed: list[str] = []
         started = loop.time()
-        fetching = self.state.fetching
+        fetching = self.stages.state.fetching
         fetching[request.host] += 1
         try:
             if sitemap is not None:
                 result = await self._fetch_sitemap(request, sitemap, found, listed)
             else:
-                public = await self.runner.before_fetch(request)
+                public = await self.stages.runner.before_fetch(request)
                 proxy = (public.proxy or public.meta.get("proxy")) if public is not None else None
-                result = await self.fetcher.fetch(FetchRequest(
+                result = await self.stages.fetcher.fetch(FetchRequest(
                     request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
-                    proxy=proxy, capture=self.captures, method=request.method, body=request.payload(),
+                    proxy=proxy, capture=self.stages.captures, method=request.method, body=request.payload(),
                     cookies=public.cookies if public is not None else None))
-                if self.rendering.on or (public is not None and public.render):
-                    result = await self.rendering.after_fetch(request, result, started)
+                if self.stages.rendering.on or (public is not None and public.render):
+                    result = await self.stages.rendering.after_fetch(request, result, started)
         finally:
             fetching[request.host] -= 1
             if not fetching[request.host]:
@@ -177,13 +163,13 @@ class Worker:
             found.append(wire)
         seconds = loop.time() - started
         if result.cached:  # the site was not asked: nothing to be polite about
-            self.state.stats.cached += 1
+            self.stages.state.stats.cached += 1
             wait = 0.0
         else:
-            self.state.stats.measures.fetched(request.host, seconds)
-            wait = await self.politeness.after_fetch(request.host, result, seconds)
-        if result.retryable and request.attempts <= settings.retries and not self.state.stopping.is_set():
-            self.state.stats.retries += 1
+            self.stages.state.stats.measures.fetched(request.host, seconds)
+            wait = await self.stages.politeness.after_fetch(request.host, result, seconds)
+        if result.retryable and request.attempts <= settings.retries and not self.stages.state.stopping.is_set():
+            self.stages.state.stats.retries += 1
             await self.requeue(request, wait)
             return found
         if result.location is not None:
@@ -192,7 +178,7 @@ class Worker:
         if sitemap is not None:
             return [*found, *await handler.finish(request, result, listed=listed)]
         if frontier.job is not None:
-            unchanged = self.validators.remember(request, result)
+            unchanged = self.stages.validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
             if unchanged is not None and settings.changed_only:
@@ -203,8 +189,9 @@ class Worker:
         return [*found, *await handler.finish(request, result, body_path=body_path)]
 
     def _keep_body(self, media_type: str | None) -> bool:
-        return (self.settings.changed_only or self.bodies is not None or self.spider.wants_body(media_type)
-                or self.rendering.wants_body(media_type))
+        stages = self.stages
+        return (stages.settings.changed_only or self.bodies is not None or stages.spider.wants_body(media_type)
+                or stages.rendering.wants_body(media_type))
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:
         """The headers of the next fetch of ``request``: what the shaper gives (the crawl's
@@ -216,8 +203,8 @@ class Worker:
         if spider is not None and spider.json is not None and request.payload() is not None and not any(
                 k.lower() == "content-type" for k in own or ()):
             own = {**(own or {}), "Content-Type": "application/json"}
-        headers = self.fetcher.shaper.headers_for(request.fetch_url, request.url, own)
-        conditional = conditional_headers(request) if self.frontier.job is not None else None
+        headers = self.stages.fetcher.shaper.headers_for(request.fetch_url, request.url, own)
+        conditional = conditional_headers(request) if self.stages.frontier.job is not None else None
         return (headers or {}) | conditional if conditional else headers
 
     async def requeue(self, request: CrawlRequest, wait: float) -> None:
@@ -225,8 +212,8 @@ class Worker:
         (a retry, a redirect hop, a page that waited for robots.txt). On a shared frontier it
         is no longer this process's to finish: whoever leases it next counts it."""
         request.queued = asyncio.get_running_loop().time()
-        await self.frontier.retry(request, wait)
-        self.state.given_back()
+        await self.stages.frontier.retry(request, wait)
+        self.stages.state.given_back()
         # A requeued request can be ready again at once, and an in-memory frontier hands it out
         # without suspending: yield here, so a worker can never cycle requeue -> get and starve
         # the task it waits for.
@@ -241,18 +228,18 @@ class Worker:
         target = result.location
         assert target is not None
         error = None
-        if not self.scope.allows(target):
+        if not self.stages.scope.allows(target):
             log.debug("redirect from %s to %s blocked by the scope", request.fetch_url, target)
             error = errors.REDIRECT_BLOCKED
         elif (target == request.fetch_url or (request.visited is not None and target in request.visited)
-                or request.redirects >= self.settings.max_redirects):
+                or request.redirects >= self.stages.settings.max_redirects):
             error = errors.TOO_MANY_REDIRECTS
-        elif not await self.frontier.claim(_hop_key(request, target, result.status), request.key, request.depth):
+        elif not await self.stages.frontier.claim(_hop_key(request, target, result.status), request.key, request.depth):
             log.debug("redirect from %s to %s: a URL of the crawl already, not fetched again",
                       request.fetch_url, target)
-            return await self.handler.finish(request, result, redirect_to=target)
+            return await self.stages.handler.finish(request, result, redirect_to=target)
         if error is not None:
-            return await self.handler.finish(request, result, error, redirect_to=target)
+            return await self.stages.handler.finish(request, result, error, redirect_to=target)
         request.redirect(target, result.status or 302)
         await self.requeue(request, 0.0)
         return None
@@ -265,21 +252,23 @@ class Worker:
         async def take() -> None:
             pages: list[CrawlRequest] = []
             for entry in parser.take():
-                url = normalize_url(entry.loc, self.settings.max_url_length)
-                if url is None or not self.scope.allows(url):
+                url = normalize_url(entry.loc, self.stages.settings.max_url_length)
+                if url is None or not self.stages.scope.allows(url):
                     continue
                 listed.append(url)
                 kind = SITEMAP if entry.is_sitemap else PAGE
                 pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
-            found.extend(await self.handler.finish_refused(await self.acceptor.accept(pages)))
+            found.extend(await self.stages.handler.finish_refused(await self.stages.acceptor.accept(pages)))
 
         async def consume(data: bytes) -> bool:
             parser.feed(data)
             await take()
             return not parser.full  # at the cap, the rest is not read
 
-        result = await self.fetcher.fetch(FetchRequest(request.fetch_url, follow=False, consumer=consume,
-                                                       limit=self.settings.sitemap_max_bytes, capture=self.captures))
+        stages = self.stages
+        result = await stages.fetcher.fetch(FetchRequest(request.fetch_url, follow=False, consumer=consume,
+                                                         limit=stages.settings.sitemap_max_bytes,
+                                                         capture=stages.captures))
         if result.error is None and result.location is None and result.status is not None and result.status < 300:
             parser.close()
             await take()

@@ -194,9 +194,10 @@ class Robots:
                 log.debug("%s: robots.txt unavailable (%s): allowing all", url, status or result.error)
                 return RobotsRules(ALLOW, self.agent, now + self.settings.robots_ttl), ""
             # A transport failure names the pages' error (tls, connect, dns, timeout): the user
-            # learns the real cause, not "robots". A TLS failure is not retried, as for pages.
+            # learns the real cause, not "robots". What trying again cannot change (TLS, an
+            # address the guard refuses) is not tried again, as for pages.
             network = result.error in TRANSPORT_ERRORS
-            if attempt > self.settings.retries or (result.error == errors.TLS and not result.retryable):
+            if attempt > self.settings.retries or not result.retryable:
                 # RFC 9309 2.3.1.4: unreachable, disallow all
                 log.warning("%s: robots.txt failed (%s): not crawling %s for %.0f s",
                             url, status or result.error, origin, self.settings.robots_error_ttl)

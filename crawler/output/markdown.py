@@ -60,8 +60,13 @@ def page_path(url: str) -> str:
         name += "~q" + hashlib.sha1(parts.query.encode()).hexdigest()[:12]
     path = "/".join([host, *folders, name + ".md"])
     if len(path.encode()) > _MAX_PATH:
-        path = f"{host}/~long/{hashlib.sha1(url.encode()).hexdigest()}.md"
+        path = long_path(host, url)
     return path
+
+
+def long_path(host: str, url: str) -> str:
+    """Where the page of ``url`` goes when its own name is too long (or refused): by its hash."""
+    return f"{host}/~long/{hashlib.sha1(url.encode()).hexdigest()}.md"
 
 
 def _escape(text: str) -> str:
@@ -122,7 +127,7 @@ class MarkdownEncoder:
                     if e.errno not in _NAME_ERRORS:
                         raise  # a full disk, no permission: the output's failure
                     # A name this file system will not take after all (a case-blind one...).
-                    path = f"{path.split('/', 1)[0]}/~long/{hashlib.sha1(url.encode()).hexdigest()}.md"
+                    path = long_path(path.split("/", 1)[0], url)
                     self._write(path, text)
             lines.append(json.dumps({**{k: v for k, v in record.items() if k not in _LEFT_OUT}, "path": path},
                                     ensure_ascii=False))
