@@ -145,7 +145,7 @@ examples:
 
 Every option can also be set in a TOML file given with --config (keys spelled with
 underscores: per_host = 4); the command line wins, then CRAWLER_* environment variables,
-then a spider's custom_settings. README.md has the whole story."""
+then a spider's custom_settings. The documentation: README.md and docs/ (or the site: mkdocs serve)."""
 
 
 #: The commands, for the top-level help (``crawl`` is the default: ``crawler URL...``).
@@ -167,7 +167,7 @@ COMMON_OPTIONS = frozenset({"--seeds", "-o", "--format", "--extract", "--render"
 SHORT_EPILOG = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS) + """
 
 crawler crawl --help lists every option, grouped; crawler COMMAND --help, a command's own.
-README.md has the whole story."""
+The documentation: README.md and docs/ (or the site: mkdocs serve)."""
 
 
 def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str] | None = None,

@@ -85,6 +85,6 @@ def test_the_example_config_holds_every_setting_at_its_default_with_its_comment(
 def test_the_readme_recipes_are_the_config_files() -> None:
 
     root = ROOT
-    readme = (root / "README.md").read_text("utf-8")
+    readme = "\n".join(page.read_text("utf-8") for page in [root / "README.md", *(root / "docs").glob("*.md")])
     for name in ("cron/crawler.crontab", "systemd/crawl-news.service", "systemd/crawl-news.timer"):
         assert (root / "config" / name).read_text("utf-8") in readme, name

@@ -1,5 +1,5 @@
-"""The README's Python examples run as written, the documented ways, against the demo shop they
-name (served here on a free port in place of 8000)."""
+"""The documentation's Python examples (README.md and docs/) run as written, the documented ways,
+against the demo shop they name (served here on a free port in place of 8000)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 from crawler.cli.demoshop import PRODUCTS, shop_app
 from tests.conftest import ROOT, read_jsonl
 
-BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [block for page in DOCS for block in re.findall(r"```python\n(.*?)```", page.read_text("utf-8"), re.S)]
 RUNS = ("run_spider", "run")  # what starts a crawl: run_spider(...), asyncio.run(...)
 
 
