@@ -13,12 +13,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sys
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_LENGTH = 2083
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 # A URL that is already in normal form: lower-case http(s) scheme and host, an optional
@@ -155,8 +155,9 @@ def _normal_host(host: str) -> str | None:
     return host
 
 
-def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
-    """The normal form of an absolute http(s) URL, or None when it is not one (logged at debug)."""
+def normalize_url(url: str, max_length: int = sys.maxsize) -> str | None:
+    """The normal form of an absolute http(s) URL, or None when it is not one (logged at debug)
+    or is longer than ``max_length`` (a crawl passes its ``max_url_length`` setting)."""
     if len(url) > max_length:
         log.debug("dropped URL longer than %d characters: %.80s...", max_length, url)
         return None
@@ -216,7 +217,7 @@ def _normalize_slow(url: str, max_length: int) -> str | None:
     return result
 
 
-def join_url(base: str, href: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
+def join_url(base: str, href: str, max_length: int = sys.maxsize) -> str | None:
     """Resolve ``href`` against the absolute, normalized ``base`` and normalize the result."""
     href = href.strip(_STRIP)
     if not href or href[0] == "#":

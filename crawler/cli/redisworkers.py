@@ -17,7 +17,8 @@ from typing import Any
 from crawler.cli.options import Parser
 from crawler.cli.seeds import as_crawl_request, read_seeds
 from crawler.errors import FatalError, UsageError
-from crawler.frontier.redis import RedisFrontier, crawl_status
+from crawler.frontier import frontier_for
+from crawler.frontier.redis import crawl_status
 from crawler.output.files import tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings, load_settings
 
@@ -42,7 +43,7 @@ def seed_main(argv: Sequence[str]) -> int:
     seeds = read_seeds(args.file, settings.max_url_length)
 
     async def add() -> int:
-        frontier = RedisFrontier(settings.frontier, settings.crawl_id, settings.per_host, settings.delay)
+        frontier = frontier_for(settings, "seed")
         await frontier.open()
         try:
             return len(await frontier.add(as_crawl_request(seed) for seed in seeds))

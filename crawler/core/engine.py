@@ -235,7 +235,6 @@ class Engine:
         # A new host's name is looked up as soon as it is found (fetcher.prefetch).
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope, robots, lane, fetcher.prefetch)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots)
-        self._runner.usage_lines = handler.usage_lines
         validators = Remembered()  # a durable crawl's page validators, until committed
         politeness = Politeness(settings, frontier)
         rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)

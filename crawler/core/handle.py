@@ -104,7 +104,7 @@ class Handler:
         elapsed_ms = 0.0 if request.started is None else (started - request.started) * 1000
         items, requests, error = await self.runner.handle(
             request, result, self.pools.threads, elapsed_ms=elapsed_ms, error=error, listed=listed,
-            body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted)
+            body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted, usage_lines=self.usage_lines)
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None

@@ -124,8 +124,9 @@ class Rendering:
     async def _shape(self, body: bytes | str, charset: str | None, url: str) -> PageShape:
         """:func:`page_shape`, in the parse threads for a big page."""
         if len(body) <= self.settings.inline_parse_bytes:
-            return page_shape(body, charset, url)
-        return await asyncio.get_running_loop().run_in_executor(self.threads, page_shape, body, charset, url)
+            return page_shape(body, charset, url, self.settings.max_url_length)
+        return await asyncio.get_running_loop().run_in_executor(self.threads, page_shape, body, charset, url,
+                                                                self.settings.max_url_length)
 
     def figures(self) -> dict[str, Any]:
         """For ``--stats`` and the report: pages rendered and why, per host too; what the pages

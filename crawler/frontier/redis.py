@@ -77,11 +77,13 @@ class RedisFrontier:
     job: JobStore | None = None  # nothing kept on disk
     shared = True  # several processes work on this frontier
 
-    def __init__(self, url: str, crawl_id: str, per_host: int, delay: float = 0.0, *, lease_timeout: float = 60.0,
-                 retries: int = 3, worker: str = "worker", reconnect_for: float = 30.0, max_pages: int = 0) -> None:
-        """``reconnect_for``: seconds a lost Redis is waited for (a restart) before the crawl
-        stops with a fatal error; ``max_pages``: the crawl's budget of URLs, counted in Redis for
-        every process (0: none)."""
+    def __init__(self, url: str, crawl_id: str, per_host: int, delay: float, *, lease_timeout: float,
+                 retries: int, worker: str, reconnect_for: float, max_pages: int) -> None:
+        """The settings of the same names (their defaults are in ``defaults.toml``):
+        ``lease_timeout``: seconds a URL handed to a process stays its own; ``reconnect_for``:
+        seconds a lost Redis is waited for (a restart) before the crawl stops with a fatal error;
+        ``max_pages``: the crawl's budget of URLs, counted in Redis for every process (0: none);
+        ``worker`` names this process."""
         self.url = url
         self.max_pages = max_pages
         self.reconnect_for = reconnect_for

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -53,8 +54,9 @@ def has_scripts(body: bytes) -> bool:
     return _SCRIPT.search(body) is not None
 
 
-def page_shape(body: bytes | str, charset: str | None, url: str) -> PageShape:
-    """The shape of the HTML ``body`` (bytes in ``charset``, or text) of the page at ``url``."""
+def page_shape(body: bytes | str, charset: str | None, url: str, max_url_length: int = sys.maxsize) -> PageShape:
+    """The shape of the HTML ``body`` (bytes in ``charset``, or text) of the page at ``url``;
+    links longer than ``max_url_length`` are not counted."""
     html = body if isinstance(body, str) else decode_html(body, charset)
     tree = LexborHTMLParser(html)
     scripts = bool(tree.css_first("script"))
@@ -66,7 +68,7 @@ def page_shape(body: bytes | str, charset: str | None, url: str) -> PageShape:
         if href.lower().startswith("javascript:"):
             script_links += 1
         elif href and not href.startswith("#"):
-            joined = join_url(url, href)
+            joined = join_url(url, href, max_url_length)
             if joined is not None:
                 links.add(joined)
     script_links += len(tree.css("[onclick]"))

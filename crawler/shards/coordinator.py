@@ -337,8 +337,8 @@ class Coordinator:
 def _shard_main(shard: int, shards: int, sock: socket.socket, settings: Settings, seeds: list[str | Request],
                 spider: Spider | None, budget: Any) -> int:
     """In the forked process: crawl this shard's part; its exit status."""
-    # Forked inside the coordinator's event loop: leave that loop (and its signal wake-up) be.
-    asyncio.events._set_running_loop(None)
+    # Forked inside the coordinator's event loop: asyncio sees no running loop in a forked child
+    # (3.11 checks the pid, later versions reset it at fork); its signal wake-up is let go here.
     signal.set_wakeup_fd(-1)
     for sig in (*STOP_SIGNALS, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)

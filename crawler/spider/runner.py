@@ -26,6 +26,9 @@ from crawler.spider.failures import SpiderFailures
 from crawler.timestamps import utc_now_iso
 from crawler.work import CrawlRequest, Item
 
+#: The robots.txt Content-Signal lines of a URL's host.
+UsageLines = Callable[[str], list[tuple[str, str]]]
+
 log = logging.getLogger("crawler")
 
 
@@ -49,8 +52,6 @@ class SpiderRunner:
         self.links_dropped = 0  # in-scope links left out by max_links_per_page
         self.max_links = settings.max_links_per_page
         self.extract_engine = settings.extract_engine
-        #: The robots.txt Content-Signal lines of a URL's host (set by the engine once robots.txt is on).
-        self.usage_lines: Callable[[str], list[tuple[str, str]]] = lambda url: []
 
     async def open(self) -> None:
         """Call each pipeline's ``open_spider``."""
@@ -80,36 +81,39 @@ class SpiderRunner:
 
     def response(self, request: CrawlRequest, public: Request, result: FetchResult, elapsed_ms: float,
                  fetched_at: str, listed: list[str] | None = None, body_path: str | None = None,
-                 page: ParsedPage | None = None, extracted: dict[str, Any] | None = None) -> Response:
+                 page: ParsedPage | None = None, extracted: dict[str, Any] | None = None,
+                 usage_lines: UsageLines | None = None) -> Response:
         """The public response for ``result`` (``page``: its HTML, parsed already; ``extracted``:
-        its ``--extract`` fields)."""
+        its ``--extract`` fields; ``usage_lines``: the robots.txt Content-Signal lines of a URL's
+        host)."""
         return Response(
             result.final_url or request.fetch_url, result.status or 0, result.headers or {}, result.body,
             result.charset, public, self.allows, self.max_url_length, content_type=result.content_type,
             size=result.size, depth=request.depth, referrer=request.referrer, lastmod=request.lastmod,
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
             listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached,
-            extracted=extracted, extract_engine=self.extract_engine, usage_lines=self.usage_lines,
+            extracted=extracted, extract_engine=self.extract_engine, usage_lines=usage_lines,
             rendered=result.rendered is not None)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,
                      listed: list[str] | None = None, body_path: str | None = None,
                      page: ParsedPage | None = None, redirect_to: str | None = None,
-                     extracted: dict[str, Any] | None = None
+                     extracted: dict[str, Any] | None = None, usage_lines: UsageLines | None = None
                      ) -> tuple[list[Item], list[Request | FollowAll], str | None]:
         """Hand the end of ``request`` to the spider: ``result`` (None when it was not fetched)
         to its callback, or, when it failed (``error`` names why, else the fetch's error or a
         status of 400 or more) or ended at a redirect to ``redirect_to``, to its errback.
         ``listed``: the request was a sitemap, which listed these URLs; ``body_path``: where
-        ``--store-bodies`` saved the body. Returns the items and requests made, and the URL's
-        error name."""
+        ``--store-bodies`` saved the body; ``usage_lines``: the robots.txt Content-Signal lines of
+        a URL's host. Returns the items and requests made, and the URL's error name."""
         public = _own(request) or Request(request.url)
         fetched_at = utc_now_iso()
         if redirect_to is not None:  # no page for the callback: the errback says where it went
             response = None
             if result is not None and result.status is not None:
-                response = self.response(request, public, result, elapsed_ms, fetched_at, None, body_path, page)
+                response = self.response(request, public, result, elapsed_ms, fetched_at, None, body_path, page,
+                                         usage_lines=usage_lines)
             final_url = response.url if response is not None else request.hop[0] if request.hop else None
             status = result.status if result is not None else request.hop[1] if request.hop else None
             errback = self._resolve(public.errback) if public.errback else self.spider.errback
@@ -124,7 +128,7 @@ class SpiderRunner:
         response = None
         if result is not None and (error is None or result.status is not None):
             response = self.response(request, public, result, elapsed_ms, fetched_at, listed, body_path, page,
-                                     extracted)
+                                     extracted, usage_lines)
         if error is None:
             assert response is not None
             if listed is not None:
