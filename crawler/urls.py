@@ -13,11 +13,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import sys
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
+from crawler.defaults import DEFAULTS
+
 log = logging.getLogger(__name__)
+
+#: URLs longer than this are dropped unless a crawl says otherwise (``max_url_length``).
+DEFAULT_MAX_LENGTH: int = DEFAULTS["max_url_length"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -155,9 +159,9 @@ def _normal_host(host: str) -> str | None:
     return host
 
 
-def normalize_url(url: str, max_length: int = sys.maxsize) -> str | None:
+def normalize_url(url: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
     """The normal form of an absolute http(s) URL, or None when it is not one (logged at debug)
-    or is longer than ``max_length`` (a crawl passes its ``max_url_length`` setting)."""
+    or is longer than ``max_length``."""
     if len(url) > max_length:
         log.debug("dropped URL longer than %d characters: %.80s...", max_length, url)
         return None
@@ -217,7 +221,7 @@ def _normalize_slow(url: str, max_length: int) -> str | None:
     return result
 
 
-def join_url(base: str, href: str, max_length: int = sys.maxsize) -> str | None:
+def join_url(base: str, href: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
     """Resolve ``href`` against the absolute, normalized ``base`` and normalize the result."""
     href = href.strip(_STRIP)
     if not href or href[0] == "#":

@@ -1,6 +1,7 @@
-"""A fetch worker: takes a request from the frontier, fetches it (robots.txt first, for a host
-not seen yet), and decides what comes of the answer: a retry, a redirect hop, a sitemap's URLs,
-an unchanged page, or the page itself for the handler. ``--concurrency`` of them run at once."""
+"""A fetch worker: takes a request from the frontier and walks it through a chain of steps: the
+gate (robots.txt first, for a host not seen yet), the fetch, and what comes of the answer (one
+:mod:`crawler.core.steps` value: a retry, a redirect hop, an unchanged page, the page for the
+handler, or its end), acted on in one place. ``--concurrency`` of them run at once."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import logging
 from typing import Any
 
 from crawler import errors
+from crawler.core.accept import Refused
 from crawler.core.lane import CacheLane
 from crawler.core.stages import Stages
+from crawler.core.steps import End, Hop, Outcome, Page, Retry, Same
 from crawler.durable.recrawl import conditional_headers
 from crawler.errors import FatalError
 from crawler.fetch.transport import FetchRequest
@@ -83,7 +86,7 @@ class Worker:
         except Exception:
             log.exception("unexpected error on %s", request.url)
             try:
-                records = await self.stages.handler.finish(request, None, errors.CONTENT)
+                records = await self._act(request, End(None, errors.CONTENT), _Walk())
             except Exception:
                 records = [Done.of(request, None, errors.CONTENT)]
         finally:
@@ -98,60 +101,72 @@ class Worker:
         return True
 
     async def process(self, request: CrawlRequest, lane: bool = False) -> list[Any]:
-        """Fetch and handle one request, holding a slot of its host (unless it came by the
-        cache ``lane``: then it holds none). Returns what goes to the output queue: its own
-        items and Done (unless it goes back to the frontier for a retry, a redirect hop or after
-        its host's robots.txt was read), its HTTP exchanges (WARC), and the ends of URLs it
-        found that robots.txt forbids."""
-        loop = asyncio.get_running_loop()
-        settings, frontier, handler = self.stages.settings, self.stages.frontier, self.stages.handler
+        """Walk one request through the gate (robots.txt), the fetch and what comes of it,
+        holding a slot of its host (unless it came by the cache ``lane``: then it holds none).
+        Returns what goes to the output queue: its own items and Done (unless it goes back to
+        the frontier), its HTTP exchanges (WARC), and the ends of URLs it found that robots.txt
+        forbids."""
         if request.started is None:
-            request.started = loop.time()
-        if self.stages.robots is not None:
-            origin = origin_of(request.fetch_url)
-            rules = self.stages.robots.cached(origin)
-            if rules is None and lane:  # forgotten since it was accepted: the page takes its turn
-                await self.requeue(request, 0.0)
-                return []
-            if rules is None:
-                # This slot fetches robots.txt; the page waits its turn (and the host's delay).
-                try:
-                    rules = await self.stages.robots.load(origin)
-                finally:
-                    await frontier.release(request)
-                await self.stages.politeness.apply_robots(request.host, rules)
-                await self.requeue(request, 0.0)
-                if settings.use_sitemaps and origin not in self._sitemap_origins:
-                    self._sitemap_origins.add(origin)
-                    refused = await self.stages.acceptor.accept_sitemaps(rules.sitemaps or [origin + "/sitemap.xml"])
-                    return await handler.finish_refused(refused)
-                return []
-            if not rules.allowed(request.fetch_url):
-                if not lane:
-                    await frontier.release(request)
-                # A redirect hop refused: the record says which (the hop's URL is redirect_to).
-                return await handler.finish(request, None, rules.reason,
-                                            redirect_to=request.fetch_url if request.redirects else None)
+            request.started = asyncio.get_running_loop().time()
+        walk = _Walk()
+        outcome = await self._gate(request, lane, walk)
+        if outcome is None:
+            outcome = await self._fetch(request, lane, walk)
+        return await self._act(request, outcome, walk)
+
+    async def _gate(self, request: CrawlRequest, lane: bool, walk: _Walk) -> Outcome | None:
+        """robots.txt's word on ``request``: None when it may be fetched now; else it waits for
+        its host's robots.txt (read now, in this slot) or is refused."""
+        robots = self.stages.robots
+        if robots is None:
+            return None
+        origin = origin_of(request.fetch_url)
+        rules = robots.cached(origin)
+        if rules is None and lane:  # forgotten since it was accepted: the page takes its turn
+            return Retry()
+        if rules is None:
+            # This slot fetches robots.txt; the page waits its turn (and the host's delay).
+            try:
+                rules = await robots.load(origin)
+            finally:
+                await self.stages.frontier.release(request)
+            await self.stages.politeness.apply_robots(request.host, rules)
+            if self.stages.settings.use_sitemaps and origin not in self._sitemap_origins:
+                self._sitemap_origins.add(origin)
+                return Retry(0.0, rules.sitemaps or [origin + "/sitemap.xml"])
+            return Retry()
+        if not rules.allowed(request.fetch_url):
+            if not lane:
+                await self.stages.frontier.release(request)
+            # A redirect hop refused: the record says which (the hop's URL is redirect_to).
+            return End(None, rules.reason, redirect_to=request.fetch_url if request.redirects else None)
+        return None
+
+    async def _fetch(self, request: CrawlRequest, lane: bool, walk: _Walk) -> Outcome:
+        """Fetch ``request`` (a page, rendered if asked, or a sitemap whose URLs are accepted as
+        they are read), give its host's slot back, and say what comes of the answer."""
+        loop = asyncio.get_running_loop()
+        stages = self.stages
+        settings, frontier = stages.settings, stages.frontier
         request.attempts += 1
         sitemap = (SitemapParser(settings.sitemap_max_bytes, settings.sitemap_max_urls)
                    if request.kind == SITEMAP else None)
-        found: list[Any] = []
         listed: list[str] = []
         started = loop.time()
-        fetching = self.stages.state.fetching
+        fetching = stages.state.fetching
         fetching[request.host] += 1
         try:
             if sitemap is not None:
-                result = await self._fetch_sitemap(request, sitemap, found, listed)
+                result = await self._fetch_sitemap(request, sitemap, walk, listed)
             else:
-                public = await self.stages.runner.before_fetch(request)
+                public = await stages.runner.before_fetch(request)
                 proxy = (public.proxy or public.meta.get("proxy")) if public is not None else None
-                result = await self.stages.fetcher.fetch(FetchRequest(
+                result = await stages.fetcher.fetch(FetchRequest(
                     request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
-                    proxy=proxy, capture=self.stages.captures, method=request.method, body=request.payload(),
+                    proxy=proxy, capture=stages.captures, method=request.method, body=request.payload(),
                     cookies=public.cookies if public is not None else None))
-                if self.stages.rendering.on or (public is not None and public.render):
-                    result = await self.stages.rendering.after_fetch(request, result, started)
+                if stages.rendering.on or (public is not None and public.render):
+                    result = await stages.rendering.after_fetch(request, result, started)
         finally:
             fetching[request.host] -= 1
             if not fetching[request.host]:
@@ -160,33 +175,58 @@ class Worker:
                 await frontier.release(request)
         wire = result.wire
         if wire is not None and result.error in (None, errors.HTTP):  # whole exchanges only
-            found.append(wire)
+            walk.found.append(wire)
         seconds = loop.time() - started
         if result.cached:  # the site was not asked: nothing to be polite about
-            self.stages.state.stats.cached += 1
+            stages.state.stats.cached += 1
             wait = 0.0
         else:
-            self.stages.state.stats.measures.fetched(request.host, seconds)
-            wait = await self.stages.politeness.after_fetch(request.host, result, seconds)
-        if result.retryable and request.attempts <= settings.retries and not self.stages.state.stopping.is_set():
-            self.stages.state.stats.retries += 1
-            await self.requeue(request, wait)
-            return found
+            stages.state.stats.measures.fetched(request.host, seconds)
+            wait = await stages.politeness.after_fetch(request.host, result, seconds)
+        if result.retryable and request.attempts <= settings.retries and not stages.state.stopping.is_set():
+            stages.state.stats.retries += 1
+            return Retry(wait)
         if result.location is not None:
-            ended = await self._redirect(request, result)
-            return found if ended is None else [*found, *ended]
+            return Hop(result)
         if sitemap is not None:
-            return [*found, *await handler.finish(request, result, listed=listed)]
+            return End(result, listed=listed)
         if frontier.job is not None:
-            unchanged = self.stages.validators.remember(request, result)
+            unchanged = stages.validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
             if unchanged is not None and settings.changed_only:
-                return [*found, Unchanged(request.key)]  # the spider is not called
-        body_path = None
+                return Same()  # the spider is not called
+        return Page(result)
+
+    async def _act(self, request: CrawlRequest, outcome: Outcome, walk: _Walk) -> list[Any]:
+        """Do what ``outcome`` says for ``request``: back to the frontier, or its end through
+        the handler (the one place a URL is ended); with the ends of the URLs robots.txt refused
+        on the way. What goes to the output queue."""
+        handler = self.stages.handler
+        if isinstance(outcome, Hop):
+            outcome = await self._hop(request, outcome.result)
+        ended: list[Any] = []
+        if isinstance(outcome, Retry):
+            await self.requeue(request, outcome.wait)
+            if outcome.sitemaps is not None:
+                walk.refused += await self.stages.acceptor.accept_sitemaps(outcome.sitemaps)
+        elif isinstance(outcome, Same):
+            ended = [Unchanged(request.key)]
+        elif isinstance(outcome, Page):
+            ended = await handler.finish(request, outcome.result, body_path=await self._store_body(outcome.result))
+        else:
+            ended = await handler.finish(request, outcome.result, outcome.error, listed=outcome.listed,
+                                         redirect_to=outcome.redirect_to)
+        if walk.refused:
+            return [*walk.found, *await handler.finish_refused(walk.refused), *ended]
+        return [*walk.found, *ended] if walk.found else ended
+
+    async def _store_body(self, result: FetchResult) -> str | None:
+        """With ``--store-bodies``, the page's body saved by its hash (beside the WARC
+        exchanges in ``walk.found``: the crawl's other captures); where, else None."""
         if self.bodies is not None and result.body and result.error in (None, errors.HTTP):
-            body_path = await store_body(self.bodies, result.body, result.sha1() or "")
-        return [*found, *await handler.finish(request, result, body_path=body_path)]
+            return await store_body(self.bodies, result.body, result.sha1() or "")
+        return None
 
     def _keep_body(self, media_type: str | None) -> bool:
         stages = self.stages
@@ -219,35 +259,30 @@ class Worker:
         # the task it waits for.
         await asyncio.sleep(0)
 
-    async def _redirect(self, request: CrawlRequest, result: FetchResult) -> list[Any] | None:
-        """Send ``request`` on to the redirect's target through the frontier (so the target's
-        host slot, delay and robots.txt apply to the hop); None then. When the hop is refused
-        (scope, too many) or the target is another URL's (linked itself, or where another
-        redirect went), the request ends here: what its end makes, its record saying where the
-        redirect pointed (``redirect_to``)."""
+    async def _hop(self, request: CrawlRequest, result: FetchResult) -> Retry | End:
+        """A redirect: on to its target through the frontier (so the target's host slot, delay
+        and robots.txt apply to the hop): :class:`Retry`. When the hop is refused (scope, too
+        many) or the target is another URL's (linked itself, or where another redirect went),
+        the request ends here, its record saying where the redirect pointed (``redirect_to``)."""
         target = result.location
         assert target is not None
-        error = None
         if not self.stages.scope.allows(target):
             log.debug("redirect from %s to %s blocked by the scope", request.fetch_url, target)
-            error = errors.REDIRECT_BLOCKED
-        elif (target == request.fetch_url or (request.visited is not None and target in request.visited)
+            return End(result, errors.REDIRECT_BLOCKED, redirect_to=target)
+        if (target == request.fetch_url or (request.visited is not None and target in request.visited)
                 or request.redirects >= self.stages.settings.max_redirects):
-            error = errors.TOO_MANY_REDIRECTS
-        elif not await self.stages.frontier.claim(_hop_key(request, target, result.status), request.key, request.depth):
+            return End(result, errors.TOO_MANY_REDIRECTS, redirect_to=target)
+        if not await self.stages.frontier.claim(_hop_key(request, target, result.status), request.key, request.depth):
             log.debug("redirect from %s to %s: a URL of the crawl already, not fetched again",
                       request.fetch_url, target)
-            return await self.stages.handler.finish(request, result, redirect_to=target)
-        if error is not None:
-            return await self.stages.handler.finish(request, result, error, redirect_to=target)
+            return End(result, redirect_to=target)
         request.redirect(target, result.status or 302)
-        await self.requeue(request, 0.0)
-        return None
+        return Retry()
 
-    async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser,
-                             found: list[Any], listed: list[str]) -> FetchResult:
+    async def _fetch_sitemap(self, request: CrawlRequest, parser: SitemapParser, walk: _Walk,
+                             listed: list[str]) -> FetchResult:
         """Fetch a sitemap, accepting the URLs it lists as they are parsed (the in-scope ones
-        are added to ``listed``); the result."""
+        are added to ``listed``, those robots.txt refuses to ``walk.refused``); the result."""
 
         async def take() -> None:
             pages: list[CrawlRequest] = []
@@ -258,7 +293,7 @@ class Worker:
                 listed.append(url)
                 kind = SITEMAP if entry.is_sitemap else PAGE
                 pages.append(CrawlRequest(url, 0, request.url, kind, None if entry.is_sitemap else entry.lastmod))
-            found.extend(await self.stages.handler.finish_refused(await self.stages.acceptor.accept(pages)))
+            walk.refused += await self.stages.acceptor.accept(pages)
 
         async def consume(data: bytes) -> bool:
             parser.feed(data)
@@ -279,6 +314,18 @@ class Worker:
                 log.warning("sitemap %s: %s", request.fetch_url, parser.error)
                 result.error = errors.CONTENT
         return result
+
+
+class _Walk:
+    """What one request's walk collects for the output queue besides its end: its HTTP
+    exchanges (``found``) and the URLs found on the way that robots.txt refuses (``refused``,
+    ended with it)."""
+
+    __slots__ = ("found", "refused")
+
+    def __init__(self) -> None:
+        self.found: list[Any] = []
+        self.refused: Refused = []
 
 
 def _hop_key(request: CrawlRequest, target: str, status: int | None) -> str:

@@ -1,9 +1,6 @@
-"""Fetching: one attempt at one URL, redirects included, under one deadline.
-
-The crawler follows redirects itself (each hop re-checked against the scope and the schemes),
-decompresses bodies itself (so ``max_bytes`` bounds the memory a gzip bomb can take), and maps
-every failure onto one of the SPEC's error names. Retrying is the engine's business: a result
-says whether it is worth another try and how long the server asked us to wait.
+"""Fetching as the crawl asks for it: the crawl's headers, cookies, proxies and HTTP cache around
+one transport (:mod:`crawler.fetch.transport`), which makes each attempt (the default,
+:class:`crawler.fetch.aiohttpclient.AiohttpTransport`).
 """
 
 from __future__ import annotations
@@ -11,45 +8,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import ssl
 from collections.abc import Callable, Collection
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
-from yarl import URL
-
-from crawler import errors
 from crawler._version import __version__
-from crawler.codings import CodingError, TooLarge
 from crawler.errors import UsageError
-from crawler.fetch import guard
-from crawler.fetch.body import capture as capture_exchange
-from crawler.fetch.body import read_body
+from crawler.fetch.aiohttpclient import AiohttpTransport
 from crawler.fetch.cache import HttpCache, cache_key
-from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge, guard_protocol
-from crawler.fetch.proxies import Proxy, ProxyPool, target_failed
+from crawler.fetch.proxies import ProxyPool
 from crawler.fetch.shaping import Shaper
-from crawler.fetch.socks import SocksSessions
-from crawler.fetch.transport import FetchRequest
-from crawler.result import FetchResult, media_type, parse_retry_after
+from crawler.fetch.transport import FetchRequest, Transport
+from crawler.result import FetchResult
 from crawler.settings import Settings
-from crawler.urls import host_of, hostname_of, join_url
+from crawler.urls import host_of
 
 log = logging.getLogger(__name__)
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Response header limits: the header block is bounded in size (keepalive.MAX_HEADER_BYTES, 256
-# KiB, as Chromium), not in number: aiohttp's own count and line limits (128 headers of 8 KiB)
-# are lifted to what fits in that size.
-MAX_HEADERS = MAX_HEADER_BYTES // 4  # "a:\r\n" is the shortest header line
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 
 class Fetcher:
-    """Fetches URLs through one shared aiohttp session. Use as an async context manager."""
+    """Fetches URLs for the crawl. Use as an async context manager."""
 
     def __init__(self, settings: Settings, allows: Callable[[str], bool],
                  private_ok: Callable[[str], bool] = lambda host: True, seed_hosts: Collection[str] = ()) -> None:
@@ -58,42 +37,17 @@ class Fetcher:
         ``seed_hosts`` (kept up to date by the caller) are where the crawl's own headers,
         credentials and cookies go (:class:`crawler.fetch.shaping.Shaper`)."""
         self.settings = settings
-        self.allows = allows
-        self.private_ok = private_ok
         self.seed_hosts = seed_hosts
         self.shaper = Shaper(settings, seed_hosts.__contains__)
         self.proxies = ProxyPool(settings)
         #: --http-cache: answers kept on disk (None when off).
         self.cache = HttpCache(settings.http_cache, settings.http_cache_expiry) if settings.http_cache else None
-        self._proxies: set[str] = set()  # hosts of the proxies asked for: the user's own, trusted
-        self._socks = SocksSessions(self._socks_session)  # a session for each SOCKS proxy (a bounded number)
-        self._tls_context: ssl.SSLContext | bool = True
-        self._resolver: Any = None
-        self._checked: dict[str, float] = {}  # proxied hosts found public, until (loop time)
-        self.session: aiohttp.ClientSession | None = None
         self.headers = {
             "User-Agent": settings.user_agent.replace("{version}", __version__),
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate, br, zstd",
         }
-
-    def _tls(self) -> ssl.SSLContext | bool:
-        """How servers' certificates are checked: against the system's CAs (and
-        ``$SSL_CERT_FILE``), plus ``--ca-bundle``; not at all with ``--insecure``."""
-        if self.settings.insecure:
-            log.warning("--insecure: no server certificate is checked; anyone on the way can read and change "
-                        "what is fetched")
-            return False
-        context = ssl.create_default_context()
-        for option, path in (("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", "")),
-                             ("--ca-bundle", self.settings.ca_bundle)):
-            if path:
-                try:
-                    context.load_verify_locations(cafile=path)
-                except (OSError, ssl.SSLError) as e:
-                    raise UsageError(f"{option}: cannot use {path} as a CA bundle: "
-                                     f"{getattr(e, 'strerror', None) or e}") from None
-        return context
+        self.transport: Transport = AiohttpTransport(settings, allows, private_ok, self.headers)
 
     async def __aenter__(self) -> Fetcher:
         if self.cache is not None:
@@ -101,58 +55,15 @@ class Fetcher:
                 await asyncio.to_thread(self.cache.open)
             except OSError as e:
                 raise UsageError(f"--http-cache: cannot use {self.settings.http_cache}: {e.strerror or e}") from None
-        self._tls_context = self._tls()
-        connector = Connector(
-            ssl=self._tls_context,
-            limit=self.settings.concurrency,
-            limit_per_host=0,  # per-host limits are the frontier's
-            resolver=guard.resolver(lambda host: host in self._proxies or self.private_ok(host),
-                                    self.settings.dns_cache_ttl),
-            ttl_dns_cache=self.settings.dns_cache_ttl,
-            max_idle=self.settings.max_idle_connections,
-        )
-        self._resolver = connector._resolver  # the guarded one: a proxied request's target is checked too
-        self.session = self._session(connector, self.shaper.open_jar(sorted(self.seed_hosts)))
+        await self.transport.open(self.shaper.open_jar(sorted(self.seed_hosts)))
         if self.proxies:
             log.info("proxies: %s", ", ".join(p.shown for p in self.proxies.all()))
         return self
 
-    def _session(self, connector: aiohttp.BaseConnector, jar: aiohttp.abc.AbstractCookieJar) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=jar,
-            headers=self.headers,
-            max_headers=MAX_HEADERS,
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
-        )
-
-    def _route(self, proxy: str | None) -> tuple[aiohttp.ClientSession, str | None]:
-        """The session to fetch through and the HTTP proxy to name to it: a SOCKS proxy has a
-        session of its own (given back by :meth:`_fetch` when done)."""
-        assert self.session is not None
-        if proxy is None or not proxy.startswith("socks"):
-            return self.session, proxy
-        return self._socks.take(proxy), None
-
-    def _socks_session(self, proxy: str) -> aiohttp.ClientSession:
-        """A new session through SOCKS proxy ``proxy``, sharing the crawl's cookie jar."""
-        assert self.session is not None
-        # python-socks knows socks5:// only: socks5h:// is that with the name sent to the proxy.
-        connector = ProxyConnector.from_url("socks5://" + proxy.split("://", 1)[1], rdns=proxy.startswith("socks5h://"),
-                                            ssl=self._tls_context, limit=self.settings.concurrency, limit_per_host=0)
-        guard_protocol(connector)  # 204/304 end the connection, header blocks bounded, as direct ones
-        return self._session(connector, self.session.cookie_jar)
-
     async def __aexit__(self, *exc: Any) -> None:
         if self.settings.save_cookies:
             await asyncio.to_thread(self.shaper.save)
-        await self._socks.close()
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        await self.transport.aclose()
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         """One attempt at ``request``, through its ``proxy`` (a spider request's own) or the
@@ -174,7 +85,7 @@ class Fetcher:
 
     async def _fetch_through_proxies(self, request: FetchRequest) -> FetchResult:
         if request.proxy is not None or not self.proxies:
-            return await self._fetch(request)
+            return await self.transport.fetch(request)
         url = request.url
         result = FetchResult()
         count = len(self.proxies.all())
@@ -182,9 +93,9 @@ class Fetcher:
         for _ in range(2 * count):
             chosen = await self.proxies.pick(url, host_of(url))
             if chosen is None:
-                return await self._fetch(request)
+                return await self.transport.fetch(request)
             chosen.requests += 1
-            result = await self._fetch(dataclasses.replace(request, proxy=chosen.url))
+            result = await self.transport.fetch(dataclasses.replace(request, proxy=chosen.url))
             if result.proxy_failure is None:
                 self.proxies.succeeded(chosen)
                 return result
@@ -198,154 +109,13 @@ class Fetcher:
     def host_done(self, host: str) -> None:
         """The crawl has nothing more for ``host`` (``host[:port]``) for now: close its idle
         connections (each holds buffers; a new one is made if its host has work again)."""
-        if self.session is not None:
-            self.session.connector.close_idle(host)  # type: ignore[union-attr]
+        self.transport.host_done(host)
 
     def prefetch(self, url: str) -> None:
         """``url`` was just accepted: if its host's name was never looked up, look it up now (not
         through a proxy, which resolves names itself)."""
-        if self.proxies:
-            return
-        parts = urlsplit(url)
-        if parts.hostname:
-            self._resolver.prefetch(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        if not self.proxies:
+            self.transport.prefetch(url)
 
-    async def _proxied_target_ok(self, url: str, proxy: Proxy | str) -> bool:
-        """The SSRF guard for a request through a proxy: a name the proxy would resolve is
-        resolved here too (through the guard's resolver), and one that turns out private is not
-        fetched. ``socks5h://`` resolves at the proxy only, as asked; a name that does not
-        resolve here is the proxy's to resolve."""
-        host = hostname_of(url)
-        if (isinstance(proxy, str) and proxy.startswith("socks5h://")) or self.private_ok(host) or \
-                not host[-1:].isalpha():
-            return True
-        loop = asyncio.get_running_loop()
-        if self._checked.get(host, 0.0) > loop.time():
-            return True
-        try:
-            await self._resolver.resolve(host, 0)
-        except guard.BlockedAddress:
-            return False
-        except OSError:
-            return True  # not known here: the proxy's to resolve
-        self._checked[host] = loop.time() + self.settings.dns_cache_ttl
-        return True
 
-    async def _fetch(self, request: FetchRequest) -> FetchResult:
-        """One attempt at ``request`` (see :class:`FetchRequest`), following redirects, within
-        ``timeout`` seconds in all."""
-        url, method, body, proxy, follow = request.url, request.method, request.body, request.proxy, request.follow
-        headers = dict(request.headers) if request.headers else None
-        cookies = dict(request.cookies) if request.cookies else None
-        keep_body, limit, truncate, consumer, capture = (request.keep_body, request.limit, request.truncate,
-                                                         request.consumer, request.capture)
-        allows, max_redirects = request.allows, request.max_redirects
-        allows = allows or self.allows
-        if proxy is not None:
-            self._proxies.add(URL(proxy).host or "")
-        session, http_proxy = self._route(proxy)
-        max_redirects = self.settings.max_redirects if max_redirects is None else max_redirects
-        result = FetchResult()
-        phase = "connect"
-        try:
-            async with asyncio.timeout(self.settings.timeout) as deadline:
-                visited = {url}
-                while True:
-                    phase = "connect"
-                    if proxy is not None and not await self._proxied_target_ok(url, proxy):
-                        result.error = errors.DNS
-                        log.warning("%s: not fetched: its host resolves only to private addresses", url)
-                        return result
-                    # The URL is normalized (escaped already): yarl need not parse and quote it again.
-                    async with session.request(method, URL(url, encoded=True), allow_redirects=False,
-                                               headers=headers, proxy=http_proxy, data=body,
-                                               cookies=cookies) as resp:
-                        if http_proxy is not None and resp.status == 407:
-                            result.proxy_failure = "407: the proxy wants other credentials"
-                            result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True
-                            return result
-                        if http_proxy is not None and resp.status >= 500 and "Via" not in resp.headers:
-                            # The proxy's own answer (one it forwards carries its Via): it could
-                            # not get the page; another proxy may.
-                            result.proxy_failure = f"{resp.status} from the proxy"
-                        result.final_url = url
-                        result.status = resp.status
-                        result.headers = resp.headers
-                        if capture:
-                            result.wire = capture_exchange(url, resp)
-                        location = resp.headers.get("Location")
-                        if resp.status in REDIRECT_STATUSES and location is not None:
-                            target = join_url(url, location, self.settings.max_url_length)
-                            if target is not None and not follow:
-                                result.location = target
-                                return result
-                            if target is None or not allows(target):
-                                log.debug("redirect from %s to %.200r blocked", url, location)
-                                result.error = errors.REDIRECT_BLOCKED
-                                return result
-                            if target in visited or result.redirects >= max_redirects:
-                                result.error = errors.TOO_MANY_REDIRECTS
-                                return result
-                            visited.add(target)
-                            result.redirects += 1
-                            url = target
-                            continue
-                        phase = "body"
-                        result.content_type, result.charset = media_type(
-                            resp.headers.get("Content-Type"))
-                        await read_body(resp, result, keep_body(result.content_type),
-                                              limit or self.settings.max_bytes, truncate, consumer, deadline)
-                        break
-        except TimeoutError:
-            result.error, result.retryable = errors.TIMEOUT, True
-        except TooLarge:
-            result.error = errors.TOO_LARGE
-        except aiohttp.ClientConnectorDNSError as e:
-            result.error = errors.DNS
-            blocked = guard.blocked_by_guard(e)
-            if blocked is None:
-                result.retryable = True
-            else:  # no use trying again: the guard would refuse it again
-                log.warning("%s: not fetched: %s", url, blocked)
-        except (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError, ProxyError,
-                ProxyConnectionError, ProxyTimeoutError) as e:
-            result.proxy_failure = str(e) or type(e).__name__
-            result.error, result.retryable = errors.CONNECT, True
-            result.proxy_unusable = not target_failed(e)
-        except aiohttp.ClientSSLError as e:
-            # A certificate that does not verify, or no TLS to agree on: trying again changes
-            # nothing.
-            result.error = errors.TLS
-            cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", None) or e
-            verify = getattr(cause, "verify_message", None)
-            log.warning("%s: TLS failed: %s", url, f"certificate verify failed: {verify}" if verify else cause)
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
-            result.error = errors.CONNECT if phase == "connect" else errors.CONTENT
-            result.retryable = True
-            log.debug("%s: %s: %r", url, result.error, e)
-        except CodingError as e:
-            # A body cut short inside its coding, not what its coding says, or of a coding
-            # nobody knows: the bytes are not the page.
-            result.error = errors.CONTENT
-            log.debug("%s: %s", url, e)
-        except aiohttp.ClientResponseError as e:
-            if isinstance(e.__cause__, HeadersTooLarge):
-                result.error = errors.TOO_LARGE
-                log.warning("%s: %s", url, e.message)
-            else:  # a response aiohttp could not parse
-                result.error = errors.CONTENT
-                log.debug("%s: bad response: %r", url, e)
-        except (ValueError, OSError) as e:
-            result.error = errors.CONTENT
-            log.debug("%s: bad response: %r", url, e)
-        else:
-            if result.status is not None and result.status >= 400:
-                result.error = errors.HTTP
-                if result.status >= 500 or result.status == 429:
-                    result.retryable = True
-                    result.retry_after = parse_retry_after(
-                        result.headers.get("Retry-After") if result.headers else None)
-        finally:
-            if session is not self.session:
-                self._socks.give_back(proxy or "")
-        return result
+__all__ = ["ACCEPT", "Fetcher"]

@@ -9,6 +9,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from aiohttp.abc import AbstractCookieJar
+
 from crawler.result import FetchResult
 
 
@@ -48,10 +50,30 @@ class FetchRequest:
 
 
 class Transport(Protocol):
-    """What fetches: one attempt at ``request``, within the crawl's timeout."""
+    """What fetches: one attempt at ``request``, within the crawl's timeout. The crawl's
+    :class:`crawler.fetch.client.Fetcher` opens it, sends every request through it (its headers,
+    cookies, proxies and cache are the fetcher's) and closes it."""
+
+    async def open(self, jar: AbstractCookieJar) -> None:
+        """Get ready to fetch, keeping cookies in ``jar``; a setting that cannot be used is a
+        :class:`crawler.errors.UsageError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Let go of every connection."""
+        ...
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
-        """The answer to ``request`` (an error named in it, never raised)."""
+        """The answer to ``request`` (an error named in it, never raised), through its ``proxy``
+        if it names one, following its redirects unless told not to."""
+        ...
+
+    def host_done(self, host: str) -> None:
+        """Nothing more for ``host`` (``host[:port]``) for now: its idle connections may go."""
+        ...
+
+    def prefetch(self, url: str) -> None:
+        """``url``'s host will be wanted soon: its name may be looked up now."""
         ...
 
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.parse.charsets import decode_html
-from crawler.urls import join_url
+from crawler.urls import DEFAULT_MAX_LENGTH, join_url
 
 APP_ROOTS = ("#root", "#app", "#__next", "#__nuxt", "#___gatsby", "#svelte", "[data-reactroot]", "[ng-app]",
              "[ng-version]", "[data-server-rendered]")
@@ -54,7 +53,7 @@ def has_scripts(body: bytes) -> bool:
     return _SCRIPT.search(body) is not None
 
 
-def page_shape(body: bytes | str, charset: str | None, url: str, max_url_length: int = sys.maxsize) -> PageShape:
+def page_shape(body: bytes | str, charset: str | None, url: str, max_url_length: int = DEFAULT_MAX_LENGTH) -> PageShape:
     """The shape of the HTML ``body`` (bytes in ``charset``, or text) of the page at ``url``;
     links longer than ``max_url_length`` are not counted."""
     html = body if isinstance(body, str) else decode_html(body, charset)

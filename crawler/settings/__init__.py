@@ -7,15 +7,16 @@ explicit overrides (the command line, or keyword arguments) over everything.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from crawler.defaults import DEFAULTS, defaults_text
 from crawler.errors import UsageError
 from crawler.settings.checks import (
     EXTRACT_ENGINES,
@@ -145,9 +146,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
 def default_values() -> dict[str, Any]:
-    """The built-in defaults, read from ``defaults.toml``."""
-    text = resources.files(__package__).joinpath("defaults.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    """The built-in defaults, read from ``defaults.toml`` (a copy: the caller may change it)."""
+    return copy.deepcopy(DEFAULTS)
 
 
 _COMMENTED = re.compile(r"^(\w+)\s*=.*?#\s*(.+?)\s*$")
@@ -156,7 +156,7 @@ _COMMENTED = re.compile(r"^(\w+)\s*=.*?#\s*(.+?)\s*$")
 def setting_help() -> dict[str, str]:
     """Each setting's comment in ``defaults.toml``: the one text that explains it, in the file,
     in ``--help`` and in ``config/crawler.example.toml``."""
-    text = resources.files(__package__).joinpath("defaults.toml").read_text("utf-8")
+    text = defaults_text()
     found = {}
     for line in text.splitlines():
         match = _COMMENTED.match(line)
