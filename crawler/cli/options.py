@@ -123,6 +123,18 @@ _SWITCHES: list[tuple[str, str, str, bool]] = [
 ]
 
 
+def documented_options() -> list[tuple[str, str, str]]:
+    """Each option that sets a setting, in the order of ``crawler crawl --help``: (its group,
+    the option as written with its value, the setting's key)."""
+    rows = []
+    for group, flags, extra in _OPTIONS:
+        value = extra.get("metavar") or "|".join(extra.get("choices", ()))
+        rows.append((group, ", ".join(flags) + (f" {value}" if value else ""), flags[-1][2:].replace("-", "_")))
+    rows += [(group, flag, key) for group, flag, key, _ in _SWITCHES]
+    rows += [("monitoring", "--progress, --no-progress", "progress")]
+    return rows
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(value) or "none"

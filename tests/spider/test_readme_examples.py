@@ -53,12 +53,23 @@ def test_the_first_spider_runs_once_as_a_script_and_once_with_dash_dash_spider(s
     assert shop.count("/product/1") == 2  # one crawl more, not two
 
 
-def test_the_engine_example_runs_as_a_script(serve, tmp_path: Path) -> None:
-    shop = serve(shop_app())
-    (engine,) = [b for b in BLOCKS if "Engine(settings" in b]
-    (tmp_path / "pages.py").write_text(engine.replace("http://127.0.0.1:8000/", shop.url))
-    done = subprocess.run([sys.executable, "pages.py"], cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(ROOT)},
+def run_example(url: str, tmp_path: Path, marker: str, name: str) -> subprocess.CompletedProcess[str]:
+    """Run the one example holding ``marker`` as the script ``name``, against the shop at ``url``."""
+    (example,) = [b for b in BLOCKS if marker in b]
+    (tmp_path / name).write_text(example.replace("http://127.0.0.1:8000/", url))
+    done = subprocess.run([sys.executable, name], cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_engine_example_runs_as_a_script(serve, tmp_path: Path) -> None:
+    done = run_example(serve(shop_app()).url, tmp_path, "Engine(settings", "pages.py")
     pages = read_jsonl(tmp_path / "pages.jsonl")
     assert len(pages) > PRODUCTS and f"{len(pages)} pages" in done.stdout
+
+
+def test_the_readme_spider_runs_as_a_script(serve, tmp_path: Path) -> None:
+    run_example(serve(shop_app()).url, tmp_path, "class Prices(Spider)", "prices.py")
+    prices = read_jsonl(tmp_path / "prices.jsonl")
+    assert len(prices) == PRODUCTS and {"name": "Widget 1", "price": "$2.00"} in prices
