@@ -69,6 +69,7 @@ class CrawlRequest:
         "host",
         "kind",
         "lastmod",
+        "previous",
         "queued",
         "redirects",
         "referrer",
@@ -99,6 +100,8 @@ class CrawlRequest:
         self.request: SpiderRequest | None = None  # the spider's own request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
+        # From the last record of a durable crawl: (its fetched_at, the hash of what it kept).
+        self.previous: tuple[str, str | None] | None = None
 
     @property
     def key(self) -> str:
@@ -168,6 +171,12 @@ class Done:
         """The end of ``request``: its answer's ``status`` and ``size``, or ``error``."""
         return cls(url=request.url, key=request.key, status=status, error=error, bytes=size, depth=request.depth,
                    host=request.host, referrer=request.referrer)
+
+
+#: What a durable job keeps of a page's record for the next run's change tracking: its
+#: ``fetched_at``, the hash of what the record kept (main text, or body) and that text, zlib-
+#: compressed, for the next diff (None when there is none to diff).
+Tracked = tuple[str, str | None, bytes | None]
 
 
 class Item:

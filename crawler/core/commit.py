@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from crawler.core.state import RunState
+from crawler.durable.changes import Tracker
 from crawler.durable.recrawl import Remembered
 from crawler.frontier import Frontier
 from crawler.output.writer import Sink
@@ -23,13 +24,15 @@ class Committer:
     """The writer's callback (:func:`crawler.output.writer.write_loop`'s ``on_written``)."""
 
     def __init__(self, state: RunState, frontier: Frontier, sink: Sink, runner: SpiderRunner,
-                 validators: Remembered, cookies: Callable[[], str | None] = lambda: None) -> None:
+                 validators: Remembered, cookies: Callable[[], str | None] = lambda: None,
+                 tracker: Tracker | None = None) -> None:
         self.state = state
         self.frontier = frontier
         self.sink = sink
         self.runner = runner
         self.validators = validators  # the pages' ETag, Last-Modified and hash, to commit with them
         self.cookies = cookies  # the cookie jar as text when it changed (a job keeps it: resume brings it back)
+        self.tracker = tracker  # what change tracking keeps of each page, to commit with it
 
     async def __call__(self, entries: list[Any]) -> None:
         """``entries`` are written: commit, count, and see whether the crawl is over."""
@@ -46,7 +49,8 @@ class Committer:
             cookies = self.cookies()
             if cookies is not None:
                 meta["cookies"] = cookies
-            await frontier.commit(keys, meta, self.validators.take(keys))
+            tracked = self.tracker.take(keys) if self.tracker is not None else None
+            await frontier.commit(keys, meta, self.validators.take(keys), tracked)
         else:  # the output's state goes too: a store may say how far the output is (shards)
             await frontier.commit(keys, self.sink.state())
         for record in records:

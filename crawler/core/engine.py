@@ -29,6 +29,7 @@ from crawler.core.scope import Scope
 from crawler.core.stages import Stages
 from crawler.core.state import RunState
 from crawler.core.worker import Worker
+from crawler.durable.changes import Tracker
 from crawler.durable.job import JobLock, lock_path, log_run, open_job_output
 from crawler.durable.recrawl import Remembered
 from crawler.errors import FatalError, UsageError
@@ -234,7 +235,10 @@ class Engine:
             lane = CacheLane(fetcher.cache, robots)
         # A new host's name is looked up as soon as it is found (fetcher.prefetch).
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope, robots, lane, fetcher.prefetch)
-        handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots)
+        # A durable job's records say what changed since its last run (the built-in recorder's).
+        tracker = (Tracker(job, pools.threads, settings.max_diff_bytes)
+                   if job is not None and type(self.spider) is PageRecorder else None)
+        handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots, tracker)
         validators = Remembered()  # a durable crawl's page validators, until committed
         politeness = Politeness(settings, frontier)
         rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)
@@ -255,7 +259,7 @@ class Engine:
         start = await handler.finish_refused(refused)
         if state.idle_here():
             state.finished.set()
-        committer = Committer(state, frontier, sink, self._runner, validators, fetcher.shaper.jar_text)
+        committer = Committer(state, frontier, sink, self._runner, validators, fetcher.shaper.jar_text, tracker)
         writer = loop.create_task(self._write(sink, committer))
         if start:
             await self._queue.put(start)

@@ -13,6 +13,7 @@ from crawler import errors
 from crawler.core.accept import Acceptor, Refused
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
+from crawler.durable.changes import SAME, Tracker
 from crawler.fetch.robots import Robots
 from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
@@ -21,14 +22,15 @@ from crawler.settings import Settings
 from crawler.spider import FollowAll, Request
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import origin_of
-from crawler.work import CrawlRequest, Done
+from crawler.work import CrawlRequest, Done, Unchanged
 
 
 class Handler:
     """Ends URLs: the spider's code, then the URL's record-to-be (:class:`Done`)."""
 
     def __init__(self, settings: Settings, state: RunState, scope: Scope, runner: SpiderRunner,
-                 acceptor: Acceptor, pools: ParsePools, robots: Robots | None = None) -> None:
+                 acceptor: Acceptor, pools: ParsePools, robots: Robots | None = None,
+                 tracker: Tracker | None = None) -> None:
         self.settings = settings
         self.state = state
         self.scope = scope
@@ -36,6 +38,7 @@ class Handler:
         self.acceptor = acceptor
         self.pools = pools
         self.robots = robots  # robots.txt on: its Content-Signal lines go to ai_usage
+        self.tracker = tracker  # a durable job's records: what changed since its last run
 
     def usage_lines(self, url: str) -> list[tuple[str, str]]:
         """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host
@@ -107,6 +110,12 @@ class Handler:
             body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted, usage_lines=self.usage_lines)
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
+        if self.tracker is not None and listed is None and items and items[0].data.get("url") == request.url:
+            change = await self.tracker.mark(request, result, items[0].data, extracted)
+            if change == SAME and self.settings.changed_only:
+                return [Unchanged(request.key)], requests  # the same as last time: no record
+            if change is not None:
+                self.state.stats.changes[change] += 1
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
         done = Done.of(request, status, error, result.size if result is not None else 0)
         return [*items, done], requests

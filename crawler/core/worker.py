@@ -230,7 +230,8 @@ class Worker:
 
     def _keep_body(self, media_type: str | None) -> bool:
         stages = self.stages
-        return (stages.settings.changed_only or self.bodies is not None or stages.spider.wants_body(media_type)
+        # A durable job keeps each body's hash to tell a changed page (and --changed-only an unchanged one).
+        return (stages.frontier.job is not None or self.bodies is not None or stages.spider.wants_body(media_type)
                 or stages.rendering.wants_body(media_type))
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:

@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Tracked
 
 
 class Frontier(Protocol):
@@ -103,7 +103,8 @@ class Frontier(Protocol):
         ...
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
         """The records of ``urls`` are written (and, for a durable store, synced): they are done.
         ``meta`` (the output's committed length...) and ``validators`` (ETag, Last-Modified,
         body hash by URL) go with them into the same transaction, where there is one."""
@@ -163,6 +164,12 @@ class JobStore(Protocol):
         ...
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
-        """As :meth:`Frontier.commit`: ``meta`` goes into the same transaction."""
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
+        """As :meth:`Frontier.commit`: ``meta`` and what change tracking keeps of each page
+        (``tracked``) go into the same transaction."""
+        ...
+
+    async def kept_text(self, key: str) -> bytes | None:
+        """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
         ...

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from crawler.frontier.base import JobStore
 from crawler.frontier.scheduler import HostScheduler
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Tracked
 
 
 class MemoryFrontier(HostScheduler):
@@ -28,7 +28,8 @@ class MemoryFrontier(HostScheduler):
         pass
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
         pass  # nothing kept: a record written is all there is to it
 
     async def give_back(self) -> None:

@@ -36,7 +36,7 @@ from crawler.errors import FatalError
 from crawler.frontier.base import JobStore
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.reconnect import Reconnecting
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Tracked
 
 log = logging.getLogger("crawler")
 
@@ -282,7 +282,8 @@ class RedisFrontier:
         self._wake.set()
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
         """The records of ``urls`` are written: :meth:`ack` (``meta`` and ``validators`` are a
         durable store's; Redis keeps neither)."""
         await self.ack(urls)

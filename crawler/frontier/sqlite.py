@@ -34,6 +34,7 @@ from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.sqlite_schema import (
+    ADDED_COLUMNS,
     DONE,
     DONE_COUNT,
     IN_FLIGHT,
@@ -44,7 +45,7 @@ from crawler.frontier.sqlite_schema import (
     request_of,
 )
 from crawler.urls import host_of
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Tracked
 
 T = TypeVar("T")
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
@@ -131,6 +132,10 @@ class SQLiteFrontier(HostScheduler):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        have = {row[1] for row in db.execute("PRAGMA table_info(urls)")}
+        for column, kind in ADDED_COLUMNS:
+            if column not in have:
+                db.execute(f"ALTER TABLE urls ADD COLUMN {column} {kind}")
         db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         if due_before is not None:
             db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
@@ -299,14 +304,17 @@ class SQLiteFrontier(HostScheduler):
         """Nothing to hand back: URLs not committed are pending in the file for the next run."""
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
         """Their records are written (and synced): mark these URLs done, keep their
-        ``validators`` (ETag, Last-Modified, body hash) for the next recrawl, and store ``meta``
-        (such as the output's committed length), all in one transaction."""
-        await self._call(self._commit, list(urls), meta or {}, validators or {})
+        ``validators`` (ETag, Last-Modified, body hash) for the next recrawl and what change
+        tracking keeps of them (``tracked``), and store ``meta`` (such as the output's committed
+        length), all in one transaction."""
+        await self._call(self._commit, list(urls), meta or {}, validators or {}, tracked or {})
 
     def _commit(self, urls: list[str], meta: dict[str, str],
-                validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                tracked: dict[str, Tracked] | None = None) -> None:
         assert self._db is not None
         now = time.time()
         self._db.execute("BEGIN")
@@ -317,12 +325,25 @@ class SQLiteFrontier(HostScheduler):
                 self._db.executemany(
                     "UPDATE urls SET etag = ?, last_modified = ?, content_hash = ? WHERE url = ?",
                     [(*v, url) for url, v in validators.items()])
+            if tracked:
+                self._db.executemany(
+                    "UPDATE urls SET fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text) WHERE url = ?",
+                    [(*t, url) for url, t in tracked.items()])
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
                 self._db.execute("ROLLBACK")
             raise
+
+    async def kept_text(self, key: str) -> bytes | None:
+        """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
+        return await self._call(self._kept_text, key)
+
+    def _kept_text(self, key: str) -> bytes | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT kept_text FROM urls WHERE url = ?", (key,)).fetchone()
+        return row[0] if row is not None else None
 
     async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
         """The robots.txt answer kept for ``origin`` (see :class:`crawler.fetch.robots.RobotsStore`)."""
@@ -375,8 +396,8 @@ class SQLiteFrontier(HostScheduler):
     def _load(self, n: int) -> list[tuple[Any, ...]]:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request "
-            "FROM urls "
+            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request, "
+            "fetched_at, kept_hash FROM urls "
             "WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
             (PENDING, self._loaded_upto, n)).fetchall()
         if rows:

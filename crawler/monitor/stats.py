@@ -13,6 +13,7 @@ from crawler.work import Done
 
 TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
 FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first ones; all are counted)
+CHANGE_KINDS = ("new", "changed", "removed", "same")  # a durable job's records, in the order shown
 
 
 class Stats:
@@ -44,6 +45,7 @@ class Stats:
         self.job_done = 0  # a durable crawl: URLs done by earlier runs of the job
         self.job_known = 0  # a durable crawl: URLs the job knew when this run started
         self.unchanged = 0  # --changed-only: pages done without a record
+        self.changes: Counter[str] = Counter()  # a durable job's records by change (new, same, changed, removed)
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
         self.callback_errors = 0  # exceptions in spider callbacks and pipelines
@@ -136,6 +138,7 @@ class Stats:
             "failed": self.failed,
             "resumed": self.resumed,
             "unchanged": self.unchanged,
+            "changes": dict(self.changes),
             "job": {"done": self.done, "known": self.known},
             "items": self.items,
             "dropped": self.dropped,
@@ -185,6 +188,8 @@ class Stats:
         head = ("crawl failed" if self.failed else "crawl interrupted" if self.interrupted
                 else "run ended at --max-runtime" if self.stopped_by == "max_runtime" else "crawl finished")
         unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
+        changes = ("\n  changes: " + ", ".join(f"{kind} {self.changes[kind]}" for kind in CHANGE_KINDS
+                                                if self.changes[kind]) if self.changes else "")
         job = (f"\n  job: {self.done} of {self.known} URLs done across its runs; this run began with "
                f"{self.resumed} left to do by earlier runs" if self.job_known else "")
         spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
@@ -195,7 +200,7 @@ class Stats:
             f"  errors: {errors}\n"
             f"  status: {statuses}\n"
             f"{'  ' + spider + chr(10) if spider else ''}"
-            f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}{changes}"
         )
 
 

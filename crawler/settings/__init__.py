@@ -122,6 +122,7 @@ class Settings:
     max_runtime: float
     recrawl_after: float
     changed_only: bool
+    max_diff_bytes: int
     parse_threads: int
     inline_parse_bytes: int
     parse_isolation: str

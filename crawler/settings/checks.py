@@ -62,7 +62,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         raise UsageError(f"{option_name(key)} (from {sources.get(key, 'default')}): {message}")
 
     for key in ("workers", "concurrency", "render_concurrency", "per_host", "parse_threads", "output_queue_size",
-                "write_batch_size", "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls"):
+                "write_batch_size", "robots_max_bytes", "robots_cache_size", "sitemap_max_bytes", "sitemap_max_urls",
+                "max_diff_bytes"):
         if v[key] < 1:
             fail(key, f"must be at least 1, got {v[key]}")
     for key in ("max_callback_errors", "max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats",

@@ -36,7 +36,7 @@ from crawler.frontier.base import Frontier, JobStore
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.shards.channel import Channel
 from crawler.urls import host_of
-from crawler.work import CrawlRequest
+from crawler.work import CrawlRequest, Tracked
 
 log = logging.getLogger("crawler")
 
@@ -117,6 +117,9 @@ class ShardedFrontier:
 
     async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
         await self._job().robots_put(origin, mode, text, expires, reason)
+
+    async def kept_text(self, key: str) -> bytes | None:
+        return await self._job().kept_text(key)
 
     def _job(self) -> JobStore:
         job = self.store.job
@@ -242,9 +245,10 @@ class ShardedFrontier:
         await self.store.set_delay(host, delay)
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
-                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None) -> None:
+                     validators: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+                     tracked: dict[str, Tracked] | None = None) -> None:
         keys = list(urls)
-        await self.store.commit(keys, meta, validators)
+        await self.store.commit(keys, meta, validators, tracked)
         if meta and "output" in meta and self._channel is not None:
             path = meta["output"]
             self._channel.send(("written", path, int(meta.get("offset:" + path, 0))))

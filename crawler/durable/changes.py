@@ -1,0 +1,123 @@
+"""Change tracking in a durable job: what each record says of its page against the job's last
+record of it (``change``, ``previous_fetched_at``, and for a changed page a ``diff``), and what
+the job keeps for the next run (committed with the record, so exactly once like the rest).
+
+A page is judged on what the user keeps of it: the extracted Markdown or main text when
+``--extract`` gives them (a new ad or timestamp in the page's chrome is no change), else its
+body. The diff is of that text, so there is one when ``--extract`` gives ``markdown`` or
+``text``; without them a changed page says so with ``diff`` null.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import zlib
+from concurrent.futures import Executor
+from typing import Any
+
+from crawler.frontier.base import JobStore
+from crawler.result import FetchResult
+from crawler.work import CrawlRequest, Tracked
+
+NEW, SAME, CHANGED, REMOVED = "new", "same", "changed", "removed"
+GONE_STATUSES = frozenset({404, 410})
+GONE = "gone"  # what a page that answered 404 or 410 is kept as
+TEXT_FIELDS = ("markdown", "text")  # the extracted fields a diff is made of, the first there
+MAX_KEPT_TEXT = 1 << 20  # the most text kept a page for the next diff (1 MiB, before compression)
+
+
+def change_of(previous: tuple[str, str | None] | None, status: int | None, digest: str | None) -> str | None:
+    """The ``change`` of a page answered ``status`` whose kept content hashes to ``digest``
+    (:data:`GONE` when it is gone), given the job's ``previous`` (fetched_at, hash); None when
+    this fetch cannot tell (it failed otherwise)."""
+    if previous is None:
+        return NEW
+    if status in GONE_STATUSES:
+        return SAME if previous[1] == GONE else REMOVED
+    if status == 304:
+        return SAME
+    if digest is None:
+        return None
+    return SAME if digest == previous[1] else CHANGED
+
+
+def unified_diff(old: str, new: str, limit: int) -> str:
+    """``old`` against ``new`` as a unified diff (``git diff``'s shape), cut at ``limit``
+    characters with a last line saying so."""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "previous", "current", lineterm="", n=2)
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > limit:
+            out.append("... (diff cut at max_diff_bytes)")
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+class Tracker:
+    """Marks the built-in recorder's records of a durable job with their change, and keeps what
+    the next run compares against until the records are committed."""
+
+    def __init__(self, job: JobStore, threads: Executor, max_diff: int) -> None:
+        self.job = job
+        self.threads = threads  # diffs are made here, off the event loop
+        self.max_diff = max_diff
+        self._pending: dict[str, Tracked] = {}
+
+    async def mark(self, request: CrawlRequest, result: FetchResult | None, record: dict[str, Any],
+                   extracted: dict[str, Any] | None) -> str | None:
+        """Add ``change``, ``previous_fetched_at`` and ``diff`` to ``record`` (the page's, for
+        ``request`` fetched as ``result``), and keep what the next run needs; the change."""
+        previous = request.previous
+        record["change"] = None
+        record["previous_fetched_at"] = previous[0] if previous is not None else None
+        record["diff"] = None
+        if result is None or record.get("redirect_to") is not None or result.status is None:
+            return None  # not fetched, or ended at a redirect: nothing to compare
+        text = _kept_text(extracted)
+        if result.status in GONE_STATUSES:
+            digest: str | None = GONE
+        elif result.status == 304:
+            digest = previous[1] if previous is not None else None
+        elif result.error is not None:
+            digest = None
+        else:
+            digest = hashlib.sha1(text.encode()).hexdigest() if text is not None else result.sha1()
+        change = change_of(previous, result.status, digest)
+        record["change"] = change
+        if change is None:
+            return None
+        if change == CHANGED and text is not None:
+            old = await self.job.kept_text(request.key)
+            if old is not None:
+                record["diff"] = await asyncio.get_running_loop().run_in_executor(
+                    self.threads, _diff, old, text, self.max_diff)
+        kept = zlib.compress(text[:MAX_KEPT_TEXT].encode(), 6) if text is not None and change != SAME else None
+        self._pending[request.key] = (record["fetched_at"], digest, kept)
+        return change
+
+    def take(self, keys: list[str]) -> dict[str, Tracked]:
+        """What to keep of the pages known by ``keys`` (those marked), forgotten here."""
+        pending = self._pending
+        return {key: pending.pop(key) for key in keys if key in pending}
+
+
+def _kept_text(extracted: dict[str, Any] | None) -> str | None:
+    """The extracted text a page is judged on and diffed by: its Markdown, else its main text."""
+    if extracted:
+        for field in TEXT_FIELDS:
+            value = extracted.get(field)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def _diff(old: bytes, new: str, limit: int) -> str:
+    return unified_diff(zlib.decompress(old).decode(errors="replace"), new, limit)
+
+
+__all__ = ["CHANGED", "NEW", "REMOVED", "SAME", "Tracker", "change_of", "unified_diff"]
