@@ -17,6 +17,7 @@ RENDER = "render"  # --render: the browser crashed or hung on the page
 #: Exit statuses (SPEC: exit codes): done, a fatal error, a usage error, the job held by another
 #: run (EX_TEMPFAIL), stopped by a signal, stdout closed by its reader (as SIGPIPE would).
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 75, 130, 141
+EXIT_EXPECTATIONS = 3  # the run ended, but failed one of its expectations (the expect setting)
 
 ERROR_NAMES = (
     TIMEOUT, CONNECT, DNS, TLS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS, RENDER,

@@ -71,6 +71,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("monitoring", ("--log-format",), {"choices": ["text", "json"]}),
     ("monitoring", ("--metrics-port",), {"metavar": "PORT"}),
     ("monitoring", ("--stats-interval",), {"metavar": "SECONDS"}),
+    ("monitoring", ("--expect",), {"metavar": "CHECK=VALUE", "action": "append"}),
     ("parsing", ("--parse-isolation",), {"choices": ["thread", "process"]}),
     ("scheduling", ("--concurrency",), {"metavar": "N"}),
     ("scheduling", ("--per-host",), {"metavar": "N"}),
@@ -136,6 +137,8 @@ def documented_options() -> list[tuple[str, str, str]]:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
     if isinstance(value, list):
         return ", ".join(value) or "none"
     return {"": "none", "-": "- (stdout)"}.get(value, str(value)) if isinstance(value, str) else str(value)

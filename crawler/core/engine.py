@@ -38,6 +38,7 @@ from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
 from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier, JobStore, frontier_for
+from crawler.monitor.expect import failed_expectations
 from crawler.monitor.measures import Measures
 from crawler.monitor.stats import Stats
 from crawler.monitor.watch import Monitor
@@ -61,13 +62,15 @@ class Engine:
     """One crawl from ``seeds`` (normalized absolute URLs) under ``settings``."""
 
     def __init__(self, settings: Settings, seeds: Iterable[str | Request], frontier: Frontier | None = None,
-                 spider: Spider | None = None) -> None:
+                 spider: Spider | None = None, judged: bool = True) -> None:
         """``seeds``: normalized absolute URLs, or requests (a seeds file's JSON lines: a POST
         to an API...); ``frontier``: this store instead of the one the settings ask for;
         ``spider``: run this spider instead of the built-in page recorder
         (:class:`PageRecorder`). Its items are the output; each URL's end is counted in the
-        stats."""
+        stats. ``judged``: the run's expectations (``expect``) are checked at its end (not in
+        one of ``--workers``' processes: the whole crawl is judged)."""
         self.settings = settings
+        self.judged = judged
         seeds = list(seeds)
         self.seeds = list(dict.fromkeys(s for s in seeds if isinstance(s, str)))
         self.seed_requests = [s for s in seeds if isinstance(s, Request)]
@@ -200,6 +203,10 @@ class Engine:
             except FatalError as e:
                 state.fail(e)
             self.stats.finish()
+            if settings.expect and self.judged and state.fatal is None and not self.stats.interrupted:
+                self.stats.expectations_failed = failed_expectations(settings.expect, self.stats.as_dict(detail=False))
+                for line in self.stats.expectations_failed:
+                    log.error("expectation failed: %s", line)
             if settings.job_dir:
                 log_run(settings.job_dir, self.output, self.stats, state.outstanding)
             failed = await monitor.report(self.seeds + self.sitemaps)

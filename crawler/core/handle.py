@@ -110,6 +110,13 @@ class Handler:
             body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted, usage_lines=self.usage_lines)
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
+        required = self.settings.expect.get("required_fields")
+        if required:  # expect: the share of items that have each field
+            fields = self.state.stats.fields
+            for item in items:
+                for field in required:
+                    if item.data.get(field) not in (None, "", [], {}):
+                        fields[field] += 1
         if self.tracker is not None and listed is None and items and items[0].data.get("url") == request.url:
             change = await self.tracker.mark(request, result, items[0].data, extracted)
             if change == SAME and self.settings.changed_only:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from crawler.core.engine import Engine
 from crawler.durable.job import JobLocked
-from crawler.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_PIPE, FatalError, OutputClosed
+from crawler.errors import (
+    EXIT_EXPECTATIONS,
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PIPE,
+    FatalError,
+    OutputClosed,
+)
 from crawler.frontier import Frontier
 from crawler.monitor.stats import Stats
 from crawler.output.files import make_parent
@@ -22,10 +31,10 @@ log = logging.getLogger("crawler")
 
 
 async def crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None,
-                frontier: Frontier | None = None) -> tuple[Engine, int]:
+                frontier: Frontier | None = None, judged: bool = True) -> tuple[Engine, int]:
     """Run one crawl on this event loop (on ``frontier`` instead of the settings' store, if
-    given); the engine and the exit status (errors logged)."""
-    engine = Engine(settings, seeds, frontier, spider=spider)
+    given; ``judged``: see :class:`Engine`); the engine and the exit status (errors logged)."""
+    engine = Engine(settings, seeds, frontier, spider=spider, judged=judged)
     try:
         await engine.run(handle_signals=True)
     except OutputClosed:
@@ -36,7 +45,9 @@ async def crawl(settings: Settings, seeds: list[str | Request], spider: Spider |
     except JobLocked as e:
         log.error("%s", e)
         return engine, EXIT_LOCKED
-    return engine, EXIT_INTERRUPTED if engine.stats.interrupted else EXIT_OK
+    if engine.stats.interrupted:
+        return engine, EXIT_INTERRUPTED
+    return engine, EXIT_EXPECTATIONS if engine.stats.expectations_failed else EXIT_OK
 
 
 def run_crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None = None) -> int:

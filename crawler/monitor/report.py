@@ -85,6 +85,20 @@ def json_text(value: Any) -> str:
     return "true" if value is True else "false" if value is False else str(value)
 
 
+def _expectations(stats: dict[str, Any]) -> str:
+    """The run's failed expectations (exit 3), one line each, and its changes (a durable job)."""
+    failed = stats.get("expectations_failed") or []
+    out = ""
+    if failed:
+        out += ("<h2>Expectations failed</h2><ul>" + "".join(f"<li>{escape(line)}</li>" for line in failed)
+                + "</ul>")
+    changes = stats.get("changes") or {}
+    if changes:
+        out += "<p>Changes since the job's last run: " + ", ".join(
+            f"{escape(kind)} {n:,}" for kind, n in changes.items()) + ".</p>"
+    return out
+
+
 def _failures(failed: list[dict[str, Any]], count: int) -> str:
     """The failed URLs (the first ones listed in --stats) with their error, status and referrer."""
     if not failed:
@@ -258,7 +272,7 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
         f"<p>Crawl {state}: {stats['pages']:,} pages in {stats['elapsed_s']:,.1f} s, "
-        f"{size(stats['bytes'])}.</p>"
+        f"{size(stats['bytes'])}.</p>{_expectations(stats)}"
         f'<div class="grid"><section><h2>Totals</h2>{totals}</section>'
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
         f"{_about(seeds or [], settings)}"

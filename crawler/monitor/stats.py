@@ -45,6 +45,8 @@ class Stats:
         self.job_done = 0  # a durable crawl: URLs done by earlier runs of the job
         self.job_known = 0  # a durable crawl: URLs the job knew when this run started
         self.unchanged = 0  # --changed-only: pages done without a record
+        self.fields: Counter[str] = Counter()  # items that have each of expect's required_fields
+        self.expectations_failed: list[str] = []  # the checks of expect this run failed, one line each
         self.changes: Counter[str] = Counter()  # a durable job's records by change (new, same, changed, removed)
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
@@ -139,6 +141,8 @@ class Stats:
             "resumed": self.resumed,
             "unchanged": self.unchanged,
             "changes": dict(self.changes),
+            "fields": dict(self.fields),
+            "expectations_failed": self.expectations_failed,
             "job": {"done": self.done, "known": self.known},
             "items": self.items,
             "dropped": self.dropped,
@@ -194,13 +198,14 @@ class Stats:
                f"{self.resumed} left to do by earlier runs" if self.job_known else "")
         spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
         cached = f", from the HTTP cache: {self.cached}" if self.cached else ""
+        expectations = "".join(f"\n  expectation failed: {line}" for line in self.expectations_failed)
         return (
             f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
             f"  errors: {errors}\n"
             f"  status: {statuses}\n"
             f"{'  ' + spider + chr(10) if spider else ''}"
-            f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}{changes}"
+            f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}{changes}{expectations}"
         )
 
 

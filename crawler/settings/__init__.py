@@ -31,6 +31,7 @@ from crawler.settings.checks import (
     extract_fields,
     option_name,
 )
+from crawler.settings.expect import parse_expect
 from crawler.settings.units import DURATIONS, SIZES, parse_duration, parse_size
 
 
@@ -123,6 +124,7 @@ class Settings:
     recrawl_after: float
     changed_only: bool
     max_diff_bytes: int
+    expect: dict[str, Any]
     parse_threads: int
     inline_parse_bytes: int
     parse_isolation: str
@@ -259,6 +261,13 @@ def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
     return Settings(**clean)
 
 
+def _toml_table(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # said wrong by the check that follows
+
+
 def _coerce(key: str, value: Any, source: str) -> Any:
     kind = _FIELDS[key].type
     where = f"{option_name(key)} (from {source})"
@@ -272,6 +281,13 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return parse_size(value)
         except ValueError:
             raise UsageError(f"{where}: expected a size such as 500K, 100MB or 1GiB, got {value!r}") from None
+    if key == "expect":
+        if isinstance(value, str):  # CRAWLER_EXPECT='{min_pages = 100}', or one KEY=VALUE
+            value = _toml_table(value) if value.lstrip().startswith("{") else [value]
+        try:
+            return parse_expect(value)
+        except ValueError as e:
+            raise UsageError(f"{where}: {e}") from None
     if key == "workers" and isinstance(value, str) and value.strip().lower() == "auto":
         return os.cpu_count() or 1  # --workers auto: one process a core
     if kind == "int":

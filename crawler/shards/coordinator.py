@@ -30,9 +30,18 @@ from typing import Any
 from crawler.children import end_with_parent
 from crawler.core.outcome import crawl, end_of_crawl, write_stats
 from crawler.durable.job import JobLock, JobLocked
-from crawler.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
+from crawler.errors import (
+    EXIT_EXPECTATIONS,
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+)
 from crawler.frontier import frontier_for, sqlite_path
 from crawler.frontier.sqlite_schema import done_in
+from crawler.monitor.expect import failed_expectations
 from crawler.output.encoders import format_of
 from crawler.output.files import expand_output, make_parent, output_file, tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
@@ -88,7 +97,13 @@ def run_shards(settings: Settings, seeds: list[str | Request], spider: Spider | 
     try:
         coordinator = Coordinator(settings, seeds, spider, job)
         status = asyncio.run(coordinator.run())
-        return end_of_crawl(settings, coordinator.stats, status)
+        stats = coordinator.stats
+        if settings.expect and status == EXIT_OK and not stats.interrupted:  # the whole crawl is judged
+            stats.expectations_failed = failed_expectations(settings.expect, stats.as_dict(detail=False))
+            for line in stats.expectations_failed:
+                log.error("expectation failed: %s", line)
+            status = EXIT_EXPECTATIONS if stats.expectations_failed else status
+        return end_of_crawl(settings, stats, status)
     finally:
         if lock is not None:
             lock.release()
@@ -347,7 +362,7 @@ def _shard_main(shard: int, shards: int, sock: socket.socket, settings: Settings
     store = frontier_for(settings, settings.worker)
     frontier = ShardedFrontier(store, shard, shards, sock, budget)
     try:
-        engine, status = asyncio.run(crawl(settings, seeds, spider, frontier))
+        engine, status = asyncio.run(crawl(settings, seeds, spider, frontier, judged=False))
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,6 +34,8 @@ class CombinedStats(Stats):
         for name in self._ADDED:
             setattr(self, name, getattr(self, name) + d.get(name, 0))
         self.errors.update(d.get("errors", {}))
+        self.changes.update(d.get("changes", {}))
+        self.fields.update(d.get("fields", {}))
         self.statuses.update({int(k): v for k, v in d.get("status", {}).items()})
         self.depths.update({int(k): v for k, v in d.get("depth", {}).items()})
         self.failed_urls = (self.failed_urls + d.get("failed_urls", []))[:FAILED_URLS]

@@ -160,3 +160,19 @@ def test_a_second_run_killed_and_resumed_says_each_change_exactly_once(serve, tm
     for i, path in enumerate(paths):
         assert changes[path]["change"] == ("changed" if i % 2 else "same"), path
         assert ("seven" in changes[path]["diff"]) if i % 2 else changes[path]["diff"] is None
+
+
+def test_expectations_on_changes_removed_share_and_pages_that_must_move(serve, tmp_path: Path) -> None:
+    site = ChangingSite()
+    first_run_site(site)
+    server = serve(site.app())
+    first = run_cli(*job_args(tmp_path, server.url, "--expect", "min_changed=5"), cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr  # five new pages
+    second_run_site(site)
+    wait_a_second_after(tmp_path / "out" / "run-1.jsonl")
+    second = run_cli(*job_args(tmp_path, server.url, "--expect", "max_removed_share=0.1",
+                               "--expect", "min_changed=4"), cwd=tmp_path, timeout=120)
+    assert second.returncode == 3, second.stderr
+    assert "max_removed_share: 1 of the job's 6 pages removed (16.7%), expected at most 10.0%" in second.stderr
+    assert "min_changed: 3 pages new or changed, expected at least 4" in second.stderr
+    assert len(read_jsonl(tmp_path / "out" / "run-2.jsonl")) == 6  # the run's records are all there
