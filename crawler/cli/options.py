@@ -72,6 +72,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("monitoring", ("--metrics-port",), {"metavar": "PORT"}),
     ("monitoring", ("--stats-interval",), {"metavar": "SECONDS"}),
     ("monitoring", ("--expect",), {"metavar": "CHECK=VALUE", "action": "append"}),
+    ("monitoring", ("--notify",), {"metavar": "URL", "action": "append"}),
+    ("monitoring", ("--notify-on",), {"choices": ["always", "failure", "changes"]}),
     ("parsing", ("--parse-isolation",), {"choices": ["thread", "process"]}),
     ("scheduling", ("--concurrency",), {"metavar": "N"}),
     ("scheduling", ("--per-host",), {"metavar": "N"}),

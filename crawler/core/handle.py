@@ -122,7 +122,7 @@ class Handler:
             if change == SAME and self.settings.changed_only:
                 return [Unchanged(request.key)], requests  # the same as last time: no record
             if change is not None:
-                self.state.stats.changes[change] += 1
+                self.state.stats.changed(change, request.url)
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
         done = Done.of(request, status, error, result.size if result is not None else 0)
         return [*items, done], requests

@@ -22,6 +22,7 @@ from crawler.errors import (
     OutputClosed,
 )
 from crawler.frontier import Frontier
+from crawler.monitor.notify import notify
 from crawler.monitor.stats import Stats
 from crawler.output.files import make_parent
 from crawler.settings import Settings
@@ -65,14 +66,17 @@ def run_crawl(settings: Settings, seeds: list[str | Request], spider: Spider | N
 
 
 def end_of_crawl(settings: Settings, stats: Stats, status: int) -> int:
-    """Print the summary (a log line with ``--log-format json``), write ``--stats``; the exit
-    status (an error if the stats could not be written)."""
+    """Print the summary (a log line with ``--log-format json``), write ``--stats``, send the
+    notifications (``--notify``); the exit status (an error if the stats could not be
+    written)."""
     if settings.log_format == "json":
         log.info("%s", stats.summary().splitlines()[0], extra={"stats": stats.as_dict()})
     else:
         print(stats.summary(), file=sys.stderr)
     if not write_stats(settings, stats):
         status = status or EXIT_FATAL
+    if settings.notify:
+        asyncio.run(notify(settings, stats, status))  # never changes the status
     return status
 
 

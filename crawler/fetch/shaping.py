@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import netrc
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from yarl import URL
 
 from crawler.errors import UsageError
 from crawler.fetch.cookies import dump_netscape, load_netscape, new_jar
-from crawler.settings import Settings
+from crawler.settings import Settings, netrc_file
 from crawler.urls import hostname_of, origin_of
 
 log = logging.getLogger("crawler")
@@ -35,11 +34,6 @@ def parse_header(text: str) -> tuple[str, str]:
     """``Name: value`` as (name, value)."""
     name, _, value = text.partition(":")
     return name.strip(), value.strip()
-
-
-def netrc_file() -> Path:
-    """The netrc file curl and wget read: ``$NETRC``, else ``~/.netrc``."""
-    return Path(os.environ.get("NETRC") or Path.home() / ".netrc")
 
 
 class Shaper:
@@ -148,4 +142,4 @@ class Shaper:
                 log.error("cannot write --save-cookies file %s: %s", path, e.strerror)
 
 
-__all__ = ["CREDENTIALS", "Shaper", "netrc_file", "parse_header"]
+__all__ = ["CREDENTIALS", "Shaper", "parse_header"]

@@ -13,6 +13,7 @@ from crawler.work import Done
 
 TOP_HOSTS = 10  # hosts listed in --stats by pages, by errors, by fetch time
 FAILED_URLS = 1000  # failed URLs listed in --stats and the report (the first ones; all are counted)
+CHANGE_URLS = 10  # URLs listed in --stats and notifications for each kind of change (the first ones)
 CHANGE_KINDS = ("new", "changed", "removed", "same")  # a durable job's records, in the order shown
 
 
@@ -48,6 +49,7 @@ class Stats:
         self.fields: Counter[str] = Counter()  # items that have each of expect's required_fields
         self.expectations_failed: list[str] = []  # the checks of expect this run failed, one line each
         self.changes: Counter[str] = Counter()  # a durable job's records by change (new, same, changed, removed)
+        self.change_urls: dict[str, list[str]] = {}  # the first CHANGE_URLS new, changed and removed pages
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
         self.callback_errors = 0  # exceptions in spider callbacks and pipelines
@@ -141,6 +143,7 @@ class Stats:
             "resumed": self.resumed,
             "unchanged": self.unchanged,
             "changes": dict(self.changes),
+            "change_urls": self.change_urls,
             "fields": dict(self.fields),
             "expectations_failed": self.expectations_failed,
             "job": {"done": self.done, "known": self.known},
@@ -162,6 +165,14 @@ class Stats:
                 render = {k: v for k, v in render.items() if k != "hosts"}
             data["render"] = render
         return data
+
+    def changed(self, kind: str, url: str) -> None:
+        """A record of a durable job says ``kind`` of change for ``url``."""
+        self.changes[kind] += 1
+        if kind != "same":
+            urls = self.change_urls.setdefault(kind, [])
+            if len(urls) < CHANGE_URLS:
+                urls.append(url)
 
     def hosts_dict(self) -> dict[str, Any]:
         """How many hosts, and the top ones by pages, by errors and by mean fetch time (with

@@ -137,6 +137,13 @@ class Settings:
     stats_interval: float
     log_format: str
     metrics_port: int
+    notify: tuple[str, ...]
+    notify_on: str
+    smtp_host: str
+    smtp_port: int
+    smtp_starttls: bool
+    smtp_user: str
+    smtp_from: str
     log_level: str
 
     def replace(self, **changes: Any) -> Settings:
@@ -182,6 +189,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 ENV_PREFIX = "CRAWLER_"
+#: Environment variables that hold secrets, read where they are needed, never settings (never shown).
+SECRET_VARIABLES = frozenset({"CRAWLER_SMTP_PASSWORD"})
+
+
+def netrc_file() -> Path:
+    """The netrc file curl and wget read: ``$NETRC``, else ``~/.netrc``."""
+    return Path(os.environ.get("NETRC") or Path.home() / ".netrc")
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
@@ -189,7 +203,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
     written as a TOML array (``CRAWLER_EXCLUDE='["/a/", "/b/"]'``) or as one item."""
     found: dict[str, tuple[str, Any]] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in SECRET_VARIABLES:
             continue
         key = name[len(ENV_PREFIX):].lower()
         if key in _FIELDS and _FIELDS[key].type == "tuple[str, ...]" and value.lstrip().startswith("["):
@@ -331,6 +345,6 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 
 __all__ = ["ENV_PREFIX", "EXTRACT_ENGINES", "EXTRACT_FIELDS", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES",
-           "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "Settings", "default_values", "env_layer",
-           "extract_fields", "load_settings", "load_settings_with_sources", "parse_duration", "parse_size",
-           "read_config_file", "setting_help"]
+           "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "SECRET_VARIABLES", "Settings", "default_values",
+           "env_layer", "extract_fields", "load_settings", "load_settings_with_sources", "netrc_file",
+           "parse_duration", "parse_size", "read_config_file", "setting_help"]

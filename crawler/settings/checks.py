@@ -55,6 +55,9 @@ def option_name(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+NOTIFY_ON = ("always", "failure", "changes")
+
+
 def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     """Settings that do not make sense, alone or together: :class:`UsageError` naming the
     option and where its value came from."""
@@ -88,6 +91,14 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
     if v["max_depth"] < -1:
         fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
+    if v["notify_on"] not in NOTIFY_ON:
+        fail("notify_on", f"must be one of {', '.join(NOTIFY_ON)}, got {v['notify_on']!r}")
+    for target in v["notify"]:
+        scheme = target.split(":", 1)[0].lower()
+        if scheme not in ("http", "https", "mailto") or target.rstrip(":/") == scheme:
+            fail("notify", f"expected an http(s):// webhook URL or a mailto: address, got {target!r}")
+    if not 0 < v["smtp_port"] < 65536:
+        fail("smtp_port", f"must be a port from 1 to 65535, got {v['smtp_port']}")
     if v["scope"] not in SCOPES:
         fail("scope", f"must be one of {', '.join(SCOPES)}, got {v['scope']!r}")
     if v["format"] and v["format"] not in OUTPUT_FORMATS:

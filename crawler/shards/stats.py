@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.monitor.stats import FAILED_URLS, TOP_HOSTS, Stats
+from crawler.monitor.stats import CHANGE_URLS, FAILED_URLS, TOP_HOSTS, Stats
 
 
 class CombinedStats(Stats):
@@ -35,6 +35,9 @@ class CombinedStats(Stats):
             setattr(self, name, getattr(self, name) + d.get(name, 0))
         self.errors.update(d.get("errors", {}))
         self.changes.update(d.get("changes", {}))
+        for kind, urls in d.get("change_urls", {}).items():
+            mine = self.change_urls.setdefault(kind, [])
+            mine += urls[:CHANGE_URLS - len(mine)]
         self.fields.update(d.get("fields", {}))
         self.statuses.update({int(k): v for k, v in d.get("status", {}).items()})
         self.depths.update({int(k): v for k, v in d.get("depth", {}).items()})
