@@ -100,8 +100,9 @@ class CrawlRequest:
         self.request: SpiderRequest | None = None  # the spider's own request, if it made this one
         # From the last fetch of a durable crawl: (ETag, Last-Modified, SHA-1 of the body).
         self.validators: tuple[str | None, str | None, str | None] | None = None
-        # From the last record of a durable crawl: (its fetched_at, the hash of what it kept).
-        self.previous: tuple[str, str | None] | None = None
+        # From the last record of a durable crawl: (its fetched_at, the hash of what it kept, the
+        # page's recrawl interval in seconds with --recrawl-after auto).
+        self.previous: tuple[str, str | None, float | None] | None = None
 
     @property
     def key(self) -> str:
@@ -174,9 +175,10 @@ class Done:
 
 
 #: What a durable job keeps of a page's record for the next run's change tracking: its
-#: ``fetched_at``, the hash of what the record kept (main text, or body) and that text, zlib-
-#: compressed, for the next diff (None when there is none to diff).
-Tracked = tuple[str, str | None, bytes | None]
+#: ``fetched_at``, the hash of what the record kept (main text, or body), that text zlib-
+#: compressed for the next diff (None: keep the last), and the page's next recrawl interval in
+#: seconds (``--recrawl-after auto``; None: keep the last).
+Tracked = tuple[str, str | None, bytes | None, float | None]
 
 
 class Item:

@@ -46,7 +46,7 @@ from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
 from crawler.parse.extract import extraction_fields, require_extraction
 from crawler.parse.pools import ParsePools
-from crawler.settings import Settings
+from crawler.settings import RECRAWL_AUTO, Settings
 from crawler.spider import Request, Spider, check_callbacks, has_start
 from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
@@ -243,7 +243,8 @@ class Engine:
         # A new host's name is looked up as soon as it is found (fetcher.prefetch).
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope, robots, lane, fetcher.prefetch)
         # A durable job's records say what changed since its last run (the built-in recorder's).
-        tracker = (Tracker(job, pools.threads, settings.max_diff_bytes)
+        schedule = (settings.recrawl_min, settings.recrawl_max) if settings.recrawl_after == RECRAWL_AUTO else None
+        tracker = (Tracker(job, pools.threads, settings.max_diff_bytes, schedule)
                    if job is not None and type(self.spider) is PageRecorder else None)
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots, tracker)
         validators = Remembered()  # a durable crawl's page validators, until committed
@@ -251,7 +252,8 @@ class Engine:
         rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)
         self.stats.render_figures = rendering.figures if rendering.on else dict
         worker = Worker(Stages(settings, state, frontier, self.scope, fetcher, robots, politeness, acceptor, handler,
-                               self._runner, self.spider, self._queue, sink.captures, validators, rendering))
+                               self._runner, self.spider, self._queue, sink.captures, validators, rendering,
+                               tracker))
         await self._runner.open()
         refused = await acceptor.accept(CrawlRequest(url) for url in self.seeds)
         refused += await acceptor.accept_requests(list(self.seed_requests), None)
@@ -283,6 +285,11 @@ class Engine:
             if not writer.done():
                 await _first(self._queue.put(STOP), writer)  # a dead writer takes nothing
             await writer
+            if schedule is not None and job is not None and state.fatal is None:
+                freshness = await job.freshness()
+                self.stats.recrawl = {"due": job.made_due, "fetched": self.stats.pages + self.stats.unchanged,
+                                      "changed": self.stats.changes["changed"] + self.stats.changes["removed"],
+                                      "freshness": round(freshness, 3) if freshness is not None else None}
         finally:
             self.monitor.stop()
             for task in [*workers, writer]:

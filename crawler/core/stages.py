@@ -9,6 +9,7 @@ from crawler.core.handle import Handler
 from crawler.core.rendering import Rendering
 from crawler.core.scope import Scope
 from crawler.core.state import RunState
+from crawler.durable.changes import Tracker
 from crawler.durable.recrawl import Remembered
 from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
@@ -41,6 +42,7 @@ class Stages:
     captures: bool  # does the output want each HTTP exchange (WARC)?
     validators: Remembered  # a durable crawl's page validators, until committed
     rendering: Rendering  # --render: pages rendered in the browser, in their host's slot
+    tracker: Tracker | None  # a durable job's change tracking: every page goes to the handler to be judged
 
 
 __all__ = ["Stages"]

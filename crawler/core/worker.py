@@ -194,8 +194,8 @@ class Worker:
             unchanged = stages.validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
-            if unchanged is not None and settings.changed_only:
-                return Same()  # the spider is not called
+            if unchanged is not None and settings.changed_only and stages.tracker is None:
+                return Same()  # the spider is not called (with change tracking, the handler judges)
         return Page(result)
 
     async def _act(self, request: CrawlRequest, outcome: Outcome, walk: _Walk) -> list[Any]:

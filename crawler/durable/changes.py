@@ -26,9 +26,13 @@ GONE_STATUSES = frozenset({404, 410})
 GONE = "gone"  # what a page that answered 404 or 410 is kept as
 TEXT_FIELDS = ("markdown", "text")  # the extracted fields a diff is made of, the first there
 MAX_KEPT_TEXT = 1 << 20  # the most text kept a page for the next diff (1 MiB, before compression)
+# --recrawl-after auto, Nutch's adaptive fetch schedule: a page found changed comes back after
+# its interval times (1 - DEC_RATE), one found the same after its interval times (1 + INC_RATE).
+INC_RATE, DEC_RATE = 0.4, 0.2
 
 
-def change_of(previous: tuple[str, str | None] | None, status: int | None, digest: str | None) -> str | None:
+def change_of(previous: tuple[str, str | None, float | None] | None, status: int | None,
+              digest: str | None) -> str | None:
     """The ``change`` of a page answered ``status`` whose kept content hashes to ``digest``
     (:data:`GONE` when it is gone), given the job's ``previous`` (fetched_at, hash); None when
     this fetch cannot tell (it failed otherwise)."""
@@ -41,6 +45,15 @@ def change_of(previous: tuple[str, str | None] | None, status: int | None, diges
     if digest is None:
         return None
     return SAME if digest == previous[1] else CHANGED
+
+
+def next_interval(previous: float | None, change: str, low: float, high: float) -> float:
+    """``--recrawl-after auto``: a page's next interval (seconds) after this fetch found
+    ``change``, from its ``previous`` one, within ``low`` and ``high`` (a new page: ``low``)."""
+    if previous is None or change == NEW:
+        return low
+    factor = 1 - DEC_RATE if change in (CHANGED, REMOVED) else 1 + INC_RATE
+    return min(high, max(low, previous * factor))
 
 
 def unified_diff(old: str, new: str, limit: int) -> str:
@@ -62,8 +75,12 @@ class Tracker:
     """Marks the built-in recorder's records of a durable job with their change, and keeps what
     the next run compares against until the records are committed."""
 
-    def __init__(self, job: JobStore, threads: Executor, max_diff: int) -> None:
+    def __init__(self, job: JobStore, threads: Executor, max_diff: int,
+                 schedule: tuple[float, float] | None = None) -> None:
+        """``schedule``: with ``--recrawl-after auto``, the least and the most interval between
+        two fetches of a page (each page's own is learned from its changes)."""
         self.job = job
+        self.schedule = schedule
         self.threads = threads  # diffs are made here, off the event loop
         self.max_diff = max_diff
         self._pending: dict[str, Tracked] = {}
@@ -97,7 +114,10 @@ class Tracker:
                 record["diff"] = await asyncio.get_running_loop().run_in_executor(
                     self.threads, _diff, old, text, self.max_diff)
         kept = zlib.compress(text[:MAX_KEPT_TEXT].encode(), 6) if text is not None and change != SAME else None
-        self._pending[request.key] = (record["fetched_at"], digest, kept)
+        interval = None
+        if self.schedule is not None:
+            interval = next_interval(previous[2] if previous is not None else None, change, *self.schedule)
+        self._pending[request.key] = (record["fetched_at"], digest, kept, interval)
         return change
 
     def take(self, keys: list[str]) -> dict[str, Tracked]:
@@ -120,4 +140,4 @@ def _diff(old: bytes, new: str, limit: int) -> str:
     return unified_diff(zlib.decompress(old).decode(errors="replace"), new, limit)
 
 
-__all__ = ["CHANGED", "NEW", "REMOVED", "SAME", "Tracker", "change_of", "unified_diff"]
+__all__ = ["CHANGED", "NEW", "REMOVED", "SAME", "Tracker", "change_of", "next_interval", "unified_diff"]

@@ -13,7 +13,7 @@ from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.sqlite import SQLiteFrontier
-from crawler.settings import REDIS_SCHEMES, Settings
+from crawler.settings import RECRAWL_AUTO, REDIS_SCHEMES, Settings
 
 
 def sqlite_path(settings: Settings) -> Path | None:
@@ -36,8 +36,10 @@ def frontier_for(settings: Settings, worker: str) -> Frontier:
                              reconnect_for=settings.redis_reconnect, max_pages=settings.max_pages)
     path = sqlite_path(settings)
     if path is not None:
-        due = time.time() - settings.recrawl_after if settings.recrawl_after else None
+        auto = settings.recrawl_after == RECRAWL_AUTO
+        due = time.time() - settings.recrawl_after if settings.recrawl_after and not auto else None
         return SQLiteFrontier(path, settings.per_host, settings.delay, due_before=due,
+                              first_interval=settings.recrawl_min if auto else None,
                               label=f"job dir {settings.job_dir}" if settings.job_dir else None)
     return MemoryFrontier(settings.per_host, settings.delay)
 

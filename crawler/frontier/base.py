@@ -173,3 +173,12 @@ class JobStore(Protocol):
     async def kept_text(self, key: str) -> bytes | None:
         """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
         ...
+
+    @property
+    def made_due(self) -> int:
+        """URLs done by earlier runs that this run found due again (a recrawl)."""
+        ...
+
+    async def freshness(self) -> float | None:
+        """The share of the job's pages estimated unchanged since their last fetch, if known."""
+        ...

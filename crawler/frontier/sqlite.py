@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
+from crawler.frontier.sqlite_job import JobRecords
 from crawler.frontier.sqlite_schema import (
     ADDED_COLUMNS,
     DONE,
@@ -51,7 +52,7 @@ T = TypeVar("T")
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
 
 
-class SQLiteFrontier(HostScheduler):
+class SQLiteFrontier(JobRecords, HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
 
@@ -63,12 +64,15 @@ class SQLiteFrontier(HostScheduler):
     shared = False
 
     def __init__(self, path: str | Path, per_host: int, delay: float = 0.0, *, window: int = WINDOW,
-                 label: str | None = None, due_before: float | None = None) -> None:
+                 label: str | None = None, due_before: float | None = None,
+                 first_interval: float | None = None) -> None:
         """``label`` names the store in error messages (``job dir jobs/news``; by default the
         file). ``due_before`` (a Unix time): URLs done before then are due again when the file
         is opened (a recrawl)."""
         super().__init__(per_host, delay)
         self.due_before = due_before
+        self.first_interval = first_interval  # --recrawl-after auto: each page is due after its own interval
+        self.made_due = 0  # URLs done by earlier runs that this one found due again
         self.path = Path(path)
         self.label = label or f"frontier file {self.path}"
         self.window = window
@@ -117,7 +121,7 @@ class SQLiteFrontier(HostScheduler):
         """Create or reopen the file; the number of URLs still to do (pending, and those due
         again: ``due_before``)."""
         try:
-            pending = await self._call(self._open, self.due_before)
+            pending = await self._call(self._open, self.due_before, self.first_interval)
         except FatalError as e:
             if self._unusable:  # a corrupt or foreign file: the user's to move away, not a crash
                 raise UsageError(str(e)) from None
@@ -126,7 +130,7 @@ class SQLiteFrontier(HostScheduler):
         await self._refill()
         return pending
 
-    def _open(self, due_before: float | None) -> int:
+    def _open(self, due_before: float | None, first_interval: float | None = None) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
@@ -138,8 +142,12 @@ class SQLiteFrontier(HostScheduler):
                 db.execute(f"ALTER TABLE urls ADD COLUMN {column} {kind}")
         db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         if due_before is not None:
-            db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
-                       (PENDING, DONE, due_before, REDIRECT))
+            self.made_due = db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
+                                       (PENDING, DONE, due_before, REDIRECT)).rowcount
+        elif first_interval is not None:  # each page after its own interval (a new one's: the first)
+            self.made_due = db.execute(
+                "UPDATE urls SET state = ? WHERE state = ? AND done_at + coalesce(interval, ?) < ? AND kind != ?",
+                (PENDING, DONE, first_interval, time.time(), REDIRECT)).rowcount
         self._db = db
         return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
@@ -327,7 +335,8 @@ class SQLiteFrontier(HostScheduler):
                     [(*v, url) for url, v in validators.items()])
             if tracked:
                 self._db.executemany(
-                    "UPDATE urls SET fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text) WHERE url = ?",
+                    "UPDATE urls SET fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text), "
+                    "interval = coalesce(?, interval) WHERE url = ?",
                     [(*t, url) for url, t in tracked.items()])
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
             self._db.execute("COMMIT")
@@ -335,42 +344,6 @@ class SQLiteFrontier(HostScheduler):
             if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
                 self._db.execute("ROLLBACK")
             raise
-
-    async def kept_text(self, key: str) -> bytes | None:
-        """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
-        return await self._call(self._kept_text, key)
-
-    def _kept_text(self, key: str) -> bytes | None:
-        assert self._db is not None
-        row = self._db.execute("SELECT kept_text FROM urls WHERE url = ?", (key,)).fetchone()
-        return row[0] if row is not None else None
-
-    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
-        """The robots.txt answer kept for ``origin`` (see :class:`crawler.fetch.robots.RobotsStore`)."""
-        return await self._call(self._robots_get, origin)
-
-    def _robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
-        assert self._db is not None
-        row = self._db.execute("SELECT mode, body, expires, reason FROM robots WHERE origin = ?", (origin,)).fetchone()
-        return None if row is None else (row[0], row[1], float(row[2]), row[3])
-
-    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
-        """Keep the robots.txt answer of ``origin`` for later runs."""
-        await self._call(self._robots_put, origin, mode, text, expires, reason)
-
-    def _robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
-        assert self._db is not None
-        self._db.execute("INSERT OR REPLACE INTO robots (origin, mode, body, expires, reason) VALUES (?, ?, ?, ?, ?)",
-                         (origin, mode, text, expires, reason))
-
-    async def meta(self, key: str) -> str | None:
-        """A value stored by :meth:`commit` or :meth:`set_meta`."""
-        return await self._call(self._meta, key)
-
-    def _meta(self, key: str) -> str | None:
-        assert self._db is not None
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store ``value`` under ``key``."""
@@ -397,7 +370,7 @@ class SQLiteFrontier(HostScheduler):
         assert self._db is not None
         rows = self._db.execute(
             "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request, "
-            "fetched_at, kept_hash FROM urls "
+            "fetched_at, kept_hash, interval FROM urls "
             "WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
             (PENDING, self._loaded_upto, n)).fetchall()
         if rows:

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS urls (
     spider_request TEXT,
     fetched_at TEXT,
     kept_hash TEXT,
-    kept_text BLOB
+    kept_text BLOB,
+    interval REAL
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS robots (
 );
 """
 # Columns added since the first job dirs: a job made before them gets them when it is opened.
-ADDED_COLUMNS = (("fetched_at", "TEXT"), ("kept_hash", "TEXT"), ("kept_text", "BLOB"))
+ADDED_COLUMNS = (("fetched_at", "TEXT"), ("kept_hash", "TEXT"), ("kept_text", "BLOB"), ("interval", "REAL"))
 DONE_COUNT = "SELECT count(*), count(*) FILTER (WHERE state = ?) FROM urls WHERE kind != ?"  # known, done
 
 
@@ -61,14 +62,15 @@ def done_in(path: Path) -> int:
 def request_of(row: tuple[Any, ...]) -> CrawlRequest:
     """The request a pending row holds (its ``url`` column is the request's key: the URL, or
     for a request that is no plain GET, its method, URL and body digest)."""
-    _, key, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request, fetched_at, kept = row
+    (_, key, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request, fetched_at, kept,
+     interval) = row
     fields = json.loads(spider_request) if spider_request else None
     url = fields.get("url", key) if fields else key
     request = CrawlRequest(url, depth, referrer, kind, lastmod)
     if etag or last_modified or content_hash:
         request.validators = (etag, last_modified, content_hash)
     if fetched_at:
-        request.previous = (fetched_at, kept)
+        request.previous = (fetched_at, kept, interval)
     if fields is not None:
         request.request = spider_request_from(url, fields)
     return request

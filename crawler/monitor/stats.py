@@ -50,6 +50,7 @@ class Stats:
         self.expectations_failed: list[str] = []  # the checks of expect this run failed, one line each
         self.changes: Counter[str] = Counter()  # a durable job's records by change (new, same, changed, removed)
         self.change_urls: dict[str, list[str]] = {}  # the first CHANGE_URLS new, changed and removed pages
+        self.recrawl: dict[str, Any] = {}  # --recrawl-after auto: pages due, the job's estimated freshness
         self.items = 0  # a spider's items written
         self.dropped = 0  # items dropped by pipelines
         self.callback_errors = 0  # exceptions in spider callbacks and pipelines
@@ -144,6 +145,7 @@ class Stats:
             "unchanged": self.unchanged,
             "changes": dict(self.changes),
             "change_urls": self.change_urls,
+            "recrawl": self.recrawl,
             "fields": dict(self.fields),
             "expectations_failed": self.expectations_failed,
             "job": {"done": self.done, "known": self.known},
@@ -209,6 +211,11 @@ class Stats:
                f"{self.resumed} left to do by earlier runs" if self.job_known else "")
         spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
         cached = f", from the HTTP cache: {self.cached}" if self.cached else ""
+        if self.recrawl:
+            r = self.recrawl
+            fresh = f", the job's pages an estimated {r['freshness']:.0%} fresh" if r["freshness"] is not None else ""
+            changes += (f"\n  recrawl (auto): {r['due']} pages due, {r['fetched']} fetched, {r['changed']} changed"
+                        f"{fresh}")
         expectations = "".join(f"\n  expectation failed: {line}" for line in self.expectations_failed)
         return (
             f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "

@@ -122,6 +122,8 @@ class Settings:
     frontier: str
     max_runtime: float
     recrawl_after: float
+    recrawl_min: float
+    recrawl_max: float
     changed_only: bool
     max_diff_bytes: int
     expect: dict[str, Any]
@@ -189,6 +191,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 ENV_PREFIX = "CRAWLER_"
+RECRAWL_AUTO = -1.0  # recrawl_after = "auto": each page's interval learned from its changes
 #: Environment variables that hold secrets, read where they are needed, never settings (never shown).
 SECRET_VARIABLES = frozenset({"CRAWLER_SMTP_PASSWORD"})
 
@@ -285,6 +288,8 @@ def _toml_table(text: str) -> Any:
 def _coerce(key: str, value: Any, source: str) -> Any:
     kind = _FIELDS[key].type
     where = f"{option_name(key)} (from {source})"
+    if key == "recrawl_after" and isinstance(value, str) and value.strip().lower() == "auto":
+        return RECRAWL_AUTO
     if key in DURATIONS:
         try:
             return parse_duration(value)
@@ -345,6 +350,6 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 
 __all__ = ["ENV_PREFIX", "EXTRACT_ENGINES", "EXTRACT_FIELDS", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES",
-           "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "SECRET_VARIABLES", "Settings", "default_values",
-           "env_layer", "extract_fields", "load_settings", "load_settings_with_sources", "netrc_file",
+           "RECRAWL_AUTO", "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "SECRET_VARIABLES", "Settings",
+           "default_values", "env_layer", "extract_fields", "load_settings", "load_settings_with_sources", "netrc_file",
            "parse_duration", "parse_size", "read_config_file", "setting_help"]

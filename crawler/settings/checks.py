@@ -76,7 +76,7 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",
-                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime", "recrawl_after",
+                "robots_ttl", "robots_error_ttl", "autothrottle_max_delay", "max_runtime",
                 "http_cache_expiry"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
@@ -91,6 +91,13 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("max_url_length", f"must be at least 16, got {v['max_url_length']}")
     if v["max_depth"] < -1:
         fail("max_depth", f"must be -1 (no limit) or more, got {v['max_depth']}")
+    if v["recrawl_after"] < 0 and v["recrawl_after"] != -1.0:
+        fail("recrawl_after", f"must be 0 or more, or auto, got {v['recrawl_after']}")
+    for key in ("recrawl_min", "recrawl_max"):
+        if v[key] <= 0:
+            fail(key, f"must be more than 0, got {v[key]}")
+    if v["recrawl_min"] > v["recrawl_max"]:
+        fail("recrawl_min", f"must not be more than recrawl_max ({v['recrawl_max']} s), got {v['recrawl_min']} s")
     if v["notify_on"] not in NOTIFY_ON:
         fail("notify_on", f"must be one of {', '.join(NOTIFY_ON)}, got {v['notify_on']!r}")
     for target in v["notify"]:

@@ -7,7 +7,7 @@ from typing import Any
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNORECASE)
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATIONS = ("max_runtime", "recrawl_after", "http_cache_expiry")
+DURATIONS = ("max_runtime", "recrawl_after", "http_cache_expiry", "recrawl_min", "recrawl_max")
 _SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
 SIZES = ("rotate_size", "render_max_memory", "max_diff_bytes")
 

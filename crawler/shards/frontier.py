@@ -121,6 +121,13 @@ class ShardedFrontier:
     async def kept_text(self, key: str) -> bytes | None:
         return await self._job().kept_text(key)
 
+    @property
+    def made_due(self) -> int:
+        return self._job().made_due
+
+    async def freshness(self) -> float | None:
+        return await self._job().freshness()
+
     def _job(self) -> JobStore:
         job = self.store.job
         assert job is not None

@@ -176,3 +176,44 @@ def test_expectations_on_changes_removed_share_and_pages_that_must_move(serve, t
     assert "max_removed_share: 1 of the job's 6 pages removed (16.7%), expected at most 10.0%" in second.stderr
     assert "min_changed: 3 pages new or changed, expected at least 4" in second.stderr
     assert len(read_jsonl(tmp_path / "out" / "run-2.jsonl")) == 6  # the run's records are all there
+
+
+def test_recrawl_after_auto_comes_back_sooner_for_pages_that_change(serve, tmp_path: Path) -> None:
+    site = ChangingSite()
+    paths = [f"/p{i}" for i in range(10)]
+    site.home(paths)
+
+    def write(version: int) -> None:  # pages p0 to p4 change with each version, p5 to p9 never
+        for i, path in enumerate(paths):
+            edition = f"edition {version}" if i < 5 else "the only edition"
+            site.pages[path] = article(f"Page {i}", STORY.format(name=f"Town {i}") + edition, "Ad")
+
+    write(1)
+    server = serve(site.app())
+    args = [server.url, "--job-dir", str(tmp_path / "job"), "-o", str(tmp_path / "out" / "run-{run}.jsonl"),
+            "--recrawl-after", "auto", "--no-robots", "--extract", "text", "--no-progress",
+            "--stats", str(tmp_path / "stats.json")]
+    env = {"CRAWLER_RECRAWL_MIN": "4s", "CRAWLER_RECRAWL_MAX": "1h"}
+
+    def run(number: int, after: float) -> dict:
+        """Run the job once ``after`` seconds have passed since the last run's output was written."""
+        if number > 1:
+            last = tmp_path / "out" / f"run-{number - 1}.jsonl"
+            time.sleep(max(0.0, last.stat().st_mtime + after - time.time()))
+        done = run_cli(*args, env=env, cwd=tmp_path, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads((tmp_path / "stats.json").read_text())
+
+    first = run(1, 0)
+    assert first["changes"] == {"new": 11}  # a new page comes back after recrawl_min (4 s)
+    write(2)
+    second = run(2, 4.2)  # every page is due: the ones that changed stay at 4 s, the others go to 5.6 s
+    assert second["recrawl"]["due"] == 11 and second["changes"] == {"changed": 5, "same": 6}
+    write(3)
+    third = run(3, 4.4)  # only the pages that changed are due
+    assert third["recrawl"]["due"] == 5 and third["recrawl"]["fetched"] == 5
+    assert third["changes"] == {"changed": 5}
+    records = read_jsonl(tmp_path / "out" / "run-3.jsonl")
+    assert sorted(r["url"][len(server.url) - 1:] for r in records) == paths[:5]
+    assert all("edition 3" in r["diff"] for r in records)
+    assert 0 < third["recrawl"]["freshness"] <= 1

@@ -1,0 +1,86 @@
+"""What a job's SQLite file keeps besides its queue, read and written by the SQLite frontier (a
+part of :class:`crawler.frontier.sqlite.SQLiteFrontier`): the job's meta values, robots.txt
+answers, and what change tracking keeps of each page (the text for the next diff, the
+freshness of the job's pages)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from crawler.frontier.sqlite_schema import DONE, REDIRECT
+
+T = TypeVar("T")
+FRESHNESS_SAMPLE = 10_000  # pages sampled for the freshness estimate
+
+
+class JobRecords:
+    """The job's records in the file (a mixin of the SQLite frontier, which opens the file and
+    runs every call on its thread)."""
+
+    _db: sqlite3.Connection | None
+    first_interval: float | None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError  # the frontier's: on the file's thread
+
+    def _commit(self, urls: list[str], meta: dict[str, str]) -> None:
+        raise NotImplementedError  # the frontier's: one transaction
+
+    async def freshness(self) -> float | None:
+        """``--recrawl-after auto``: the share of the job's pages estimated unchanged since their
+        last fetch (a sample of them: each page changing at random, once an interval on average,
+        is unchanged after a time t with the chance exp(-t / interval)); None when it has none."""
+        return await self._call(self._freshness)
+
+    def _freshness(self) -> float | None:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT done_at, coalesce(interval, ?) FROM urls WHERE state = ? AND kind != ? ORDER BY random() LIMIT ?",
+            (self.first_interval or 1.0, DONE, REDIRECT, FRESHNESS_SAMPLE)).fetchall()
+        now = time.time()
+        chances = [math.exp(-max(0.0, now - done) / interval) for done, interval in rows if done and interval]
+        return sum(chances) / len(chances) if chances else None
+
+    async def kept_text(self, key: str) -> bytes | None:
+        """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
+        return await self._call(self._kept_text, key)
+
+    def _kept_text(self, key: str) -> bytes | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT kept_text FROM urls WHERE url = ?", (key,)).fetchone()
+        return row[0] if row is not None else None
+
+    async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        """The robots.txt answer kept for ``origin`` (see :class:`crawler.fetch.robots.RobotsStore`)."""
+        return await self._call(self._robots_get, origin)
+
+    def _robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT mode, body, expires, reason FROM robots WHERE origin = ?", (origin,)).fetchone()
+        return None if row is None else (row[0], row[1], float(row[2]), row[3])
+
+    async def robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        """Keep the robots.txt answer of ``origin`` for later runs."""
+        await self._call(self._robots_put, origin, mode, text, expires, reason)
+
+    def _robots_put(self, origin: str, mode: str, text: str, expires: float, reason: str) -> None:
+        assert self._db is not None
+        self._db.execute("INSERT OR REPLACE INTO robots (origin, mode, body, expires, reason) VALUES (?, ?, ?, ?, ?)",
+                         (origin, mode, text, expires, reason))
+
+    async def meta(self, key: str) -> str | None:
+        """A value stored by :meth:`commit` or :meth:`set_meta`."""
+        return await self._call(self._meta, key)
+
+    def _meta(self, key: str) -> str | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+
+
+__all__ = ["FRESHNESS_SAMPLE", "JobRecords"]
