@@ -29,6 +29,7 @@ MAX_KEPT_TEXT = 1 << 20  # the most text kept a page for the next diff (1 MiB, b
 # --recrawl-after auto, Nutch's adaptive fetch schedule: a page found changed comes back after
 # its interval times (1 - DEC_RATE), one found the same after its interval times (1 + INC_RATE).
 INC_RATE, DEC_RATE = 0.4, 0.2
+NEAR_BITS = 3  # pages whose SimHashes (text_hash) are at most this many bits apart are near duplicates
 
 
 def change_of(previous: tuple[str, str | None, float | None] | None, status: int | None,
@@ -96,6 +97,10 @@ class Tracker:
         if result is None or record.get("redirect_to") is not None or result.status is None:
             return None  # not fetched, or ended at a redirect: nothing to compare
         text = _kept_text(extracted)
+        if "text_hash" in record:  # near duplicates of earlier pages of the job (--extract text_hash)
+            text_hash = record["text_hash"]
+            record["near_duplicate_of"] = (await self.job.near_duplicate(request.url, text_hash, NEAR_BITS)
+                                           if text_hash and result.status == 200 else None)
         if result.status in GONE_STATUSES:
             digest: str | None = GONE
         elif result.status == 304:

@@ -174,6 +174,11 @@ class JobStore(Protocol):
         """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
         ...
 
+    async def near_duplicate(self, url: str, text_hash: str, bits: int) -> str | None:
+        """The earliest other page of the job whose SimHash is within ``bits`` of ``text_hash``
+        (its URL), if any; ``url``'s is kept for the pages after it."""
+        ...
+
     @property
     def made_due(self) -> int:
         """URLs done by earlier runs that this run found due again (a recrawl)."""

@@ -52,6 +52,13 @@ T = TypeVar("T")
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
 
 
+_DONE = "UPDATE urls SET state = ?, done_at = ?"
+_VALIDATORS = ", etag = ?, last_modified = ?, content_hash = ?"
+_TRACKED = ", fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text), interval = coalesce(?, interval)"
+_COMMITS = tuple(_DONE + part + " WHERE url = ?"
+                 for part in ("", _VALIDATORS, _TRACKED, _VALIDATORS + _TRACKED))  # as the rows of _commit
+
+
 class SQLiteFrontier(JobRecords, HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
@@ -327,17 +334,18 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         now = time.time()
         self._db.execute("BEGIN")
         try:
-            self._db.executemany("UPDATE urls SET state = ?, done_at = ? WHERE url = ?",
-                                 [(DONE, now, url) for url in urls])
-            if validators:
-                self._db.executemany(
-                    "UPDATE urls SET etag = ?, last_modified = ?, content_hash = ? WHERE url = ?",
-                    [(*v, url) for url, v in validators.items()])
-            if tracked:
-                self._db.executemany(
-                    "UPDATE urls SET fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text), "
-                    "interval = coalesce(?, interval) WHERE url = ?",
-                    [(*t, url) for url, t in tracked.items()])
+            # One statement a URL: done, with what it keeps (validators, change tracking) if any.
+            validators, tracked = validators or {}, tracked or {}
+            rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [])  # neither, validators, tracked, both
+            for url in urls:
+                v, t = validators.get(url), tracked.get(url)
+                if v is None:
+                    rows[0 if t is None else 2].append((DONE, now, url) if t is None else (DONE, now, *t, url))
+                else:
+                    rows[1 if t is None else 3].append((DONE, now, *v, url) if t is None else (DONE, now, *v, *t, url))
+            for sql, batch in zip(_COMMITS, rows, strict=True):
+                if batch:
+                    self._db.executemany(sql, batch)
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
             self._db.execute("COMMIT")
         except BaseException:

@@ -45,6 +45,36 @@ class JobRecords:
         chances = [math.exp(-max(0.0, now - done) / interval) for done, interval in rows if done and interval]
         return sum(chances) / len(chances) if chances else None
 
+    async def near_duplicate(self, url: str, text_hash: str, bits: int) -> str | None:
+        """The URL of the earliest other page of the job whose text hash (a 64-bit SimHash, 16
+        hex digits) is at most ``bits`` bits from ``text_hash``, if any; ``url``'s hash is kept
+        for the pages after it. Found by bands: ``bits + 1`` slices of the hash, one of which a
+        near hash shares whole, each looked up in an index (no scan)."""
+        return await self._call(self._near_duplicate, url, text_hash, bits)
+
+    def _near_duplicate(self, url: str, text_hash: str, bits: int) -> str | None:
+        assert self._db is not None
+        value = int(text_hash, 16)
+        slices = _bands(value, bits + 1)
+        own = self._db.execute("SELECT min(rowid), hash FROM simhash WHERE url = ?", (url,)).fetchone()
+        kept = own[0] is not None and own[1] == text_hash  # the same text as last time: its place stays
+        before = own[0] if kept else None  # only pages kept before it count as earlier
+        found: tuple[int, str] | None = None
+        for band, part in enumerate(slices):
+            rows = self._db.execute("SELECT rowid, hash, url FROM simhash WHERE band = ? AND value = ? AND url != ?",
+                                    (band, part, url))
+            for rowid, other, url_of in rows:
+                if (before is None or rowid < before) and (found is None or rowid < found[0]) \
+                        and (int(other, 16) ^ value).bit_count() <= bits:
+                    found = (rowid, url_of)
+        if not kept:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM simhash WHERE url = ?", (url,))
+            self._db.executemany("INSERT INTO simhash (band, value, hash, url) VALUES (?, ?, ?, ?)",
+                                 [(band, part, text_hash, url) for band, part in enumerate(slices)])
+            self._db.execute("COMMIT")
+        return found[1] if found is not None else None
+
     async def kept_text(self, key: str) -> bytes | None:
         """The text the last record of ``key`` kept for a diff (zlib-compressed), if any."""
         return await self._call(self._kept_text, key)
@@ -81,6 +111,12 @@ class JobRecords:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+
+
+def _bands(value: int, count: int) -> list[int]:
+    """The 64-bit ``value`` cut into ``count`` slices (as even as they come)."""
+    edges = [round(64 * i / count) for i in range(count + 1)]
+    return [(value >> edges[i]) & ((1 << (edges[i + 1] - edges[i])) - 1) for i in range(count)]
 
 
 __all__ = ["FRESHNESS_SAMPLE", "JobRecords"]

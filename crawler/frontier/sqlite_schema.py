@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS urls (
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (state, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS simhash (
+    band INTEGER NOT NULL, value INTEGER NOT NULL, hash TEXT NOT NULL, url TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS simhash_band ON simhash (band, value);
+CREATE INDEX IF NOT EXISTS simhash_url ON simhash (url);
 CREATE TABLE IF NOT EXISTS robots (
     origin TEXT PRIMARY KEY, mode TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL, reason TEXT NOT NULL
 );

@@ -121,6 +121,9 @@ class ShardedFrontier:
     async def kept_text(self, key: str) -> bytes | None:
         return await self._job().kept_text(key)
 
+    async def near_duplicate(self, url: str, text_hash: str, bits: int) -> str | None:
+        return await self._job().near_duplicate(url, text_hash, bits)
+
     @property
     def made_due(self) -> int:
         return self._job().made_due

@@ -217,3 +217,33 @@ def test_recrawl_after_auto_comes_back_sooner_for_pages_that_change(serve, tmp_p
     assert sorted(r["url"][len(server.url) - 1:] for r in records) == paths[:5]
     assert all("edition 3" in r["diff"] for r in records)
     assert 0 < third["recrawl"]["freshness"] <= 1
+
+
+def test_near_duplicates_are_flagged_across_hosts_and_runs(serve, tmp_path: Path) -> None:
+    site = ChangingSite()
+    site.home(["/story", "/other"])
+    site.pages["/story"] = article("Story", STORY.format(name="Fenwick"), "Our paper")
+    site.pages["/other"] = article("Other", STORY.format(name="Gorran").replace("lighthouse", "mill") * 2, "Our paper")
+    site.pages["/mirror"] = article("Mirror", STORY.format(name="Fenwick"), "Mirrored by someone else, ads here")
+    server = serve(site.app(), sites=2)
+    a, b = (f"http://127.0.0.1:{port}" for port in server.ports)
+    (tmp_path / "seeds.txt").write_text(f"{a}/\n{b}/mirror\n")
+    args = ["--seeds", str(tmp_path / "seeds.txt"), "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "out" / "run-{run}.jsonl"), "--no-robots", "--extract", "text,text_hash",
+            "--no-progress", "--max-depth", "1", "--recrawl-after", "1s"]
+    first = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr
+    records = {r["url"]: r for r in read_jsonl(tmp_path / "out" / "run-1.jsonl")}
+    story, mirror = records[f"{a}/story"], records[f"{b}/mirror"]
+    assert story["text_hash"] == mirror["text_hash"]  # the same story, other chrome
+    # Whichever was recorded first is the original; the other points at it.
+    assert {story["near_duplicate_of"], mirror["near_duplicate_of"]} == {None, story["url"]} or \
+        {story["near_duplicate_of"], mirror["near_duplicate_of"]} == {None, mirror["url"]}
+    original = story["url"] if story["near_duplicate_of"] is None else mirror["url"]
+    assert records[f"{a}/other"]["near_duplicate_of"] is None and records[f"{a}/"]["near_duplicate_of"] is None
+    wait_a_second_after(tmp_path / "out" / "run-1.jsonl")
+    second = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr
+    again = {r["url"]: r for r in read_jsonl(tmp_path / "out" / "run-2.jsonl")}
+    copy = mirror["url"] if original == story["url"] else story["url"]
+    assert again[original]["near_duplicate_of"] is None and again[copy]["near_duplicate_of"] == original
