@@ -242,10 +242,9 @@ class Engine:
             lane = CacheLane(fetcher.cache, robots)
         # A new host's name is looked up as soon as it is found (fetcher.prefetch).
         acceptor = self.acceptor = Acceptor(settings, state, frontier, self.scope, robots, lane, fetcher.prefetch)
-        # A durable job's records say what changed since its last run (the built-in recorder's).
+        # A durable job's records (or a spider's items) say what changed since its last run.
         schedule = (settings.recrawl_min, settings.recrawl_max) if settings.recrawl_after == RECRAWL_AUTO else None
-        tracker = (Tracker(job, pools.threads, settings.max_diff_bytes, schedule)
-                   if job is not None and type(self.spider) is PageRecorder else None)
+        tracker = Tracker(job, pools.threads, settings.max_diff_bytes, schedule) if job is not None else None
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots, tracker)
         validators = Remembered()  # a durable crawl's page validators, until committed
         politeness = Politeness(settings, frontier)

@@ -20,6 +20,7 @@ from crawler.parse.pools import ParsePools
 from crawler.result import FetchResult
 from crawler.settings import Settings
 from crawler.spider import FollowAll, Request
+from crawler.spider.recorder import PageRecorder
 from crawler.spider.runner import SpiderRunner
 from crawler.urls import origin_of
 from crawler.work import CrawlRequest, Done, Unchanged
@@ -39,6 +40,7 @@ class Handler:
         self.pools = pools
         self.robots = robots  # robots.txt on: its Content-Signal lines go to ai_usage
         self.tracker = tracker  # a durable job's records: what changed since its last run
+        self.records_only = type(runner.spider) is PageRecorder  # the items are the records
 
     def usage_lines(self, url: str) -> list[tuple[str, str]]:
         """The ``Content-Signal``/``Content-Usage`` lines of the robots.txt of ``url``'s host
@@ -117,8 +119,11 @@ class Handler:
                 for field in required:
                     if item.data.get(field) not in (None, "", [], {}):
                         fields[field] += 1
-        if self.tracker is not None and listed is None and items and items[0].data.get("url") == request.url:
-            change = await self.tracker.mark(request, result, items[0].data, extracted)
+        if self.tracker is not None and listed is None and items:
+            if self.records_only:  # the built-in recorder: its one item is the page's record
+                change = await self.tracker.mark(request, result, items[0].data, extracted)
+            else:
+                change = await self.tracker.mark_items(request, result, [item.data for item in items])
             if change == SAME and self.settings.changed_only:
                 return [Unchanged(request.key)], requests  # the same as last time: no record
             if change is not None:

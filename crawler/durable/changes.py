@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
+import json
 import zlib
 from concurrent.futures import Executor
 from typing import Any
 
 from crawler.frontier.base import JobStore
 from crawler.result import FetchResult
+from crawler.timestamps import utc_now_iso
 from crawler.work import CrawlRequest, Tracked
 
 NEW, SAME, CHANGED, REMOVED = "new", "same", "changed", "removed"
@@ -125,10 +127,49 @@ class Tracker:
         self._pending[request.key] = (record["fetched_at"], digest, kept, interval)
         return change
 
+    async def mark_items(self, request: CrawlRequest, result: FetchResult | None,
+                         items: list[dict[str, Any]]) -> str | None:
+        """A spider's ``items`` of one page, judged together against the job's last items of
+        that page: each gets ``change`` and ``previous_fetched_at``, and for a changed page a
+        ``diff`` of its fields, ``{field: {"previous": ..., "current": ...}}`` (items matched
+        by their order on the page); the change."""
+        previous = request.previous
+        text = json.dumps(items, sort_keys=True, default=str, ensure_ascii=False)
+        status = result.status if result is not None else None
+        digest = GONE if status in GONE_STATUSES else hashlib.sha1(text.encode()).hexdigest()
+        change = change_of(previous, status, digest) if status is not None else None  # not fetched: can't tell
+        old: list[Any] = []
+        if change == CHANGED:
+            kept = await self.job.kept_text(request.key)
+            old = json.loads(zlib.decompress(kept)) if kept is not None else []
+        for i, item in enumerate(items):
+            before = old[i] if i < len(old) and isinstance(old[i], dict) else None
+            item["change"] = change
+            item["previous_fetched_at"] = previous[0] if previous is not None else None
+            item["diff"] = _field_diff(before, item) if change == CHANGED and before is not None else None
+        if change is None:
+            return None
+        interval = None
+        if self.schedule is not None:
+            interval = next_interval(previous[2] if previous is not None else None, change, *self.schedule)
+        kept_text = zlib.compress(text.encode(), 6) if change != SAME else None
+        self._pending[request.key] = (utc_now_iso(), digest, kept_text, interval)
+        return change
+
     def take(self, keys: list[str]) -> dict[str, Tracked]:
         """What to keep of the pages known by ``keys`` (those marked), forgotten here."""
         pending = self._pending
         return {key: pending.pop(key) for key in keys if key in pending}
+
+
+def _field_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields of an item that differ from its last version: ``{field: {"previous", "current"}}``."""
+    skip = ("change", "previous_fetched_at", "diff")
+    diff = {field: {"previous": before.get(field), "current": after.get(field)}
+            for field in dict.fromkeys([*before, *after]) if field not in skip
+            and json.dumps(before.get(field), sort_keys=True, default=str)
+            != json.dumps(after.get(field), sort_keys=True, default=str)}
+    return diff or None
 
 
 def _kept_text(extracted: dict[str, Any] | None) -> str | None:

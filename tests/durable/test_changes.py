@@ -240,10 +240,53 @@ def test_near_duplicates_are_flagged_across_hosts_and_runs(serve, tmp_path: Path
     assert {story["near_duplicate_of"], mirror["near_duplicate_of"]} == {None, story["url"]} or \
         {story["near_duplicate_of"], mirror["near_duplicate_of"]} == {None, mirror["url"]}
     original = story["url"] if story["near_duplicate_of"] is None else mirror["url"]
-    assert records[f"{a}/other"]["near_duplicate_of"] is None and records[f"{a}/"]["near_duplicate_of"] is None
+    assert records[f"{a}/other"]["near_duplicate_of"] is None  # another story
+    # Both hosts serve the same home page (the mirror's menu links to its own): one copy of the other.
+    assert {records[f"{a}/"]["near_duplicate_of"], records[f"{b}/"]["near_duplicate_of"]} in ({None, f"{a}/"},
+                                                                                              {None, f"{b}/"})
     wait_a_second_after(tmp_path / "out" / "run-1.jsonl")
     second = run_cli(*args, cwd=tmp_path, timeout=120)
     assert second.returncode == 0, second.stderr
     again = {r["url"]: r for r in read_jsonl(tmp_path / "out" / "run-2.jsonl")}
     copy = mirror["url"] if original == story["url"] else story["url"]
     assert again[original]["near_duplicate_of"] is None and again[copy]["near_duplicate_of"] == original
+
+
+SPIDER = """
+from crawler import Spider
+
+
+class Prices(Spider):
+    def parse(self, response):
+        yield from response.follow_all(css="a", callback=self.parse_product)
+
+    def parse_product(self, response):
+        yield {"name": response.css("h1::text").get(), "price": response.css("p.price::text").get()}
+"""
+
+
+def test_a_spiders_items_say_which_fields_changed(serve, tmp_path: Path) -> None:
+    site = ChangingSite()
+    site.home(["/p1", "/p2"])
+
+    def product(name: str, price: str) -> str:
+        return f"<html><body><h1>{name}</h1><p class='price'>{price}</p></body></html>"
+
+    site.pages["/p1"], site.pages["/p2"] = product("Kettle", "$20.00"), product("Toaster", "$35.00")
+    server = serve(site.app())
+    (tmp_path / "prices.py").write_text(SPIDER)
+    args = ["--spider", "prices:Prices", server.url, "--job-dir", str(tmp_path / "job"),
+            "-o", str(tmp_path / "out" / "run-{run}.jsonl"), "--recrawl-after", "1s", "--no-robots", "--no-progress"]
+    first = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr
+    one = {i["name"]: i for i in read_jsonl(tmp_path / "out" / "run-1.jsonl")}
+    assert {n: i["change"] for n, i in one.items()} == {"Kettle": "new", "Toaster": "new"}
+    site.pages["/p2"] = product("Toaster", "$29.99")
+    wait_a_second_after(tmp_path / "out" / "run-1.jsonl")
+    second = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr
+    two = {i["name"]: i for i in read_jsonl(tmp_path / "out" / "run-2.jsonl")}
+    assert two["Kettle"]["change"] == "same" and two["Kettle"]["diff"] is None
+    assert two["Toaster"]["change"] == "changed"
+    assert two["Toaster"]["diff"] == {"price": {"previous": "$35.00", "current": "$29.99"}}
+    assert two["Toaster"]["previous_fetched_at"] is not None
