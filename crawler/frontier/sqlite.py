@@ -128,7 +128,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         """Create or reopen the file; the number of URLs still to do (pending, and those due
         again: ``due_before``)."""
         try:
-            pending = await self._call(self._open, self.due_before, self.first_interval)
+            pending = await self._call(self._open, self.due_before)
         except FatalError as e:
             if self._unusable:  # a corrupt or foreign file: the user's to move away, not a crash
                 raise UsageError(str(e)) from None
@@ -137,7 +137,8 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         await self._refill()
         return pending
 
-    def _open(self, due_before: float | None, first_interval: float | None = None) -> int:
+    def _open(self, due_before: float | None) -> int:
+        first_interval = self.first_interval
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
