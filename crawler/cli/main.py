@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = {"shell": tools.shell_main, "fetch": tools.fetch_main, "parse": tools.parse_main,
                        "extract": tools.extract_main}[argv[0]]
             return command(argv[1:])
+        if argv[:1] == ["serve"]:
+            from crawler.cli.serve import serve_main
+
+            return serve_main(argv[1:])
         if argv[:1] in (["seed"], ["status"]):
             from crawler.cli.redisworkers import seed_main, status_main
 

@@ -176,6 +176,7 @@ COMMANDS = (
     ("seed", "add seed URLs to a distributed crawl on Redis"),
     ("status", "how a distributed crawl on Redis is going"),
     ("config", "config --show: the effective settings and where each came from"),
+    ("serve", "run scheduled crawl jobs and answer an HTTP API about them (crawler serve --help)"),
 )
 #: The options the top-level help shows (``crawler crawl --help`` shows them all, grouped).
 COMMON_OPTIONS = frozenset({"--seeds", "-o", "--format", "--extract", "--render", "--job-dir", "--max-pages",

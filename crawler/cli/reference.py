@@ -5,22 +5,11 @@ also its ``--help``), as Markdown for the documentation site (``docs/hooks.py`` 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from crawler.cli.options import documented_options
 from crawler.settings import ENV_PREFIX, default_values, setting_help
-
-
-def _toml(value: Any) -> str:
-    """``value`` as written in a TOML file."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return str(value)
+from crawler.settings.tomlvalue import toml_value
 
 
 def _cell(text: str) -> str:
@@ -29,7 +18,7 @@ def _cell(text: str) -> str:
 
 def _row(option: str | None, key: str, default: Any, text: str) -> str:
     shown = "" if option is None else f"`{_cell(option)}` | "
-    return f"| {shown}`{key}`<br>`{ENV_PREFIX}{key.upper()}` | `{_cell(_toml(default))}` | {_cell(text)} |"
+    return f"| {shown}`{key}`<br>`{ENV_PREFIX}{key.upper()}` | `{_cell(toml_value(default))}` | {_cell(text)} |"
 
 
 def settings_reference() -> str:

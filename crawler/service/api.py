@@ -1,0 +1,133 @@
+"""The service's HTTP API (JSON): the jobs, their runs, starting and cancelling one, a run's
+output, log and report. With a token, every route wants it (``Authorization: Bearer TOKEN``, or
+the ``crawler_token`` cookie), compared in constant time. The API never runs code or reads a path
+it is sent: a run is of a job of the jobs file, its files are under the service's data dir."""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from crawler.service.runs import Runs
+
+MAX_BODY = 64 * 1024  # bytes a request body may have
+COOKIE = "crawler_token"
+RUNS: web.AppKey[Runs] = web.AppKey("runs", Runs)
+DOWNLOADS = {"output": ("output.jsonl", "application/x-ndjson"), "log": ("log.txt", "text/plain"),
+             "report": ("report.html", "text/html")}
+
+
+def error(status: int, message: str) -> web.Response:
+    """A JSON error answer."""
+    return web.json_response({"error": message}, status=status)
+
+
+def make_app(runs: Runs, token: str | None) -> web.Application:
+    """The API of ``runs``; ``token``: the secret every request must carry (None: loopback only)."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        if token is not None:
+            given = request.headers.get("Authorization", "")
+            given = given[7:] if given.startswith("Bearer ") else request.cookies.get(COOKIE, "")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return error(401, "unauthorized: give the service's token (Authorization: Bearer TOKEN)")
+        try:
+            return await handler(request)
+        except web.HTTPException as e:
+            if e.status >= 400:
+                return error(e.status, e.reason)
+            raise
+
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app[RUNS] = runs
+    app.add_routes([
+        web.get("/api/jobs", jobs), web.get("/api/jobs/{name}", job), web.post("/api/jobs/{name}/runs", start),
+        web.get("/api/runs", list_runs), web.get("/api/runs/{id:\\d+}", run),
+        web.post("/api/runs/{id:\\d+}/cancel", cancel),
+        web.get("/api/runs/{id:\\d+}/{what:output|log|report}", download),
+    ])
+    return app
+
+
+def _job_view(runs: Runs, name: str, now: datetime.datetime) -> dict[str, Any]:
+    view = runs.jobs[name].public()
+    nxt = runs.jobs[name].next_run(now)
+    view["next_run"] = nxt.isoformat().replace("+00:00", "Z") if nxt is not None else None
+    view["running"] = runs.running[name][0] if name in runs.running else None
+    return view
+
+
+async def jobs(request: web.Request) -> web.Response:
+    runs = request.app[RUNS]
+    now = datetime.datetime.now(datetime.UTC)
+    return web.json_response({"jobs": [_job_view(runs, name, now) for name in runs.jobs]})
+
+
+def _name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if name not in request.app[RUNS].jobs:
+        raise web.HTTPNotFound(reason=f"no job {name!r} in the jobs file")
+    return name
+
+
+async def job(request: web.Request) -> web.Response:
+    runs = request.app[RUNS]
+    name = _name(request)
+    view = _job_view(runs, name, datetime.datetime.now(datetime.UTC))
+    view["runs"] = await runs.store.list(name, limit=20)
+    return web.json_response(view)
+
+
+async def start(request: web.Request) -> web.Response:
+    runs = request.app[RUNS]
+    name = _name(request)
+    run_id = await runs.trigger(name, "api")
+    return web.json_response(await runs.store.get(run_id), status=201)
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    runs = request.app[RUNS]
+    name = request.query.get("job")
+    if name is not None and name not in runs.jobs:
+        raise web.HTTPNotFound(reason=f"no job {name!r} in the jobs file")
+    try:
+        limit = min(1000, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="limit must be a whole number") from None
+    return web.json_response({"runs": await runs.store.list(name, limit)})
+
+
+async def _run(request: web.Request) -> dict[str, Any]:
+    found = await request.app[RUNS].store.get(int(request.match_info["id"]))
+    if found is None:
+        raise web.HTTPNotFound(reason=f"no run {request.match_info['id']}")
+    return found
+
+
+async def run(request: web.Request) -> web.Response:
+    return web.json_response(await _run(request))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    found = await _run(request)
+    if not await request.app[RUNS].cancel(found["id"]):
+        raise web.HTTPConflict(reason=f"run {found['id']} is {found['state']}: there is nothing to cancel")
+    return web.json_response({"id": found["id"], "cancelling": True}, status=202)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    found = await _run(request)
+    name, kind = DOWNLOADS[request.match_info["what"]]
+    path = request.app[RUNS].run_dir(found["id"]) / name
+    if not path.is_file():
+        raise web.HTTPNotFound(reason=f"run {found['id']} has no {request.match_info['what']} (yet)")
+    return web.FileResponse(path, headers={"Content-Type": kind})
+
+
+__all__ = ["COOKIE", "MAX_BODY", "make_app"]
