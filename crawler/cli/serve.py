@@ -16,7 +16,7 @@ from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.service.jobs import Job
 
-DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RUNNING = "127.0.0.1", 8700, 2
+DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RUNNING, DEFAULT_KEEP = "127.0.0.1", 8700, 2, 50
 TOKEN_VARIABLE = "CRAWLER_SERVE_TOKEN"
 
 
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     p.add_argument("--max-running", type=int, default=DEFAULT_RUNNING, metavar="N",
                    help=f"runs at once, at most (default: {DEFAULT_RUNNING}); the others wait their turn")
+    p.add_argument("--keep-runs", type=int, default=DEFAULT_KEEP, metavar="N",
+                   help=f"keep the files of each job's latest N runs, delete older ones' (default: {DEFAULT_KEEP}; "
+                        "0: keep all)")
     p.add_argument("--token-file", metavar="FILE",
                    help=f"a file holding the secret every request must carry (or ${TOKEN_VARIABLE})")
     p.add_argument("--log-level", default="info", help="debug, info, warning or error (default: info)")
@@ -71,6 +74,8 @@ def serve_main(argv: Sequence[str]) -> int:
         if not _loopback(args.host) and token is None:
             raise UsageError(f"--host {args.host} is not a loopback address: give --token-file (or "
                              f"${TOKEN_VARIABLE}), so that only those who hold the token can use the service")
+        if args.keep_runs < 0:
+            raise UsageError(f"--keep-runs must be 0 or more, got {args.keep_runs}")
         if args.max_running < 1:
             raise UsageError(f"--max-running must be at least 1, got {args.max_running}")
         jobs = load_jobs(args.jobs)
@@ -92,7 +97,7 @@ async def _serve(args: argparse.Namespace, jobs: dict[str, Job], data: Path, tok
     from crawler.service.api import make_app
     from crawler.service.runs import Runs
 
-    runs = Runs(jobs, data, args.max_running, Path(args.jobs).resolve().parent)
+    runs = Runs(jobs, data, args.max_running, Path(args.jobs).resolve().parent, args.keep_runs)
     await runs.start()
     runner = web.AppRunner(make_app(runs, token), access_log=None)
     await runner.setup()

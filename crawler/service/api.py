@@ -5,8 +5,10 @@ it is sent: a run is of a job of the jobs file, its files are under the service'
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hmac
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,6 +53,7 @@ def make_app(runs: Runs, token: str | None) -> web.Application:
         web.get("/api/runs", list_runs), web.get("/api/runs/{id:\\d+}", run),
         web.post("/api/runs/{id:\\d+}/cancel", cancel),
         web.get("/api/runs/{id:\\d+}/{what:output|log|report}", download),
+        web.get("/api/runs/{id:\\d+}/events", events), web.get("/api/openapi.json", openapi),
     ])
     return app
 
@@ -130,4 +133,64 @@ async def download(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": kind})
 
 
-__all__ = ["COOKIE", "MAX_BODY", "make_app"]
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: the run's live stats lines (``event: stats``, the JSON lines its crawl
+    writes every ``--stats-interval``), then ``event: end`` with the run as ``GET`` gives it."""
+    found = await _run(request)
+    runs = request.app[RUNS]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    log_path = runs.run_dir(found["id"]) / "log.txt"
+    offset = 0
+    while True:
+        state = (await runs.store.get(found["id"]) or found)["state"]
+        if log_path.exists():
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            whole = chunk[:chunk.rfind(b"\n") + 1]
+            offset += len(whole)
+            for line in whole.splitlines():
+                if line.startswith(b'{"event": "stats"'):
+                    await response.write(b"event: stats\ndata: " + line + b"\n\n")
+        if state not in ("queued", "running"):
+            final = json.dumps(await runs.store.get(found["id"]))
+            await response.write(f"event: end\ndata: {final}\n\n".encode())
+            return response
+        await asyncio.sleep(EVENTS_POLL)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The API's OpenAPI description."""
+    return web.json_response(OPENAPI)
+
+
+def _op(summary: str, *codes: int, method: str = "get") -> dict[str, Any]:
+    return {method: {"summary": summary, "responses": {str(c): {"description": HTTP_TEXT[c]} for c in codes}}}
+
+
+HTTP_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad input", 401: "No or a wrong token",
+             404: "No such job or run", 409: "The run has ended"}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "crawler serve", "version": "1",
+             "description": "Scheduled crawl jobs and their runs. Errors are {\"error\": \"...\"}."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
+    "paths": {
+        "/api/jobs": _op("The jobs of the jobs file", 200, 401),
+        "/api/jobs/{name}": _op("One job and its latest runs", 200, 401, 404),
+        "/api/jobs/{name}/runs": _op("Start a run of the job now", 201, 401, 404, method="post"),
+        "/api/runs": _op("The latest runs (?job=NAME&limit=N)", 200, 400, 401, 404),
+        "/api/runs/{id}": _op("One run: state, exit status, figures", 200, 401, 404),
+        "/api/runs/{id}/cancel": _op("Stop the run as Ctrl-C stops a crawl", 202, 401, 404, 409, method="post"),
+        "/api/runs/{id}/output": _op("The run's records (JSON Lines)", 200, 401, 404),
+        "/api/runs/{id}/log": _op("The run's log", 200, 401, 404),
+        "/api/runs/{id}/report": _op("The run's HTML report", 200, 401, 404),
+        "/api/runs/{id}/events": _op("Server-sent events: stats lines, then end", 200, 401, 404),
+    },
+}
+EVENTS_POLL = 0.5  # seconds between two looks at a run's log for the events stream
+
+
+__all__ = ["COOKIE", "MAX_BODY", "OPENAPI", "make_app"]

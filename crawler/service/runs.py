@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -26,12 +27,17 @@ log = logging.getLogger("crawler")
 MAX_QUEUED = 100  # runs waiting for a slot, at most; one more is recorded as skipped
 STOP_GRACE = 30.0  # seconds the runs get to stop (as on SIGINT) when the service stops
 NAP = 60.0  # the schedule looks at the clock at least this often (a clock that jumped)
+STATS_INTERVAL = 2.0  # seconds between a run's stats lines (the live figures of its events stream)
 
 
 class Runs:
     """Starts, watches and stops the runs of ``jobs``, files under ``data``."""
 
-    def __init__(self, jobs: dict[str, Job], data: Path, max_running: int, jobs_dir: Path) -> None:
+    def __init__(self, jobs: dict[str, Job], data: Path, max_running: int, jobs_dir: Path,
+                 keep_runs: int = 0) -> None:
+        """``keep_runs``: the files of each job's latest this many runs are kept, older ones'
+        deleted (their records in the database stay); 0 keeps them all."""
+        self.keep_runs = keep_runs
         self.jobs = jobs
         self.data = data
         self.jobs_dir = jobs_dir  # a job's seeds_file is read from beside the jobs file
@@ -95,7 +101,8 @@ class Runs:
         if job.seeds_file is not None:
             cmd += ["--seeds", str(self.jobs_dir / job.seeds_file)]
         cmd += ["--job-dir", str(self.data / "jobs" / job.name), "-o", str(folder / "output.jsonl"),
-                "--stats", str(folder / "stats.json"), "--report", str(folder / "report.html"), "--no-progress"]
+                "--stats", str(folder / "stats.json"), "--report", str(folder / "report.html"), "--no-progress",
+                "--stats-interval", str(STATS_INTERVAL)]
         env = os.environ | environment_of(job)
         with open(folder / "log.txt", "ab") as logfile:
             process = await asyncio.create_subprocess_exec(
@@ -123,7 +130,17 @@ class Runs:
         log.info("job %s: run %d %s (exit %d)", name, run, state, status)
         self.running.pop(name, None)
         self.cancelled.discard(run)
+        if self.keep_runs:
+            await self._retain(name)
         await self._dispatch()
+
+    async def _retain(self, name: str) -> None:
+        """Delete the files of ``name``'s runs older than its latest ``keep_runs``."""
+        old = (await self.store.list(name, limit=self.keep_runs + 1000))[self.keep_runs:]
+        for run in old:
+            folder = self.run_dir(run["id"])
+            if folder.exists():
+                await asyncio.to_thread(shutil.rmtree, folder, True)
 
     def next_runs(self, now: datetime.datetime) -> dict[str, datetime.datetime | None]:
         """Each job's next scheduled time after ``now``."""

@@ -183,3 +183,40 @@ def test_a_service_killed_mid_run_marks_the_run_failed_when_it_comes_back(serve,
         assert again.call("POST", "/api/jobs/shop/runs")[1]["state"] in ("queued", "running")
     finally:
         assert again.stop() == 0
+
+
+def test_the_events_stream_sends_live_stats_then_the_end(serve, tmp_path: Path) -> None:
+    site = serve(slow_app(100, 0.05))
+    service = Service(tmp_path, jobs_file(site.url, "per_host = 2"))
+    try:
+        run = service.call("POST", "/api/jobs/shop/runs")[1]
+        with urllib.request.urlopen(f"{service.url}/api/runs/{run['id']}/events", timeout=60) as stream:
+            assert stream.headers["Content-Type"] == "text/event-stream"
+            text = stream.read().decode()  # the stream ends with the run
+        events = [block.split("\n") for block in text.strip().split("\n\n")]
+        kinds = [lines[0] for lines in events]
+        assert kinds[-1] == "event: end" and "event: stats" in kinds
+        stats = [json.loads(lines[1][len("data: "):]) for lines in events if lines[0] == "event: stats"]
+        assert all("pages" in s and "pages_per_s" in s for s in stats)
+        end = json.loads(events[-1][1][len("data: "):])
+        assert end["id"] == run["id"] and end["state"] == "finished" and end["figures"]["pages"] == 101
+        status, spec = service.call("GET", "/api/openapi.json")
+        assert status == 200 and spec["openapi"].startswith("3.") and "/api/runs/{id}/events" in spec["paths"]
+    finally:
+        assert service.stop() == 0
+
+
+def test_keep_runs_deletes_the_files_of_older_runs(serve, tmp_path: Path) -> None:
+    site = serve(shop_app())
+    service = Service(tmp_path, jobs_file(site.url), "--keep-runs", "1")
+    try:
+        first = service.call("POST", "/api/jobs/shop/runs")[1]
+        service.ended(first["id"])
+        second = service.call("POST", "/api/jobs/shop/runs")[1]
+        service.ended(second["id"])
+        wait_for(lambda: not (tmp_path / "data" / "runs" / str(first["id"])).exists(), timeout=30)
+        assert service.call("GET", f"/api/runs/{first['id']}/output")[0] == 404
+        assert service.call("GET", f"/api/runs/{first['id']}")[1]["state"] == "finished"  # its record stays
+        assert service.call("GET", f"/api/runs/{second['id']}/output")[0] == 200
+    finally:
+        assert service.stop() == 0
