@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -219,3 +220,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system's Chromium; CI installs it (.ci/run), so there it must be found."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: CI must install it (.ci/run)")
+        pytest.skip("CHROMIUM IS NOT INSTALLED: the rendering tests did not run (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("Playwright is not installed: CI must install the render extra (.ci/run)")
+        pytest.skip("PLAYWRIGHT IS NOT INSTALLED: the rendering tests did not run (pip install -e '.[render]')")
+    return found

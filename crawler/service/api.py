@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hmac
+import html
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from crawler.service import dashboard
 from crawler.service.runs import Runs
 
 MAX_BODY = 64 * 1024  # bytes a request body may have
@@ -31,23 +34,70 @@ def error(status: int, message: str) -> web.Response:
 def make_app(runs: Runs, token: str | None) -> web.Application:
     """The API of ``runs``; ``token``: the secret every request must carry (None: loopback only)."""
 
+    csrf = secrets.token_urlsafe(24)  # the dashboard's forms carry it
+
     @web.middleware
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
-        if token is not None:
+        api = request.path.startswith("/api/")
+        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+        if token is not None and request.path != "/login":
             given = request.headers.get("Authorization", "")
-            given = given[7:] if given.startswith("Bearer ") else request.cookies.get(COOKIE, "")
+            given = given[7:] if bearer else request.cookies.get(COOKIE, "")
             if not hmac.compare_digest(given.encode(), token.encode()):
+                if not api and request.method == "GET":
+                    raise web.HTTPSeeOther("/login")
                 return error(401, "unauthorized: give the service's token (Authorization: Bearer TOKEN)")
+        if request.method == "POST" and api and not bearer and _cross_site(request):
+            return error(403, "a cross-site request: refused (use the dashboard, or send the token)")
         try:
             return await handler(request)
         except web.HTTPException as e:
             if e.status >= 400:
-                return error(e.status, e.reason)
+                if api:
+                    return error(e.status, e.reason)
+                shown = dashboard.page(str(e.status), f"<p>{html.escape(e.reason)}</p>")
+                shown.set_status(e.status)
+                return shown
             raise
+
+    async def home(request: web.Request) -> web.Response:
+        return await dashboard.jobs_page(request, runs, csrf)
+
+    async def run_page(request: web.Request) -> web.Response:
+        return await dashboard.run_page(request, runs, csrf)
+
+    async def start_form(request: web.Request) -> web.Response:
+        if not dashboard.csrf_ok(await request.post(), csrf):
+            raise web.HTTPForbidden(reason="the form's CSRF token is missing or wrong: reload the page")
+        run_id = await runs.trigger(_name(request), "dashboard")
+        raise web.HTTPSeeOther(f"/runs/{run_id}")
+
+    async def cancel_form(request: web.Request) -> web.Response:
+        if not dashboard.csrf_ok(await request.post(), csrf):
+            raise web.HTTPForbidden(reason="the form's CSRF token is missing or wrong: reload the page")
+        run_id = int(request.match_info["id"])
+        await runs.cancel(run_id)
+        raise web.HTTPSeeOther(f"/runs/{run_id}")
+
+    async def login(request: web.Request) -> web.Response:
+        if request.method == "GET" or token is None:
+            return dashboard.login_page()
+        given = str((await request.post()).get("token", ""))
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            response = dashboard.login_page(wrong=True)
+            response.set_status(401)
+            return response
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+        raise response
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[RUNS] = runs
+    app.add_routes([
+        web.get("/", home), web.get("/runs/{id:\\d+}", run_page), web.post("/jobs/{name}/start", start_form),
+        web.post("/runs/{id:\\d+}/cancel", cancel_form), web.get("/login", login), web.post("/login", login),
+    ])
     app.add_routes([
         web.get("/api/jobs", jobs), web.get("/api/jobs/{name}", job), web.post("/api/jobs/{name}/runs", start),
         web.get("/api/runs", list_runs), web.get("/api/runs/{id:\\d+}", run),
@@ -56,6 +106,14 @@ def make_app(runs: Runs, token: str | None) -> web.Application:
         web.get("/api/runs/{id:\\d+}/events", events), web.get("/api/openapi.json", openapi),
     ])
     return app
+
+
+def _cross_site(request: web.Request) -> bool:
+    """Does a browser say this request comes from another site (a page elsewhere posting here)?"""
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and origin != f"{request.scheme}://{request.host}"
 
 
 def _job_view(runs: Runs, name: str, now: datetime.datetime) -> dict[str, Any]:

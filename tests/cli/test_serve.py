@@ -220,3 +220,44 @@ def test_keep_runs_deletes_the_files_of_older_runs(serve, tmp_path: Path) -> Non
         assert service.call("GET", f"/api/runs/{second['id']}/output")[0] == 200
     finally:
         assert service.stop() == 0
+
+
+def test_the_dashboard_starts_a_run_and_shows_its_progress_then_its_figures(serve, tmp_path: Path,
+                                                                             chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    site = serve(slow_app(60, 0.05))
+    service = Service(tmp_path, jobs_file(site.url, "per_host = 1", 'schedule = "0 3 * * *"'))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium)
+            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone's width
+            page.goto(service.url + "/")
+            assert page.locator("td b", has_text="shop").count() == 1 and "0 3 * * *" in page.content()
+            page.click("text=Start now")
+            page.wait_for_url("**/runs/1")
+            page.wait_for_function("Number(document.getElementById('pages').textContent) > 0", timeout=60000)
+            page.wait_for_selector(".state.finished", timeout=60000)  # the end reloads the page
+            assert page.locator("#pages").text_content() == "61"
+            assert page.locator("a", has_text="output").count() == 1
+            browser.close()
+    finally:
+        assert service.stop() == 0
+
+
+def test_state_changes_need_the_csrf_token_or_the_same_site(serve, tmp_path: Path) -> None:
+    site = serve(shop_app())
+    service = Service(tmp_path, jobs_file(site.url))
+    try:
+        form = urllib.request.Request(service.url + "/jobs/shop/start", data=b"csrf=guess", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(form, timeout=10)
+        assert refused.value.code == 403
+        evil = urllib.request.Request(service.url + "/api/jobs/shop/runs", data=b"", method="POST",
+                                      headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(evil, timeout=10)
+        assert refused.value.code == 403
+        assert service.call("GET", "/api/runs")[1]["runs"] == []  # nothing was started
+    finally:
+        assert service.stop() == 0

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,25 +97,6 @@ def make_site(trap_url: str) -> web.Application:
     app.router.add_get("/poll", poll)
     app.router.add_get("/spin", spin)
     return app
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The system's Chromium; CI installs it (.ci/run), so there it must be found."""
-    import os
-
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: CI must install it (.ci/run)")
-        pytest.skip("CHROMIUM IS NOT INSTALLED: the rendering tests did not run (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("Playwright is not installed: CI must install the render extra (.ci/run)")
-        pytest.skip("PLAYWRIGHT IS NOT INSTALLED: the rendering tests did not run (pip install -e '.[render]')")
-    return found
 
 
 @pytest.fixture
