@@ -51,9 +51,16 @@ class Runs:
 
     async def start(self) -> None:
         """Mark the runs a stopped service left behind as failed, and start the schedule."""
-        left = self.store.recover()
-        if left:
-            log.warning("%d runs were left queued or running by the last service: marked failed", left)
+        for run, pid in self.store.recover():
+            # Its crawl may go on without the service that started it: stop it as Ctrl-C would
+            # (its job dir keeps what it did; the job's next run goes on from there).
+            if pid is not None and _is_crawl(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGINT)
+                log.warning("run %d was left running by the last service: its crawl (pid %d) is stopped, the run "
+                            "marked failed", run, pid)
+            else:
+                log.warning("run %d was left unfinished by the last service: marked failed", run)
         self._scheduler = asyncio.get_running_loop().create_task(self._schedule())
 
     def run_dir(self, run: int) -> Path:
@@ -109,7 +116,7 @@ class Runs:
                 *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=asyncio.subprocess.STDOUT, env=env,
                 start_new_session=True)  # a Ctrl-C at the service's terminal is the service's to pass on
         self.running[job.name] = (run, process)
-        await self.store.started(run)
+        await self.store.started(run, process.pid)
         log.info("job %s: run %d started (pid %d)", job.name, run, process.pid)
         task = asyncio.get_running_loop().create_task(self._wait(run, job.name, process))
         self._tasks.add(task)
@@ -184,6 +191,15 @@ class Runs:
         """What is running and queued now."""
         return {"running": {name: run for name, (run, _) in self.running.items()},
                 "queued": [run for run, _ in self.queue]}
+
+
+def _is_crawl(pid: int) -> bool:
+    """Is process ``pid`` a crawl this service started (``python -m crawler crawl``)?"""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"crawler" in words and b"crawl" in words
 
 
 def _reason(status: int) -> str:

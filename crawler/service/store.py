@@ -27,11 +27,13 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at TEXT,
     exit_status INTEGER,
     reason TEXT,
-    stats TEXT
+    stats TEXT,
+    pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
 """
 _COLUMNS = ("id", "job", "state", "trigger", "created_at", "started_at", "ended_at", "exit_status", "reason", "stats")
+ADDED_COLUMNS = (("pid", "INTEGER"),)
 
 
 class RunStore:
@@ -42,6 +44,10 @@ class RunStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for column, kind in ADDED_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -54,14 +60,16 @@ class RunStore:
 
         return await asyncio.to_thread(run)
 
-    def recover(self) -> int:
-        """At start: runs the last service left queued or running did not end well (it was
-        stopped, or killed): mark them failed. How many."""
+    def recover(self) -> list[tuple[int, int | None]]:
+        """At start: the runs the last service left queued or running did not end well (it was
+        stopped, or killed): mark them failed. Those that were running, with their process ids."""
         with self._lock:
-            return self._db.execute(
+            running = self._db.execute("SELECT id, pid FROM runs WHERE state = ?", (RUNNING,)).fetchall()
+            self._db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, reason = ? WHERE state IN (?, ?)",
                 (FAILED, utc_now_iso(), "the service stopped while the run was queued or running", QUEUED,
-                 RUNNING)).rowcount
+                 RUNNING))
+            return [(int(run), pid) for run, pid in running]
 
     async def add(self, job: str, state: str, trigger: str, reason: str | None = None) -> int:
         """A new run of ``job``; its id."""
@@ -71,8 +79,9 @@ class RunStore:
             "RETURNING id", (job, state, trigger, utc_now_iso(), ended, reason))
         return int(rows[0][0])
 
-    async def started(self, run: int) -> None:
-        await self._call("UPDATE runs SET state = ?, started_at = ? WHERE id = ?", (RUNNING, utc_now_iso(), run))
+    async def started(self, run: int, pid: int) -> None:
+        await self._call("UPDATE runs SET state = ?, started_at = ?, pid = ? WHERE id = ?",
+                         (RUNNING, utc_now_iso(), pid, run))
 
     async def ended(self, run: int, state: str, status: int | None, stats: dict[str, Any] | None,
                     reason: str | None = None) -> None:

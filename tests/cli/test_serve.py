@@ -5,6 +5,7 @@ restart after kill -9."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -163,6 +164,27 @@ def test_a_token_guards_every_route_and_a_public_bind_needs_one(serve, tmp_path:
             assert service.call(method, path)[0] == 401, path
             assert service.call(method, path, token="wrong-token-of-any-length")[0] == 401, path
         assert service.call("GET", "/api/jobs", token=token)[0] == 200
+        # The dashboard: the login page, then the cookie it sets.
+        connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+        connection.request("GET", "/")
+        answer = connection.getresponse()
+        assert answer.status == 303 and answer.getheader("Location") == "/login"
+        answer.read()
+        connection.request("POST", "/login", body="token=not-it", headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        answer = connection.getresponse()
+        assert answer.status == 401 and answer.getheader("Set-Cookie") is None
+        answer.read()
+        connection.request("POST", "/login", body=f"token={token}", headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        answer = connection.getresponse()
+        cookie = answer.getheader("Set-Cookie") or ""
+        assert answer.status == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        answer.read()
+        connection.request("GET", "/", headers={"Cookie": cookie.split(";")[0]})
+        answer = connection.getresponse()
+        assert answer.status == 200 and b"Start now" in answer.read()
+        assert token not in (tmp_path / "serve.log").read_text()
     finally:
         assert service.stop() == 0
 
@@ -174,12 +196,14 @@ def test_a_service_killed_mid_run_marks_the_run_failed_when_it_comes_back(serve,
     wait_for(lambda: service.run_state(run["id"])["state"] == "running", timeout=30)
     service.proc.kill()
     service.proc.wait(10)
-    # The run's crawl goes on without its service (its own process group); wait for it to end.
-    wait_for(lambda: b"crawl finished" in (tmp_path / "data" / "runs" / "1" / "log.txt").read_bytes(), timeout=60)
+    # Its crawl went on without the service (its own session); the service, back, stops it as Ctrl-C does.
+    log = tmp_path / "data" / "runs" / "1" / "log.txt"
+    assert b"crawl " not in log.read_bytes()
     again = Service(tmp_path, jobs_file(site.url, "per_host = 1"))
     try:
         left = again.run_state(run["id"])
         assert left["state"] == "failed" and "the service stopped" in left["reason"]
+        wait_for(lambda: b"crawl interrupted" in log.read_bytes(), timeout=60)  # stopped, resumable
         assert again.call("POST", "/api/jobs/shop/runs")[1]["state"] in ("queued", "running")
     finally:
         assert again.stop() == 0
@@ -259,5 +283,26 @@ def test_state_changes_need_the_csrf_token_or_the_same_site(serve, tmp_path: Pat
             urllib.request.urlopen(evil, timeout=10)
         assert refused.value.code == 403
         assert service.call("GET", "/api/runs")[1]["runs"] == []  # nothing was started
+    finally:
+        assert service.stop() == 0
+
+
+def test_the_service_memory_stays_flat_over_many_short_runs(serve, tmp_path: Path) -> None:
+    import psutil
+
+    site = serve(shop_app())
+    service = Service(tmp_path, jobs_file(site.url), "--keep-runs", "5", "--max-running", "1")
+    try:
+        def runs(count: int) -> None:
+            for _ in range(count):
+                run = service.call("POST", "/api/jobs/shop/runs")[1]
+                assert service.ended(run["id"])["state"] == "finished"
+
+        runs(30)  # warmed up: imports, caches, the database's pages
+        before = psutil.Process(service.proc.pid).memory_info().rss
+        runs(170)
+        after = psutil.Process(service.proc.pid).memory_info().rss
+        assert after - before < 8 * 2**20, (before, after)
+        assert len(list((tmp_path / "data" / "runs").iterdir())) == 5  # --keep-runs
     finally:
         assert service.stop() == 0
