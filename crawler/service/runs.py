@@ -114,6 +114,7 @@ class Runs:
         with open(folder / "log.txt", "ab") as logfile:
             process = await asyncio.create_subprocess_exec(
                 *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=asyncio.subprocess.STDOUT, env=env,
+                cwd=self.jobs_dir,  # a job's spider module is found beside the jobs file
                 start_new_session=True)  # a Ctrl-C at the service's terminal is the service's to pass on
         self.running[job.name] = (run, process)
         await self.store.started(run, process.pid)

@@ -306,3 +306,19 @@ def test_the_service_memory_stays_flat_over_many_short_runs(serve, tmp_path: Pat
         assert len(list((tmp_path / "data" / "runs").iterdir())) == 5  # --keep-runs
     finally:
         assert service.stop() == 0
+
+
+def test_a_job_runs_a_spider_from_a_module_beside_the_jobs_file(serve, tmp_path: Path) -> None:
+    site = serve(shop_app())
+    (tmp_path / "titles.py").write_text(
+        "from crawler import Spider\n\n\nclass Titles(Spider):\n    def parse(self, response):\n"
+        "        yield {'title': response.css('title::text').get()}\n        yield from response.follow_all(css='a')\n")
+    service = Service(tmp_path, jobs_file(site.url, 'spider = "titles:Titles"'))
+    try:
+        run = service.call("POST", "/api/jobs/shop/runs")[1]
+        done = service.ended(run["id"])
+        assert done["state"] == "finished" and done["figures"]["items"] == 4  # the 404 page makes none
+        output = service.call("GET", f"/api/runs/{run['id']}/output")[1]
+        assert sorted(json.loads(line)["title"] or "" for line in output.splitlines()) == ["", "A", "B", "Home"]
+    finally:
+        assert service.stop() == 0
