@@ -105,7 +105,17 @@ s.addEventListener('end',()=>{{s.close();location.reload();}});
         f'<div>queued URLs<b id="frontier">{0 if not live else ""}</b></div></div>'
         f'<p>Errors: <span id="errors">{errors}</span>. Changes: {changes}.</p>'
         f"{'<h3>Expectations failed</h3><ul>' + failed + '</ul>' if failed else ''}"
-        f"<p>Files: {files or 'none yet'}</p>{script}"))
+        f"{_failures(figures.get('failed_urls') or [])}<p>Files: {files or 'none yet'}</p>{script}"))
+
+
+def _failures(failed: list[dict[str, Any]]) -> str:
+    """The run's first failed URLs, with their error and status."""
+    if not failed:
+        return ""
+    rows = "".join(f"<tr><td>{escape(f['url'])}</td><td>{escape(str(f.get('error')))}</td>"
+                   f"<td>{escape(str(f.get('status') or ''))}</td></tr>" for f in failed)
+    return ('<h3>Failed URLs</h3><div class="wide"><table><tr><th>URL</th><th>error</th><th>status</th></tr>'
+            f"{rows}</table></div>")
 
 
 def login_page(wrong: bool = False) -> web.Response:

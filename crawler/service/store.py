@@ -34,6 +34,7 @@ CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
 """
 _COLUMNS = ("id", "job", "state", "trigger", "created_at", "started_at", "ended_at", "exit_status", "reason", "stats")
 ADDED_COLUMNS = (("pid", "INTEGER"),)
+FAILED_SHOWN = 20  # a run's failed URLs shown by the API and the dashboard (the first ones)
 
 
 class RunStore:
@@ -108,6 +109,8 @@ def _run(row: tuple[Any, ...]) -> dict[str, Any]:
     run["figures"] = None if stats is None else {
         key: stats.get(key) for key in ("pages", "ok", "items", "errors", "elapsed_s", "pages_per_s", "changes",
                                         "change_urls", "expectations_failed", "failed")}
+    if stats is not None:
+        run["figures"]["failed_urls"] = (stats.get("failed_urls") or [])[:FAILED_SHOWN]
     return run
 
 

@@ -97,6 +97,8 @@ def test_the_api_runs_a_job_and_answers_every_route(serve, tmp_path: Path) -> No
         done = service.ended(run["id"])
         assert done["state"] == "finished" and done["exit_status"] == 0
         assert done["figures"]["pages"] == 5 and done["figures"]["changes"] == {"new": 5}
+        assert [(f["url"], f["error"], f["status"]) for f in done["figures"]["failed_urls"]] == [
+            (site.url + "gone", "http", 404)]
         status, output = service.call("GET", f"/api/runs/{run['id']}/output")
         assert status == 200 and len(output.splitlines()) == 5
         assert service.call("GET", f"/api/runs/{run['id']}/log")[0] == 200
