@@ -38,6 +38,10 @@ class FetchResult:
     rendered: str | None = None  # --render: the body is the DOM a browser made of the page, for this reason
     _sha1: str | None = None
 
+    def digested(self, hexdigest: str) -> None:
+        """The body's SHA-1, taken as it streamed by (a body not kept still has one)."""
+        self._sha1 = hexdigest
+
     def sha1(self) -> str | None:
         """The SHA-1 of the body (hex), computed once; None when there is no body."""
         if self._sha1 is None and self.body:

@@ -164,7 +164,8 @@ class Worker:
                 result = await stages.fetcher.fetch(FetchRequest(
                     request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
                     proxy=proxy, capture=stages.captures, method=request.method, body=request.payload(),
-                    cookies=public.cookies if public is not None else None))
+                    cookies=public.cookies if public is not None else None,
+                    digest=frontier.job is not None))  # a durable job tells a changed body by its hash
                 if stages.rendering.on or (public is not None and public.render):
                     result = await stages.rendering.after_fetch(request, result, started)
         finally:
@@ -230,8 +231,7 @@ class Worker:
 
     def _keep_body(self, media_type: str | None) -> bool:
         stages = self.stages
-        # A durable job keeps each body's hash to tell a changed page (and --changed-only an unchanged one).
-        return (stages.frontier.job is not None or self.bodies is not None or stages.spider.wants_body(media_type)
+        return (stages.settings.changed_only or self.bodies is not None or stages.spider.wants_body(media_type)
                 or stages.rendering.wants_body(media_type))
 
     def _headers(self, request: CrawlRequest) -> dict[str, str] | None:

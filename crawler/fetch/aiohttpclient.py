@@ -232,7 +232,7 @@ class AiohttpTransport:
                         result.content_type, result.charset = media_type(
                             resp.headers.get("Content-Type"))
                         await read_body(resp, result, keep_body(result.content_type),
-                                              limit or self.settings.max_bytes, truncate, consumer, deadline)
+                                        limit or self.settings.max_bytes, truncate, consumer, deadline, request.digest)
                         break
         except TimeoutError:
             result.error, result.retryable = errors.TIMEOUT, True

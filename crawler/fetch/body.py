@@ -4,6 +4,7 @@ kept or handed to a consumer, and the exchange captured as it went over the wire
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -22,11 +23,12 @@ async def read_body(
     truncate: bool,
     consumer: Callable[[bytes], Awaitable[bool | None]] | None,
     deadline: asyncio.Timeout | None = None,
+    digest: bool = False,
 ) -> None:
     """Read, decode (every coding of Content-Encoding) and count the body; keep it or hand it
     to ``consumer`` chunk by chunk (it returns False once it wants no more). The time
     ``consumer`` takes is added to ``deadline``: the fetch deadline covers the transfer, not
-    what is done with the bytes."""
+    what is done with the bytes. ``digest``: a body not kept is hashed (SHA-1) as it streams."""
     codings = codings_of(resp.headers.get("Content-Encoding"))
     decoder = Decoder(codings, limit, truncate) if codings else None
     if decoder is None and not truncate and resp.content_length is not None and resp.content_length > limit:
@@ -35,6 +37,7 @@ async def read_body(
     raw: list[bytes] | None = [] if result.wire is not None else None
     size = 0
     loop = asyncio.get_running_loop()
+    hasher = hashlib.sha1() if digest and not keep and consumer is None else None
     async for chunk in resp.content.iter_any():
         if raw is not None:
             raw.append(chunk)
@@ -55,12 +58,16 @@ async def read_body(
                 break  # the consumer has all it takes
         elif keep:
             parts.append(data)
+        elif hasher is not None:
+            hasher.update(data)
         if truncate and (size >= limit or (decoder is not None and decoder.full)):
             break
     else:
         if decoder is not None:
             decoder.end()
     result.size = size
+    if hasher is not None and size:
+        result.digested(hasher.hexdigest())
     result.body = b"".join(parts) if keep and consumer is None else b""
     if raw is not None and result.wire is not None:
         result.wire.body = b"".join(raw)

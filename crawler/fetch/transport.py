@@ -31,7 +31,8 @@ class FetchRequest:
     kept (it is counted either way); a body over ``limit`` bytes (default ``max_bytes``) is
     ``too_large``, or with ``truncate`` cut there; ``consumer`` takes the decompressed body
     chunk by chunk instead of keeping it (False from it stops the reading). With ``capture``,
-    the answer's ``wire`` holds the last exchange as it went over the wire (for WARC)."""
+    the answer's ``wire`` holds the last exchange as it went over the wire (for WARC). With
+    ``digest``, a body that is not kept still has its SHA-1 (``sha1()``), taken as it streams."""
 
     url: str
     method: str = "GET"
@@ -47,6 +48,7 @@ class FetchRequest:
     truncate: bool = False
     consumer: Callable[[bytes], Awaitable[bool | None]] | None = None
     capture: bool = False
+    digest: bool = False
 
 
 class Transport(Protocol):

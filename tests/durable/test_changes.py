@@ -36,6 +36,7 @@ class ChangingSite:
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
+        self.files: dict[str, bytes] = {}  # served as application/octet-stream
         self.delay = 0.0
 
     def app(self) -> web.Application:
@@ -43,6 +44,8 @@ class ChangingSite:
             if self.delay:
                 import asyncio
                 await asyncio.sleep(self.delay)
+            if request.path in self.files:
+                return web.Response(body=self.files[request.path], content_type="application/octet-stream")
             html = self.pages.get(request.path)
             if html is None:
                 raise web.HTTPNotFound()
@@ -290,3 +293,20 @@ def test_a_spiders_items_say_which_fields_changed(serve, tmp_path: Path) -> None
     assert two["Toaster"]["change"] == "changed"
     assert two["Toaster"]["diff"] == {"price": {"previous": "$35.00", "current": "$29.99"}}
     assert two["Toaster"]["previous_fetched_at"] is not None
+
+
+def test_a_body_that_is_not_kept_is_still_judged_by_its_hash(serve, tmp_path: Path) -> None:
+    site = ChangingSite()
+    site.home(["/a.bin", "/b.bin"])
+    site.files["/a.bin"], site.files["/b.bin"] = b"\x00\x01" * 50_000, b"\x02\x03" * 50_000
+    server = serve(site.app())
+    args = [server.url, "--job-dir", str(tmp_path / "job"), "-o", str(tmp_path / "out" / "run-{run}.jsonl"),
+            "--recrawl-after", "1s", "--no-robots", "--no-progress"]
+    assert run_cli(*args, cwd=tmp_path, timeout=120).returncode == 0
+    site.files["/b.bin"] = b"\x04\x05" * 50_000
+    wait_a_second_after(tmp_path / "out" / "run-1.jsonl")
+    second = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr
+    two = by_path(read_jsonl(tmp_path / "out" / "run-2.jsonl"), server.url)
+    assert two["/a.bin"]["change"] == "same" and two["/b.bin"]["change"] == "changed"
+    assert two["/b.bin"]["bytes"] == 100_000 and two["/b.bin"]["diff"] is None  # no text kept to diff
