@@ -38,7 +38,7 @@ from crawler.fetch.client import Fetcher
 from crawler.fetch.politeness import Politeness
 from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier, JobStore, frontier_for
-from crawler.monitor.expect import failed_expectations
+from crawler.monitor.expect import judge
 from crawler.monitor.measures import Measures
 from crawler.monitor.stats import Stats
 from crawler.monitor.watch import Monitor
@@ -204,9 +204,7 @@ class Engine:
                 state.fail(e)
             self.stats.finish()
             if settings.expect and self.judged and state.fatal is None and not self.stats.interrupted:
-                self.stats.expectations_failed = failed_expectations(settings.expect, self.stats.as_dict(detail=False))
-                for line in self.stats.expectations_failed:
-                    log.error("expectation failed: %s", line)
+                judge(settings.expect, self.stats)
             if settings.job_dir:
                 log_run(settings.job_dir, self.output, self.stats, state.outstanding)
             failed = await monitor.report(self.seeds + self.sitemaps)

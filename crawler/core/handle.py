@@ -112,13 +112,6 @@ class Handler:
             body_path=body_path, page=page, redirect_to=redirect_to, extracted=extracted, usage_lines=self.usage_lines)
         if result is not None and result.body:
             self.state.stats.measures.handle.add(loop.time() - started)
-        required = self.settings.expect.get("required_fields")
-        if required:  # expect: the share of items that have each field
-            fields = self.state.stats.fields
-            for item in items:
-                for field in required:
-                    if item.data.get(field) not in (None, "", [], {}):
-                        fields[field] += 1
         if self.tracker is not None and listed is None and items:
             if self.records_only:  # the built-in recorder: its one item is the page's record
                 change = await self.tracker.mark(request, result, items[0].data, extracted)
@@ -128,6 +121,13 @@ class Handler:
                 return [Unchanged(request.key)], requests  # the same as last time: no record
             if change is not None:
                 self.state.stats.changed(change, request.url)
+        required = self.settings.expect.get("required_fields")
+        if required:  # expect: the share of the items written that have each field
+            fields = self.state.stats.fields
+            for item in items:
+                for field in required:
+                    if item.data.get(field) not in (None, "", [], {}):
+                        fields[field] += 1
         status = result.status if result is not None else request.hop[1] if redirect_to and request.hop else None
         done = Done.of(request, status, error, result.size if result is not None else 0)
         return [*items, done], requests

@@ -195,8 +195,11 @@ class Worker:
             unchanged = stages.validators.remember(request, result)
             if unchanged is not None and wire is not None:
                 wire.revisit = unchanged
-            if unchanged is not None and settings.changed_only and stages.tracker is None:
-                return Same()  # the spider is not called (with change tracking, the handler judges)
+            # The spider is not called: the same body is the same page (unless the page's next
+            # interval is learned from this visit: --recrawl-after auto).
+            if unchanged is not None and settings.changed_only and (
+                    stages.tracker is None or stages.tracker.schedule is None):
+                return Same()
         return Page(result)
 
     async def _act(self, request: CrawlRequest, outcome: Outcome, walk: _Walk) -> list[Any]:

@@ -120,11 +120,7 @@ class Tracker:
             if old is not None:
                 record["diff"] = await asyncio.get_running_loop().run_in_executor(
                     self.threads, _diff, old, text, self.max_diff)
-        kept = zlib.compress(text[:MAX_KEPT_TEXT].encode(), 6) if text is not None and change != SAME else None
-        interval = None
-        if self.schedule is not None:
-            interval = next_interval(previous[2] if previous is not None else None, change, *self.schedule)
-        self._pending[request.key] = (record["fetched_at"], digest, kept, interval)
+        self._keep(request, change, record["fetched_at"], digest, text[:MAX_KEPT_TEXT] if text is not None else None)
         return change
 
     async def mark_items(self, request: CrawlRequest, result: FetchResult | None,
@@ -149,12 +145,18 @@ class Tracker:
             item["diff"] = _field_diff(before, item) if change == CHANGED and before is not None else None
         if change is None:
             return None
+        self._keep(request, change, utc_now_iso(), digest, text)
+        return change
+
+    def _keep(self, request: CrawlRequest, change: str, fetched_at: str, digest: str | None, text: str | None) -> None:
+        """What the job keeps of this visit for the next: ``text`` (compressed, for the next diff;
+        not again when the same) and, with ``--recrawl-after auto``, the page's next interval."""
+        previous = request.previous
+        kept = zlib.compress(text.encode(), 6) if text is not None and change != SAME else None
         interval = None
         if self.schedule is not None:
             interval = next_interval(previous[2] if previous is not None else None, change, *self.schedule)
-        kept_text = zlib.compress(text.encode(), 6) if change != SAME else None
-        self._pending[request.key] = (utc_now_iso(), digest, kept_text, interval)
-        return change
+        self._pending[request.key] = (fetched_at, digest, kept, interval)
 
     def take(self, keys: list[str]) -> dict[str, Tracked]:
         """What to keep of the pages known by ``keys`` (those marked), forgotten here."""

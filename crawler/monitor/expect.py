@@ -5,8 +5,13 @@ notifications), as Spidermon's monitors do for Scrapy."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+from crawler.monitor.stats import Stats
+
+log = logging.getLogger("crawler")
 
 
 def failed_expectations(expect: Mapping[str, Any], figures: Mapping[str, Any]) -> list[str]:
@@ -44,4 +49,13 @@ def failed_expectations(expect: Mapping[str, Any], figures: Mapping[str, Any]) -
     return failed
 
 
-__all__ = ["failed_expectations"]
+def judge(expect: Mapping[str, Any], stats: Stats) -> bool:
+    """Check the run's ``stats`` against ``expect``: each failure logged and kept in
+    ``stats.expectations_failed``; True when every check passed."""
+    stats.expectations_failed = failed_expectations(expect, stats.as_dict(detail=False))
+    for line in stats.expectations_failed:
+        log.error("expectation failed: %s", line)
+    return not stats.expectations_failed
+
+
+__all__ = ["failed_expectations", "judge"]

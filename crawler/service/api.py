@@ -12,6 +12,7 @@ import html
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -202,10 +203,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     offset = 0
     while True:
         state = (await runs.store.get(found["id"]) or found)["state"]
-        if log_path.exists():
-            with open(log_path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
+        chunk = await asyncio.to_thread(_read_from, log_path, offset)
+        if chunk:
             whole = chunk[:chunk.rfind(b"\n") + 1]
             offset += len(whole)
             for line in whole.splitlines():
@@ -216,6 +215,16 @@ async def events(request: web.Request) -> web.StreamResponse:
             await response.write(f"event: end\ndata: {final}\n\n".encode())
             return response
         await asyncio.sleep(EVENTS_POLL)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    """What ``path`` holds past ``offset`` (nothing when it is not there yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
 
 
 async def openapi(request: web.Request) -> web.Response:

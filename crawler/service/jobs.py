@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.errors import UsageError
-from crawler.settings import Settings, load_settings
+from crawler.settings import load_settings
 from crawler.settings.tomlvalue import toml_value
 
 #: The keys of a job that are no crawl settings.
@@ -80,10 +80,7 @@ def _job(path: str | Path, name: str, table: Any) -> Job:
     for key in SERVICE_KEYS:
         if key in settings:
             raise UsageError(f"{where}: {key} is the service's to set (each run gets its own files)")
-    try:
-        load_settings(settings, overrides_source=where)
-    except UsageError as e:
-        raise UsageError(str(e)) from None
+    load_settings(settings, overrides_source=where)  # a bad key or value: one line naming the job
     seeds = table.get("seeds", [])
     if isinstance(seeds, str):
         seeds = [seeds]
@@ -117,9 +114,4 @@ def _env_value(value: Any) -> str:
     return value if isinstance(value, str) else toml_value(value)
 
 
-def settings_of(job: Job) -> Settings:
-    """The job's settings, checked."""
-    return load_settings(job.settings)
-
-
-__all__ = ["JOB_KEYS", "Job", "environment_of", "load_jobs", "settings_of"]
+__all__ = ["JOB_KEYS", "Job", "environment_of", "load_jobs"]

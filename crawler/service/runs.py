@@ -17,7 +17,6 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from crawler.service.jobs import Job, environment_of
 from crawler.service.store import CANCELLED, FAILED, FINISHED, QUEUED, SKIPPED, RunStore
@@ -187,11 +186,6 @@ class Runs:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         self.store.close()
-
-    def state(self) -> dict[str, Any]:
-        """What is running and queued now."""
-        return {"running": {name: run for name, (run, _) in self.running.items()},
-                "queued": [run for run, _ in self.queue]}
 
 
 def _is_crawl(pid: int) -> bool:

@@ -41,7 +41,7 @@ from crawler.errors import (
 )
 from crawler.frontier import frontier_for, sqlite_path
 from crawler.frontier.sqlite_schema import done_in
-from crawler.monitor.expect import failed_expectations
+from crawler.monitor.expect import judge
 from crawler.output.encoders import format_of
 from crawler.output.files import expand_output, make_parent, output_file, tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings
@@ -98,11 +98,8 @@ def run_shards(settings: Settings, seeds: list[str | Request], spider: Spider | 
         coordinator = Coordinator(settings, seeds, spider, job)
         status = asyncio.run(coordinator.run())
         stats = coordinator.stats
-        if settings.expect and status == EXIT_OK and not stats.interrupted:  # the whole crawl is judged
-            stats.expectations_failed = failed_expectations(settings.expect, stats.as_dict(detail=False))
-            for line in stats.expectations_failed:
-                log.error("expectation failed: %s", line)
-            status = EXIT_EXPECTATIONS if stats.expectations_failed else status
+        if settings.expect and status == EXIT_OK and not stats.interrupted and not judge(settings.expect, stats):
+            status = EXIT_EXPECTATIONS  # the whole crawl is judged, once
         return end_of_crawl(settings, stats, status)
     finally:
         if lock is not None:
