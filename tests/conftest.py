@@ -103,10 +103,10 @@ def serve() -> Iterator[Callable[[web.Application], Server]]:
     """Start ``app`` on 127.0.0.1 on a free port; every request is counted."""
     threads: list[ServerThread] = []
 
-    def start(app: web.Application, sites: int = 1) -> Server:
+    def start(app: web.Application, sites: int = 1, host: str = "127.0.0.1") -> Server:
         server = Server(url="", port=0)
         app.middlewares.append(_counting(server))
-        thread = ServerThread(app, sites=sites).__enter__()
+        thread = ServerThread(app, host=host, sites=sites).__enter__()
         threads.append(thread)
         server.url, server.port, server.ports = thread.url, thread.port, thread.ports
         return server

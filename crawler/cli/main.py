@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crawler.cli.serve import serve_main
 
             return serve_main(argv[1:])
+        if argv[:1] == ["mcp"]:
+            from crawler.cli.mcp import mcp_main
+
+            return mcp_main(argv[1:])
         if argv[:1] in (["seed"], ["status"]):
             from crawler.cli.redisworkers import seed_main, status_main
 

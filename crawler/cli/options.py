@@ -177,6 +177,7 @@ COMMANDS = (
     ("status", "how a distributed crawl on Redis is going"),
     ("config", "config --show: the effective settings and where each came from"),
     ("serve", "run scheduled crawl jobs and answer an HTTP API about them (crawler serve --help)"),
+    ("mcp", "an MCP server over stdio for agents: scrape, crawl, map, extract (crawler mcp --help)"),
 )
 #: The options the top-level help shows (``crawler crawl --help`` shows them all, grouped).
 COMMON_OPTIONS = frozenset({"--seeds", "-o", "--format", "--extract", "--render", "--job-dir", "--max-pages",

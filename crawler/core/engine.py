@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from crawler.core.accept import Acceptor
@@ -35,7 +35,8 @@ from crawler.durable.recrawl import Remembered
 from crawler.errors import FatalError, UsageError
 from crawler.fetch.browser import browser_for
 from crawler.fetch.client import Fetcher
-from crawler.fetch.politeness import Politeness
+from crawler.fetch.hostgate import HostGate
+from crawler.fetch.politeness import BothClocks, Politeness
 from crawler.fetch.robots import Robots
 from crawler.frontier import Frontier, JobStore, frontier_for
 from crawler.monitor.expect import judge
@@ -62,20 +63,26 @@ class Engine:
     """One crawl from ``seeds`` (normalized absolute URLs) under ``settings``."""
 
     def __init__(self, settings: Settings, seeds: Iterable[str | Request], frontier: Frontier | None = None,
-                 spider: Spider | None = None, judged: bool = True) -> None:
+                 spider: Spider | None = None, judged: bool = True, gate: HostGate | None = None,
+                 private_hosts: Collection[str] | None = None) -> None:
         """``seeds``: normalized absolute URLs, or requests (a seeds file's JSON lines: a POST
         to an API...); ``frontier``: this store instead of the one the settings ask for;
         ``spider``: run this spider instead of the built-in page recorder
         (:class:`PageRecorder`). Its items are the output; each URL's end is counted in the
         stats. ``judged``: the run's expectations (``expect``) are checked at its end (not in
-        one of ``--workers``' processes: the whole crawl is judged)."""
+        one of ``--workers``' processes: the whole crawl is judged). ``gate``: politeness shared
+        with the other crawls of this process (:mod:`crawler.fetch.hostgate`: the service's API
+        calls); ``private_hosts``: the hosts that may be at a private address, instead of the
+        seeds' hosts (the service's calls, whose seeds are anyone's)."""
+        self.gate = gate
         self.settings = settings
         self.judged = judged
         seeds = list(seeds)
         self.seeds = list(dict.fromkeys(s for s in seeds if isinstance(s, str)))
         self.seed_requests = [s for s in seeds if isinstance(s, Request)]
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
-        self.scope = Scope(settings, self.seeds + self.sitemaps + [r.url for r in self.seed_requests])
+        self.scope = Scope(settings, self.seeds + self.sitemaps + [r.url for r in self.seed_requests],
+                           private_hosts)
         self.worker = settings.worker or f"{socket.gethostname()}-{os.getpid()}"
         self.frontier: Frontier = frontier if frontier is not None else frontier_for(settings, self.worker)
         self.output = settings.output
@@ -187,7 +194,8 @@ class Engine:
         monitor.serve_metrics(loop)
         pools = ParsePools(settings)
         try:
-            async with Fetcher(settings, self.scope.allows, self.scope.private_ok, self.scope.hosts) as fetcher:
+            async with Fetcher(settings, self.scope.allows, self.scope.private_ok, self.scope.hosts,
+                                 self.gate) as fetcher:
                 await self._crawl(fetcher, pools, sink)
         finally:
             if budget is not None:
@@ -228,7 +236,8 @@ class Engine:
         self.stats.spider_figures = self._runner.failures.figures
         self.stats.records_only = type(self.spider) is PageRecorder
         job = self._job()
-        robots = Robots(settings, fetcher, job, self.scope.reachable) if settings.robots else None
+        kept_robots = self.gate if self.gate is not None else job  # shared with the gate's other crawls
+        robots = Robots(settings, fetcher, kept_robots, self.scope.reachable) if settings.robots else None
         kept = await job.meta("cookies") if job is not None else None
         if kept:  # the job's cookies come back (they are kept with each commit)
             fetcher.shaper.restore(kept)
@@ -245,7 +254,7 @@ class Engine:
         tracker = Tracker(job, pools.threads, settings.max_diff_bytes, schedule) if job is not None else None
         handler = Handler(settings, state, self.scope, self._runner, acceptor, pools, robots, tracker)
         validators = Remembered()  # a durable crawl's page validators, until committed
-        politeness = Politeness(settings, frontier)
+        politeness = Politeness(settings, frontier if self.gate is None else BothClocks(frontier, self.gate))
         rendering = Rendering(settings, fetcher, self.scope, politeness, frontier, pools.threads)
         self.stats.render_figures = rendering.figures if rendering.on else dict
         worker = Worker(Stages(settings, state, frontier, self.scope, fetcher, robots, politeness, acceptor, handler,

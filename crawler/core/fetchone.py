@@ -5,10 +5,11 @@ HTTP cache, because it *is* a crawl of that one request, by a spider that keeps 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from crawler.core.engine import Engine
+from crawler.fetch.hostgate import HostGate
 from crawler.settings import Settings
 from crawler.spider import Failure, Request, Response, Spider
 
@@ -59,14 +60,16 @@ def quiet(settings: Settings) -> Settings:
     return dataclasses.replace(settings, **QUIET)
 
 
-async def fetch_one(settings: Settings, request: str | Request, spider: Spider | None = None) -> Fetched:
+async def fetch_one(settings: Settings, request: str | Request, spider: Spider | None = None, *,
+                    gate: HostGate | None = None, private_hosts: Collection[str] | None = None) -> Fetched:
     """Fetch ``request`` under ``settings`` (made :func:`quiet`), with the hooks of ``spider``
-    when one is given."""
+    when one is given; ``gate`` and ``private_hosts`` as :class:`Engine` takes them (the
+    service's calls)."""
     if isinstance(request, str):
         request = Request(request)
     hooks = list(getattr(spider, "hooks", []) or []) if spider is not None else []
     keeper = _Keeper(dataclasses.replace(request, callback=None, errback=None), hooks)
-    engine = Engine(quiet(settings), [], spider=keeper)
+    engine = Engine(quiet(settings), [], spider=keeper, gate=gate, private_hosts=private_hosts)
     await engine.run()
     if keeper.fetched is None:  # refused before any fetch: out of scope, not http(s)
         return Fetched(request, None, "not fetched (not an http(s) URL?)")

@@ -70,8 +70,12 @@ def repeats_too_often(url: str, limit: int) -> bool:
 class Scope:
     """Decides whether a normalized URL may be crawled. Thread-safe (read only after creation)."""
 
-    def __init__(self, settings: Settings, seeds: Iterable[str] = ()) -> None:
+    def __init__(self, settings: Settings, seeds: Iterable[str] = (), private_hosts: Iterable[str] | None = None
+                 ) -> None:
+        """``private_hosts``: the hosts that may be at a private address (besides all of them
+        with ``--allow-private``); None: the seeds' hosts."""
         self.mode = settings.scope
+        self.trusted = None if private_hosts is None else frozenset(h.rstrip(".").lower() for h in private_hosts)
         self.allow_private = settings.allow_private
         self.hosts: set[str] = set()
         self.domains: set[str] = set()
@@ -106,9 +110,10 @@ class Scope:
         return registered_domain(host) in self.domains
 
     def private_ok(self, host: str) -> bool:
-        """May ``host`` be at a private address? Only a seed's host, or any with
-        ``--allow-private``."""
-        return self.allow_private or host.rstrip(".") in self.hosts or f"[{host}]" in self.hosts
+        """May ``host`` be at a private address? Only a seed's host (or one of the
+        ``private_hosts`` given instead), or any with ``--allow-private``."""
+        trusted = self.hosts if self.trusted is None else self.trusted
+        return self.allow_private or host.rstrip(".") in trusted or f"[{host}]" in trusted
 
     def reachable(self, url: str) -> bool:
         """May the crawl connect to ``url``'s host at all, whatever the scope: not an IP

@@ -15,6 +15,7 @@ from crawler._version import __version__
 from crawler.errors import UsageError
 from crawler.fetch.aiohttpclient import AiohttpTransport
 from crawler.fetch.cache import HttpCache, cache_key
+from crawler.fetch.hostgate import HostGate
 from crawler.fetch.proxies import ProxyPool
 from crawler.fetch.shaping import Shaper
 from crawler.fetch.transport import FetchRequest, Transport
@@ -31,12 +32,16 @@ class Fetcher:
     """Fetches URLs for the crawl. Use as an async context manager."""
 
     def __init__(self, settings: Settings, allows: Callable[[str], bool],
-                 private_ok: Callable[[str], bool] = lambda host: True, seed_hosts: Collection[str] = ()) -> None:
+                 private_ok: Callable[[str], bool] = lambda host: True, seed_hosts: Collection[str] = (),
+                 gate: HostGate | None = None) -> None:
         """``allows`` decides whether a redirect may go to a (normalized) URL; ``private_ok``
         whether a host name may resolve to a private address (:mod:`crawler.fetch.guard`);
         ``seed_hosts`` (kept up to date by the caller) are where the crawl's own headers,
-        credentials and cookies go (:class:`crawler.fetch.shaping.Shaper`)."""
+        credentials and cookies go (:class:`crawler.fetch.shaping.Shaper`); ``gate``: per-host
+        limits shared with other crawls of this process (:mod:`crawler.fetch.hostgate`), each
+        request waits its turn there."""
         self.settings = settings
+        self.gate = gate
         self.seed_hosts = seed_hosts
         self.shaper = Shaper(settings, seed_hosts.__contains__)
         self.proxies = ProxyPool(settings)
@@ -84,6 +89,12 @@ class Fetcher:
         return result
 
     async def _fetch_through_proxies(self, request: FetchRequest) -> FetchResult:
+        if self.gate is None:
+            return await self._through_proxies(request)
+        async with self.gate.slot(host_of(request.url)):
+            return await self._through_proxies(request)
+
+    async def _through_proxies(self, request: FetchRequest) -> FetchResult:
         if request.proxy is not None or not self.proxies:
             return await self.transport.fetch(request)
         url = request.url

@@ -31,6 +31,23 @@ class HostClock(Protocol):
         """Space request starts to ``host`` by ``delay`` seconds."""
 
 
+class BothClocks:
+    """A crawl's frontier and the gate, told the same (see :class:`HostClock`)."""
+
+    def __init__(self, first: HostClock, second: HostClock) -> None:
+        self.first, self.second = first, second
+
+    async def hold(self, host: str, wait: float) -> None:
+        """Hold ``host`` on both."""
+        await self.first.hold(host, wait)
+        await self.second.hold(host, wait)
+
+    async def set_delay(self, host: str, delay: float) -> None:
+        """Set ``host``'s delay on both."""
+        await self.first.set_delay(host, delay)
+        await self.second.set_delay(host, delay)
+
+
 class Politeness:
     """Per-host delays and backoff of one crawl."""
 

@@ -11,13 +11,16 @@ import hmac
 import html
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from crawler.service import dashboard
+from crawler.service.calls import CallError
+from crawler.service.firecrawl import add_routes, failure
+from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
 
 MAX_BODY = 64 * 1024  # bytes a request body may have
@@ -27,36 +30,50 @@ DOWNLOADS = {"output": ("output.jsonl", "application/x-ndjson"), "log": ("log.tx
              "report": ("report.html", "text/html")}
 
 
-def error(status: int, message: str) -> web.Response:
+def error(status: int, message: str, retry_after: float | None = None) -> web.Response:
     """A JSON error answer."""
-    return web.json_response({"error": message}, status=status)
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
-def make_app(runs: Runs, token: str | None) -> web.Application:
-    """The API of ``runs``; ``token``: the secret every request must carry (None: loopback only)."""
-
+def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None = None) -> web.Application:
+    """The API of ``runs``; ``tokens``: the secrets a request must carry one of (None: loopback
+    only); ``calls``: the calls for programs and agents (``/v1``, ``/mcp``), when served."""
+    keys = [tokens] if isinstance(tokens, str) else list(tokens or [])
     csrf = secrets.token_urlsafe(24)  # the dashboard's forms carry it
+
+    def known(given: str) -> bool:
+        found = False
+        for key in keys:  # every one compared, in constant time
+            found |= hmac.compare_digest(given.encode(), key.encode())
+        return found
 
     @web.middleware
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
-        api = request.path.startswith("/api/")
+        path = request.path
+        v1 = path.startswith("/v1/")
+        api = path.startswith(("/api/", "/mcp")) or v1
+        shape = failure if v1 else error
         bearer = request.headers.get("Authorization", "").startswith("Bearer ")
-        if token is not None and request.path != "/login":
-            given = request.headers.get("Authorization", "")
-            given = given[7:] if bearer else request.cookies.get(COOKIE, "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                if not api and request.method == "GET":
-                    raise web.HTTPSeeOther("/login")
-                return error(401, "unauthorized: give the service's token (Authorization: Bearer TOKEN)")
-        if request.method == "POST" and api and not bearer and _cross_site(request):
-            return error(403, "a cross-site request: refused (use the dashboard, or send the token)")
+        given = request.headers.get("Authorization", "")
+        given = given[7:] if bearer else request.cookies.get(COOKIE, "")
+        if keys and path != "/login" and not known(given):
+            if not api and request.method == "GET":
+                raise web.HTTPSeeOther("/login")
+            return shape(401, "unauthorized: give the service's token (Authorization: Bearer TOKEN)")
+        if request.method in ("POST", "DELETE") and api and not bearer and _cross_site(request):
+            return shape(403, "a cross-site request: refused (use the dashboard, or send the token)")
         try:
+            if calls is not None and (v1 or (path.startswith("/mcp") and request.method == "POST")):
+                calls.desk.rates.take(given if keys else f"address {request.remote}")
             return await handler(request)
+        except CallError as e:
+            return shape(e.status, str(e), e.retry_after) if v1 else error(e.status, str(e))
         except web.HTTPException as e:
             if e.status >= 400:
                 if api:
-                    return error(e.status, e.reason)
+                    return shape(e.status, e.reason)
                 shown = dashboard.page(str(e.status), f"<p>{html.escape(e.reason)}</p>")
                 shown.set_status(e.status)
                 return shown
@@ -82,15 +99,15 @@ def make_app(runs: Runs, token: str | None) -> web.Application:
         raise web.HTTPSeeOther(f"/runs/{run_id}")
 
     async def login(request: web.Request) -> web.Response:
-        if request.method == "GET" or token is None:
+        if request.method == "GET" or not keys:
             return dashboard.login_page()
         given = str((await request.post()).get("token", ""))
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not known(given):
             response = dashboard.login_page(wrong=True)
             response.set_status(401)
             return response
         response = web.HTTPSeeOther("/")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+        response.set_cookie(COOKIE, given, httponly=True, samesite="Strict", secure=request.secure, path="/")
         raise response
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
@@ -106,6 +123,9 @@ def make_app(runs: Runs, token: str | None) -> web.Application:
         web.get("/api/runs/{id:\\d+}/{what:output|log|report}", download),
         web.get("/api/runs/{id:\\d+}/events", events), web.get("/api/openapi.json", openapi),
     ])
+    if calls is not None:
+        add_routes(app, calls.desk, calls.crawls)
+        calls.mount_mcp(app, secured=bool(keys))
     return app
 
 
