@@ -67,6 +67,8 @@ def add_call_options(p: argparse.ArgumentParser) -> None:
                    help=f"a crawl's most pages (default: {b.max_pages})")
     g.add_argument("--api-max-runtime", type=float, default=b.max_runtime, metavar="SECONDS",
                    help=f"a crawl's most time (default: {b.max_runtime:g})")
+    g.add_argument("--api-max-chars", type=int, default=b.max_chars, metavar="N",
+                   help=f"characters of Markdown an MCP tool's answer carries, at most (default: {b.max_chars})")
 
 
 def make_dir(folder: Path, given: Path) -> None:
@@ -80,14 +82,14 @@ def make_dir(folder: Path, given: Path) -> None:
 def calls_of(args: argparse.Namespace, data: Path) -> Calls:
     """The calls the options ask for, their crawls kept under ``data``; :class:`UsageError` for
     a bad option."""
-    for name in ("api_rate", "api_timeout", "api_max_pages", "api_max_runtime"):
+    for name in ("api_rate", "api_timeout", "api_max_pages", "api_max_runtime", "api_max_chars"):
         value = getattr(args, name)
         if value < (0 if name == "api_rate" else 1):
             raise UsageError(f"--{name.replace('_', '-')} must be {'0 or more' if name == 'api_rate' else 'positive'}, "
                              f"got {value:g}")
     settings = load_settings(config_file=args.config)
     bounds = Bounds(timeout=args.api_timeout, max_pages=args.api_max_pages, max_runtime=args.api_max_runtime,
-                    max_bytes=settings.max_bytes, rate=args.api_rate)
+                    max_bytes=settings.max_bytes, rate=args.api_rate, max_chars=args.api_max_chars)
     return Calls(settings, bounds, data, allow_private=args.allow_private, private_hosts=tuple(args.private_host),
                  render=args.api_render)
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from crawler.service import dashboard
-from crawler.service.calls import CallError
+from crawler.service.callerror import CallError
 from crawler.service.firecrawl import add_routes, failure
 from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
@@ -257,11 +257,14 @@ def _op(summary: str, *codes: int, method: str = "get") -> dict[str, Any]:
 
 
 HTTP_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad input", 401: "No or a wrong token",
-             404: "No such job or run", 409: "The run has ended"}
+             403: "A private address, robots.txt or a refused redirect", 404: "No such job, run or crawl",
+             408: "The call took too long", 409: "The run or crawl has ended", 413: "Over the service's bound",
+             429: "Too many calls a minute", 502: "The site failed", 503: "Too many crawls under way"}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "crawler serve", "version": "1",
-             "description": "Scheduled crawl jobs and their runs. Errors are {\"error\": \"...\"}."},
+             "description": "Scheduled crawl jobs and their runs; calls for programs and agents (/v1, /mcp). "
+                            "Errors are {\"error\": \"...\"} (/v1: {\"success\": false, \"error\": \"...\"})."},
     "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     "security": [{"token": []}],
     "paths": {
@@ -275,6 +278,15 @@ OPENAPI: dict[str, Any] = {
         "/api/runs/{id}/log": _op("The run's log", 200, 401, 404),
         "/api/runs/{id}/report": _op("The run's HTML report", 200, 401, 404),
         "/api/runs/{id}/events": _op("Server-sent events: stats lines, then end", 200, 401, 404),
+        "/v1/scrape": _op("One page as Markdown, HTML, links, metadata (Firecrawl's v1 shape)",
+                          200, 400, 401, 403, 408, 429, 502, method="post"),
+        "/v1/crawl": _op("Start a bounded crawl (Firecrawl's v1 shape)", 200, 400, 401, 403, 413, 429, 503,
+                         method="post"),
+        "/v1/crawl/{id}": {**_op("A crawl's state and pages (?skip=N)", 200, 401, 404, 429),
+                           **_op("Cancel a crawl", 200, 401, 404, 409, method="delete")},
+        "/v1/map": _op("A site's URLs from its sitemaps and its page's links", 200, 400, 401, 403, 408, 429,
+                       method="post"),
+        "/mcp": _op("The MCP server (streamable HTTP, stateless)", 200, 401, 429, method="post"),
     },
 }
 EVENTS_POLL = 0.5  # seconds between two looks at a run's log for the events stream

@@ -25,7 +25,8 @@ from typing import Any
 
 from crawler.core.engine import Engine
 from crawler.errors import FatalError, UsageError
-from crawler.service.calls import CallError, Desk
+from crawler.service.callerror import CallError
+from crawler.service.calls import Desk
 
 log = logging.getLogger("crawler")
 

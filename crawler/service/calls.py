@@ -32,6 +32,8 @@ from crawler.fetch.guard import BlockedAddress, is_blocked, resolver
 from crawler.fetch.hostgate import HostGate
 from crawler.parse.extract import require_extraction
 from crawler.parse.sitemaps import SitemapParser
+from crawler.service.callerror import CallError
+from crawler.service.documents import document, response_of
 from crawler.settings import EXTRACT_FIELDS, Settings
 from crawler.urls import hostname_of, normalize_url, origin_of
 
@@ -46,24 +48,6 @@ MAP_SITEMAPS = 20  # sitemap documents a map reads, at most (an index's children
 #: The fields of a page the extract tool gives when none are named: its metadata.
 METADATA_FIELDS = ("description", "canonical", "lang", "author", "published", "modified", "site_name", "image",
                    "feeds", "opengraph", "jsonld")
-#: Our error names, and the HTTP status of a call that ends with one.
-STATUS_OF = {"bad_request": 400, "unauthorized": 401, "blocked_address": 403, errors.ROBOTS: 403,
-             "not_found": 404, "call_timeout": 408, "conflict": 409, "limit": 413, "rate_limited": 429,
-             "unavailable": 501, "busy": 503}
-FETCH_ERROR_STATUS = 502  # the site failed (dns, connect, tls, timeout, too_large, content, http...)
-
-
-class CallError(Exception):
-    """A call that cannot be answered: ``name`` (our error name), ``reason`` (one line)."""
-
-    def __init__(self, name: str, reason: str, status: int | None = None) -> None:
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
-        self.status = status if status is not None else STATUS_OF.get(name, FETCH_ERROR_STATUS)
-        self.retry_after: float | None = None
-
-
 @dataclasses.dataclass(frozen=True)
 class Bounds:
     """What one call may take (the service's options, see ``crawler serve --help``)."""
@@ -244,7 +228,7 @@ class Desk:
         async with self._bounded(None):
             settings = self._settings(render=render or self.render, max_bytes=self.bounds.max_bytes)
             fetched = await self._fetch(url, settings)
-            response = _response_of(fetched)
+            response = response_of(fetched)
             found = await asyncio.to_thread(response.extract)
         return {"url": url, "status": response.status, "title": response.title,
                 **{f: found.get(f) for f in wanted}}
@@ -307,96 +291,4 @@ class Desk:
                     found[loc] = None
 
 
-#: Why a page was not given, by its error name (else: the error's meaning in the records' docs).
-REASONS = {
-    errors.ROBOTS: "robots.txt disallows this URL (or could not be read): it is not fetched",
-    errors.REDIRECT_BLOCKED: "the page redirects where the service does not go (a private address, or no http(s) URL)",
-    errors.TOO_LARGE: "the page is larger than the service's most bytes a page",
-    errors.TOO_MANY_REDIRECTS: "the page redirects too many times, or in a loop",
-}
-
-
-def _failed(error: str) -> CallError:
-    name = error if error in errors.ERROR_NAMES else errors.CONTENT
-    refused = name in (errors.ROBOTS, errors.REDIRECT_BLOCKED)
-    return CallError(name, REASONS.get(name, f"the page could not be fetched ({error})"),
-                     STATUS_OF["blocked_address"] if refused else FETCH_ERROR_STATUS)
-
-
-def _response_of(fetched: Fetched) -> Any:
-    """The response of ``fetched``; :class:`CallError` naming why there is none."""
-    if fetched.response is not None:
-        return fetched.response
-    raise _failed(fetched.error or errors.CONTENT)
-
-
-def document(fetched: Fetched, source_url: str, formats: Iterable[str], only_main: bool) -> dict[str, Any]:
-    """A fetched page as Firecrawl's ``data``: the ``formats`` asked for, and ``metadata``.
-    CPU-heavy (the extraction): run in a thread."""
-    response = _response_of(fetched)
-    if fetched.error is not None and fetched.error != errors.HTTP:  # no page to give (a 4xx or 5xx page is one)
-        raise _failed(fetched.error)
-    formats = set(formats)
-    html = response.text if response.body and _is_html(response.content_type) else ""
-    found = response.extract() if html else {}
-    data: dict[str, Any] = {}
-    if "markdown" in formats:
-        if not html:
-            data["markdown"] = response.text if response.body and _is_text(response.content_type) else ""
-        elif only_main:
-            data["markdown"] = found.get("markdown") or ""
-        else:
-            data["markdown"] = whole_markdown(html)
-    if "html" in formats:
-        data["html"] = clean_html(html) if html else ""
-    if "rawHtml" in formats:
-        data["rawHtml"] = html
-    if "links" in formats:
-        data["links"] = response.links()
-    metadata: dict[str, Any] = {
-        "title": response.title, "description": found.get("description"), "language": found.get("lang"),
-        "sourceURL": source_url, "url": response.url, "statusCode": response.status,
-        "contentType": response.content_type,
-    }
-    for ours, theirs in (("canonical", "canonical"), ("author", "author"), ("published", "publishedTime"),
-                         ("modified", "modifiedTime"), ("site_name", "siteName"), ("image", "ogImage")):
-        if found.get(ours):
-            metadata[theirs] = found[ours]
-    if response.rendered:
-        metadata["rendered"] = True
-    if fetched.error is not None:
-        metadata["error"] = fetched.error
-    data["metadata"] = metadata
-    return data
-
-
-def _is_html(content_type: str | None) -> bool:
-    return content_type is None or content_type in ("text/html", "application/xhtml+xml")
-
-
-def _is_text(content_type: str | None) -> bool:
-    return content_type is not None and (content_type.startswith("text/") or content_type.endswith(("json", "xml")))
-
-
-STRIPPED = ("script", "style", "noscript", "iframe", "template", "svg")
-
-
-def clean_html(html: str) -> str:
-    """``html`` without scripts, styles and other parts that are no content (Firecrawl's
-    ``html`` format)."""
-    from selectolax.lexbor import LexborHTMLParser
-
-    tree = LexborHTMLParser(html)
-    tree.strip_tags(list(STRIPPED))
-    return tree.html or ""
-
-
-def whole_markdown(html: str) -> str:
-    """The whole page as Markdown (``onlyMainContent: false``), by markdownify."""
-    from markdownify import markdownify
-
-    text: str = markdownify(clean_html(html), heading_style="ATX")
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-__all__ = ["FORMATS", "Bounds", "CallError", "Desk", "RateLimiter", "ScrapeAsk", "document", "header_lines"]
+__all__ = ["FORMATS", "RENDER_MODES", "Bounds", "Desk", "RateLimiter", "ScrapeAsk", "header_lines"]

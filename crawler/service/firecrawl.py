@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from crawler.service.apicrawls import CrawlAsk, Crawls
-from crawler.service.calls import FORMATS, RENDER_MODES, CallError, Desk, ScrapeAsk, header_lines
+from crawler.service.callerror import CallError
+from crawler.service.calls import RENDER_MODES, Desk, ScrapeAsk, header_lines
 
 #: Firecrawl's keys this service takes and does not use.
 IGNORED = frozenset({
@@ -227,4 +228,4 @@ def add_routes(app: web.Application, desk: Desk, crawls: Crawls) -> None:
     ])
 
 
-__all__ = ["CRAWLS", "DESK", "FORMATS", "add_routes", "crawl_ask", "failure", "path_regex", "scrape_ask"]
+__all__ = ["CRAWLS", "DESK", "add_routes", "crawl_ask", "failure", "path_regex", "scrape_ask"]

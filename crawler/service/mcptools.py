@@ -21,7 +21,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from crawler._version import __version__
 from crawler.service.apicrawls import Crawls
-from crawler.service.calls import CallError, Desk, ScrapeAsk
+from crawler.service.callerror import CallError
+from crawler.service.calls import Desk, ScrapeAsk
 from crawler.service.firecrawl import crawl_ask
 
 KEPT_PAGES = 32  # pages scraped lately, kept so that reading on does not fetch them again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -68,6 +69,16 @@ async def service(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         await runner.cleanup()
         await calls.close()
         await runs.stop()
+
+
+async def crawl_ended(client: Any, crawl_id: str, timeout: float = 60) -> dict[str, Any]:
+    """What the MCP tool ``crawl_status`` says of the crawl once it is no longer under way."""
+    deadline = time.monotonic() + timeout
+    while (status := (await client.call_tool("crawl_status", {"id": crawl_id})).structured_content)[
+            "status"] == "scraping":
+        assert time.monotonic() < deadline, "the crawl did not end"
+        await asyncio.sleep(0.1)
+    return status  # type: ignore[no-any-return]
 
 
 def pages_app(pages: dict[str, str], robots: str = "User-agent: *\nAllow: /\n", wait: float = 0.0) -> web.Application:
@@ -321,11 +332,7 @@ async def test_mcp_over_http_lists_tools_and_calls_scrape_crawl_and_crawl_status
         page = (await client.call_tool("scrape", {"url": shop.url + "product/2"})).structured_content
         assert page["title"] == "Widget 2" and "A fine widget, number 2." in page["markdown"]
         started = (await client.call_tool("crawl", {"url": shop.url, "limit": 4})).structured_content
-        deadline = time.monotonic() + 60
-        while (status := (await client.call_tool("crawl_status", {"id": started["id"]})).structured_content)[
-                "status"] == "scraping":
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        status = await crawl_ended(client, started["id"])
         assert status["status"] == "completed" and len(status["pages"]) == 4
         refused = await client.call_tool("scrape", {"url": "http://10.0.0.1/"})
         assert refused.is_error and "blocked_address" in refused.content[0].text
@@ -390,3 +397,30 @@ async def test_the_python_client_scrapes_crawls_and_maps_sync_and_async(service,
     with pytest.raises(ServiceError) as wrong:
         await Client(svc.url, token="not-the-token-0123456789").amap(shop.url)
     assert (wrong.value.status, wrong.value.name) == (401, "unauthorized")
+
+
+async def test_the_docs_curl_examples_work_against_the_service(service, serve) -> None:
+    """The ``sh`` blocks of docs/agents.md that call curl, run as written, with the docs' site
+    and service addresses swapped for the test's."""
+    shop: Server = serve(shop_app())
+    svc = await service()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "agents.md").read_text()
+    commands = [block for block in re.findall(r"```sh\n(.*?)```", text, re.S) if "curl" in block]
+    assert len(commands) == 3
+    crawl_id = None
+    for block in commands:
+        block = block.replace("http://127.0.0.1:8700", svc.url).replace("https://example.org/", shop.url)
+        block = block.replace('"^/docs/"', '"^/product/"').replace(shop.url + "docs/", shop.url)
+        block = block.replace('"search": "blog"', '"search": "news"')
+        lines = [line for line in block.replace("\\\n", " ").splitlines() if line and not line.startswith("#")]
+        for line in lines:
+            if crawl_id is not None:
+                line = line.replace("9b1c...", crawl_id)
+            process = await asyncio.create_subprocess_shell(line, stdout=asyncio.subprocess.PIPE)
+            out, _ = await process.communicate()
+            answer = json.loads(out)
+            assert process.returncode == 0 and answer["success"] is True, (line, answer)
+            crawl_id = answer.get("id", crawl_id)
+            if "links" in answer and "data" not in answer:
+                assert answer["links"] == [shop.url + f"news/{i}" for i in (1, 2, 3)]
+    assert crawl_id is not None
