@@ -10,6 +10,7 @@ import datetime
 import hmac
 import html
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from crawler.service.firecrawl import add_routes, failure
 from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
 
+log = logging.getLogger("crawler")
 MAX_BODY = 64 * 1024  # bytes a request body may have
 COOKIE = "crawler_token"
 RUNS: web.AppKey[Runs] = web.AppKey("runs", Runs)
@@ -78,6 +80,11 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
                 shown.set_status(e.status)
                 return shown
             raise
+        except Exception as e:
+            if not v1:
+                raise
+            log.exception("%s %s failed", request.method, path)  # a bug of ours: said, never a hang
+            return failure(500, f"internal: {type(e).__name__} (see the service's log)")
 
     async def home(request: web.Request) -> web.Response:
         return await dashboard.jobs_page(request, runs, csrf)

@@ -100,7 +100,12 @@ class Crawls:
         for crawl_id, ask in await self._sql("SELECT id, ask FROM crawls WHERE state = ?", (SCRAPING,)):
             log.info("crawl %s: under way when the service stopped: going on from its job dir", crawl_id)
             fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(ask).items()}
-            self._launch(crawl_id, CrawlAsk(**fields))
+            try:
+                self._launch(crawl_id, CrawlAsk(**fields))
+            except (TypeError, CallError) as e:  # kept by another version, or no longer valid
+                log.warning("crawl %s cannot go on: %s", crawl_id, e)
+                await self._sql("UPDATE crawls SET state = ?, ended_at = ?, error = ? WHERE id = ?",
+                                (FAILED, _iso(_now()), f"could not go on after a restart: {e}", crawl_id))
 
     async def start(self, ask: CrawlAsk) -> str:
         """Start a crawl; its id."""

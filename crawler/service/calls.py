@@ -171,7 +171,10 @@ class Desk:
         return normalized
 
     def _settings(self, **changes: Any) -> Settings:
-        return self.settings.replace(**changes)
+        try:
+            return self.settings.replace(**changes)
+        except errors.UsageError as e:
+            raise CallError("bad_request", str(e)) from None
 
     @contextlib.asynccontextmanager
     async def _bounded(self, timeout: float | None) -> Any:
