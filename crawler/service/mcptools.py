@@ -124,10 +124,23 @@ def build(desk: Desk, crawls: Crawls) -> MCPServer:
         return answer
 
     @server.tool(description="The URLs of a site, from its sitemaps and its page's links, without fetching each "
-                             "page; with search, those whose URL holds its words.")
-    async def map(url: str, search: str | None = None, limit: int = 200) -> dict[str, Any]:
+                             "page; with search, those whose URL holds its words. A long list is cut: call again "
+                             "with the offset the answer gives.")
+    async def map(url: str, search: str | None = None, limit: int = 200, offset: int = 0) -> dict[str, Any]:
         urls = await call(desk.map(url, search, max(1, min(limit, 5000))))
-        return {"count": len(urls), "urls": urls}
+        shown: list[str] = []
+        used = 0
+        for found in urls[max(0, offset):]:
+            if shown and used + len(found) > budget:
+                break
+            shown.append(found)
+            used += len(found) + 4
+        answer: dict[str, Any] = {"count": len(urls), "urls": shown}
+        end = max(0, offset) + len(shown)
+        if end < len(urls):
+            answer["truncated"] = {"next_offset": end, "note": f"{len(urls) - end} more: call again with "
+                                                              f"offset={end}, or narrow with search"}
+        return answer
 
     @server.tool(description="Named fields of a page: description, canonical, lang, author, published, modified, "
                              "site_name, image, feeds, opengraph, jsonld (the metadata, when none are named), or "

@@ -323,7 +323,7 @@ async def test_mcp_over_http_lists_tools_and_calls_scrape_crawl_and_crawl_status
     from mcp.client.streamable_http import streamable_http_client
 
     shop: Server = serve(shop_app())
-    svc = await service(token=TOKEN, max_chars=1000)
+    svc = await service(token=TOKEN, max_chars=300)
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
     async with http, Client(streamable_http_client(svc.url + "/mcp", http_client=http)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -333,9 +333,23 @@ async def test_mcp_over_http_lists_tools_and_calls_scrape_crawl_and_crawl_status
         assert page["title"] == "Widget 2" and "A fine widget, number 2." in page["markdown"]
         started = (await client.call_tool("crawl", {"url": shop.url, "limit": 4})).structured_content
         status = await crawl_ended(client, started["id"])
-        assert status["status"] == "completed" and len(status["pages"]) == 4
+        assert (status["status"], status["completed"]) == ("completed", 4)
+        pages = list(status["pages"])
+        while "next_offset" in status:  # a small budget: the pages come a few at a time
+            status = (await client.call_tool("crawl_status", {"id": started["id"], "offset": status["next_offset"]}
+                                             )).structured_content
+            pages += status["pages"]
+        assert len({p["url"] for p in pages}) == 4
         refused = await client.call_tool("scrape", {"url": "http://10.0.0.1/"})
         assert refused.is_error and "blocked_address" in refused.content[0].text
+        mapped = (await client.call_tool("map", {"url": shop.url})).structured_content
+        assert "truncated" in mapped and sum(len(u) for u in mapped["urls"]) <= 300
+        urls = list(mapped["urls"])
+        while "truncated" in mapped:
+            mapped = (await client.call_tool("map", {"url": shop.url, "offset": mapped["truncated"]["next_offset"]}
+                                             )).structured_content
+            urls += mapped["urls"]
+        assert len(urls) == len(set(urls)) == mapped["count"] == 11
         found = (await client.call_tool("extract", {"url": shop.url + "news/1"})).structured_content
         assert found["author"] == "Ann 1" and found["published"] == "2026-11-01T08:00:00Z"
 
