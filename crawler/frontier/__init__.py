@@ -41,7 +41,7 @@ def frontier_for(settings: Settings, worker: str) -> Frontier:
         return SQLiteFrontier(path, settings.per_host, settings.delay, due_before=due,
                               first_interval=settings.recrawl_min if auto else None,
                               label=f"job dir {settings.job_dir}" if settings.job_dir else None)
-    return MemoryFrontier(settings.per_host, settings.delay)
+    return MemoryFrontier(settings.per_host, settings.delay, settings.memory_window, settings.spill_dir or None)
 
 
 __all__ = ["Frontier", "HostScheduler", "JobStore", "MemoryFrontier", "RedisFrontier", "SQLiteFrontier",

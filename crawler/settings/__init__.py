@@ -132,6 +132,8 @@ class Settings:
     parse_isolation: str
     parse_timeout: float
     output_queue_size: int
+    memory_window: int
+    spill_dir: str
     write_batch_size: int
     flush_interval: float
     shutdown_grace: float

@@ -72,7 +72,7 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     for key in ("max_callback_errors", "max_pages", "max_pages_per_host", "max_links_per_page", "max_path_repeats",
                 "retries", "max_redirects", "dns_cache_ttl", "max_idle_connections",
                 "inline_parse_bytes", "rotate_size", "rotate_records", "render_restart_pages",
-                "render_max_memory"):
+                "render_max_memory", "memory_window"):
         if v[key] < 0:
             fail(key, f"must be 0 or more, got {v[key]}")
     for key in ("delay", "retry_backoff", "retry_backoff_max", "shutdown_grace", "max_crawl_delay",

@@ -192,7 +192,7 @@ def test_a_token_guards_every_route_and_a_public_bind_needs_one(serve, tmp_path:
 
 
 def test_a_service_killed_mid_run_marks_the_run_failed_when_it_comes_back(serve, tmp_path: Path) -> None:
-    site = serve(slow_app(200, 0.05))
+    site = serve(slow_app(1000, 0.05))  # a 50 s crawl: still under way when the service is back, however slow
     service = Service(tmp_path, jobs_file(site.url, "per_host = 1"))
     run = service.call("POST", "/api/jobs/shop/runs")[1]
     wait_for(lambda: service.run_state(run["id"])["state"] == "running", timeout=30)
