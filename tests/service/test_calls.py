@@ -255,6 +255,7 @@ async def test_tokens_are_required_and_each_has_its_own_rate(service, serve) -> 
     assert (await svc.call("POST", "/v1/scrape", {"url": site.url}))[0] == 429
 
 
+@pytest.mark.slow  # crawls of a few seconds
 async def test_a_crawl_runs_pages_are_read_page_by_page_and_it_can_be_cancelled(service, serve, monkeypatch) -> None:
     from crawler.service import apicrawls
 
@@ -388,6 +389,7 @@ def test_firecrawls_path_patterns_match_a_urls_path_not_its_host() -> None:
     assert path_regex("^https://a\\.org/", True) == "^https://a\\.org/"
 
 
+@pytest.mark.slow  # crawls of a few seconds
 async def test_the_python_client_scrapes_crawls_and_maps_sync_and_async(service, serve) -> None:
     from crawler.client import Client, ServiceError
 
