@@ -4,7 +4,7 @@ store; the crawler's RSS and its store's bytes (the job dir on disk, Redis's use
 sampled each second against the URLs discovered. Prints a table, and a PNG of RSS against URLs
 when matplotlib is installed.
 
-    python bench/bench_scale.py [--seconds 30] [--stores memory,sqlite,redis]
+    python bench/bench_scale.py [--seconds 30] [--stores memory,sqlite,redis] [--urls N]
 
 Targets (#32): RSS growth at most 32 B a URL (memory store), 80 B a URL on disk (SQLite), 80 B a
 URL in Redis; each store accepting at least 100,000 URLs a second.
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,7 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def run(store: str, seconds: float, url: str, redis_port: int | None) -> dict[str, object]:
+def run(store: str, seconds: float, url: str, redis_port: int | None, urls: int = 0) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     cmd = [sys.executable, "-m", "crawler", url, "-o", "/dev/null", "--no-robots", "--no-progress",
            "--max-depth", "-1", "--per-host", "16", "--max-runtime", str(seconds), "--stats-interval", "1",
@@ -90,6 +91,9 @@ def run(store: str, seconds: float, url: str, redis_port: int | None) -> dict[st
                                   text=True).stdout
             stored = int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("used_memory:")))
         samples.append((time.monotonic() - start, discovered[0], rss, stored))
+        if urls and discovered[0] >= urls and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # far enough: stop it as Ctrl-C does
+            urls = 0
         time.sleep(1.0)
     proc.wait()
     reader.join(5)
@@ -107,6 +111,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--stores", default="memory,sqlite,redis")
+    parser.add_argument("--urls", type=int, default=0,
+                        help="stop each crawl once it has discovered this many URLs (then --seconds is a bound)")
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
@@ -124,7 +130,7 @@ def main() -> None:
         print(f"{'store':8} {'URLs':>11} {'URLs/s':>9} {'RSS':>7} {'RSS B/URL':>10} {'store B/URL':>12}")
         results = []
         for store in stores:
-            found = run(store, args.seconds, f"http://127.0.0.1:{port}/p/0", redis_port)
+            found = run(store, args.seconds, f"http://127.0.0.1:{port}/p/0", redis_port, args.urls)
             results.append(found)
             print(f"{store:8} {found['discovered']:>11,} {found['urls_per_s']:>9,} {found['rss_mb']:>5} MB "
                   f"{found['rss_bytes_per_url']:>10} {found['store_bytes_per_url']:>12}", flush=True)
