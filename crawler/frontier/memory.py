@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from crawler.frontier.base import JobStore
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.seen import SeenSet
-from crawler.frontier.spill import Spill, remove_leftovers
+from crawler.frontier.spill import FLUSH_LINES, Spill, remove_leftovers
 from crawler.work import CrawlRequest, Tracked
 
 
@@ -30,7 +30,7 @@ class MemoryFrontier(HostScheduler):
         self._seen = SeenSet()
         self._owners: dict[str, str] = {}  # redirect target -> the URL that claimed it
         self.window = window
-        self.spill = Spill(spill_dir) if window else None
+        self.spill = Spill(spill_dir, max(1, min(FLUSH_LINES, window // 10))) if window else None
         self._refilling = False
 
     def __len__(self) -> int:

@@ -4,8 +4,9 @@ when the crawl ends (after Ctrl-C too; a folder a killed crawl left is deleted b
 that spills in the same place).
 
 A URL is a line of JSON (:func:`crawler.frontier.codec.request_to_json`), about 60 to 150 bytes;
-each write and read is a batch on one thread of its own, so the event loop never waits on the
-disk, and a read always sees the writes before it. A write that fails (a full disk) is a
+lines gather in memory and go to disk ``flush`` at a time, each write and read on one thread of
+its own, so the event loop never waits on the disk (nor hops to a thread for every page's links),
+and a read always sees the writes before it. A write that fails (a full disk) is a
 :class:`crawler.errors.FatalError` naming the folder: the crawl stops with exit 1, as for a job
 dir.
 """
@@ -48,6 +49,7 @@ def remove_leftovers(root: Path) -> None:
 
 
 SEGMENT_BYTES = 64 * 1024 * 1024  # a file of the spill; one read to its end is deleted
+FLUSH_LINES = 2000  # lines gathered before they are written
 
 
 def _write_lines(path: Path, data: bytes) -> None:
@@ -59,8 +61,11 @@ class Spill:
     """Pending requests on disk, first in first out, under ``root`` (None: the system's
     temporary folder)."""
 
-    def __init__(self, root: str | None) -> None:
+    def __init__(self, root: str | None, flush: int = FLUSH_LINES) -> None:
         self.root = Path(root) if root else Path(tempfile.gettempdir())
+        self.flush = flush
+        self._buffer: list[str] = []  # the newest lines, not on disk yet
+        self._on_disk = 0
         self.folder: Path | None = None
         self.count = 0  # requests written and not read back
         self._writing = 0  # the file written to (pending-N.jsonl), and its size
@@ -99,16 +104,24 @@ class Spill:
         """Add ``requests`` at the end."""
         if not requests:
             return
-        data = "".join(request_to_json(r) + "\n" for r in requests).encode()
+        self._buffer.extend(request_to_json(r) for r in requests)
         self.count += len(requests)
         self.written += len(requests)
-        await self._call(self._append, data)
+        if len(self._buffer) >= self.flush:
+            lines, self._buffer = self._buffer, []
+            self._on_disk += len(lines)
+            await self._call(self._append, ("\n".join(lines) + "\n").encode())
 
     async def read(self, most: int) -> list[CrawlRequest]:
         """Take up to ``most`` requests from the front."""
-        if not self.count or self.folder is None:
-            return []
-        lines: list[bytes] = await self._call(self._read, most)
+        lines: list[bytes | str] = []
+        if self._on_disk:  # the oldest first
+            lines += await self._call(self._read, most)
+            self._on_disk -= len(lines)
+        if len(lines) < most and self._buffer:
+            taken = self._buffer[:most - len(lines)]
+            del self._buffer[:len(taken)]
+            lines += taken
         self.count -= len(lines)
         return [request_from_json(line) for line in lines]
 
@@ -136,7 +149,8 @@ class Spill:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
-        self.count = 0
+        self.count = self._on_disk = 0
+        self._buffer = []
 
 
-__all__ = ["PREFIX", "Spill", "remove_leftovers"]
+__all__ = ["FLUSH_LINES", "PREFIX", "Spill", "remove_leftovers"]
