@@ -48,18 +48,17 @@ class HostGate:
         found = self._hosts.get(host)
         if found is None:
             found = self._hosts[host] = _Host()
-            if len(self._hosts) > HOSTS_KEPT:
-                self._forget()
+            if len(self._hosts) > HOSTS_KEPT + HOSTS_KEPT // 10:
+                self._forget()  # a tenth at a time: not a pass over every host for each new one
         else:
             self._hosts.move_to_end(host)
         return found
 
     def _forget(self) -> None:
         now = asyncio.get_running_loop().time()
-        for name in list(self._hosts)[: len(self._hosts) - HOSTS_KEPT]:
-            h = self._hosts[name]
-            if h.busy == 0 and h.next <= now:
-                del self._hosts[name]
+        idle = [name for name, h in self._hosts.items() if h.busy == 0 and h.next <= now]
+        for name in idle[: len(self._hosts) - HOSTS_KEPT]:  # the least recently used first
+            del self._hosts[name]
 
     def in_flight(self, host: str) -> int:
         """Requests to ``host`` (``host[:port]``) in flight now."""

@@ -18,7 +18,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import logging
+import ipaddress
 import math
 import re
 import time
@@ -37,11 +37,10 @@ from crawler.service.documents import document, response_of
 from crawler.settings import EXTRACT_FIELDS, Settings
 from crawler.urls import hostname_of, normalize_url, origin_of
 
-log = logging.getLogger("crawler")
-
 FORMATS = ("markdown", "html", "rawHtml", "links", "metadata")  # what /v1/scrape's formats may name
-REFUSED_FORMATS = {"json": "extraction by a language model is not offered (ask for metadata, or the extract tool's "
-                           "jsonld)", "screenshot": "screenshots are not offered",
+#: Why Firecrawl's extraction by a language model is refused (its format and its keys).
+NO_MODEL = "extraction by a language model is not offered (ask for metadata, or the extract tool's jsonld)"
+REFUSED_FORMATS = {"json": NO_MODEL, "screenshot": "screenshots are not offered",
                    "changeTracking": "change tracking is a durable job's (crawler serve's jobs: change, diff)"}
 RENDER_MODES = ("never", "auto", "always")
 MAP_SITEMAPS = 20  # sitemap documents a map reads, at most (an index's children included)
@@ -157,8 +156,9 @@ class Desk:
                                                "does not fetch it (start it with --allow-private to let it)")
         if is_blocked(host):
             raise refused
-        if host.startswith("[") or host.replace(".", "").isdigit():
-            return normalized  # a public address, named by its digits
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(host.strip("[]"))
+            return normalized  # a public address, named by its digits: nothing to resolve
         names = resolver(lambda name: False, 0)
         try:
             await names.resolve(host, 0, 0)  # type: ignore[arg-type]  # 0: any family
@@ -294,4 +294,4 @@ class Desk:
                     found[loc] = None
 
 
-__all__ = ["FORMATS", "RENDER_MODES", "Bounds", "Desk", "RateLimiter", "ScrapeAsk", "header_lines"]
+__all__ = ["FORMATS", "NO_MODEL", "RENDER_MODES", "Bounds", "Desk", "RateLimiter", "ScrapeAsk", "header_lines"]

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from crawler.service.apicrawls import CrawlAsk, Crawls
 from crawler.service.callerror import CallError
-from crawler.service.calls import RENDER_MODES, Desk, ScrapeAsk, header_lines
+from crawler.service.calls import NO_MODEL, RENDER_MODES, Desk, ScrapeAsk, header_lines
 
 #: Firecrawl's keys this service takes and does not use.
 IGNORED = frozenset({
@@ -27,8 +27,8 @@ IGNORED = frozenset({
 #: Firecrawl's keys this service cannot honour, and why.
 REFUSED = {
     "actions": "page actions are a spider's (Request(page_actions=...)), not the API's",
-    "extract": "extraction by a language model is not offered (ask for metadata, or the extract tool)",
-    "jsonOptions": "extraction by a language model is not offered (ask for metadata, or the extract tool)",
+    "extract": NO_MODEL,
+    "jsonOptions": NO_MODEL,
     "changeTrackingOptions": "change tracking is a durable job's (crawler serve's jobs)",
     "webhook": "the service calls no address it is sent (poll GET /v1/crawl/{id})",
 }

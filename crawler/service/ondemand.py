@@ -5,7 +5,6 @@ MCP server's streamable HTTP endpoint mounted at ``/mcp`` (when the ``mcp`` extr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
 from collections.abc import AsyncIterator
@@ -94,14 +93,4 @@ class Calls:
         await self.crawls.close()
 
 
-@contextlib.asynccontextmanager
-async def opened(calls: Calls) -> AsyncIterator[Calls]:
-    """``calls``, opened and closed."""
-    await calls.open()
-    try:
-        yield calls
-    finally:
-        await calls.close()
-
-
-__all__ = ["MCP_PATH", "Calls", "mcp_available", "opened"]
+__all__ = ["MCP_PATH", "Calls", "mcp_available"]

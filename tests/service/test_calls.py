@@ -20,6 +20,7 @@ from aiohttp import web
 from crawler import load_settings
 from crawler.cli.demoshop import shop_app
 from crawler.service.api import make_app
+from crawler.service.callerror import CallError
 from crawler.service.calls import Bounds
 from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
@@ -186,7 +187,7 @@ async def test_the_guard_decides_each_address_kind_without_sending_anything(serv
     for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://192.168.1.1/",
                 "http://[fd00::1]/", "http://[fe80::1]/", "http://[::ffff:10.0.0.1]/", "http://[::ffff:169.254.169.254]/",
                 "http://0x7f.1/", "http://100.64.0.1/", "http://127.0.0.1/"):
-        with pytest.raises(Exception) as refused:
+        with pytest.raises(CallError) as refused:
             await svc.calls.desk.check_url(url)
         assert str(refused.value).startswith("blocked_address: "), url
     assert await svc.calls.desk.check_url("http://93.184.215.14/a") == "http://93.184.215.14/a"  # public: let through
