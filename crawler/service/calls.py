@@ -126,7 +126,7 @@ class Desk:
         """``allow_private``: URLs at private, loopback and link-local addresses may be asked
         for; ``private_hosts``: these hosts may be (an intranet's); ``render``: the default of a
         scrape's ``render``."""
-        self.settings = settings
+        self.settings = settings.replace(allow_private=True) if allow_private else settings
         self.bounds = bounds
         self.allow_private = allow_private
         self.private_hosts = frozenset(h.lower().rstrip(".") for h in private_hosts)
@@ -136,9 +136,10 @@ class Desk:
         self._calls = asyncio.Semaphore(bounds.in_flight)
 
     # The SSRF guard, before anything is sent.
-    def trusted(self) -> frozenset[str] | None:
-        """The hosts a crawl of the service may find at a private address (None: every one)."""
-        return None if self.allow_private else self.private_hosts
+    def trusted(self) -> frozenset[str]:
+        """The hosts a crawl of the service may find at a private address, whatever its seeds
+        (with ``allow_private``, its settings let every one)."""
+        return self.private_hosts
 
     async def check_url(self, url: Any, what: str = "url") -> str:
         """``url`` normalized; :class:`CallError` when it is no http(s) URL, or its host is (or

@@ -50,10 +50,11 @@ async def service(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[web.AppRunner, Calls, Runs]] = []
 
     async def start(token: str | None = None, private_hosts: tuple[str, ...] = ("127.0.0.1",),
-                    settings: dict[str, Any] | None = None, **bounds: Any) -> Service:
+                    settings: dict[str, Any] | None = None, allow_private: bool = False, **bounds: Any) -> Service:
         data = tmp_path / f"data{len(started)}"
         (data / "runs").mkdir(parents=True)
-        calls = Calls(load_settings(settings or {}), Bounds(**bounds), data, private_hosts=private_hosts)
+        calls = Calls(load_settings(settings or {}), Bounds(**bounds), data, private_hosts=private_hosts,
+                      allow_private=allow_private)
         runs = Runs({}, data, 1, data)
         await runs.start()
         await calls.open()
@@ -180,6 +181,10 @@ async def test_ssrf_guard_refuses_private_targets_and_nothing_reaches_them(servi
         assert status == 403 and answer["error"].startswith("blocked_address: ")
     assert front.count("/go") == 1
     assert private.hits == []  # no request reached the private address, by any road
+    everywhere = await service(private_hosts=(), allow_private=True)  # crawler serve --allow-private
+    status, answer, _ = await everywhere.call("POST", "/v1/scrape", {"url": front.url + "go", "formats": ["metadata"]})
+    assert status == 200 and answer["data"]["metadata"]["title"] == "inside"  # the redirect followed
+    assert private.count("/") == 1
 
 
 async def test_the_guard_decides_each_address_kind_without_sending_anything(service) -> None:
@@ -191,8 +196,7 @@ async def test_the_guard_decides_each_address_kind_without_sending_anything(serv
             await svc.calls.desk.check_url(url)
         assert str(refused.value).startswith("blocked_address: "), url
     assert await svc.calls.desk.check_url("http://93.184.215.14/a") == "http://93.184.215.14/a"  # public: let through
-    loose = await service(private_hosts=(), settings={})
-    loose.calls.desk.allow_private = True
+    loose = await service(private_hosts=(), allow_private=True)
     assert await loose.calls.desk.check_url("http://10.0.0.1/") == "http://10.0.0.1/"
 
 
