@@ -45,7 +45,7 @@ async def run(urls: int, hosts: int, batch: int, producers: int, kind: str = "sq
 
     async def producer(k: int) -> None:  # one of the crawl's workers adding its pages' links
         for first in range(k * batch, urls, batch * producers):
-            new = [normalize_url(f"http://Host{i % hosts}.example/page/{i}")
+            new = [normalize_url(f"http://host{i % hosts}.example/page/{i}")
                    for i in range(first, min(first + batch, urls))]
             new = await frontier.unseen([u for u in new if u is not None])
             await frontier.add([CrawlRequest(url, 1, "http://seed.example/") for url in new])

@@ -1,7 +1,8 @@
 """What a discovered URL costs as the frontier grows: a local web whose every page links 1,000
 new URLs (one host), crawled for ``--seconds`` with ``-o /dev/null`` and robots.txt off, in each
 store; the crawler's RSS and its store's bytes (the job dir on disk, Redis's used memory)
-sampled each second against the URLs discovered. Prints a table, and a PNG of RSS against URLs
+sampled each second against the URLs discovered, and the store's bytes once the crawl is over
+("after": a job dir's write-ahead log is folded into its file by then). Prints a table, and a PNG of RSS against URLs
 when matplotlib is installed.
 
     python bench/bench_scale.py [--seconds 30] [--stores memory,sqlite,redis] [--urls N]
@@ -65,6 +66,13 @@ def run(store: str, seconds: float, url: str, redis_port: int | None, urls: int 
     samples: list[tuple[float, int, int, int]] = []  # (elapsed, discovered, rss, store bytes)
     discovered = [0]
 
+    def stored() -> int:
+        if store == "redis":
+            info = subprocess.run(["redis-cli", "-p", str(redis_port), "info", "memory"], capture_output=True,
+                                  text=True).stdout
+            return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("used_memory:")))
+        return folder_bytes(work / "job") if store == "sqlite" else folder_bytes(work / "spill")
+
     def read_stats() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
@@ -85,18 +93,14 @@ def run(store: str, seconds: float, url: str, redis_port: int | None, urls: int 
         except psutil.Error:
             break
         rss0 = rss if rss0 is None else rss0
-        stored = folder_bytes(work / "job") if store == "sqlite" else folder_bytes(work / "spill")
-        if store == "redis":
-            info = subprocess.run(["redis-cli", "-p", str(redis_port), "info", "memory"], capture_output=True,
-                                  text=True).stdout
-            stored = int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("used_memory:")))
-        samples.append((time.monotonic() - start, discovered[0], rss, stored))
+        samples.append((time.monotonic() - start, discovered[0], rss, stored()))
         if urls and discovered[0] >= urls and proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # far enough: stop it as Ctrl-C does
             urls = 0
         time.sleep(1.0)
     proc.wait()
     reader.join(5)
+    kept = stored()  # once the crawl is over (SQLite's write-ahead log folded into the file)
     shutil.rmtree(work, ignore_errors=True)
     early = next((s for s in samples if s[1] > 0), samples[0])
     last = samples[-1]
@@ -104,7 +108,8 @@ def run(store: str, seconds: float, url: str, redis_port: int | None, urls: int 
     return {"store": store, "discovered": last[1], "seconds": round(last[0], 1),
             "urls_per_s": round(last[1] / max(last[0], 1e-9)), "rss_mb": round(last[2] / 2**20),
             "rss_bytes_per_url": round((last[2] - early[2]) / grown, 1),
-            "store_bytes_per_url": round(last[3] / max(1, last[1]), 1), "samples": samples}
+            "store_bytes_per_url": round(last[3] / max(1, last[1]), 1),
+            "kept_bytes_per_url": round(kept / max(1, last[1]), 1), "samples": samples}
 
 
 def main() -> None:
@@ -127,13 +132,15 @@ def main() -> None:
                                      stdout=subprocess.DEVNULL)
             time.sleep(0.5)
         print(f"each page links {LINKS} new URLs; {args.seconds:g} s a store; {machine()}")
-        print(f"{'store':8} {'URLs':>11} {'URLs/s':>9} {'RSS':>7} {'RSS B/URL':>10} {'store B/URL':>12}")
+        print(f"{'store':8} {'URLs':>11} {'URLs/s':>9} {'RSS':>7} {'RSS B/URL':>10} {'store B/URL':>12} "
+              f"{'after B/URL':>12}")
         results = []
         for store in stores:
             found = run(store, args.seconds, f"http://127.0.0.1:{port}/p/0", redis_port, args.urls)
             results.append(found)
             print(f"{store:8} {found['discovered']:>11,} {found['urls_per_s']:>9,} {found['rss_mb']:>5} MB "
-                  f"{found['rss_bytes_per_url']:>10} {found['store_bytes_per_url']:>12}", flush=True)
+                  f"{found['rss_bytes_per_url']:>10} {found['store_bytes_per_url']:>12} "
+                  f"{found['kept_bytes_per_url']:>12}", flush=True)
         dump(OUT / "scale.json", {"machine": machine(), "results": results})
         try:
             import matplotlib

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from hashlib import blake2b
 
 PARTS_BITS = 12
 PARTS = 1 << PARTS_BITS  # tables, chosen by a fingerprint's top bits
@@ -25,6 +26,12 @@ FIRST_SLOTS = 16  # slots of a table at first (a power of two)
 LOAD = 0.75  # a table is doubled when it is this full
 _MASK64 = (1 << 64) - 1
 _SHIFT = 64 - PARTS_BITS
+
+
+def stable_fingerprint(key: str) -> int:
+    """``key``'s 64-bit fingerprint, the same in every process and run (BLAKE2b cut to 8 bytes, as
+    a signed integer: how SQLite stores one): the durable stores' seen sets."""
+    return int.from_bytes(blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)
 
 
 def fingerprint(url: str) -> int:
@@ -109,4 +116,4 @@ class SeenSet:
         return sum(t.itemsize * len(t) for t in self._tables)
 
 
-__all__ = ["SeenSet", "fingerprint"]
+__all__ = ["SeenSet", "fingerprint", "stable_fingerprint"]

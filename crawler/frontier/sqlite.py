@@ -1,10 +1,13 @@
 """A durable frontier in one SQLite file: every accepted URL with its state, so a crawl can be
 resumed after any stop: the store of ``--job-dir`` (``DIR/frontier.db``).
 
-- Schema: ``urls(id, url UNIQUE, host, depth, referrer, kind, lastmod, state, attempts,
-  done_at)`` and ``meta(key, value)``. ``state`` is 0 pending, 2 done (:meth:`commit`, once
-  its record is written), 3 accepted without a fetch (robots.txt forbids it) but its record not
-  yet written; 1 (in flight) is reserved. A reopened file makes 1 and 3 pending again. WAL mode.
+- Schema (:mod:`.sqlite_schema`): ``urls(id, fp, url, depth, referrer, kind, lastmod, state,
+  attempts, done_at, ...)`` with a unique index on ``fp``, and ``meta(key, value)``. A URL is
+  stored once: the seen set is the index of its key's 64-bit fingerprint, ``referrer`` the
+  referrer's row id. ``state`` is 0 pending, 2 done (:meth:`commit`, once its record is
+  written), 3 accepted without a fetch (robots.txt forbids it) but its record not yet written;
+  1 (in flight) is reserved. A reopened file makes 1 and 3 pending again. WAL mode. A job dir of
+  the first layout (the URL in the table and again in its index) is rewritten when opened.
 - :meth:`commit` marks URLs done and stores the output's committed length in one transaction:
   the hinge of exactly-once output across crashes.
 - ``robots(origin, mode, body, expires, reason)`` keeps robots.txt answers for later runs.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import sqlite3
 import time
@@ -33,29 +37,34 @@ from typing import Any, TypeVar
 from crawler.errors import FatalError, UsageError
 from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
+from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_job import JobRecords
+from crawler.frontier.sqlite_keys import Keys
 from crawler.frontier.sqlite_schema import (
-    ADDED_COLUMNS,
     DONE,
     DONE_COUNT,
     IN_FLIGHT,
     PENDING,
+    PENDING_ROWS,
     RECORD_ONLY,
     REDIRECT,
     SCHEMA,
+    migrate,
     request_of,
 )
-from crawler.urls import host_of
-from crawler.work import CrawlRequest, Tracked
+from crawler.work import PAGE, CrawlRequest, Tracked
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
+WAL_LIMIT = 4 << 20  # bytes the write-ahead log is cut back to after a checkpoint (it grows by a transaction)
 
 
+_INSERT = "INSERT OR IGNORE INTO urls (fp, origin, url, depth, referrer, kind, lastmod, state, spider_request)"
 _DONE = "UPDATE urls SET state = ?, done_at = ?"
 _VALIDATORS = ", etag = ?, last_modified = ?, content_hash = ?"
 _TRACKED = ", fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text), interval = coalesce(?, interval)"
-_COMMITS = tuple(_DONE + part + " WHERE url = ?"
+_COMMITS = tuple(_DONE + part + " WHERE fp = ?"
                  for part in ("", _VALIDATORS, _TRACKED, _VALIDATORS + _TRACKED))  # as the rows of _commit
 
 
@@ -87,6 +96,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         self._unusable = False  # the file is corrupt or no SQLite database
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self._keys: Keys | None = None
         self._loaded_upto = 0  # highest id moved into the window
         self._unloaded = 0  # pending rows not in the window yet
         self._refilling = False
@@ -143,20 +153,19 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
+        if migrate(db):
+            log.info("%s: rewritten in the compact layout (each URL stored once)", self.label)
         db.executescript(SCHEMA)
-        have = {row[1] for row in db.execute("PRAGMA table_info(urls)")}
-        for column, kind in ADDED_COLUMNS:
-            if column not in have:
-                db.execute(f"ALTER TABLE urls ADD COLUMN {column} {kind}")
         db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         if due_before is not None:
-            self.made_due = db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind != ?",
+            self.made_due = db.execute("UPDATE urls SET state = ? WHERE state = ? AND done_at < ? AND kind IS NOT ?",
                                        (PENDING, DONE, due_before, REDIRECT)).rowcount
         elif first_interval is not None:  # each page after its own interval (a new one's: the first)
             self.made_due = db.execute(
-                "UPDATE urls SET state = ? WHERE state = ? AND done_at + coalesce(interval, ?) < ? AND kind != ?",
+                "UPDATE urls SET state = ? WHERE state = ? AND done_at + coalesce(interval, ?) < ? AND kind IS NOT ?",
                 (PENDING, DONE, first_interval, time.time(), REDIRECT)).rowcount
-        self._db = db
+        self._db, self._keys = db, Keys(db)
         return int(db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
     async def aclose(self) -> None:
@@ -182,12 +191,13 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _unseen(self, urls: list[str]) -> list[str]:
         assert self._db is not None
-        known: set[str] = set()
-        for i in range(0, len(urls), 500):
-            chunk = urls[i:i + 500]
+        known: set[int] = set()
+        fps = [stable_fingerprint(url) for url in urls]
+        for i in range(0, len(fps), 500):
+            chunk = fps[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(row[0] for row in self._db.execute(f"SELECT url FROM urls WHERE url IN ({marks})", chunk))
-        return [url for url in urls if url not in known]
+            known.update(row[0] for row in self._db.execute(f"SELECT fp FROM urls WHERE fp IN ({marks})", chunk))
+        return [url for url, fp in zip(urls, fps, strict=True) if fp not in known]
 
     async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
                   limit: int | None = None) -> list[CrawlRequest]:
@@ -229,6 +239,8 @@ class SQLiteFrontier(JobRecords, HostScheduler):
             results = [self._add(requests, queue, limit) for requests, queue, limit in batch]
             self._db.execute("COMMIT")
         except BaseException:
+            if self._keys is not None:
+                self._keys.forget()  # origins it added are gone with it
             if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
                 self._db.execute("ROLLBACK")
             raise
@@ -239,31 +251,29 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         assert self._db is not None
         state = PENDING if queue else RECORD_ONLY
         db = self._db
+        keys = self._keys
+        assert keys is not None
+        referrers = {url: keys.row_of(url) for url in {r.referrer for r in requests}}  # a page's links share one
+        rows = [(stable_fingerprint(r.key), *keys.split(r.key), r.depth, referrers[r.referrer],
+                 None if r.kind == PAGE else r.kind, r.lastmod, state, spider_request_json(r)) for r in requests]
         accepted: list[CrawlRequest] = []
         if limit is None:
             # One statement per hundred: INSERT OR IGNORE ... RETURNING names the new ones.
-            new: set[str] = set()
-            for i in range(0, len(requests), 100):
-                chunk = requests[i:i + 100]
-                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                values = [v for r in chunk for v in (r.key, r.host, r.depth, r.referrer, r.kind, r.lastmod, state,
-                                                     spider_request_json(r))]
+            new: set[int] = set()
+            for i in range(0, len(rows), 100):
+                chunk = rows[i:i + 100]
+                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 new.update(row[0] for row in db.execute(
-                    "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
-                    f"VALUES {marks} RETURNING url", values))
-            for r in requests:  # each new URL once, even if it was listed twice
-                if r.key in new:
-                    new.discard(r.key)
+                    f"{_INSERT} VALUES {marks} RETURNING fp", [v for row in chunk for v in row]))
+            for r, row in zip(requests, rows, strict=True):  # each new URL once, even if it was listed twice
+                if row[0] in new:
+                    new.discard(row[0])
                     accepted.append(r)
             return accepted
-        for r in requests:
+        for r, row in zip(requests, rows, strict=True):
             if len(accepted) >= limit:
                 break
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, lastmod, state, spider_request) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.key, r.host, r.depth, r.referrer, r.kind, r.lastmod, state, spider_request_json(r)))
-            if cursor.rowcount == 1:
+            if db.execute(f"{_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row).rowcount == 1:
                 accepted.append(r)
         return accepted
 
@@ -274,13 +284,15 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _claim(self, target: str, owner: str, depth: int) -> bool:
         assert self._db is not None
+        assert self._keys is not None
+        fp, referrer = stable_fingerprint(target), self._keys.row_of(owner)
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO urls (url, host, depth, referrer, kind, state) VALUES (?, ?, ?, ?, ?, ?)",
-            (target, host_of(target), depth, owner, REDIRECT, DONE))
+            "INSERT OR IGNORE INTO urls (fp, origin, url, depth, referrer, kind, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (fp, *self._keys.split(target), depth, referrer, REDIRECT, DONE))
         if cursor.rowcount == 1:
             return True
-        row = self._db.execute("SELECT kind, referrer FROM urls WHERE url = ?", (target,)).fetchone()
-        return row is not None and row[0] == REDIRECT and row[1] == owner
+        row = self._db.execute("SELECT kind, referrer FROM urls WHERE fp = ?", (fp,)).fetchone()
+        return row is not None and row[0] == REDIRECT and row[1] == referrer
 
     def __len__(self) -> int:
         """The backlog: pending URLs in the window and in the file."""
@@ -339,11 +351,11 @@ class SQLiteFrontier(JobRecords, HostScheduler):
             validators, tracked = validators or {}, tracked or {}
             rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [])  # neither, validators, tracked, both
             for url in urls:
-                v, t = validators.get(url), tracked.get(url)
+                v, t, fp = validators.get(url), tracked.get(url), stable_fingerprint(url)
                 if v is None:
-                    rows[0 if t is None else 2].append((DONE, now, url) if t is None else (DONE, now, *t, url))
+                    rows[0 if t is None else 2].append((DONE, now, fp) if t is None else (DONE, now, *t, fp))
                 else:
-                    rows[1 if t is None else 3].append((DONE, now, *v, url) if t is None else (DONE, now, *v, *t, url))
+                    rows[1 if t is None else 3].append((DONE, now, *v, fp) if t is None else (DONE, now, *v, *t, fp))
             for sql, batch in zip(_COMMITS, rows, strict=True):
                 if batch:
                     self._db.executemany(sql, batch)
@@ -377,11 +389,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _load(self, n: int) -> list[tuple[Any, ...]]:
         assert self._db is not None
-        rows = self._db.execute(
-            "SELECT id, url, depth, referrer, kind, lastmod, etag, last_modified, content_hash, spider_request, "
-            "fetched_at, kept_hash, interval FROM urls "
-            "WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
-            (PENDING, self._loaded_upto, n)).fetchall()
+        rows = self._db.execute(PENDING_ROWS, (PENDING, self._loaded_upto, n)).fetchall()
         if rows:
             self._loaded_upto = rows[-1][0]
         return rows

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_schema import DONE, REDIRECT
 
 T = TypeVar("T")
@@ -39,7 +40,8 @@ class JobRecords:
     def _freshness(self) -> float | None:
         assert self._db is not None
         rows = self._db.execute(
-            "SELECT done_at, coalesce(interval, ?) FROM urls WHERE state = ? AND kind != ? ORDER BY random() LIMIT ?",
+            "SELECT done_at, coalesce(interval, ?) FROM urls WHERE state = ? AND kind IS NOT ? "
+            "ORDER BY random() LIMIT ?",
             (self.first_interval or 1.0, DONE, REDIRECT, FRESHNESS_SAMPLE)).fetchall()
         now = time.time()
         chances = [math.exp(-max(0.0, now - done) / interval) for done, interval in rows if done and interval]
@@ -81,7 +83,7 @@ class JobRecords:
 
     def _kept_text(self, key: str) -> bytes | None:
         assert self._db is not None
-        row = self._db.execute("SELECT kept_text FROM urls WHERE url = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT kept_text FROM urls WHERE fp = ?", (stable_fingerprint(key),)).fetchone()
         return row[0] if row is not None else None
 
     async def robots_get(self, origin: str) -> tuple[str, str, float, str] | None:
