@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from crawler.request import Request
-from crawler.urls import host_of
-from crawler.work import CrawlRequest
+from crawler.urls import host_of, origin_of
+from crawler.work import PAGE, CrawlRequest
 
 
 def spider_request_fields(request: CrawlRequest) -> dict[str, Any] | None:
@@ -117,3 +117,32 @@ def request_from_json(text: str | bytes) -> CrawlRequest:
     if "spider" in fields:
         request.request = spider_request_from(request.url, fields["spider"])
     return request
+
+
+def request_to_text(request: CrawlRequest) -> str:
+    """A queued request as the Redis frontier keeps it: a plain page (a link, not along a
+    redirect, never tried, no spider's request, no lastmod, no ``|`` in its URL) in one compact
+    line, ``~|DEPTH|URL|REFERRER`` (the referrer's path alone when it shares the URL's origin),
+    about half its JSON; any other as :func:`request_to_json`. After the ``~`` the Redis
+    scripts count the times its lease was lost."""
+    if (request.fetch_url != request.url or request.kind != PAGE or request.attempts or request.request is not None
+            or request.lastmod is not None or "|" in request.url):
+        return request_to_json(request)
+    referrer = request.referrer or ""
+    if referrer:
+        origin = origin_of(request.url)
+        if referrer.startswith(origin) and referrer[len(origin):len(origin) + 1] == "/":
+            referrer = referrer[len(origin):]
+    return f"~|{request.depth}|{request.url}|{referrer}"
+
+
+def request_from_text(text: str | bytes) -> CrawlRequest:
+    """The request :func:`request_to_text` wrote."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogatepass")
+    if not text.startswith("~"):
+        return request_from_json(text)
+    _, depth, url, referrer = text.split("|", 3)
+    if referrer.startswith("/"):
+        referrer = origin_of(url) + referrer
+    return CrawlRequest(url, int(depth), referrer or None)

@@ -3,8 +3,11 @@
 Keys all start with ``crawler:{ID}:`` (the braces are a hash tag: on Redis Cluster they all
 live in one slot):
 
-- ``seen``: set of 8-byte URL fingerprints (SHA-1 prefix); SADD is the dedupe test.
-- ``q:HOST``: list of queued requests (JSON) of one host; ``queued``: how many in all.
+- ``s:LEVEL:BUCKET``: the seen set, 64-bit URL fingerprints (:func:`stable_fingerprint`, as
+  signed decimals) in small sets of integers that Redis packs at 8 bytes a member, split as the
+  crawl grows (linear hashing, ``seenstate``: see ``lua/lib.lua``); SADD is the dedupe test.
+- ``q:HOST``: list of queued requests of one host (:func:`request_to_text`: a plain page in a
+  compact line, others JSON); ``queued``: how many in all.
 - ``ready``: sorted set of hosts that have queued requests and a free slot, scored by the
   earliest time (ms, Redis's clock) their next request may start; ``next``, ``busy`` and
   ``delay`` (hashes by host): that time, the slots in use (``--per-host`` across all
@@ -24,7 +27,6 @@ with skewed clocks share one notion of "ready". A page's links go to Redis in on
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections import deque
@@ -34,14 +36,15 @@ from typing import Any
 
 from crawler.errors import FatalError
 from crawler.frontier.base import JobStore
-from crawler.frontier.codec import request_from_json, request_to_json
+from crawler.frontier.codec import request_from_text, request_to_text
+from crawler.frontier.seen import stable_fingerprint
 from crawler.reconnect import Reconnecting
 from crawler.work import CrawlRequest, Tracked
 
 log = logging.getLogger("crawler")
 
 # The scripts, in crawler/frontier/lua/: each change to the crawl's keys is one of them (lib.lua is
-# prepended to all but claim.lua, which needs none of it).
+# prepended to each).
 SCRIPTS = ("add", "get", "release", "retry", "ack", "give_back", "hold", "claim")
 
 
@@ -49,7 +52,7 @@ def script(name: str) -> str:
     """The Lua text of script ``name``."""
     lua = resources.files(__package__).joinpath("lua")
     text = lua.joinpath(f"{name}.lua").read_text("utf-8")
-    return text if name == "claim" else lua.joinpath("lib.lua").read_text("utf-8") + text
+    return lua.joinpath("lib.lua").read_text("utf-8") + text
 
 
 
@@ -63,9 +66,10 @@ def key_prefix(crawl_id: str) -> str:
     return f"crawler:{{{crawl_id}}}:"
 
 
-def fingerprint(url: str) -> bytes:
-    """The 8 bytes a URL is known by in the seen set."""
-    return hashlib.sha1(url.encode("utf-8")).digest()[:8]
+def fingerprint(key: str) -> str:
+    """What a URL is known by in the seen set: its 64-bit fingerprint as a signed decimal (the
+    form Redis keeps in a set of integers)."""
+    return str(stable_fingerprint(key))
 
 
 class RedisFrontier:
@@ -185,17 +189,17 @@ class RedisFrontier:
         known = self._known
         if len(known) > KNOWN_MAX:
             known.clear()  # a cache: Redis's seen set is the truth
-        fps = []
+        fps: list[str] = []
         items = []
         for r in requests:
             known.add(hash(r.key))
             fps.append(fingerprint(r.key))
             if queue:
                 front = r.request is not None and getattr(r.request, "priority", 0) > 0
-                items.append((r.host, request_to_json(r), 1 if front else 0))
+                items.append((r.host, request_to_text(r), 1 if front else 0))
         # Two arguments for the lot: packing one argument per field cost more than the fetch.
         accepted = await self._run("add", self.per_host, 1 if queue else 0, -1 if limit is None else limit,
-                                   b"".join(fps), json.dumps(items) if items else "[]", self.max_pages or -1)
+                                   " ".join(fps), json.dumps(items) if items else "[]", self.max_pages or -1)
         if accepted and queue:
             self._wake.set()
         return [requests[int(i)] for i in accepted]
@@ -239,7 +243,7 @@ class RedisFrontier:
         self._queued = int(answer[2])
         if kind == "lease":
             for i in range(3, len(answer), 2):
-                request = request_from_json(answer[i + 1])
+                request = request_from_text(answer[i + 1])
                 self._known.add(hash(request.key))  # seen, by whoever sent it
                 self._leases[request.key] = int(answer[i])
                 self._leased.append(request)
@@ -278,7 +282,7 @@ class RedisFrontier:
         """Back to the head of its (fetch URL's) host queue, not before ``wait`` seconds; its
         lease ends."""
         lease = self._leases.pop(request.key, 0)
-        await self._run("retry", self.per_host, lease, request.host, request_to_json(request), int(wait * 1000))
+        await self._run("retry", self.per_host, lease, request.host, request_to_text(request), int(wait * 1000))
         self._wake.set()
 
     async def commit(self, urls: Iterable[str], meta: dict[str, str] | None = None,
@@ -346,7 +350,7 @@ async def crawl_status(url: str, crawl_id: str) -> dict[str, Any]:
             "queued": int(await client.get(prefix + "queued") or 0),
             "leases": await client.zcard(prefix + "leases"),
             "done": int(await client.get(prefix + "done") or 0),
-            "seen": await client.scard(prefix + "seen"),
+            "seen": int(await client.hget(prefix + "seenstate", "count") or 0),
             "hosts_ready": await client.zcard(prefix + "ready"),
             "hosts_busy": sum(1 for v in (await client.hvals(prefix + "busy")) if int(v) > 0),
             "dead": await client.llen(prefix + "dead"),

@@ -1,4 +1,4 @@
--- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (8 bytes each, end to end),
+-- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (signed decimals, space-separated),
 -- a JSON list of [host, request JSON, front (1/0)] in the same order, and the crawl's budget
 -- (--max-pages; -1: none): URLs accepted by every process are counted in 'accepted', never
 -- past the budget.
@@ -10,10 +10,12 @@ if budget >= 0 then
   if room < 0 then room = 0 end
   if limit < 0 or room < limit then limit = room end
 end
-local out, n, hosts = {}, 0, {}
-for i = 1, #fps / 8 do
+local out, n, hosts, i = {}, 0, {}, 0
+seen_begin()
+for fp in string.gmatch(fps, '%S+') do
+  i = i + 1
   if limit >= 0 and n >= limit then break end
-  if redis.call('SADD', P .. 'seen', string.sub(fps, i * 8 - 7, i * 8)) == 1 then
+  if seen_add(fp) == 1 then
     n = n + 1
     out[#out + 1] = i - 1
     if queue then
@@ -28,6 +30,7 @@ for i = 1, #fps / 8 do
     end
   end
 end
+seen_end()
 if n > 0 then redis.call('INCRBY', P .. 'accepted', n) end
 if next(hosts) ~= nil then
   redis.call('INCRBY', P .. 'queued', #out)

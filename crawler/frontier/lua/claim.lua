@@ -1,6 +1,8 @@
--- ARGV: the target's fingerprint, its owner's. KEYS[1]: the prefix.
-local P = KEYS[1]
-if redis.call('SADD', P .. 'seen', ARGV[1]) == 1 then
+-- ARGV: the target's fingerprint, its owner's (signed decimals).
+seen_begin()
+local new = seen_add(ARGV[1])
+seen_end()
+if new == 1 then
   redis.call('HSET', P .. 'owner', ARGV[1], ARGV[2])
   return 1
 end

@@ -6,12 +6,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIM
   local payload = redis.call('HGET', P .. 'lease', id)
   local host = drop_lease(id, per_host, now)
   if payload and host then
-    local r = cjson.decode(payload)
-    r['lost'] = (r['lost'] or 0) + 1
-    if r['lost'] > max_lost then
-      redis.call('RPUSH', P .. 'dead', cjson.encode(r))
+    local again, lost = lost_again(payload)
+    if lost > max_lost then
+      redis.call('RPUSH', P .. 'dead', again)
     else
-      redis.call('LPUSH', P .. 'q:' .. host, cjson.encode(r))
+      redis.call('LPUSH', P .. 'q:' .. host, again)
       redis.call('INCR', P .. 'queued')
       schedule(host, per_host, now)
     end

@@ -22,3 +22,67 @@ local function drop_lease(id, per_host, now)
   end
   return host
 end
+-- The seen set: 64-bit fingerprints (signed decimals) in small sets of integers, which Redis keeps
+-- as packed arrays of 8 bytes a member (up to set-max-intset-entries, 512 by default). Linear
+-- hashing keeps them small as the crawl grows: bucket b of level L (key 's:L:b') holds the
+-- fingerprints whose top L bits are b; past SEEN_LOAD fingerprints a bucket on average, the
+-- bucket at the split pointer is split in two at level L + 1. State: hash 'seenstate'.
+local SEEN_LOAD = 160
+local seen_level, seen_split, seen_count
+local function seen_begin()
+  local s = redis.call('HMGET', P .. 'seenstate', 'level', 'split', 'count')
+  seen_level, seen_split, seen_count = tonumber(s[1] or '0'), tonumber(s[2] or '0'), tonumber(s[3] or '0')
+end
+local function seen_top(fp)  -- the fingerprint as an unsigned number (its top 53 bits exact)
+  local u = tonumber(fp) + 2 ^ 63
+  if u >= 2 ^ 64 then u = 2 ^ 64 - 2 ^ 12 end
+  return u
+end
+local function seen_bucket(fp)
+  local u = seen_top(fp)
+  local b = math.floor(u / 2 ^ (64 - seen_level))
+  if b < seen_split then
+    return P .. 's:' .. (seen_level + 1) .. ':' .. math.floor(u / 2 ^ (63 - seen_level))
+  end
+  return P .. 's:' .. seen_level .. ':' .. b
+end
+local function seen_add(fp)  -- 1 when new
+  local added = redis.call('SADD', seen_bucket(fp), fp)
+  seen_count = seen_count + added
+  return added
+end
+local function seen_end()
+  while seen_count > SEEN_LOAD * (2 ^ seen_level + seen_split) do
+    local old = P .. 's:' .. seen_level .. ':' .. seen_split
+    local low, high = {}, {}
+    for _, fp in ipairs(redis.call('SMEMBERS', old)) do
+      if math.floor(seen_top(fp) / 2 ^ (63 - seen_level)) == 2 * seen_split then
+        low[#low + 1] = fp
+      else
+        high[#high + 1] = fp
+      end
+    end
+    redis.call('DEL', old)
+    for half, members in pairs({[0] = low, [1] = high}) do
+      local key = P .. 's:' .. (seen_level + 1) .. ':' .. (2 * seen_split + half)
+      for i = 1, #members, 1000 do
+        redis.call('SADD', key, unpack(members, i, math.min(i + 999, #members)))
+      end
+    end
+    seen_split = seen_split + 1
+    if seen_split == 2 ^ seen_level then seen_level, seen_split = seen_level + 1, 0 end
+  end
+  redis.call('HSET', P .. 'seenstate', 'level', seen_level, 'split', seen_split, 'count', seen_count)
+end
+-- A queued request that lost its lease once more: its text with the count raised, and the count.
+-- A compact entry ('~LOST|...', see crawler/frontier/codec.py) keeps it in front; JSON in 'lost'.
+local function lost_again(payload)
+  local lost, rest = string.match(payload, '^~(%d*)|(.*)$')
+  if rest then
+    lost = (tonumber(lost) or 0) + 1
+    return '~' .. lost .. '|' .. rest, lost
+  end
+  local r = cjson.decode(payload)
+  r['lost'] = (r['lost'] or 0) + 1
+  return cjson.encode(r), r['lost']
+end

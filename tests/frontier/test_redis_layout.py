@@ -1,0 +1,61 @@
+"""The Redis frontier's compact layout, against a real redis-server: the seen set as small sets of
+64-bit integers split as the crawl grows, and queued pages as compact lines."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+
+from crawler.frontier import RedisFrontier
+from crawler.work import CrawlRequest
+
+URLS = 40_000
+SITE = "http://site.test"
+
+
+def frontier(url: str, crawl: str) -> RedisFrontier:
+    return RedisFrontier(url, crawl, per_host=4, delay=0.0, lease_timeout=60, retries=1, worker="w",
+                         reconnect_for=5, max_pages=0)
+
+
+async def test_the_seen_set_stays_exact_and_compact_as_it_grows(redis_server: str) -> None:
+    crawl = f"layout{os.getpid()}"
+    client = redis.Redis.from_url(redis_server)
+    before = client.info("memory")["used_memory"]
+    store = frontier(redis_server, crawl)
+    await store.open()
+    links = [CrawlRequest(f"{SITE}/p/{i}", 1, f"{SITE}/p/{i // 100}") for i in range(URLS)]
+    accepted = []
+    for i in range(0, URLS, 500):  # a page's links at a time, some listed twice within a call
+        accepted += await store.add(links[i:i + 500] + [CrawlRequest(r.url, 2) for r in links[i:i + 10]])
+    assert [r.url for r in accepted] == [r.url for r in links]  # each once, in order
+    again = frontier(redis_server, crawl)  # another process: nothing is new to it either
+    await again.open()
+    assert await again.add([CrawlRequest(r.url, 2) for r in links[::7]]) == []
+    assert len(await again.add([CrawlRequest(f"{SITE}/new/{i}", 1) for i in range(100)])) == 100
+    assert await again.claim(f"{SITE}/p/5", f"{SITE}/p/4") is False  # seen: not a redirect's to take
+
+    prefix = f"crawler:{{{crawl}}}:"
+    buckets = [key for key in client.scan_iter(f"{prefix}s:*", count=1000)]
+    state = {k.decode(): int(v) for k, v in client.hgetall(f"{prefix}seenstate").items()}
+    assert state["count"] == URLS + 100
+    assert sum(client.scard(key) for key in buckets) == URLS + 100
+    assert len(buckets) > 100  # split as it grew...
+    assert all(client.object("encoding", key) == b"intset" for key in buckets)  # ...each packed
+    assert client.llen(f"{prefix}q:site.test") == URLS + 100
+    assert client.lindex(f"{prefix}q:site.test", 1) == b"~|1|http://site.test/p/1|/p/0"
+    used = (client.info("memory")["used_memory"] - before) / URLS
+    assert used < 80, f"{used:.1f} bytes a URL in Redis"
+
+    handed = []
+    while len(handed) < 300:
+        request = await again.get()
+        assert request is not None
+        handed.append((request.url, request.depth, request.referrer))
+        await again.release(request)
+        await again.ack([request.key])
+    assert handed[:3] == [(f"{SITE}/p/{i}", 1, f"{SITE}/p/0") for i in range(3)]
+    for store_ in (store, again):
+        await store_.aclose()
+    client.close()
