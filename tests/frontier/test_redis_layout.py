@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import redis
 
 from crawler.frontier import RedisFrontier
 from crawler.work import CrawlRequest
+
+pytestmark = pytest.mark.slow  # a redis-server: see pyproject.toml
 
 URLS = 40_000
 SITE = "http://site.test"
