@@ -150,13 +150,18 @@ def main() -> None:
         except ImportError:
             print("(no PNG: pip install matplotlib)")
             return
+        figure, (rss, kept) = plt.subplots(1, 2, figsize=(11, 4.5))
         for found in results:
             samples = found["samples"]
-            plt.plot([s[1] / 1e6 for s in samples], [s[2] / 2**20 for s in samples], label=str(found["store"]))
-        plt.xlabel("URLs discovered (millions)")
-        plt.ylabel("crawler RSS (MB)")
-        plt.legend()
-        plt.savefig(OUT / "scale.png", dpi=100)
+            millions = [s[1] / 1e6 for s in samples]
+            rss.plot(millions, [s[2] / 2**20 for s in samples], label=str(found["store"]))
+            kept.plot(millions, [s[3] / 2**20 for s in samples], label=str(found["store"]))
+        rss.set(xlabel="URLs discovered (millions)", ylabel="MB", title="the crawler's RSS")
+        kept.set(xlabel="URLs discovered (millions)", ylabel="MB",
+                 title="the store: spill or job dir on disk, Redis's memory")
+        rss.legend()
+        figure.tight_layout()
+        figure.savefig(OUT / "scale.png", dpi=100)
         print(f"plot: {OUT / 'scale.png'}")
     finally:
         server.terminate()

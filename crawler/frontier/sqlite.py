@@ -57,6 +57,10 @@ from crawler.work import PAGE, CrawlRequest, Tracked
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they drain
+# Pages in the write-ahead log before they are copied into the file: each transaction of new URLs
+# touches pages all over the fingerprints' index, and fewer checkpoints copy each of them fewer
+# times (a quarter more URLs accepted a second than SQLite's 1,000, for a log of up to 40 MB).
+CHECKPOINT_PAGES = 10_000
 WAL_LIMIT = 4 << 20  # bytes the write-ahead log is cut back to after a checkpoint (it grows by a transaction)
 
 
@@ -154,6 +158,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
+        db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         if migrate(db):
             log.info("%s: rewritten in the compact layout (each URL stored once)", self.label)
         db.executescript(SCHEMA)

@@ -23,11 +23,18 @@ for fp in string.gmatch(fps, '%S+') do
       local host = item[1]
       if item[3] == 1 then
         redis.call('LPUSH', P .. 'q:' .. host, item[2])
-      else
-        redis.call('RPUSH', P .. 'q:' .. host, item[2])
+        hosts[host] = hosts[host] or {}
+      else  -- pushed below, one RPUSH a host
+        local tail = hosts[host]
+        if tail == nil then tail = {}; hosts[host] = tail end
+        tail[#tail + 1] = item[2]
       end
-      hosts[host] = true
     end
+  end
+end
+for host, tail in pairs(hosts) do
+  for j = 1, #tail, 1000 do
+    redis.call('RPUSH', P .. 'q:' .. host, unpack(tail, j, math.min(j + 999, #tail)))
   end
 end
 seen_end()
@@ -35,6 +42,6 @@ if n > 0 then redis.call('INCRBY', P .. 'accepted', n) end
 if next(hosts) ~= nil then
   redis.call('INCRBY', P .. 'queued', #out)
   local now = now_ms()
-  for host in pairs(hosts) do schedule(host, per_host, now) end
+  for host in pairs(hosts) do schedule(host, per_host, now, true) end
 end
 return out

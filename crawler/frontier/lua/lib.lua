@@ -4,9 +4,9 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function schedule(host, per_host, now)
+local function schedule(host, per_host, now, queued)  -- queued: the host's queue is known not empty
   if redis.call('ZSCORE', P .. 'ready', host) then return end
-  if redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
+  if not queued and redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
   if tonumber(redis.call('HGET', P .. 'busy', host) or '0') >= per_host then return end
   local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
   redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
@@ -28,23 +28,28 @@ end
 -- fingerprints whose top L bits are b; past SEEN_LOAD fingerprints a bucket on average, the
 -- bucket at the split pointer is split in two at level L + 1. State: hash 'seenstate'.
 local SEEN_LOAD = 160
-local seen_level, seen_split, seen_count
+local TWO63, TOP = 2 ^ 63, 2 ^ 64 - 2 ^ 12
+local seen_level, seen_split, seen_count, seen_here, seen_next, seen_div, seen_div2
+local function seen_at(level, split)  -- the level's key prefixes and divisors, computed once a call
+  seen_level, seen_split = level, split
+  seen_here, seen_next = P .. 's:' .. level .. ':', P .. 's:' .. (level + 1) .. ':'
+  seen_div, seen_div2 = 2 ^ (64 - level), 2 ^ (63 - level)
+end
 local function seen_begin()
   local s = redis.call('HMGET', P .. 'seenstate', 'level', 'split', 'count')
-  seen_level, seen_split, seen_count = tonumber(s[1] or '0'), tonumber(s[2] or '0'), tonumber(s[3] or '0')
+  seen_at(tonumber(s[1] or '0'), tonumber(s[2] or '0'))
+  seen_count = tonumber(s[3] or '0')
 end
 local function seen_top(fp)  -- the fingerprint as an unsigned number (its top 53 bits exact)
-  local u = tonumber(fp) + 2 ^ 63
-  if u >= 2 ^ 64 then u = 2 ^ 64 - 2 ^ 12 end
+  local u = tonumber(fp) + TWO63
+  if u > TOP then u = TOP end
   return u
 end
 local function seen_bucket(fp)
   local u = seen_top(fp)
-  local b = math.floor(u / 2 ^ (64 - seen_level))
-  if b < seen_split then
-    return P .. 's:' .. (seen_level + 1) .. ':' .. math.floor(u / 2 ^ (63 - seen_level))
-  end
-  return P .. 's:' .. seen_level .. ':' .. b
+  local b = math.floor(u / seen_div)
+  if b < seen_split then return seen_next .. math.floor(u / seen_div2) end
+  return seen_here .. b
 end
 local function seen_add(fp)  -- 1 when new
   local added = redis.call('SADD', seen_bucket(fp), fp)
@@ -53,10 +58,10 @@ local function seen_add(fp)  -- 1 when new
 end
 local function seen_end()
   while seen_count > SEEN_LOAD * (2 ^ seen_level + seen_split) do
-    local old = P .. 's:' .. seen_level .. ':' .. seen_split
+    local old = seen_here .. seen_split
     local low, high = {}, {}
     for _, fp in ipairs(redis.call('SMEMBERS', old)) do
-      if math.floor(seen_top(fp) / 2 ^ (63 - seen_level)) == 2 * seen_split then
+      if math.floor(seen_top(fp) / seen_div2) == 2 * seen_split then
         low[#low + 1] = fp
       else
         high[#high + 1] = fp
@@ -64,13 +69,12 @@ local function seen_end()
     end
     redis.call('DEL', old)
     for half, members in pairs({[0] = low, [1] = high}) do
-      local key = P .. 's:' .. (seen_level + 1) .. ':' .. (2 * seen_split + half)
+      local key = seen_next .. (2 * seen_split + half)
       for i = 1, #members, 1000 do
         redis.call('SADD', key, unpack(members, i, math.min(i + 999, #members)))
       end
     end
-    seen_split = seen_split + 1
-    if seen_split == 2 ^ seen_level then seen_level, seen_split = seen_level + 1, 0 end
+    if seen_split + 1 == 2 ^ seen_level then seen_at(seen_level + 1, 0) else seen_split = seen_split + 1 end
   end
   redis.call('HSET', P .. 'seenstate', 'level', seen_level, 'split', seen_split, 'count', seen_count)
 end
