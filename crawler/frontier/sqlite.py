@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crawler.errors import FatalError, UsageError
-from crawler.frontier.codec import spider_request_json
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_job import JobRecords
 from crawler.frontier.sqlite_keys import Keys
+from crawler.frontier.sqlite_rows import Rows
 from crawler.frontier.sqlite_schema import (
     DONE,
     DONE_COUNT,
@@ -52,7 +52,7 @@ from crawler.frontier.sqlite_schema import (
     migrate,
     request_of,
 )
-from crawler.work import PAGE, CrawlRequest, Tracked
+from crawler.work import CrawlRequest, Tracked
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -64,7 +64,6 @@ CHECKPOINT_PAGES = 10_000
 WAL_LIMIT = 4 << 20  # bytes the write-ahead log is cut back to after a checkpoint (it grows by a transaction)
 
 
-_INSERT = "INSERT OR IGNORE INTO urls (fp, origin, url, depth, referrer, kind, lastmod, state, spider_request)"
 _DONE = "UPDATE urls SET state = ?, done_at = ?"
 _VALIDATORS = ", etag = ?, last_modified = ?, content_hash = ?"
 _TRACKED = ", fetched_at = ?, kept_hash = ?, kept_text = coalesce(?, kept_text), interval = coalesce(?, interval)"
@@ -72,7 +71,7 @@ _COMMITS = tuple(_DONE + part + " WHERE fp = ?"
                  for part in ("", _VALIDATORS, _TRACKED, _VALIDATORS + _TRACKED))  # as the rows of _commit
 
 
-class SQLiteFrontier(JobRecords, HostScheduler):
+class SQLiteFrontier(Rows, JobRecords, HostScheduler):
     """A frontier whose URLs live in a SQLite file. Call :meth:`open` first, :meth:`aclose`
     last. See :class:`crawler.frontier.base.Frontier`."""
 
@@ -101,6 +100,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
         self._keys: Keys | None = None
+        self._init_rows()
         self._loaded_upto = 0  # highest id moved into the window
         self._unloaded = 0  # pending rows not in the window yet
         self._refilling = False
@@ -176,6 +176,11 @@ class SQLiteFrontier(JobRecords, HostScheduler):
     async def aclose(self) -> None:
         """Flush and close the file (also after the store failed)."""
         if self._db is not None:
+            if self._broken is None:
+                try:
+                    await self._call(self._flush_staged)
+                except FatalError:
+                    pass  # said where it is raised; what was committed stays
             db, self._db = self._db, None
             try:
                 await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
@@ -196,6 +201,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _unseen(self, urls: list[str]) -> list[str]:
         assert self._db is not None
+        self._flush_staged()
         known: set[int] = set()
         fps = [stable_fingerprint(url) for url in urls]
         for i in range(0, len(fps), 500):
@@ -237,51 +243,6 @@ class SQLiteFrontier(JobRecords, HostScheduler):
                 if not future.done():
                     future.set_result(accepted)
 
-    def _add_batch(self, batch: list[tuple[list[CrawlRequest], bool, int | None]]) -> list[list[CrawlRequest]]:
-        assert self._db is not None
-        self._db.execute("BEGIN")
-        try:
-            results = [self._add(requests, queue, limit) for requests, queue, limit in batch]
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._keys is not None:
-                self._keys.forget()  # origins it added are gone with it
-            if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
-                self._db.execute("ROLLBACK")
-            raise
-        return results
-
-    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
-        """Insert the new ones (inside the caller's transaction); those that were new."""
-        assert self._db is not None
-        state = PENDING if queue else RECORD_ONLY
-        db = self._db
-        keys = self._keys
-        assert keys is not None
-        referrers = {url: keys.row_of(url) for url in {r.referrer for r in requests}}  # a page's links share one
-        rows = [(stable_fingerprint(r.key), *keys.split(r.key), r.depth, referrers[r.referrer],
-                 None if r.kind == PAGE else r.kind, r.lastmod, state, spider_request_json(r)) for r in requests]
-        accepted: list[CrawlRequest] = []
-        if limit is None:
-            # One statement per hundred: INSERT OR IGNORE ... RETURNING names the new ones.
-            new: set[int] = set()
-            for i in range(0, len(rows), 100):
-                chunk = rows[i:i + 100]
-                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                new.update(row[0] for row in db.execute(
-                    f"{_INSERT} VALUES {marks} RETURNING fp", [v for row in chunk for v in row]))
-            for r, row in zip(requests, rows, strict=True):  # each new URL once, even if it was listed twice
-                if row[0] in new:
-                    new.discard(row[0])
-                    accepted.append(r)
-            return accepted
-        for r, row in zip(requests, rows, strict=True):
-            if len(accepted) >= limit:
-                break
-            if db.execute(f"{_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row).rowcount == 1:
-                accepted.append(r)
-        return accepted
-
     async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
         """A target claimed is a row of kind ``redirect`` (state done: never fetched or counted
         on its own) whose referrer is its owner."""
@@ -290,6 +251,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
     def _claim(self, target: str, owner: str, depth: int) -> bool:
         assert self._db is not None
         assert self._keys is not None
+        self._flush_staged()
         fp, referrer = stable_fingerprint(target), self._keys.row_of(owner)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO urls (fp, origin, url, depth, referrer, kind, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -309,6 +271,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _counts(self) -> tuple[int, int]:
         assert self._db is not None
+        self._flush_staged()
         known, done = self._db.execute(DONE_COUNT, (DONE, REDIRECT)).fetchone()
         return int(known), int(done)
 
@@ -330,6 +293,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _reopen_left(self) -> int:
         assert self._db is not None
+        self._flush_staged()
         self._db.execute("UPDATE urls SET state = ? WHERE state IN (?, ?)", (PENDING, IN_FLIGHT, RECORD_ONLY))
         return int(self._db.execute("SELECT count(*) FROM urls WHERE state = ?", (PENDING,)).fetchone()[0])
 
@@ -352,6 +316,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
         now = time.time()
         self._db.execute("BEGIN")
         try:
+            self._write_staged()  # the links these pages found are in the file before the pages are done
             # One statement a URL: done, with what it keeps (validators, change tracking) if any.
             validators, tracked = validators or {}, tracked or {}
             rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [])  # neither, validators, tracked, both
@@ -394,6 +359,7 @@ class SQLiteFrontier(JobRecords, HostScheduler):
 
     def _load(self, n: int) -> list[tuple[Any, ...]]:
         assert self._db is not None
+        self._flush_staged()
         rows = self._db.execute(PENDING_ROWS, (PENDING, self._loaded_upto, n)).fetchall()
         if rows:
             self._loaded_upto = rows[-1][0]

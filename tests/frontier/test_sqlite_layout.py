@@ -85,3 +85,35 @@ async def test_a_url_is_stored_once(tmp_path: Path) -> None:
     request = await again.get()
     assert request is not None and request.url == SEED.rstrip("/") + paths[0] and request.referrer == SEED
     await again.aclose()
+
+
+def rows_in(path: Path) -> set[str]:
+    """The URLs in the file, as another process reads it."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in db.execute(
+            "SELECT coalesce(o.origin, '') || u.url FROM urls u LEFT JOIN origins o ON o.id = u.origin")}
+    finally:
+        db.close()
+
+
+async def test_a_page_is_done_only_once_the_links_it_found_are_in_the_file(tmp_path: Path) -> None:
+    """New URLs wait to be written in a bigger transaction, but never past the commit of the page
+    that found them: a process killed before that commit loses the links with the page's done
+    mark, and the page is fetched again."""
+    path = tmp_path / "frontier.db"
+    frontier = SQLiteFrontier(path, per_host=100, window=1)
+    await frontier.open()
+    await frontier.add([CrawlRequest(SEED)])  # in the window, which is full (one URL)
+    links = [CrawlRequest(f"{SEED}p/{i}", 1, SEED) for i in range(300)]
+    assert len(await frontier.add(links)) == 300
+    assert not {f"{SEED}p/{i}" for i in range(300)} & rows_in(path)  # staged: not in the file yet
+    assert await frontier.add([CrawlRequest(f"{SEED}p/8", 2)]) == []  # but seen
+    await frontier.commit([SEED])
+    assert {f"{SEED}p/{i}" for i in range(300)} <= rows_in(path)  # written with the page's commit
+    assert await frontier.counts() == (301, 1)
+    more = [CrawlRequest(f"{SEED}q/{i}", 1, SEED) for i in range(10)]
+    assert len(await frontier.add(more)) == 10
+    assert await frontier.add([CrawlRequest(f"{SEED}q/3", 2)], limit=5) == []  # seen, whichever way it goes in
+    assert await frontier.counts() == (311, 1)
+    await frontier.aclose()
