@@ -179,8 +179,8 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
             if self._broken is None:
                 try:
                     await self._call(self._flush_staged)
-                except FatalError:
-                    pass  # said where it is raised; what was committed stays
+                except FatalError as e:  # what was committed stays; the rest is fetched again next run
+                    log.warning("%s", e)
             db, self._db = self._db, None
             try:
                 await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
@@ -202,12 +202,8 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
     def _unseen(self, urls: list[str]) -> list[str]:
         assert self._db is not None
         self._flush_staged()
-        known: set[int] = set()
         fps = [stable_fingerprint(url) for url in urls]
-        for i in range(0, len(fps), 500):
-            chunk = fps[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            known.update(row[0] for row in self._db.execute(f"SELECT fp FROM urls WHERE fp IN ({marks})", chunk))
+        known = self._known(fps)
         return [url for url, fp in zip(urls, fps, strict=True) if fp not in known]
 
     async def add(self, requests: Iterable[CrawlRequest], *, queue: bool = True,
@@ -314,8 +310,7 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
                 tracked: dict[str, Tracked] | None = None) -> None:
         assert self._db is not None
         now = time.time()
-        self._db.execute("BEGIN")
-        try:
+        with self._transaction():
             self._write_staged()  # the links these pages found are in the file before the pages are done
             # One statement a URL: done, with what it keeps (validators, change tracking) if any.
             validators, tracked = validators or {}, tracked or {}
@@ -330,11 +325,6 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
                 if batch:
                     self._db.executemany(sql, batch)
             self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
-                self._db.execute("ROLLBACK")
-            raise
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store ``value`` under ``key``."""

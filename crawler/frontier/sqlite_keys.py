@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from crawler.frontier.seen import stable_fingerprint
+from crawler.urls import origin_of
 
 CACHED_ORIGINS = 100_000  # origin ids kept in memory (forgotten all at once past this)
 
@@ -15,9 +16,9 @@ def split_key(key: str) -> tuple[str | None, str]:
     """A key's origin (``scheme://host[:port]``) and the rest; (None, key) when it has none
     (a spider's POST, say, whose key starts with its method)."""
     if key.startswith(("http://", "https://")):
-        end = key.find("/", key.index("://") + 3)
-        if end > 0:
-            return key[:end], key[end:]
+        origin = origin_of(key)
+        if len(origin) < len(key):
+            return origin, key[len(origin):]
     return None, key
 
 

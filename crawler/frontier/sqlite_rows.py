@@ -54,11 +54,7 @@ class Rows:
         """The requests new to the file and to the staged ones (each once), staged."""
         assert self._db is not None
         fps = [stable_fingerprint(r.key) for r in requests]
-        known: set[int] = set()
-        for i in range(0, len(fps), 500):
-            chunk = fps[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            known.update(row[0] for row in self._db.execute(f"SELECT fp FROM urls WHERE fp IN ({marks})", chunk))
+        known = self._known(fps)
         staged, accepted = self._staged_fps, []
         for r, fp in zip(requests, fps, strict=True):
             if fp not in known and fp not in staged:
@@ -67,12 +63,26 @@ class Rows:
         self._staged.extend(accepted)
         return accepted
 
+    def _known(self, fps: list[int]) -> set[int]:
+        """Those of ``fps`` in the file (one read of the index a 500)."""
+        assert self._db is not None
+        known: set[int] = set()
+        for i in range(0, len(fps), 500):
+            chunk = fps[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(row[0] for row in self._db.execute(f"SELECT fp FROM urls WHERE fp IN ({marks})", chunk))
+        return known
+
     def _write_staged(self) -> None:
-        """Write the staged rows (inside the caller's transaction)."""
+        """Write the staged rows (inside the caller's transaction; each is new, nothing to ask back)."""
         if self._staged:
-            requests, fps = self._staged, list(self._staged_fps)
+            assert self._db is not None
+            rows = self._rows(self._staged, PENDING, list(self._staged_fps))
             self._staged, self._staged_fps = [], {}
-            self._add(requests, True, None, fps)
+            for i in range(0, len(rows), 100):
+                chunk = rows[i:i + 100]
+                marks = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                self._db.execute(f"{_INSERT} VALUES {marks}", [v for row in chunk for v in row])
 
     def _flush_staged(self) -> None:
         """Write the staged rows, in a transaction of their own."""
@@ -84,20 +94,19 @@ class Rows:
         assert self._db is not None
         return _Transaction(self._db, self._keys)
 
-    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None,
-             fps: list[int] | None = None) -> list[CrawlRequest]:
-        """Insert the new ones (inside the caller's transaction; ``fps``: their fingerprints, if
-        known); those that were new."""
-        assert self._db is not None
-        state = PENDING if queue else RECORD_ONLY
-        db = self._db
+    def _rows(self, requests: list[CrawlRequest], state: int, fps: list[int]) -> list[tuple[object, ...]]:
+        """The rows of ``requests`` (whose fingerprints are ``fps``), as :data:`_INSERT` takes them."""
         keys = self._keys
         assert keys is not None
         referrers = {url: keys.row_of(url) for url in {r.referrer for r in requests}}  # a page's links share one
-        if fps is None:
-            fps = [stable_fingerprint(r.key) for r in requests]
-        rows = [(fp, *keys.split(r.key), r.depth, referrers[r.referrer], None if r.kind == PAGE else r.kind,
+        return [(fp, *keys.split(r.key), r.depth, referrers[r.referrer], None if r.kind == PAGE else r.kind,
                  r.lastmod, state, spider_request_json(r)) for r, fp in zip(requests, fps, strict=True)]
+
+    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
+        """Insert the new ones (inside the caller's transaction); those that were new."""
+        assert self._db is not None
+        db = self._db
+        rows = self._rows(requests, PENDING if queue else RECORD_ONLY, [stable_fingerprint(r.key) for r in requests])
         accepted: list[CrawlRequest] = []
         if limit is None:
             # One statement per hundred: INSERT OR IGNORE ... RETURNING names the new ones.
