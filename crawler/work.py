@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -40,6 +41,17 @@ class SpiderRequest(Protocol):
     def payload(self) -> bytes | None:
         """The body to send, if any."""
         ...
+
+
+def key_host(key: str) -> str:
+    """The host of a request key (:func:`request_key`: a URL, or ``METHOD URL [digest]``)."""
+    return host_of(key.split(" ", 2)[1] if " " in key else key)
+
+
+def shard_of(host: str, shards: int) -> int:
+    """Which of ``shards`` parts of a crawl owns ``host`` (``host[:port]``): the same in every
+    process and run (CRC-32), for ``--workers`` shards and Redis Cluster parts alike."""
+    return zlib.crc32(host.encode("utf-8", "surrogatepass")) % shards
 
 
 def request_key(url: str, method: str = "GET", body: bytes | None = None) -> str:

@@ -186,40 +186,83 @@ async def async_wait_for(condition: Callable[[], Any], timeout: float = 10.0) ->
     return value
 
 
+def _redis_binary(what: str) -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(f"REDIS-SERVER IS NOT INSTALLED: {what} did not run (apt-get install redis-server)")
+    return binary
+
+
+def _redis_up(port: int) -> bool:
+    """The redis-server on ``port`` answers PING."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(binary: str, port: int, workdir: Path, *more: str) -> subprocess.Popen[bytes]:
+    """A redis-server on ``port`` persisting nothing, once it answers."""
+    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir), *more], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _redis_up(port), timeout=10)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, persisting nothing; its URL. Skips, loudly,
     only where the binary is missing (CI installs it: see .ci/run)."""
-    import shutil
-
     from crawler.cli.testsite import free_port
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("REDIS-SERVER IS NOT INSTALLED: the distributed-crawl tests did not run "
-                    "(apt-get install redis-server)")
+    binary = _redis_binary("the distributed-crawl tests")
     port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def up() -> bool:
-        import socket
-
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
+    proc = start_redis(binary, port, tmp_path_factory.mktemp("redis"))
     try:
-        wait_for(up, timeout=10)
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@dataclass
+class RedisCluster:
+    url: str  # redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
+    ports: list[int]  # its masters'
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real Redis Cluster of 3 masters (no replicas) on free loopback ports, made with
+    ``redis-cli --cluster create``, the slots split evenly as it does."""
+    from crawler.cli.testsite import free_port
+
+    binary = _redis_binary("the Redis Cluster tests")
+    ports = [free_port() for _ in range(3)]
+    procs = []
+    try:
+        for port in ports:
+            workdir = tmp_path_factory.mktemp(f"cluster{port}")
+            procs.append(start_redis(binary, port, workdir, "--cluster-enabled", "yes", "--cluster-config-file",
+                                      str(workdir / "nodes.conf"), "--cluster-port", str(free_port())))
+        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+
+        def ok() -> bool:
+            return all("cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "cluster", "info"],
+                                                            capture_output=True, text=True).stdout for p in ports)
+
+        wait_for(ok, timeout=30, interval=0.1)
+        yield RedisCluster("redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports), ports)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
 
 
 @pytest.fixture(scope="session")

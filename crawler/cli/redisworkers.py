@@ -18,9 +18,10 @@ from crawler.cli.options import Parser
 from crawler.cli.seeds import as_crawl_request, read_seeds
 from crawler.errors import FatalError, UsageError
 from crawler.frontier import frontier_for
-from crawler.frontier.redis import crawl_status
+from crawler.frontier.redis_parts import crawl_status
 from crawler.output.files import tagged_path
 from crawler.settings import REDIS_STREAM_SCHEMES, Settings, load_settings
+from crawler.settings.masking import mask_url
 
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
@@ -68,10 +69,10 @@ def status_main(argv: Sequence[str]) -> int:
     try:
         figures = asyncio.run(crawl_status(settings.frontier, settings.crawl_id))
     except OSError as e:
-        print(f"crawler: error: --frontier: cannot reach Redis at {settings.frontier}: {e}", file=sys.stderr)
+        print(f"crawler: error: --frontier: cannot reach Redis at {mask_url(settings.frontier)}: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # redis-py's own errors
-        print(f"crawler: error: --frontier: {settings.frontier}: {e}", file=sys.stderr)
+        print(f"crawler: error: --frontier: {mask_url(settings.frontier)}: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(figures, indent=2))

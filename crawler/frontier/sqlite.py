@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crawler.errors import FatalError, UsageError
+from crawler.frontier.gather import Flushers, take
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_job import JobRecords
@@ -62,6 +63,9 @@ WINDOW = 10_000  # pending URLs kept in memory, refilled from the file as they d
 # times (a quarter more URLs accepted a second than SQLite's 1,000, for a log of up to 40 MB).
 CHECKPOINT_PAGES = 10_000
 WAL_LIMIT = 4 << 20  # bytes the write-ahead log is cut back to after a checkpoint (it grows by a transaction)
+# SQLite's page cache, KiB (its default is 2,000): the seen set's index is looked up and written at
+# random, and kept in memory up to this size a million URLs go in 20 % faster (bench_frontier.py).
+CACHE_KIB = 64 << 10
 
 
 _DONE = "UPDATE urls SET state = ?, done_at = ?"
@@ -105,7 +109,7 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
         self._unloaded = 0  # pending rows not in the window yet
         self._refilling = False
         self._adds: list[tuple[list[CrawlRequest], bool, int | None, asyncio.Future[list[CrawlRequest]]]] = []
-        self._flusher: asyncio.Future[None] | None = None
+        self._flushers = Flushers(self._flush_adds)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the database thread. A failure of the store (a full disk, an I/O
@@ -157,6 +161,7 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         if migrate(db):
@@ -214,8 +219,7 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
             raise self._broken
         future: asyncio.Future[list[CrawlRequest]] = asyncio.get_running_loop().create_future()
         self._adds.append((list(requests), queue, limit, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.ensure_future(self._flush_adds())
+        self._flushers.start()
         accepted = await future
         if queue and accepted:
             self._unloaded += len(accepted)
@@ -223,8 +227,8 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
         return accepted
 
     async def _flush_adds(self) -> None:
-        while self._adds:
-            batch, self._adds = self._adds, []
+        while self._adds:  # (see crawler/frontier/gather.py)
+            batch, self._adds = take(self._adds)
             try:
                 results = await self._call(self._add_batch, [(r, q, n) for r, q, n, _ in batch])
             except BaseException as e:  # the adds of this batch (and, for a store error, all) fail

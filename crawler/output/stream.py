@@ -8,6 +8,7 @@ from typing import Any
 from crawler.errors import FatalError, UsageError
 from crawler.output.encoders import records_of
 from crawler.reconnect import Reconnecting
+from crawler.settings.masking import mask_url
 
 
 class RedisStreamSink:
@@ -22,13 +23,13 @@ class RedisStreamSink:
     def __init__(self, url: str, reconnect_for: float = 30.0) -> None:
         base, _, stream = url.rstrip("/").rpartition("/")
         if not stream or base.count("/") < 3:
-            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {url!r}")
+            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {mask_url(url)!r}")
         self.url, self.stream = base, stream
         self.path = url
-        self.name = url
+        self.name = mask_url(url)  # in messages
         self.offset = 0
         self._client: Any = None
-        self._calls = Reconnecting(self.url, "--output", reconnect_for)
+        self._calls = Reconnecting(mask_url(self.url), "--output", reconnect_for)
 
     def state(self) -> dict[str, str]:
         """Nothing to commit: a stream is not cut back."""
@@ -43,7 +44,7 @@ class RedisStreamSink:
             await self._client.ping()
         except Exception as e:
             await self._client.aclose()
-            raise UsageError(f"--output: cannot reach Redis at {self.url}: {e}") from None
+            raise UsageError(f"--output: cannot reach Redis at {mask_url(self.url)}: {e}") from None
 
     async def write_entries(self, entries: list[Any]) -> None:
         """XADD every record and item of the batch, in one round trip."""

@@ -24,6 +24,7 @@ from crawler.settings.checks import (
     LOG_LEVELS,
     OUTPUT_FORMATS,
     PROXY_SCHEMES,
+    REDIS_CLUSTER_SCHEMES,
     REDIS_SCHEMES,
     REDIS_STREAM_SCHEMES,
     SCOPES,
@@ -352,6 +353,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 
 __all__ = ["ENV_PREFIX", "EXTRACT_ENGINES", "EXTRACT_FIELDS", "LOG_LEVELS", "OUTPUT_FORMATS", "PROXY_SCHEMES",
-           "RECRAWL_AUTO", "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES", "SECRET_VARIABLES", "Settings",
+           "RECRAWL_AUTO", "REDIS_CLUSTER_SCHEMES", "REDIS_SCHEMES", "REDIS_STREAM_SCHEMES", "SCOPES",
+           "SECRET_VARIABLES", "Settings",
            "default_values", "env_layer", "extract_fields", "load_settings", "load_settings_with_sources", "netrc_file",
            "parse_duration", "parse_size", "read_config_file", "setting_help"]

@@ -12,7 +12,9 @@ from crawler.settings.masking import mask_header, mask_url
 
 SCOPES = ("host", "domain", "any")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # a --frontier of these is a shared Redis frontier
+REDIS_CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")  # a --frontier on a Redis Cluster
+# A --frontier of these is a shared Redis frontier.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", *REDIS_CLUSTER_SCHEMES)
 REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
 OUTPUT_FORMATS = ("jsonl", "csv", "warc", "markdown")  # what --format takes (empty: from the extension)
 #: What --extract can add to a record, in the record's order ("all": every one).
@@ -128,7 +130,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
     redis = frontier.startswith(REDIS_SCHEMES)
     sqlite = frontier.startswith("sqlite:///") and len(frontier) > 10
     if frontier and frontier != "memory" and not redis and not sqlite:
-        fail("frontier", f"must be memory, sqlite:///path/file.db or redis://host:port/db, got {frontier!r}")
+        fail("frontier", f"must be memory, sqlite:///path/file.db, redis://host:port/db or "
+                             f"redis+cluster://host:port,host:port, got {frontier!r}")
     if redis and not v["crawl_id"]:
         fail("frontier", "a Redis frontier needs --crawl-id NAME (every process with that id shares the crawl)")
     if redis and v["job_dir"]:

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import socket
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,21 +35,11 @@ from crawler.frontier.base import Frontier, JobStore
 from crawler.frontier.codec import request_from_json, request_to_json
 from crawler.shards.channel import Channel
 from crawler.urls import host_of
-from crawler.work import CrawlRequest, Tracked
+from crawler.work import CrawlRequest, Tracked, key_host, shard_of
 
 log = logging.getLogger("crawler")
 
 SENT_MEMORY = 200_000  # URLs sent to other shards remembered, so a link every page has goes once
-
-
-def shard_of(host: str, shards: int) -> int:
-    """The shard that owns ``host`` (``host[:port]``) among ``shards``."""
-    return zlib.crc32(host.encode("utf-8", "surrogatepass")) % shards
-
-
-def key_host(key: str) -> str:
-    """The host of a request key (a URL, or ``METHOD URL [digest]``)."""
-    return host_of(key.split(" ", 2)[1] if " " in key else key)
 
 
 def _lines(requests: list[CrawlRequest]) -> bytes:
@@ -334,4 +323,4 @@ class ShardedFrontier:
         self._channel.send(("answer", caller, number, result))
 
 
-__all__ = ["ShardedFrontier", "key_host", "shard_of"]
+__all__ = ["ShardedFrontier"]

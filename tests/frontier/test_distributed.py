@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from crawler.cli.testsite import page_path
-from tests.conftest import ROOT, read_jsonl, run_cli, wait_for
+from tests.conftest import ROOT, read_jsonl, run_cli, start_redis, wait_for
 from tests.support.sites import html, lines_in, seeds_file, slow_app
 
 pytestmark = pytest.mark.slow  # a browser, Redis, several processes or kill -9 and resume: see pyproject.toml
@@ -32,6 +32,20 @@ def start(*args: str, cwd: Path, name: str) -> subprocess.Popen[bytes]:
     with open(cwd / f"{name}.err", "w") as stderr:
         return subprocess.Popen([sys.executable, "-m", "crawler", *args], stdout=subprocess.DEVNULL, stderr=stderr,
                                 env=env, cwd=cwd)
+
+
+def kill_the_busy_one(args: list[str], cwd: Path, lines: int) -> None:
+    """Start processes a and b with ``args`` (each writing NAME.jsonl), kill -9 the first to
+    write ``lines`` records (on one host, the process that frees a slot tends to take it again),
+    and see the other finish the crawl (exit 0): the victim's leased URLs reach it after the
+    lease timeout."""
+    procs = {name: start(*args, "-o", str(cwd / f"{name}.jsonl"), "--worker", name, cwd=cwd, name=name)
+             for name in ("a", "b")}
+    victim = wait_for(lambda: next((n for n in procs if lines_in(cwd / f"{n}.jsonl") >= lines), None), timeout=60)
+    survivor = "b" if victim == "a" else "a"
+    procs[victim].send_signal(signal.SIGKILL)
+    procs[victim].wait(10)
+    assert procs[survivor].wait(120) == 0, (cwd / f"{survivor}.err").read_text()
 
 
 def test_two_and_three_processes_fetch_every_page_exactly_once(site, redis_server, tmp_path: Path) -> None:
@@ -69,15 +83,7 @@ def test_a_killed_process_loses_nothing(serve, redis_server, tmp_path: Path) -> 
     cid = crawl_id()
     args = ["--seeds", seeds_file(tmp_path, server.url), "--frontier", redis_server, "--crawl-id", cid,
             "--lease-timeout", "2", "--per-host", "2", "--no-robots"]
-    procs = {name: start(*args, "-o", str(tmp_path / f"{name}.jsonl"), "--worker", name, cwd=tmp_path, name=name)
-             for name in ("a", "b")}
-    # Kill whichever is doing the work (on one host, the process that frees a slot tends to
-    # take it again): its leased URLs must reach the other after the lease timeout.
-    victim = wait_for(lambda: next((n for n in procs if lines_in(tmp_path / f"{n}.jsonl") >= 3), None), timeout=30)
-    survivor = "b" if victim == "a" else "a"
-    procs[victim].send_signal(signal.SIGKILL)
-    procs[victim].wait(10)
-    assert procs[survivor].wait(90) == 0, (tmp_path / f"{survivor}.err").read_text()
+    kill_the_busy_one(args, tmp_path, lines=3)
     urls = {r["url"] for name in ("a", "b") for r in read_jsonl(tmp_path / f"{name}.jsonl")}
     assert urls == {server.url} | {server.url + f"p/{i}" for i in range(60)}
     status = run_cli("status", "--frontier", redis_server, "--crawl-id", cid, "--json", cwd=tmp_path)
@@ -157,36 +163,30 @@ def test_items_into_one_redis_stream(site, redis_server, tmp_path: Path) -> None
     assert sorted(urls) == sorted(server.url.rstrip("/") + page_path(i) for i in range(40))
 
 
-def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_an_unreachable_redis_is_one_line_and_exit_1_without_its_password(tmp_path: Path) -> None:
     from crawler.cli.testsite import free_port
 
-    proc = run_cli("--seeds", seeds_file(tmp_path, "http://127.0.0.1:9/"), "--frontier",
-                   f"redis://127.0.0.1:{free_port()}/0", "--crawl-id", "x", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "cannot reach Redis at redis://127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
+    port, other = free_port(), free_port()
+    for url, shown in ((f"redis://:s3cret@127.0.0.1:{port}/0", f"redis://***@127.0.0.1:{port}/0"),
+                       (f"redis+cluster://me:s3cret@127.0.0.1:{port},127.0.0.1:{other}",
+                        f"redis+cluster://me:***@127.0.0.1:{port},127.0.0.1:{other}")):
+        proc = run_cli("--seeds", seeds_file(tmp_path, "http://127.0.0.1:9/"), "--frontier", url, "--crawl-id", "x",
+                       cwd=tmp_path)
+        assert proc.returncode == 1
+        assert f"cannot reach Redis at {shown}:" in proc.stderr and "Traceback" not in proc.stderr
+        assert "s3cret" not in proc.stderr
+        status = run_cli("status", "--frontier", url, "--crawl-id", "x", cwd=tmp_path)
+        assert status.returncode == 1 and "s3cret" not in status.stderr and shown in status.stderr
 
 
 def own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """A redis-server of this test's own on ``port``, persisting every write (appendfsync always),
     as the README says to run Redis for crawls, so it can be killed and started again."""
     import shutil
-    import socket
 
     binary = shutil.which("redis-server")
     assert binary is not None, "redis-server is needed (the redis_server fixture skips loudly without it)"
-    redis = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "yes",
-                              "--appendfsync", "always", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    wait_for(up)
-    return redis
+    return start_redis(binary, port, workdir, "--appendonly", "yes", "--appendfsync", "always")
 
 
 def test_losing_redis_mid_crawl_for_longer_than_redis_reconnect_is_fatal_with_one_line(serve, tmp_path: Path) -> None:

@@ -10,16 +10,16 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIM
     if lost > max_lost then
       redis.call('RPUSH', P .. 'dead', again)
     else
-      redis.call('LPUSH', P .. 'q:' .. host, again)
-      redis.call('INCR', P .. 'queued')
-      schedule(host, per_host, now)
+      requeue(host, again, 0, per_host, now)
     end
   end
 end
 local queued = tonumber(redis.call('GET', P .. 'queued') or '0')
 local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
 if #first == 0 then
-  if queued == 0 and redis.call('ZCARD', P .. 'leases') == 0 then return {'done', 0, queued} end
+  if queued == 0 and redis.call('ZCARD', P .. 'leases') == 0 then
+    return {'done', 0, queued, tonumber(redis.call('GET', P .. 'lid') or '0')}  -- lid: for a cluster's end
+  end
   local lease = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
   local wait = 1000
   if #lease > 0 then wait = math.max(0, tonumber(lease[2]) - now) end

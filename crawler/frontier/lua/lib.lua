@@ -11,6 +11,16 @@ local function schedule(host, per_host, now, queued)  -- queued: the host's queu
   local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
   redis.call('ZADD', P .. 'ready', math.max(now, nxt), host)
 end
+local function requeue(host, payload, wait, per_host, now)  -- at the head of its host's queue, not before wait ms
+  redis.call('LPUSH', P .. 'q:' .. host, payload)
+  redis.call('INCR', P .. 'queued')
+  if wait > 0 then
+    local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+    redis.call('HSET', P .. 'next', host, nxt)
+    if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
+  end
+  schedule(host, per_host, now)
+end
 local function drop_lease(id, per_host, now)
   local host = redis.call('HGET', P .. 'lhost', id)
   redis.call('ZREM', P .. 'leases', id)

@@ -4,12 +4,6 @@ local now = now_ms()
 -- and went back to the queue: pushing the request again would queue it twice.
 if id ~= '0' and redis.call('HEXISTS', P .. 'lease', id) == 0 then return 0 end
 drop_lease(id, per_host, now)
-redis.call('LPUSH', P .. 'q:' .. host, payload)
-redis.call('INCR', P .. 'queued')
-if wait > 0 then
-  local nxt = math.max(now + wait, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
-  redis.call('HSET', P .. 'next', host, nxt)
-  if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
-end
-schedule(host, per_host, now)
+-- No payload: the request went to another part's queue (move.lua, on a Redis Cluster) and its lease ends here.
+if payload ~= '' then requeue(host, payload, wait, per_host, now) end
 return 1
