@@ -230,7 +230,10 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
         while self._adds:  # (see crawler/frontier/gather.py)
             batch, self._adds = take(self._adds)
             try:
-                results = await self._call(self._add_batch, [(r, q, n) for r, q, n, _ in batch])
+                # Fingerprints made here, while the database thread runs the call before (in SQLite,
+                # without the GIL).
+                adds = [(r, q, n, [stable_fingerprint(x.key) for x in r]) for r, q, n, _ in batch]
+                results = await self._call(self._add_batch, adds)
             except BaseException as e:  # the adds of this batch (and, for a store error, all) fail
                 error = e if isinstance(e, Exception) else FatalError(f"{self.label}: interrupted")
                 for *_, future in batch:

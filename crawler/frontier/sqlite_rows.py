@@ -17,12 +17,11 @@ from __future__ import annotations
 import sqlite3
 
 from crawler.frontier.codec import spider_request_json
-from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_keys import Keys
 from crawler.frontier.sqlite_schema import PENDING, RECORD_ONLY
 from crawler.work import PAGE, CrawlRequest
 
-STAGED_MAX = 20_000  # new URLs waiting for their transaction at most
+STAGED_MAX = 50_000  # new URLs waiting for their transaction at most
 _INSERT = "INSERT OR IGNORE INTO urls (fp, origin, url, depth, referrer, kind, lastmod, state, spider_request)"
 
 
@@ -36,24 +35,26 @@ class Rows:
         self._staged: list[CrawlRequest] = []
         self._staged_fps: dict[int, None] = {}  # in the order staged: the rows' fingerprints
 
-    def _add_batch(self, batch: list[tuple[list[CrawlRequest], bool, int | None]]) -> list[list[CrawlRequest]]:
-        """The adds of one group: the plain ones staged, the others (and the staged rows, when
-        there are others or enough of them) written in one transaction; each add's new URLs."""
+    def _add_batch(self, batch: list[tuple[list[CrawlRequest], bool, int | None, list[int]]]
+                   ) -> list[list[CrawlRequest]]:
+        """The adds of one group (requests, queue, limit, their fingerprints): the plain ones
+        staged, the others (and the staged rows, when there are others or enough of them)
+        written in one transaction; each add's new URLs."""
         results: list[list[CrawlRequest] | None] = [
-            self._stage(requests) if queue and limit is None else None for requests, queue, limit in batch]
+            self._stage(requests, fps) if queue and limit is None else None for requests, queue, limit, fps in batch]
         if all(r is not None for r in results) and len(self._staged) < STAGED_MAX:
             return [r for r in results if r is not None]
         with self._transaction():
             self._write_staged()
-            for i, (requests, queue, limit) in enumerate(batch):
+            for i, (requests, queue, limit, fps) in enumerate(batch):
                 if results[i] is None:
-                    results[i] = self._add(requests, queue, limit)
+                    results[i] = self._add(requests, queue, limit, fps)
         return [r if r is not None else [] for r in results]
 
-    def _stage(self, requests: list[CrawlRequest]) -> list[CrawlRequest]:
-        """The requests new to the file and to the staged ones (each once), staged."""
+    def _stage(self, requests: list[CrawlRequest], fps: list[int]) -> list[CrawlRequest]:
+        """The requests (whose fingerprints are ``fps``) new to the file and to the staged ones
+        (each once), staged."""
         assert self._db is not None
-        fps = [stable_fingerprint(r.key) for r in requests]
         known = self._known(fps)
         staged, accepted = self._staged_fps, []
         for r, fp in zip(requests, fps, strict=True):
@@ -102,11 +103,12 @@ class Rows:
         return [(fp, *keys.split(r.key), r.depth, referrers[r.referrer], None if r.kind == PAGE else r.kind,
                  r.lastmod, state, spider_request_json(r)) for r, fp in zip(requests, fps, strict=True)]
 
-    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
-        """Insert the new ones (inside the caller's transaction); those that were new."""
+    def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None, fps: list[int]) -> list[CrawlRequest]:
+        """Insert the new ones (whose fingerprints are ``fps``; inside the caller's transaction);
+        those that were new."""
         assert self._db is not None
         db = self._db
-        rows = self._rows(requests, PENDING if queue else RECORD_ONLY, [stable_fingerprint(r.key) for r in requests])
+        rows = self._rows(requests, PENDING if queue else RECORD_ONLY, fps)
         accepted: list[CrawlRequest] = []
         if limit is None:
             # One statement per hundred: INSERT OR IGNORE ... RETURNING names the new ones.
