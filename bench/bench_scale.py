@@ -92,6 +92,8 @@ def run(store: str, seconds: float, url: str, redis_port: int | None, urls: int 
             rss = ps.memory_info().rss
         except psutil.Error:
             break
+        if rss == 0:
+            break  # exited, not yet reaped
         rss0 = rss if rss0 is None else rss0
         samples.append((time.monotonic() - start, discovered[0], rss, stored()))
         if urls and discovered[0] >= urls and proc.poll() is None:

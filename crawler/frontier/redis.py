@@ -333,9 +333,12 @@ class RedisFrontier:
         text, ms = request_to_text(request), int(wait * 1000)
         if part == target:
             await self._run("retry", self.per_host, lease, request.host, text, ms, part=part)
-        else:  # a redirect to a host of another part (a cluster): queued there, then the lease ends here
-            token = f"{part}.{lease}" if lease else uuid.uuid4().hex
+        else:  # a redirect to a host of another part (a cluster): the lease here renewed, the request
+            # queued there, then the lease here ended
             keep = max(int(self.lease_timeout * 1000), 60_000)
+            if lease and not await self._run("handover", lease, keep, part=part):
+                return  # the lease ran out: the request is back in its queue there, someone else's now
+            token = f"{part}.{lease}" if lease else uuid.uuid4().hex
             await self._run("move", self.per_host, request.host, text, ms, token, keep, part=target)
             if lease:
                 await self._run("retry", self.per_host, lease, "", "", 0, part=part)

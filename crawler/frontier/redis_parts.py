@@ -40,7 +40,7 @@ from crawler.settings import REDIS_CLUSTER_SCHEMES
 
 # The scripts, in crawler/frontier/lua/: each change to the crawl's keys is one of them (lib.lua is
 # prepended to each).
-SCRIPTS = ("add", "get", "release", "retry", "ack", "give_back", "hold", "claim", "move", "budget")
+SCRIPTS = ("add", "get", "release", "retry", "ack", "give_back", "hold", "claim", "move", "budget", "handover")
 
 
 def script(name: str) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crawler.errors import FatalError, UsageError
-from crawler.frontier.gather import Flushers, take
+from crawler.frontier.gather import Flushers
 from crawler.frontier.scheduler import HostScheduler
 from crawler.frontier.seen import stable_fingerprint
 from crawler.frontier.sqlite_job import JobRecords
@@ -227,8 +227,8 @@ class SQLiteFrontier(Rows, JobRecords, HostScheduler):
         return accepted
 
     async def _flush_adds(self) -> None:
-        while self._adds:  # (see crawler/frontier/gather.py)
-            batch, self._adds = take(self._adds)
+        while self._adds:  # (see crawler/frontier/gather.py: here a call takes every add waiting)
+            batch, self._adds = self._adds, []
             try:
                 # Fingerprints made here, while the database thread runs the call before (in SQLite,
                 # without the GIL).

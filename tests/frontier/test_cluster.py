@@ -12,8 +12,9 @@ import redis
 from aiohttp import web
 from redis.crc import key_slot
 
+from crawler.frontier import RedisFrontier
 from crawler.frontier.redis_parts import PARTS, SLOTS, cluster_nodes, part_prefixes
-from crawler.work import shard_of
+from crawler.work import CrawlRequest, shard_of
 from tests.conftest import read_jsonl, run_cli
 from tests.frontier.test_distributed import crawl_id, kill_the_busy_one
 from tests.support.sites import html, seeds_file
@@ -154,3 +155,49 @@ def test_max_pages_holds_on_a_cluster_and_a_plain_url_of_a_node_finds_the_cluste
     assert proc.returncode == 0, proc.stderr
     urls = [r["url"] for f in tmp_path.glob("pages.*.jsonl") for r in read_jsonl(f)]
     assert len(urls) == len(set(urls)) == 40
+
+
+def _other_part_host(host: str) -> str:
+    """A host whose part is not ``host``'s."""
+    return next(h for h in (f"h{i}.test" for i in range(100)) if shard_of(h, PARTS) != shard_of(host, PARTS))
+
+
+@pytest.mark.slow
+async def test_a_redirect_across_parts_moves_once_and_not_after_its_lease_ran_out(redis_cluster) -> None:
+    def frontier(lease: float) -> RedisFrontier:
+        return RedisFrontier(redis_cluster.url, cid, per_host=1, delay=0.0, lease_timeout=lease, retries=3,
+                             worker="w", reconnect_for=5, max_pages=0)
+
+    async def queued_there() -> int:
+        return int(await a.redis.llen(a.prefixes[shard_of(other, PARTS)] + f"q:{other}"))
+
+    cid = crawl_id()
+    first, other = "a.test", _other_part_host("a.test")
+    a, b = frontier(0.3), frontier(60)
+    await a.open()
+    await b.open()
+    try:
+        await a.add([CrawlRequest(f"http://{first}/1"), CrawlRequest(f"http://{first}/2")])
+        one = await a.get()
+        assert one is not None and one.url == f"http://{first}/1"
+        one.redirect(f"http://{other}/to/1")  # a hop to a host of another part, within its lease
+        await a.retry(one, 0)
+        assert await queued_there() == 1
+        two = await a.get()  # (its host's slot was freed by the move)
+        assert two is not None and two.url == f"http://{first}/2"
+        # Its lease runs out (0.3 s) and another process takes it back (and the moved one).
+        taken = {}
+        while f"http://{first}/2" not in taken:
+            got = await asyncio.wait_for(b.get(), 10)
+            assert got is not None
+            taken[got.url] = got
+        assert taken[f"http://{first}/1"].fetch_url == f"http://{other}/to/1"
+        # The redirect comes too late: nothing moves, the URL is someone else's now.
+        two.redirect(f"http://{other}/to/2")
+        await a.retry(two, 0)
+        assert await queued_there() == 0
+        await b.ack([r.key for r in taken.values()])
+        assert await asyncio.wait_for(b.get(), 10) is None  # over: every URL once
+    finally:
+        await a.aclose()
+        await b.aclose()
