@@ -26,7 +26,7 @@ from crawler.settings.masking import mask_url
 
 def _parser(command: str, text: str) -> argparse.ArgumentParser:
     p = Parser(prog=f"crawler {command}", description=text)
-    p.add_argument("--frontier", required=True, metavar="URL", help="the crawl's Redis: redis://host:port/db")
+    p.add_argument("--frontier", required=True, metavar="URL", help="the crawl's Redis: redis://host:port/db or redis+cluster://host:port,...")
     p.add_argument("--crawl-id", required=True, metavar="NAME", help="the crawl's id")
     return p
 
