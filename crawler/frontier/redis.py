@@ -4,10 +4,11 @@ The keys and where they live (one server or a Redis Cluster's parts): :mod:`.red
 
 Every change is one Lua script that reads Redis's own clock (TIME), so processes on machines
 with skewed clocks share one notion of "ready". A page's links go to Redis in one call (a call a
-part). On a cluster, a redirect to a host of another part is two steps, queued there then the
-lease ended here (``move.lua``, ``retry.lua``): a process killed between them leaves its lease to
-run out, so the URL is fetched once more, never lost; and the crawl is over when every part
-said so twice with no lease taken anywhere in between (:meth:`RedisFrontier._lease`).
+part). On a cluster, a redirect to a host of another part is three steps: the lease here checked
+and renewed, the request queued there, the lease here ended (``handover.lua``, ``move.lua``,
+``retry.lua``): a process killed between them leaves its lease to run out, so the URL is fetched
+once more, never lost; and the crawl is over when every part said so twice with no lease taken
+anywhere in between (:meth:`RedisFrontier._lease`).
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ class RedisFrontier:
     async def _lease(self, count: int) -> None:
         """Lease up to ``count`` requests into the local buffer, or wait a little for work. On a
         cluster, from the parts that leased last time, else from every part at once."""
-        sweep = not self._hot
+        sweep = not self._hot or len(self.prefixes) == 1
         parts = range(len(self.prefixes)) if sweep else sorted(self._hot)
         each = max(1, count // len(parts))
         args = (self.per_host, int(self.lease_timeout * 1000), self.retries, self.worker, int(self.delay * 1000), each)

@@ -112,7 +112,7 @@ async def connect(url: str, **options: Any) -> tuple[Any, bool]:
     client = redis.asyncio.from_url(url, **options)
     try:
         await client.ping()
-        single = url.startswith("unix://") or not (await client.info("cluster")).get("cluster_enabled")
+        single = url.startswith("unix://") or not await _in_cluster_mode(client)
     except BaseException:
         await client.aclose()
         raise
@@ -120,6 +120,16 @@ async def connect(url: str, **options: Any) -> tuple[Any, bool]:
         return client, False
     await client.aclose()
     return await _cluster(RedisCluster.from_url(url, **options)), True
+
+
+async def _in_cluster_mode(client: Any) -> bool:
+    """Whether the server says it is a node of a cluster (a server that will not say is not)."""
+    from redis.exceptions import ResponseError
+
+    try:
+        return bool((await client.info("cluster")).get("cluster_enabled"))
+    except ResponseError:  # INFO refused (an ACL): a plain server, as before clusters were found
+        return False
 
 
 async def _cluster(cluster: Any) -> Any:
