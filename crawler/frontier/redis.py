@@ -143,7 +143,7 @@ class RedisFrontier:
         if not requests:
             return []
         if not queue or limit is not None:
-            return await self._add(requests, queue, limit)
+            return [requests[i] for i in await self._add(requests, queue, limit)]
         future: asyncio.Future[list[CrawlRequest]] = asyncio.get_running_loop().create_future()
         self._adds.append((requests, future))
         self._adders.start()
@@ -154,17 +154,24 @@ class RedisFrontier:
             batch, self._adds = take(self._adds, ADD_BATCH * len(self.prefixes))
             flat = [r for requests, _ in batch for r in requests]
             try:
-                accepted = {id(r) for r in await self._add(flat, True, None)}
+                accepted = await self._add(flat, True, None)  # positions in flat, in order
             except Exception as e:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(e)
                 continue
-            for requests, future in batch:
+            start, a = 0, 0
+            for requests, future in batch:  # each add's own, by position (one object may be in two)
+                end, mine = start + len(requests), []
+                while a < len(accepted) and accepted[a] < end:
+                    mine.append(flat[accepted[a]])
+                    a += 1
+                start = end
                 if not future.done():
-                    future.set_result([r for r in requests if id(r) in accepted])
+                    future.set_result(mine)
 
-    async def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[CrawlRequest]:
+    async def _add(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[int]:
+        """The positions in ``requests`` of those accepted, in order."""
         known = self._known
         if len(known) > KNOWN_MAX:
             known.clear()  # a cache: Redis's seen set is the truth
@@ -176,7 +183,7 @@ class RedisFrontier:
             accepted = await self._add_parts(requests, queue, limit)
         if accepted and queue:
             self._wake.set()
-        return [requests[i] for i in accepted]
+        return accepted
 
     async def _add_parts(self, requests: list[CrawlRequest], queue: bool, limit: int | None) -> list[int]:
         """On a cluster: each part accepts its hosts' URLs (one call a part, at once). The

@@ -62,3 +62,18 @@ async def test_the_seen_set_stays_exact_and_compact_as_it_grows(redis_server: st
     for store_ in (store, again):
         await store_.aclose()
     client.close()
+
+
+async def test_adds_gathered_into_one_call_each_get_their_own_new_urls(redis_server: str) -> None:
+    import asyncio
+
+    store = frontier(redis_server, f"gathered{os.getpid()}")
+    await store.open()
+    try:
+        shared = CrawlRequest(f"{SITE}/shared", 1)
+        pages = [[CrawlRequest(f"{SITE}/{n}/{i}", 1) for i in range(30)] + [shared] for n in range(20)]
+        answers = await asyncio.gather(*(store.add(links) for links in pages))  # many workers at once
+        assert sum(r is shared for answer in answers for r in answer) == 1  # accepted once, for one of them
+        assert [len([r for r in answer if r is not shared]) for answer in answers] == [30] * 20
+    finally:
+        await store.aclose()
