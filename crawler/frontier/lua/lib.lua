@@ -39,7 +39,7 @@ end
 -- bucket at the split pointer is split in two at level L + 1. State: hash 'seenstate'.
 local SEEN_LOAD = 160
 local TWO63, TOP = 2 ^ 63, 2 ^ 64 - 2 ^ 12
-local seen_level, seen_split, seen_count, seen_here, seen_next, seen_div, seen_div2
+local seen_level, seen_split, seen_count, seen_here, seen_next, seen_div, seen_div2, seen_was
 local function seen_at(level, split)  -- the level's key prefixes and divisors, computed once a call
   seen_level, seen_split = level, split
   seen_here, seen_next = P .. 's:' .. level .. ':', P .. 's:' .. (level + 1) .. ':'
@@ -49,6 +49,7 @@ local function seen_begin()
   local s = redis.call('HMGET', P .. 'seenstate', 'level', 'split', 'count')
   seen_at(tonumber(s[1] or '0'), tonumber(s[2] or '0'))
   seen_count = tonumber(s[3] or '0')
+  seen_was = seen_count
 end
 local function seen_top(fp)  -- the fingerprint as an unsigned number (its top 53 bits exact)
   local u = tonumber(fp) + TWO63
@@ -86,7 +87,9 @@ local function seen_end()
     end
     if seen_split + 1 == 2 ^ seen_level then seen_at(seen_level + 1, 0) else seen_split = seen_split + 1 end
   end
-  redis.call('HSET', P .. 'seenstate', 'level', seen_level, 'split', seen_split, 'count', seen_count)
+  if seen_count ~= seen_was then  -- (a split happens only when the count grows)
+    redis.call('HSET', P .. 'seenstate', 'level', seen_level, 'split', seen_split, 'count', seen_count)
+  end
 end
 -- A queued request that lost its lease once more: its text with the count raised, and the count.
 -- A compact entry ('~LOST|...', see crawler/frontier/codec.py) keeps it in front; JSON in 'lost'.
