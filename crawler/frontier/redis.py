@@ -25,8 +25,7 @@ from crawler.errors import FatalError
 from crawler.frontier.base import JobStore
 from crawler.frontier.codec import request_from_text, request_to_text
 from crawler.frontier.gather import ADD_BATCH, Flushers, take
-from crawler.frontier.redis_parts import SCRIPTS, connect, key_prefix, part_prefixes, script
-from crawler.frontier.seen import stable_fingerprint
+from crawler.frontier.redis_parts import SCRIPTS, connect, fingerprint, key_prefix, part_prefixes, script
 from crawler.reconnect import Reconnecting
 from crawler.settings.masking import mask_url
 from crawler.work import CrawlRequest, Tracked, key_host, shard_of
@@ -36,12 +35,6 @@ log = logging.getLogger("crawler")
 LEASE_BATCH = 32  # requests leased in one call at most (for the workers waiting at once)
 POLL = 0.05  # seconds between looks at Redis while no host is ready (other processes add and release)
 KNOWN_MAX = 1_000_000  # URLs a process remembers sending, to spare Redis known links (about 60 MB)
-
-
-def fingerprint(key: str) -> str:
-    """What a URL is known by in the seen set: its 64-bit fingerprint as a signed decimal (the
-    form Redis keeps in a set of integers)."""
-    return str(stable_fingerprint(key))
 
 
 class RedisFrontier:

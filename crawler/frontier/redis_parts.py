@@ -36,6 +36,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
+from crawler.frontier.seen import stable_fingerprint
 from crawler.settings import REDIS_CLUSTER_SCHEMES
 
 # The scripts, in crawler/frontier/lua/: each change to the crawl's keys is one of them (lib.lua is
@@ -52,6 +53,12 @@ def script(name: str) -> str:
 
 PARTS = 16  # parts of a crawl on a Redis Cluster (so up to 16 masters share its keys)
 SLOTS = 16384  # Redis Cluster's hash slots
+
+
+def fingerprint(key: str) -> str:
+    """What a URL is known by in the seen set: its 64-bit fingerprint as a signed decimal (the
+    form Redis keeps in a set of integers)."""
+    return str(stable_fingerprint(key))
 
 
 def key_prefix(crawl_id: str) -> str:
