@@ -13,6 +13,7 @@ HTTP = "http"
 CONTENT = "content"
 ROBOTS = "robots"
 RENDER = "render"  # --render: the browser crashed or hung on the page
+BLOCKED = "blocked"  # a bot screen's block or challenge page, or a CAPTCHA form (crawler/fetch/blocked.py)
 
 #: Exit statuses (SPEC: exit codes): done, a fatal error, a usage error, the job held by another
 #: run (EX_TEMPFAIL), stopped by a signal, stdout closed by its reader (as SIGPIPE would).
@@ -21,6 +22,7 @@ EXIT_EXPECTATIONS = 3  # the run ended, but failed one of its expectations (the 
 
 ERROR_NAMES = (
     TIMEOUT, CONNECT, DNS, TLS, TOO_LARGE, TOO_MANY_REDIRECTS, REDIRECT_BLOCKED, HTTP, CONTENT, ROBOTS, RENDER,
+    BLOCKED,
 )
 
 

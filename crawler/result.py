@@ -36,6 +36,7 @@ class FetchResult:
     wire: Capture | None = None  # with capture=True: the exchange as it went over the wire
     cached: bool = False  # answered by the HTTP cache (--http-cache), not the site
     rendered: str | None = None  # --render: the body is the DOM a browser made of the page, for this reason
+    blocked: str | None = None  # the bot screen whose block or challenge page this is (error ``blocked``)
     _sha1: str | None = None
 
     def digested(self, hexdigest: str) -> None:

@@ -16,6 +16,7 @@ from crawler.core.stages import Stages
 from crawler.core.steps import End, Hop, Outcome, Page, Retry, Same
 from crawler.durable.recrawl import conditional_headers
 from crawler.errors import FatalError
+from crawler.fetch.blocked import label_blocked
 from crawler.fetch.transport import FetchRequest
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
@@ -168,6 +169,7 @@ class Worker:
                     digest=frontier.job is not None))  # a durable job tells a changed body by its hash
                 if stages.rendering.on or (public is not None and public.render):
                     result = await stages.rendering.after_fetch(request, result, started)
+                label_blocked(result)
         finally:
             fetching[request.host] -= 1
             if not fetching[request.host]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from crawler.fetch.blocked import block_page
 from crawler.result import FetchResult
 
 #: Statuses never kept: the crawl retries them, so a later run should ask again.
@@ -86,9 +87,10 @@ class HttpCache:
 
     @staticmethod
     def keeps(result: FetchResult) -> bool:
-        """Is ``result`` one to keep?"""
+        """Is ``result`` one to keep? (Not a block or challenge page: the next run asks the site.)"""
         return (result.status is not None and result.error in (None, "http") and not result.cut
-                and result.status not in NOT_KEPT and len(result.body) == result.size and not result.cached)
+                and result.status not in NOT_KEPT and len(result.body) == result.size and not result.cached
+                and block_page(result.status, result.headers, result.body) is None)
 
     async def put(self, key: str, result: FetchResult) -> None:
         """Keep ``result`` as the answer for ``key`` (when it is one to keep)."""

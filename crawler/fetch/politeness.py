@@ -13,12 +13,17 @@ The frontier enforces a host's delay and holds; this module decides them:
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
+from crawler import errors
 from crawler.fetch.backoff import backoff_delay
 from crawler.fetch.robots import RobotsRules
 from crawler.result import FetchResult
 from crawler.settings import Settings
+
+log = logging.getLogger("crawler")
+BLOCK_STREAK = 5  # block pages in a row from a host before it is paused (once, for retry_backoff_max, with a warning)
 
 
 class HostClock(Protocol):
@@ -57,6 +62,8 @@ class Politeness:
         self._floor: dict[str, float] = {}  # host -> least delay (robots Crawl-delay)
         self._delay: dict[str, float] = {}  # host -> delay set on the frontier, when not --delay
         self._failures: dict[str, int] = {}  # host -> failures in a row
+        self._blocks: dict[str, int] = {}  # host -> block pages in a row
+        self._paused: set[str] = set()  # hosts paused once for their block pages
 
     def floor(self, host: str) -> float:
         """The least delay between request starts to ``host``."""
@@ -82,6 +89,17 @@ class Politeness:
     async def after_fetch(self, host: str, result: FetchResult, latency: float) -> float:
         """Account for one response (or failure) of ``host``; the seconds the host is now held
         back (0 when it is fine)."""
+        if result.error == errors.BLOCKED:
+            blocks = self._blocks[host] = self._blocks.get(host, 0) + 1
+            if blocks >= BLOCK_STREAK and host not in self._paused:
+                self._paused.add(host)
+                pause = self.settings.retry_backoff_max
+                log.warning("%s answers with block pages (%s, %d in a row): paused for %.0f s", host,
+                            result.blocked, blocks, pause)
+                await self.frontier.hold(host, pause)
+                return pause
+        else:
+            self._blocks.pop(host, None)
         if result.retryable:
             failures = self._failures[host] = self._failures.get(host, 0) + 1
             wait = backoff_delay(failures, self.settings, result.retry_after)

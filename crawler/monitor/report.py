@@ -260,6 +260,10 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
                                                    for i, h in enumerate(stats["hosts"]["by_pages"])]))
     charts.append(bar_chart("Top hosts by errors", [(h["host"], f"hosts.by_errors.{i}.errors", h["errors"])
                                                     for i, h in enumerate(stats["hosts"]["by_errors"])], "err"))
+    if stats["hosts"].get("by_blocked"):  # (a report of an older run's stats has none)
+        charts.append(bar_chart("Top hosts by block pages", [
+            (h["host"], f"hosts.by_blocked.{i}.blocked", h["blocked"])
+            for i, h in enumerate(stats["hosts"]["by_blocked"])], "err"))
     charts.append(bar_chart("Slowest hosts: fetch p95 (ms)", [(h["host"], f"hosts.slowest.{i}.fetch_p95_ms",
                                                                h["fetch_p95_ms"])
                                                               for i, h in enumerate(stats["hosts"]["slowest"])]))

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from crawler.errors import BLOCKED
 from crawler.monitor.measures import Measures
 from crawler.work import Done
 
@@ -58,6 +59,7 @@ class Stats:
         self.depths: Counter[int] = Counter()  # records by crawl depth
         self.hosts: Counter[str] = Counter()  # records by host (fetched from)
         self.host_errors: Counter[str] = Counter()
+        self.host_blocked: Counter[str] = Counter()  # block and challenge pages (error blocked) by host
         self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
         self.proxy_figures: Callable[[], list[dict[str, Any]]] = list  # each proxy's requests, failures, bench
         # The spider's failures: callback_errors_by_type (count, where, message, url), dropped_by_reason.
@@ -86,6 +88,8 @@ class Stats:
         else:
             self.errors[error] += 1
             self.host_errors[host] += 1
+            if error == BLOCKED:
+                self.host_blocked[host] += 1
             if len(self.failed_urls) < FAILED_URLS:
                 self.failed_urls.append({"url": record.url, "error": error, "status": record.status,
                                          "referrer": record.referrer})
@@ -177,13 +181,14 @@ class Stats:
                 urls.append(url)
 
     def hosts_dict(self) -> dict[str, Any]:
-        """How many hosts, and the top ones by pages, by errors and by mean fetch time (with
-        their fetch p50 and p95)."""
+        """How many hosts, and the top ones by pages, by errors, by block pages (error
+        ``blocked``) and by mean fetch time (with their fetch p50 and p95)."""
         fetch = self.measures.hosts
 
         def row(host: str) -> dict[str, Any]:
             d = fetch.get(host)
             return {"host": host, "pages": self.hosts[host], "errors": self.host_errors[host],
+                    "blocked": self.host_blocked[host],
                     "fetch_p50_ms": round(d.quantile(0.5) * 1000, 1) if d else None,
                     "fetch_p95_ms": round(d.quantile(0.95) * 1000, 1) if d else None}
 
@@ -191,6 +196,7 @@ class Stats:
             "count": len(self.hosts),
             "by_pages": [row(h) for h, _ in self.hosts.most_common(TOP_HOSTS)],
             "by_errors": [row(h) for h, _ in self.host_errors.most_common(TOP_HOSTS)],
+            "by_blocked": [row(h) for h, _ in self.host_blocked.most_common(TOP_HOSTS)],
             "slowest": [row(h) for h, _ in self.measures.slowest_hosts(TOP_HOSTS)],
         }
 

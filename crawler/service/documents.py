@@ -18,6 +18,7 @@ REASONS = {
     errors.REDIRECT_BLOCKED: "the page redirects where the service does not go (a private address, or no http(s) URL)",
     errors.TOO_LARGE: "the page is larger than the service's most bytes a page",
     errors.TOO_MANY_REDIRECTS: "the page redirects too many times, or in a loop",
+    errors.BLOCKED: "the site answered with a bot screen's block or challenge page (not solved, not bypassed)",
 }
 
 

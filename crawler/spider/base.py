@@ -22,9 +22,10 @@ class Failure:
 
     ``error`` is the record error name (``timeout``, ``connect``, ``dns``, ``tls``,
     ``too_large``, ``too_many_redirects``, ``redirect_blocked``, ``http``, ``content``,
-    ``robots``); ``url`` the URL of the failed fetch; ``response`` the response when there was
-    one (an ``http`` error's page, a redirect that was refused, a body cut short, a page whose
-    callback raised), else None; ``exception`` what the callback raised (the error is then
+    ``robots``, ``blocked``); ``url`` the URL of the failed fetch; ``response`` the response when
+    there was one (an ``http`` error's page, a block page: ``response.blocked``, a redirect that
+    was refused, a body cut short, a page whose callback raised), else None; ``exception`` what
+    the callback raised (the error is then
     ``content``); ``final_url`` the last URL that answered (the response's, or the redirect
     before a refused hop).
 

@@ -27,7 +27,10 @@ class Response:
     UTC), ``content_type`` (the media type) and ``size`` (body bytes after decompression, also
     when the body was not kept) describe the fetch; ``body_path`` is where ``--store-bodies``
     saved the body (else None); ``cached`` is true when the HTTP cache answered
-    (``--http-cache``), not the site.
+    (``--http-cache``), not the site; ``blocked`` names the bot screen (``cloudflare``,
+    ``akamai``, ``datadome``, ``perimeterx``, ``imperva``, ``aws_waf``, ``captcha``) when the page
+    is a block or challenge page (it then reaches the errback, ``failure.error == "blocked"``),
+    else None.
     """
 
     def __init__(self, url: str, status: int, headers: Mapping[str, str], body: bytes, charset: str | None,
@@ -38,7 +41,8 @@ class Response:
                  listed: list[str] | None = None, body_path: str | None = None,
                  page: ParsedPage | None = None, max_links: int = 0, cached: bool = False,
                  extracted: dict[str, Any] | None = None, extract_engine: str = EXTRACT_ENGINES[0],
-                 usage_lines: Callable[[str], list[tuple[str, str]]] | None = None, rendered: bool = False) -> None:
+                 usage_lines: Callable[[str], list[tuple[str, str]]] | None = None, rendered: bool = False,
+                 blocked: str | None = None) -> None:
         self.url = url
         self.status = status
         self.headers = headers
@@ -55,6 +59,7 @@ class Response:
         self.body_path = body_path
         self.cached = cached
         self.rendered = rendered  # the body is the DOM the browser made of the page (--render, render=True)
+        self.blocked = blocked
         self._extracted = extracted
         self._extract_engine = extract_engine
         self._usage_lines = usage_lines

@@ -93,7 +93,7 @@ class SpiderRunner:
             elapsed_ms=elapsed_ms, fetched_at=fetched_at, agent=self.agent, obey_robots=self.obey_robots,
             listed=listed, body_path=body_path, page=page, max_links=self.max_links, cached=result.cached,
             extracted=extracted, extract_engine=self.extract_engine, usage_lines=usage_lines,
-            rendered=result.rendered is not None)
+            rendered=result.rendered is not None, blocked=result.blocked)
 
     async def handle(self, request: CrawlRequest, result: FetchResult | None, pool: Executor, *,
                      elapsed_ms: float, error: str | None = None,

@@ -166,7 +166,7 @@ def test_stats_equal_what_the_server_saw(serve, tmp_path: Path) -> None:
     host = server.url.split("/")[2]
     assert stats["hosts"]["count"] == 1
     assert stats["hosts"]["by_pages"][0] | {"fetch_p50_ms": 0, "fetch_p95_ms": 0} == {
-        "host": host, "pages": 20, "errors": 4, "fetch_p50_ms": 0, "fetch_p95_ms": 0}
+        "host": host, "pages": 20, "errors": 4, "blocked": 0, "fetch_p50_ms": 0, "fetch_p95_ms": 0}
     assert stats["hosts"]["by_errors"][0]["errors"] == 4
     # Times the crawler measured agree with the server's: the 10 slow pages take 50 ms or more.
     assert timings["fetch"]["max_ms"] >= 50
