@@ -16,7 +16,7 @@ from crawler.errors import UsageError
 from crawler.fetch.aiohttpclient import AiohttpTransport
 from crawler.fetch.cache import HttpCache, cache_key
 from crawler.fetch.hostgate import HostGate
-from crawler.fetch.proxies import ProxyPool
+from crawler.fetch.proxies import ProxyPool, ban_of
 from crawler.fetch.shaping import Shaper
 from crawler.fetch.transport import FetchRequest, Transport
 from crawler.result import FetchResult
@@ -109,6 +109,9 @@ class Fetcher:
             result = await self.transport.fetch(dataclasses.replace(request, proxy=chosen.url))
             if result.proxy_failure is None:
                 self.proxies.succeeded(chosen)
+                ban = ban_of(result)
+                if ban is not None and self.proxies.banned(chosen, host_of(url), ban):
+                    continue  # the host bans this proxy: the next one tries, at once
                 return result
             self.proxies.failed(chosen, result.proxy_failure, unusable=result.proxy_unusable)
             if not result.proxy_unusable:

@@ -16,8 +16,13 @@
   retried as any. Such answers bench a proxy only after :data:`STRIKES` in a row with no page
   between (a proxy whose upstream is broken), and never make it down: one dead site behind a
   good proxy must not stall the crawl.
-- The figures of each proxy (requests, failures, seconds benched) go to ``--stats`` and the
-  report, the proxy shown without its credentials.
+- A proxy that a host bans (it answers through it 403, 429 or a block page: see
+  :mod:`crawler.fetch.blocked`) rests for that host, :data:`REST_FIRST` doubling to
+  :data:`REST_MAX` seconds, and the request goes through the next proxy at once; the host's
+  requests go through the others while it rests. When every proxy rests for a host, the host
+  bans them all: its answers are recorded as they are, through the proxies as before.
+- The figures of each proxy (requests, failures, seconds benched, bans) go to ``--stats`` and
+  the report, the proxy shown without its credentials.
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ import aiohttp
 from aiohttp_socks import ProxyError
 
 from crawler.errors import FatalError, UsageError
+from crawler.fetch.blocked import block_page
+from crawler.result import FetchResult
 from crawler.settings import PROXY_SCHEMES, Settings
 from crawler.settings.masking import mask_url
 
 log = logging.getLogger("crawler")
 STRIKES = 3  # failures in a row that make a proxy down
 BENCH_FIRST, BENCH_MAX = 1.0, 60.0  # seconds a failed proxy sits out: the first time, and at most
+REST_FIRST, REST_MAX = 30.0, 600.0  # seconds a proxy rests for a host that banned it: the first time, at most
+BAN_STATUSES = frozenset({403, 429})  # answers through a proxy that say the host bans it (with block pages)
 
 
 class ProxiesDown(FatalError):
@@ -48,7 +57,7 @@ class ProxiesDown(FatalError):
 class Proxy:
     """One proxy and how it is doing."""
 
-    __slots__ = ("benched", "benched_until", "failures", "misses", "requests", "shown", "strikes", "url")
+    __slots__ = ("bans", "benched", "benched_until", "failures", "misses", "requests", "shown", "strikes", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url  # with its credentials: only ever given to aiohttp
@@ -59,6 +68,7 @@ class Proxy:
         self.misses = 0  # pages it could not get, in a row
         self.benched_until = 0.0  # loop time
         self.benched = 0.0  # seconds benched in all
+        self.bans = 0  # answers that said a host bans it
 
 
 class ProxyPool:
@@ -79,6 +89,7 @@ class ProxyPool:
                     self.by_scheme[scheme] = Proxy(url)
         self._turn = 0
         self._hosts: dict[str, int] = {}  # host -> its proxy (rotate = host)
+        self._rests: dict[tuple[str, str], tuple[float, int]] = {}  # (proxy, host) -> (rests until, bans in a row)
 
     def __bool__(self) -> bool:
         return bool(self.proxies or self.by_scheme)
@@ -108,12 +119,14 @@ class ProxyPool:
             else:
                 start = self._turn
                 self._turn = (self._turn + 1) % count
-            for i in range(count):
-                proxy = self.proxies[(start + i) % count]
-                if proxy.benched_until <= now:
-                    if self.rotate == "host":
-                        self._hosts[host] = (start + i) % count  # the host stays with its new proxy
-                    return proxy
+            order = [(start + i) % count for i in range(count)]
+            usable = [i for i in order if self.proxies[i].benched_until <= now]
+            if usable:
+                # Not one the host bans, while it rests; any, when the host bans them all.
+                chosen = next((i for i in usable if not self.resting(self.proxies[i], host, now)), usable[0])
+                if self.rotate == "host":
+                    self._hosts[host] = chosen  # the host stays with its new proxy
+                return self.proxies[chosen]
             self._down()
             await asyncio.sleep(min(p.benched_until for p in self.proxies) - now)
 
@@ -148,6 +161,25 @@ class ProxyPool:
         proxy.benched_until = max(proxy.benched_until, now + wait)
         log.warning("proxy %s failed (%s): benched for %.0f s", proxy.shown, reason, wait)
 
+    def resting(self, proxy: Proxy, host: str, now: float) -> bool:
+        """Whether ``host`` banned ``proxy`` and it still rests for it."""
+        rest = self._rests.get((proxy.url, host))
+        return rest is not None and rest[0] > now
+
+    def banned(self, proxy: Proxy, host: str, reason: str) -> bool:
+        """``host`` answered through ``proxy`` as a ban (``reason``): it rests for that host, for
+        longer each time. True when another proxy can take the host's requests now."""
+        now = asyncio.get_running_loop().time()
+        proxy.bans += 1
+        _, times = self._rests.get((proxy.url, host), (0.0, 0))
+        wait = min(REST_FIRST * 2 ** times, REST_MAX)
+        self._rests[(proxy.url, host)] = (now + wait, times + 1)
+        others = [p for p in self.proxies
+                  if p is not proxy and p.benched_until <= now and not self.resting(p, host, now)]
+        if others:
+            log.info("%s bans proxy %s (%s): it rests for that host %.0f s", host, proxy.shown, reason, wait)
+        return bool(others)
+
     @staticmethod
     def succeeded(proxy: Proxy) -> None:
         """``proxy`` carried a request."""
@@ -155,8 +187,16 @@ class ProxyPool:
 
     def figures(self) -> list[dict[str, Any]]:
         """Each proxy's requests, failures and seconds benched (``--stats``: ``proxies``)."""
-        return [{"proxy": p.shown, "requests": p.requests, "failures": p.failures, "benched_s": round(p.benched, 1)}
-                for p in self.all()]
+        return [{"proxy": p.shown, "requests": p.requests, "failures": p.failures, "benched_s": round(p.benched, 1),
+                 "bans": p.bans} for p in self.all()]
+
+
+def ban_of(result: FetchResult) -> str | None:
+    """Why an answer that came through a proxy says the host bans it (403, 429, a block page's
+    screen), or None."""
+    if result.status in BAN_STATUSES:
+        return str(result.status)
+    return block_page(result.status, result.headers, result.body)
 
 
 SOCKS_TARGET_REPLIES = frozenset({3, 4, 5, 6})  # RFC 1928: network, host unreachable; refused; TTL expired
@@ -196,4 +236,4 @@ def _read_list(path: str) -> list[str]:
     return urls
 
 
-__all__ = ["STRIKES", "ProxiesDown", "Proxy", "ProxyPool", "target_failed"]
+__all__ = ["STRIKES", "ProxiesDown", "Proxy", "ProxyPool", "ban_of", "target_failed"]

@@ -112,14 +112,15 @@ def _failures(failed: list[dict[str, Any]], count: int) -> str:
 
 
 def _proxies(proxies: list[dict[str, Any]]) -> str:
-    """Each proxy's requests, failures and seconds benched (none: nothing shown)."""
+    """Each proxy's requests, failures, seconds benched and bans (none: nothing shown)."""
     if not proxies:
         return ""
     rows = "".join(f"<tr><td>{escape(p['proxy'])}</td>{_cell(f'proxies.{i}.requests', p['requests'])}"
                    f"{_cell(f'proxies.{i}.failures', p['failures'])}"
-                   f"{_cell(f'proxies.{i}.benched_s', p['benched_s'])}</tr>" for i, p in enumerate(proxies))
-    return (f"<h2>Proxies</h2><table><tr><th>proxy</th><th>requests</th><th>failures</th><th>seconds benched</th></tr>"
-            f"{rows}</table>")
+                   f"{_cell(f'proxies.{i}.benched_s', p['benched_s'])}"
+                   f"{_cell(f'proxies.{i}.bans', p.get('bans', 0))}</tr>" for i, p in enumerate(proxies))
+    return ("<h2>Proxies</h2><table><tr><th>proxy</th><th>requests</th><th>failures</th><th>seconds benched</th>"
+            f"<th>bans</th></tr>{rows}</table>")
 
 
 def _render(render: dict[str, Any] | None) -> str:

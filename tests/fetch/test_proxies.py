@@ -52,7 +52,8 @@ def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
         assert seen and set(seen) == {"127.0.0.8"}  # every request came out of the proxy
         assert log.read_text().count("GET http://127.0.0.1") >= 21
         (figures,) = json.loads((tmp_path / "stats.json").read_text())["proxies"]
-        assert figures == {"proxy": proxy.replace(SECRET, "***"), "requests": 21, "failures": 0, "benched_s": 0.0}
+        assert figures == {"proxy": proxy.replace(SECRET, "***"), "requests": 21, "failures": 0, "benched_s": 0.0,
+                           "bans": 0}
         report = (tmp_path / "report.html").read_text()
         assert "<h2>Proxies</h2>" in report and 'data-stat="proxies.0.requests">21<' in report
         no_secret(tmp_path, done.stderr)
@@ -215,3 +216,31 @@ async def test_a_spider_naming_a_new_socks_proxy_for_each_request_keeps_a_bounde
             watcher.cancel()
     assert stats.items == 80 and set(seen) == {"127.0.0.9"}
     assert most <= MAX_SESSIONS + 4 + 2, most  # the kept sessions' idle connections and those in use
+
+
+def test_a_proxy_a_host_bans_rests_for_that_host_and_the_others_carry_its_pages(serve, tmp_path: Path) -> None:
+    # The site answers what comes out of 127.0.0.8 with Cloudflare's challenge: that proxy rests
+    # for the host, and every page comes through the other one, none recorded as blocked.
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.remote or "")
+        if request.remote == "127.0.0.8":
+            return web.Response(status=403, headers={"cf-mitigated": "challenge"}, content_type="text/html",
+                                text="<html><head><title>Just a moment...</title></head></html>")
+        return web.Response(text="".join(f'<a href="/p/{i}">x</a>' for i in range(20)), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    server = serve(app)
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (banned, _), tinyproxy(tmp_path, bind="127.0.0.9") as (good, _):
+        (tmp_path / "proxies.txt").write_text(f"{banned}\n{good}\n")
+        done = crawl(tmp_path, server.url, "--proxy-file", str(tmp_path / "proxies.txt"), "--proxy-rotate", "request")
+        assert done.returncode == 0, done.stderr
+        records = read_jsonl(tmp_path / "out.jsonl")
+        assert len(records) == 21 and all(r["status"] == 200 and r["error"] is None for r in records)
+        assert 1 <= seen.count("127.0.0.8") <= 2  # (2 may be under way before the first ban is seen)
+        figures = {f["proxy"]: f for f in json.loads((tmp_path / "stats.json").read_text())["proxies"]}
+        assert figures[banned]["bans"] == seen.count("127.0.0.8") and figures[good]["bans"] == 0
+        assert figures[banned]["failures"] == 0  # a ban is the host's word, not the proxy failing
+        assert 'data-stat="proxies.0.bans">' in (tmp_path / "report.html").read_text()
