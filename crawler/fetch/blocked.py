@@ -18,8 +18,8 @@ from crawler.result import FetchResult
 HEAD_BYTES = 32_768  # of a body looked at: a challenge page says what it is early
 SCREEN_STATUSES = frozenset({401, 403, 405, 429, 503})  # what block pages come with (not 200)
 
-# (vendor, statuses or None for any, markers all of which the body has: lower case)
-_BODY_RULES: tuple[tuple[str, frozenset[int] | None, tuple[str, ...]], ...] = (
+# (vendor, statuses, markers all of which the body has: lower case)
+_BODY_RULES: tuple[tuple[str, frozenset[int], tuple[str, ...]], ...] = (
     ("cloudflare", SCREEN_STATUSES, ("<title>just a moment...</title>",)),
     ("cloudflare", SCREEN_STATUSES, ("attention required! | cloudflare",)),
     ("cloudflare", SCREEN_STATUSES, ("/cdn-cgi/challenge-platform/",)),
@@ -27,10 +27,16 @@ _BODY_RULES: tuple[tuple[str, frozenset[int] | None, tuple[str, ...]], ...] = (
     ("datadome", SCREEN_STATUSES, ("captcha-delivery.com",)),
     ("perimeterx", SCREEN_STATUSES, ("px-captcha",)),
     ("perimeterx", SCREEN_STATUSES, ("_pxappid",)),
-    ("imperva", None, ("_incapsula_resource",)),
-    ("imperva", None, ("incapsula incident id",)),
+    ("imperva", SCREEN_STATUSES, ("_incapsula_resource",)),
+    ("imperva", SCREEN_STATUSES, ("incapsula incident id",)),
     ("aws_waf", SCREEN_STATUSES | {202}, ("awswafintegration",)),
 )
+# Imperva's page comes with any status, 200 too: its marks as the page spells them (both hold
+# "Incapsula", looked for once) in its first bytes (the page is a small one), found without copying
+# or lower-casing a body: every page is looked at, and this is the common path.
+_ANY_STATUS = (b"_Incapsula_Resource", b"Incapsula incident ID")
+_ANY_STATUS_BYTES = 4096
+_BODY_STATUSES = SCREEN_STATUSES | {202}
 _CAPTCHAS = ("g-recaptcha", "h-captcha", "cf-turnstile", "recaptcha/api.js", "hcaptcha.com/1/api.js")
 
 
@@ -49,9 +55,13 @@ def block_page(status: int | None, headers: Mapping[str, str] | None, body: byte
             return "aws_waf"
     if not body:
         return None
+    if status not in _BODY_STATUSES:
+        if body.find(b"Incapsula", 0, _ANY_STATUS_BYTES) < 0:
+            return None
+        return "imperva" if any(body.find(m, 0, _ANY_STATUS_BYTES) >= 0 for m in _ANY_STATUS) else None
     head = body[:HEAD_BYTES].decode("latin-1").lower()
     for vendor, statuses, markers in _BODY_RULES:
-        if (statuses is None or status in statuses) and all(m in head for m in markers):
+        if status in statuses and all(m in head for m in markers):
             return vendor
     if status in SCREEN_STATUSES and "<form" in head and any(m in head for m in _CAPTCHAS):
         return "captcha"
