@@ -5,7 +5,7 @@ Generates a static site (20,000 pages of about 15 KB, 10 links each), serves it 
 ``python -m crawler --per-host 64 --concurrency 64`` with its default features on, and prints
 pages/s, peak RSS and the ratio. Target: ratio >= 0.8, crawler peak RSS < 150 MB.
 
-    python bench/bench_crawl.py [--pages 20000] [--rounds 3]
+    python bench/bench_crawl.py [--pages 20000] [--rounds 3] [--curl]
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ def main() -> None:
                     help="also crawl with --extract FIELDS each round, and extract the same pages with the same "
                          "engine in as many processes with no crawling (the ceiling); target: >= 0.8 of it")
     ap.add_argument("--extract-engine", default="trafilatura")
+    ap.add_argument("--curl", action="store_true",
+                    help="also crawl with --http-client curl each round; target: >= 0.8 of aiohttp's pages/s")
     ap.add_argument("--against", metavar="DIR",
                     help="also crawl with the crawler of another checkout (a git worktree of an earlier commit) "
                          "each round, for an A/B of the code in one run")
@@ -113,6 +115,7 @@ def main() -> None:
     other_cpu: list[float] = []
     ours_cpu: list[float] = []
     durable: list[float] = []
+    curl: list[float] = []
     warc: list[float] = []
     extracting: list[float] = []
     ceiling: list[float] = []
@@ -169,6 +172,14 @@ def main() -> None:
                     other_durable.append(stats["pages_per_s"])
                     print(f"         --job-dir of {args.against}: {other_durable[-1]:7.0f} pages/s | this code / "
                           f"that {durable[-1] / other_durable[-1]:.2f}")
+            if args.curl:
+                cpu, rss, _, code = run_measured(crawler_cmd(url, target, "--http-client", "curl"))
+                stats = json.loads(target.with_suffix(".stats.json").read_text())
+                assert code == 0 and stats["ok"] == args.pages, stats
+                curl.append(stats["pages_per_s"])
+                print(f"         --http-client curl {curl[-1]:7.0f} pages/s {rss / 2**20:5.0f} MB, "
+                      f"{cpu / args.pages * 1000:.3f} ms CPU a page | ratio to aiohttp {curl[-1] / ours[-1]:.2f}, "
+                      f"to the bare loop {curl[-1] / bare[-1]:.2f}")
             if args.progress:
                 cmd = [arg if arg != "--no-progress" else "--progress" for arg in crawler_cmd(url, target)]
                 code, drawn, live_cpu = run_on_terminal(cmd)
@@ -227,6 +238,12 @@ def main() -> None:
                 d / o for d, o in zip(durable, other_durable, strict=True))
             print(f"--job-dir against {args.against}: this code makes {result['job_dir_against_ratio']:.2f} of its "
                   f"pages/s (median of rounds)")
+    if curl:
+        result["curl_pages_per_s"] = statistics.median(curl)
+        result["curl_ratio"] = statistics.median(c / o for c, o in zip(curl, ours, strict=True))
+        result["curl_bare_ratio"] = statistics.median(c / b for c, b in zip(curl, bare, strict=True))
+        print(f"--http-client curl: median {result['curl_pages_per_s']:.0f} pages/s, {result['curl_ratio']:.2f} of "
+              f"aiohttp's (target >= 0.8), {result['curl_bare_ratio']:.2f} of the bare loop's")
     if live:
         result["progress_ratio"] = statistics.median(v / o for v, o in zip(live, ours, strict=True))
         result["redraw_ms"] = redraw_cost() * 1000

@@ -140,6 +140,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
+#: The HTTP clients (--http-client): every fetching guarantee is tested with each. The curl runs
+#: are in the slow set, so the quick subset keeps its time (tests/fetch/test_curl.py has quick ones).
+HTTP_CLIENTS = [pytest.param("aiohttp", id="aiohttp"), pytest.param("curl", id="curl", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=HTTP_CLIENTS)
+def http_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each HTTP client in turn: set for the crawls run in this process (the ``crawl`` fixture)
+    and on the command line (``CRAWLER_HTTP_CLIENT``, read by ``run_cli``'s crawls)."""
+    monkeypatch.setenv("CRAWLER_HTTP_CLIENT", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
 def crawl(tmp_path: Path) -> Callable[..., Any]:
     """Run a crawl in this process: ``await crawl([seed], per_host=4)`` -> CrawlResult."""
@@ -147,7 +160,8 @@ def crawl(tmp_path: Path) -> Callable[..., Any]:
 
     async def run(seeds: list[str], **settings: Any) -> CrawlResult:
         out = tmp_path / f"crawl-{next(counter)}.jsonl"
-        options = {"output": str(out), "progress": False, "retry_backoff": 0.01} | settings
+        options = {"output": str(out), "progress": False, "retry_backoff": 0.01,
+                   "http_client": os.environ.get("CRAWLER_HTTP_CLIENT", "aiohttp")} | settings
         stats = await Engine(load_settings(options), seeds).run()
         records = read_jsonl(out)
         assert all(r["error"] is None or r["error"] in ERROR_NAMES for r in records)  # SPEC's names only

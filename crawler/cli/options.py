@@ -101,6 +101,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("fetching", ("--max-bytes",), {"metavar": "N"}),
     ("fetching", ("--retries",), {"metavar": "N"}),
     ("fetching", ("--max-idle-connections",), {"metavar": "N"}),
+    ("fetching", ("--http-client",), {"choices": ["aiohttp", "curl"]}),
+    ("fetching", ("--impersonate",), {"choices": ["chrome", "firefox", "safari", "edge"]}),
     ("requests", ("-H", "--header"), {"metavar": "'NAME: VALUE'", "action": "append"}),
     ("requests", ("--header-scope",), {"choices": ["seeds", "any"]}),
     ("requests", ("--cookie",), {"metavar": "NAME=VALUE", "action": "append"}),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,21 +23,20 @@ from yarl import URL
 
 from crawler import errors
 from crawler.codings import CodingError, TooLarge
-from crawler.errors import UsageError
 from crawler.fetch import guard
+from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, judge_status, trust
 from crawler.fetch.body import capture as capture_exchange
 from crawler.fetch.body import read_body
 from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge, guard_protocol
-from crawler.fetch.proxies import Proxy, target_failed
+from crawler.fetch.proxies import target_failed
 from crawler.fetch.socks import SocksSessions
 from crawler.fetch.transport import FetchRequest
-from crawler.result import FetchResult, media_type, parse_retry_after
+from crawler.result import FetchResult, media_type
 from crawler.settings import Settings
-from crawler.urls import hostname_of, join_url
+from crawler.urls import join_url
 
 log = logging.getLogger(__name__)
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Response header limits: the header block is bounded in size (keepalive.MAX_HEADER_BYTES, 256
 # KiB, as Chromium), not in number: aiohttp's own count and line limits (128 headers of 8 KiB)
 # are lifted to what fits in that size.
@@ -62,31 +60,13 @@ class AiohttpTransport:
         self._socks = SocksSessions(self._socks_session)  # a session for each SOCKS proxy (a bounded number)
         self._tls_context: ssl.SSLContext | bool = True
         self._resolver: Any = None
+        self._targets: ProxiedTargets  # made by open()
         self._connector: Connector | None = None  # the direct connections' (SOCKS sessions have their own)
-        self._checked: dict[str, float] = {}  # proxied hosts found public, until (loop time)
         self.session: aiohttp.ClientSession | None = None
-
-    def _tls(self) -> ssl.SSLContext | bool:
-        """How servers' certificates are checked: against the system's CAs (and
-        ``$SSL_CERT_FILE``), plus ``--ca-bundle``; not at all with ``--insecure``."""
-        if self.settings.insecure:
-            log.warning("--insecure: no server certificate is checked; anyone on the way can read and change "
-                        "what is fetched")
-            return False
-        context = ssl.create_default_context()
-        for option, path in (("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", "")),
-                             ("--ca-bundle", self.settings.ca_bundle)):
-            if path:
-                try:
-                    context.load_verify_locations(cafile=path)
-                except (OSError, ssl.SSLError) as e:
-                    raise UsageError(f"{option}: cannot use {path} as a CA bundle: "
-                                     f"{getattr(e, 'strerror', None) or e}") from None
-        return context
 
     async def open(self, jar: aiohttp.abc.AbstractCookieJar) -> None:
         """Make the session (cookies kept in ``jar``); a bad CA bundle is a :class:`UsageError`."""
-        self._tls_context = self._tls()
+        self._tls_context = trust(self.settings)
         connector = Connector(
             ssl=self._tls_context,
             limit=self.settings.concurrency,
@@ -98,6 +78,7 @@ class AiohttpTransport:
         )
         self._connector = connector
         self._resolver = connector._resolver  # the guarded one: a proxied request's target is checked too
+        self._targets = ProxiedTargets(self._resolver, self.private_ok, self.settings.dns_cache_ttl)
         self.session = self._session(connector, jar)
 
     async def aclose(self) -> None:
@@ -148,27 +129,6 @@ class AiohttpTransport:
         if parts.hostname:
             self._resolver.prefetch(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
 
-    async def _proxied_target_ok(self, url: str, proxy: Proxy | str) -> bool:
-        """The SSRF guard for a request through a proxy: a name the proxy would resolve is
-        resolved here too (through the guard's resolver), and one that turns out private is not
-        fetched. ``socks5h://`` resolves at the proxy only, as asked; a name that does not
-        resolve here is the proxy's to resolve."""
-        host = hostname_of(url)
-        if (isinstance(proxy, str) and proxy.startswith("socks5h://")) or self.private_ok(host) or \
-                not host[-1:].isalpha():
-            return True
-        loop = asyncio.get_running_loop()
-        if self._checked.get(host, 0.0) > loop.time():
-            return True
-        try:
-            await self._resolver.resolve(host, 0)
-        except guard.BlockedAddress:
-            return False
-        except OSError:
-            return True  # not known here: the proxy's to resolve
-        self._checked[host] = loop.time() + self.settings.dns_cache_ttl
-        return True
-
     async def fetch(self, request: FetchRequest) -> FetchResult:
         """One attempt at ``request`` (see :class:`FetchRequest`) through its ``proxy`` if any,
         following redirects, within ``timeout`` seconds in all."""
@@ -190,7 +150,7 @@ class AiohttpTransport:
                 visited = {url}
                 while True:
                     phase = "connect"
-                    if proxy is not None and not await self._proxied_target_ok(url, proxy):
+                    if proxy is not None and not await self._targets.allowed(url, proxy):
                         result.error = errors.DNS
                         log.warning("%s: not fetched: its host resolves only to private addresses", url)
                         return result
@@ -277,12 +237,7 @@ class AiohttpTransport:
             result.error = errors.CONTENT
             log.debug("%s: bad response: %r", url, e)
         else:
-            if result.status is not None and result.status >= 400:
-                result.error = errors.HTTP
-                if result.status >= 500 or result.status == 429:
-                    result.retryable = True
-                    result.retry_after = parse_retry_after(
-                        result.headers.get("Retry-After") if result.headers else None)
+            judge_status(result)
         finally:
             if session is not self.session:
                 self._socks.give_back(proxy or "")

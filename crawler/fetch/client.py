@@ -1,6 +1,7 @@
 """Fetching as the crawl asks for it: the crawl's headers, cookies, proxies and HTTP cache around
-one transport (:mod:`crawler.fetch.transport`), which makes each attempt (the default,
-:class:`crawler.fetch.aiohttpclient.AiohttpTransport`).
+one transport (:mod:`crawler.fetch.transport`), which makes each attempt: ``--http-client``
+aiohttp (the default, :class:`crawler.fetch.aiohttpclient.AiohttpTransport`) or curl
+(:class:`crawler.fetch.curlclient.CurlTransport`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Fetcher:
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate, br, zstd",
         }
-        self.transport: Transport = AiohttpTransport(settings, allows, private_ok, self.headers)
+        self.transport: Transport = _transport(settings, allows, private_ok, self.headers)
 
     async def __aenter__(self) -> Fetcher:
         if self.cache is not None:
@@ -130,6 +131,18 @@ class Fetcher:
         through a proxy, which resolves names itself)."""
         if not self.proxies:
             self.transport.prefetch(url)
+
+
+def _transport(settings: Settings, allows: Callable[[str], bool], private_ok: Callable[[str], bool],
+               headers: dict[str, str]) -> Transport:
+    """The transport ``--http-client`` names (curl's is imported only when asked for)."""
+    if settings.http_client != "curl":
+        return AiohttpTransport(settings, allows, private_ok, headers)
+    try:
+        from crawler.fetch.curlclient import CurlTransport
+    except ImportError as e:
+        raise UsageError(f"--http-client curl needs curl_cffi ({e}): pip install 'crawlwell[curl]'") from None
+    return CurlTransport(settings, allows, private_ok, headers)
 
 
 __all__ = ["ACCEPT", "Fetcher"]

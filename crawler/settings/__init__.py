@@ -106,6 +106,8 @@ class Settings:
     env_proxy: bool
     ca_bundle: str
     insecure: bool
+    http_client: str
+    impersonate: str
     robots: bool
     max_crawl_delay: float
     robots_ttl: float

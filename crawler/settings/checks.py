@@ -168,6 +168,12 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
     if v["header_scope"] not in ("seeds", "any"):
         fail("header_scope", f"must be seeds or any, got {v['header_scope']!r}")
+    if v["http_client"] not in ("aiohttp", "curl"):
+        fail("http_client", f"must be aiohttp or curl, got {v['http_client']!r}")
+    if v["impersonate"] and v["impersonate"] not in ("chrome", "firefox", "safari", "edge"):
+        fail("impersonate", f"must be chrome, firefox, safari or edge, got {v['impersonate']!r}")
+    if v["impersonate"] and v["http_client"] != "curl":
+        fail("impersonate", "needs --http-client curl (the default client cannot send as a browser does)")
     if v["proxy_rotate"] not in ("host", "request"):
         fail("proxy_rotate", f"must be host or request, got {v['proxy_rotate']!r}")
     for header in v["header"]:

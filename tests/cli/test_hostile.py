@@ -23,6 +23,8 @@ import pytest
 from tests.conftest import ROOT, read_jsonl
 from tests.support.hostile import hostile_app
 
+pytestmark = pytest.mark.usefixtures("http_client")  # each case with each HTTP client
+
 START = 5.0  # seconds for the interpreter to start and the crawl to set up and end, generously
 
 

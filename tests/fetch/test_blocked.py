@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -16,6 +17,8 @@ from crawler import Crawler, Response, Spider
 from crawler.fetch.blocked import block_page
 from tests.conftest import read_jsonl, run_cli
 from tests.support.sites import seeds_file
+
+pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
 
 # Each vendor's block or challenge page, as its screen serves it: (status, headers, body).
 SCREENS: dict[str, tuple[int, dict[str, str], str]] = {

@@ -13,6 +13,8 @@ from aiohttp import web
 from crawler.result import parse_retry_after
 from tests.support.sites import app_of, check_moved, html, moved_site, redirect
 
+pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
+
 
 async def test_redirect_chain_followed_to_the_end(serve, crawl) -> None:
     server = serve(app_of({

@@ -14,6 +14,8 @@ from tests.conftest import read_jsonl, run_cli
 from tests.support.proxies import microsocks, tinyproxy
 from tests.support.rawserver import RawServer, response
 
+pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
+
 SECRET = "pr0xy-pa55"
 
 

@@ -12,6 +12,8 @@ from crawler import Request, Spider, run_spider
 from crawler.cli.testsite import ServerThread
 from tests.conftest import read_jsonl, run_cli
 
+pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
+
 
 def echo_app(seen: list[dict]) -> web.Application:
     """Every request is recorded (method, path, headers, body) and answered with a small page;

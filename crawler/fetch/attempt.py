@@ -1,0 +1,90 @@
+"""What every transport does the same way around one attempt: the servers' certificates it
+trusts, the SSRF guard for a request sent through a proxy, and an answer's status judged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from collections.abc import Callable
+
+from crawler import errors
+from crawler.errors import UsageError
+from crawler.fetch import guard
+from crawler.result import FetchResult, parse_retry_after
+from crawler.settings import Settings
+from crawler.urls import hostname_of
+
+log = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def trust(settings: Settings) -> ssl.SSLContext | bool:
+    """How servers' certificates are checked: against the system's CAs (and
+    ``$SSL_CERT_FILE``), plus ``--ca-bundle``; not at all with ``--insecure`` (False, with one
+    warning). A bundle that cannot be used is a :class:`UsageError`."""
+    if settings.insecure:
+        log.warning("--insecure: no server certificate is checked; anyone on the way can read and change "
+                    "what is fetched")
+        return False
+    context = ssl.create_default_context()
+    for option, path in extra_bundles(settings):
+        try:
+            context.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as e:
+            raise UsageError(f"{option}: cannot use {path} as a CA bundle: "
+                             f"{getattr(e, 'strerror', None) or e}") from None
+    return context
+
+
+def extra_bundles(settings: Settings) -> list[tuple[str, str]]:
+    """The CA bundles trusted besides the system's: (where it was named, its path)."""
+    return [(option, path) for option, path in (("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", "")),
+                                                ("--ca-bundle", settings.ca_bundle)) if path]
+
+
+class ProxiedTargets:
+    """The SSRF guard for requests sent through a proxy, which resolves the target's name
+    itself: the name is resolved here too (through the guard's ``resolver``), and one that turns
+    out private is not fetched. ``socks5h://`` resolves at the proxy only, as asked; a name that
+    does not resolve here is the proxy's to resolve. A public answer holds for ``ttl`` seconds."""
+
+    def __init__(self, resolver: guard.GuardedResolver, private_ok: Callable[[str], bool], ttl: float) -> None:
+        self.resolver = resolver
+        self.private_ok = private_ok
+        self.ttl = ttl
+        self._checked: dict[str, float] = {}  # hosts found public, until (loop time)
+
+    async def allowed(self, url: str, proxy: str) -> bool:
+        """May ``url`` be fetched through ``proxy``?"""
+        host = hostname_of(url)
+        if proxy.startswith("socks5h://") or self.private_ok(host) or not host[-1:].isalpha():
+            return True
+        loop = asyncio.get_running_loop()
+        if self._checked.get(host, 0.0) > loop.time():
+            return True
+        try:
+            await self.resolver.resolve(host, 0)
+        except guard.BlockedAddress:
+            return False
+        except OSError:
+            return True  # not known here: the proxy's to resolve
+        if len(self._checked) > guard.PREFETCH_KEPT * 16:
+            self._checked.clear()
+        self._checked[host] = loop.time() + self.ttl
+        return True
+
+
+def judge_status(result: FetchResult) -> None:
+    """An answer that came: a 4xx or 5xx status is the error ``http``, worth another try when
+    5xx or 429 (after the Retry-After it names, if any)."""
+    if result.status is not None and result.status >= 400:
+        result.error = errors.HTTP
+        if result.status >= 500 or result.status == 429:
+            result.retryable = True
+            result.retry_after = parse_retry_after(result.headers.get("Retry-After") if result.headers else None)
+
+
+__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "judge_status", "trust"]
