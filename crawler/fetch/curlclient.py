@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 from aiohttp.abc import AbstractCookieJar
 from curl_cffi import Curl, CurlError, CurlInfo, CurlOpt
 from curl_cffi.aio import AsyncCurl
-from curl_cffi.const import CurlHttpVersion, CurlMOpt
+from curl_cffi.const import CurlECode, CurlHttpVersion, CurlMOpt
+from curl_cffi.requests.impersonate import resolve_latest_browser_type
 from yarl import URL
 
 from crawler import errors
@@ -68,7 +69,9 @@ class CurlTransport:
         self.settings = settings
         self.allows = allows
         self.private_ok = private_ok
-        self.impersonate = settings.impersonate
+        # libcurl knows each browser's versions by name ("chrome152"): the newest of the one asked.
+        self.impersonate: str = (resolve_latest_browser_type(settings.impersonate)  # type: ignore[no-untyped-call]
+                                 if settings.impersonate else "")
         own_agent = settings.user_agent != DEFAULTS["user_agent"]
         self.headers = [f"{k}: {v}".encode("latin-1") for k, v in headers.items()
                         if not self.impersonate or (k.lower() == "user-agent" and own_agent)]
@@ -160,7 +163,8 @@ class CurlTransport:
         """Set every option of one exchange (one hop) on ``curl``."""
         settings = self.settings
         if self.impersonate:
-            curl.impersonate(self.impersonate, default_headers=True)
+            if curl.impersonate(self.impersonate, default_headers=True):
+                raise CurlError(f"libcurl cannot impersonate {self.impersonate}")
         else:
             curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS)
         curl.setopt(CurlOpt.URL, url.encode("latin-1"))
@@ -296,7 +300,8 @@ class CurlTransport:
         except CurlError as e:
             failure_of(e, curl, result, proxy, transfer is not None and transfer.status is not None)
             if result.error == errors.TLS:
-                log.warning("%s: TLS failed: %s", url, reason_of(e))
+                verify = "certificate verify failed: " if e.code == CurlECode.PEER_FAILED_VERIFICATION else ""
+                log.warning("%s: TLS failed: %s%s", url, verify, reason_of(e))
             else:
                 log.debug("%s: %s: %s", url, result.error, reason_of(e))
         except OSError as e:  # the name did not resolve

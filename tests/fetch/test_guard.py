@@ -96,6 +96,7 @@ def linking_app(links: list[str]) -> web.Application:
     return app
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_links_to_private_literals_are_never_fetched(serve, crawl, names) -> None:
     # The seed's host is a name (resolved to the loopback server); its page links back to the
     # same server by loopback literals in several spellings, none of them the seed's host.
@@ -114,6 +115,7 @@ async def test_links_to_private_literals_are_never_fetched(serve, crawl, names) 
     assert {"/a", "/b", "/c", "/d", "/f"} <= set(server.paths())
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_a_name_that_resolves_to_a_private_address_is_refused(serve, crawl, names) -> None:
     links: list[str] = []
     server = serve(linking_app(links))
@@ -130,6 +132,7 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(serve, crawl
     assert allowed.by_url()[secret]["status"] == 200
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_a_redirect_to_a_private_literal_is_blocked(serve, crawl, names) -> None:
     async def jump(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"http://2130706433:{request.url.port}/inside")
@@ -164,7 +167,7 @@ class WithCredentials(Spider):
         yield {"url": response.url}
 
 
-async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path) -> None:
+async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path, http_client: str) -> None:
     async def hop(request: web.Request) -> web.Response:
         other = next(p for p in server.ports if p != request.url.port)
         target = {"/away": f"http://127.0.0.1:{other}/landed", "/stay": "/landed"}[request.path]
@@ -180,7 +183,8 @@ async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path)
     server = serve(app, sites=2)
     first = server.ports[0]
     spider = WithCredentials([f"http://127.0.0.1:{first}/away", f"http://127.0.0.1:{first}/stay"])
-    settings = load_settings({"output": str(tmp_path / "o.jsonl"), "progress": False, "robots": False})
+    settings = load_settings({"output": str(tmp_path / "o.jsonl"), "progress": False, "robots": False,
+                              "http_client": http_client})
     await Engine(settings, [], spider=spider).run()
     assert len(read_jsonl(tmp_path / "o.jsonl")) == 2
     by_port = {int(h.host.rsplit(":", 1)[1]): h for h in server.hits if h.path == "/landed"}
@@ -190,6 +194,7 @@ async def test_credentials_are_not_sent_to_another_origin(serve, tmp_path: Path)
     assert same.headers["Authorization"] == "Bearer secret" and same.headers["Cookie"] == "session=1"
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_new_hosts_are_looked_up_as_soon_as_they_are_found(serve, crawl, names, monkeypatch) -> None:
     # One fetch at a time: without the early look-up, b.test's name would be asked only once
     # a.test's pages were done. Each name is still asked once.
