@@ -18,8 +18,6 @@ from crawler.fetch.blocked import block_page
 from tests.conftest import read_jsonl, run_cli
 from tests.support.sites import seeds_file
 
-pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
-
 # Each vendor's block or challenge page, as its screen serves it: (status, headers, body).
 SCREENS: dict[str, tuple[int, dict[str, str], str]] = {
     "cloudflare": (403, {"Server": "cloudflare", "cf-mitigated": "challenge"},
@@ -87,6 +85,7 @@ def screens_app(tries: dict[str, int]) -> web.Application:
     return app
 
 
+@pytest.mark.usefixtures("http_client")
 def test_block_pages_are_labelled_retried_counted_and_the_host_paused_once(serve, tmp_path: Path) -> None:
     tries: dict[str, int] = {}
     server = serve(screens_app(tries))
@@ -127,11 +126,12 @@ class Screens(Spider):
         self.failures[failure.url.rsplit("/", 1)[1]] = (failure.error, failure.response.blocked)
 
 
-async def test_a_spider_hears_of_a_block_page_in_its_errback_with_response_blocked(serve, tmp_path: Path) -> None:
+async def test_a_spider_hears_of_a_block_page_in_its_errback_with_response_blocked(serve, tmp_path: Path,
+                                                                                  http_client: str) -> None:
     server = serve(screens_app({}))
     spider = Screens(server.url)
     spider.custom_settings = {"retries": 0, "robots": False, "retry_backoff_max": 0.05}
-    await Crawler(spider, output=str(tmp_path / "x.jsonl")).run()
+    await Crawler(spider, output=str(tmp_path / "x.jsonl"), http_client=http_client).run()
     assert spider.failures == {**{name: ("blocked", VENDOR[name]) for name in SCREENS},
                                "forbidden": ("http", None)}
 

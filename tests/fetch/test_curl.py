@@ -42,6 +42,7 @@ def test_a_crawl_with_curl_is_served_over_http2_by_nginx_with_per_host_limits_he
     assert max(backend.host_max_in_flight.values()) <= 2
 
 
+@pytest.mark.slow
 def test_the_default_client_speaks_http_1_1_to_the_same_nginx(serve, tmp_path: Path) -> None:
     backend = serve(make_app(3))
     with nginx_h2(tmp_path, backend.port) as (url, ca, log):
@@ -144,7 +145,9 @@ def hello_recorder() -> Iterator[tuple[str, list[bytes]]]:
         listener.close()
 
 
-@pytest.mark.parametrize("client", ["chrome", "firefox", "curl", "aiohttp"])
+@pytest.mark.parametrize("client", ["chrome", pytest.param("firefox", marks=pytest.mark.slow),
+                                    pytest.param("curl", marks=pytest.mark.slow),
+                                    pytest.param("aiohttp", marks=pytest.mark.slow)])
 def test_impersonate_sends_the_browser_s_tls_hello_and_nothing_else_does(tmp_path: Path, client: str) -> None:
     args = {"chrome": ["--http-client", "curl", "--impersonate", "chrome"],
             "firefox": ["--http-client", "curl", "--impersonate", "firefox"],
@@ -192,6 +195,7 @@ def test_impersonate_sends_the_browser_s_headers_unless_a_user_agent_is_given(se
     assert plain["User-Agent"].startswith("crawler/") and "sec-ch-ua" not in {k.lower() for k in plain}
 
 
+@pytest.mark.slow
 def test_impersonate_without_curl_and_an_unknown_client_are_one_line_errors(tmp_path: Path) -> None:
     done = run_cli("http://127.0.0.1:9/", "--impersonate", "chrome", cwd=tmp_path)
     assert done.returncode == 2 and "--impersonate" in done.stderr and "--http-client curl" in done.stderr

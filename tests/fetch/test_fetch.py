@@ -13,9 +13,8 @@ from aiohttp import web
 from crawler.result import parse_retry_after
 from tests.support.sites import app_of, check_moved, html, moved_site, redirect
 
-pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
 
-
+@pytest.mark.usefixtures("http_client")
 async def test_redirect_chain_followed_to_the_end(serve, crawl) -> None:
     server = serve(app_of({
         "/": '<a href="/r3">chain</a>', "/r3": redirect("/r2", 301), "/r2": redirect("r1", 307),
@@ -29,6 +28,7 @@ async def test_redirect_chain_followed_to_the_end(serve, crawl) -> None:
     assert server.count("/r3") == server.count("/r2") == server.count("/r1") == 1
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_redirect_loop_and_overlong_chain(serve, crawl) -> None:
     routes = {"/": '<a href="/loop-a">l</a><a href="/hop/0">c</a>', "/loop-a": redirect("/loop-b"),
               "/loop-b": redirect("/loop-a")}
@@ -49,6 +49,7 @@ async def test_redirect_loop_and_overlong_chain(serve, crawl) -> None:
     assert len(result.records) == 3
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_redirect_off_scope_or_to_other_schemes_is_blocked(serve, crawl) -> None:
     server = serve(app_of({
         "/": '<a href="/away">a</a><a href="/ftp">f</a><a href="/file">l</a>',
@@ -77,6 +78,7 @@ def flaky(failures: list[int], headers: dict[str, str] | None = None):
     return handler
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_server_that_fails_twice_then_works(serve, crawl) -> None:
     server = serve(app_of({"/": flaky([500, 503])}))
     result = await crawl([server.url], retries=3)
@@ -85,6 +87,7 @@ async def test_server_that_fails_twice_then_works(serve, crawl) -> None:
     assert result.stats.retries == 2
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_retries_exhausted_gives_http_error(serve, crawl) -> None:
     server = serve(app_of({"/": flaky([500] * 10), "/missing": flaky([404] * 10)}))
     result = await crawl([server.url], retries=2)
@@ -92,6 +95,7 @@ async def test_retries_exhausted_gives_http_error(serve, crawl) -> None:
     assert server.count("/") == 3
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_404_is_not_retried(serve, crawl) -> None:
     server = serve(app_of({"/": flaky([404] * 10)}))
     result = await crawl([server.url], retries=3)
@@ -99,6 +103,7 @@ async def test_404_is_not_retried(serve, crawl) -> None:
     assert server.count("/") == 1
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 async def test_retry_after_is_honoured_at_the_server(serve, crawl) -> None:
     server = serve(app_of({"/": flaky([503], {"Retry-After": "1"})}))
@@ -118,6 +123,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 async def test_server_that_never_answers_times_out_within_the_deadline(serve, crawl) -> None:
     import asyncio
@@ -136,6 +142,7 @@ async def test_server_that_never_answers_times_out_within_the_deadline(serve, cr
     assert elapsed < 0.5 * 2 + 1.0
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_slow_body_times_out(serve, crawl) -> None:
     import asyncio
 
@@ -154,6 +161,7 @@ async def test_slow_body_times_out(serve, crawl) -> None:
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_large_body_stops_at_max_bytes(serve, crawl) -> None:
     big = b"x" * (3 * 2**20)
 
@@ -175,6 +183,7 @@ async def test_large_body_stops_at_max_bytes(serve, crawl) -> None:
     assert records[server.url + "chunked"]["error"] == "too_large"
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_gzip_and_deflate_bodies_are_decoded(serve, crawl) -> None:
     page = b"<html><head><title>Zipped</title></head><body><a href='/z2'>x</a></body></html>"
 
@@ -195,6 +204,7 @@ async def test_gzip_and_deflate_bodies_are_decoded(serve, crawl) -> None:
     assert records[server.url + "z2"]["title"] == "Zipped" and records[server.url + "z2"]["error"] is None
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_encodings_from_header_meta_and_bom(serve, crawl) -> None:
     title = "Привет, мир"
 
@@ -223,6 +233,7 @@ async def test_encodings_from_header_meta_and_bom(serve, crawl) -> None:
     assert records[server.url + "sjis"]["title"] == "日本語"
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_undecodable_bytes_are_replaced(serve, crawl) -> None:
     async def broken(request: web.Request) -> web.Response:
         return web.Response(body=b"<title>ok \xff\xfe end</title>",
@@ -234,6 +245,7 @@ async def test_undecodable_bytes_are_replaced(serve, crawl) -> None:
     assert records[0]["error"] is None
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_connection_refused_is_connect_error(crawl) -> None:
     from crawler.cli.testsite import free_port
 
@@ -259,16 +271,19 @@ def test_charset_labels_follow_the_whatwg_table() -> None:
 
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_a_redirect_target_already_seen_is_not_fetched_again(serve, crawl) -> None:
     server = serve(moved_site())
     check_moved((await crawl([server.url])).records, server)
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_a_redirect_target_already_seen_is_not_fetched_again_in_a_durable_crawl(serve, crawl, tmp_path) -> None:
     server = serve(moved_site())
     check_moved((await crawl([server.url], job_dir=str(tmp_path / "job"))).records, server)
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_a_redirect_to_a_robots_forbidden_path_says_which_hop_was_refused(serve, crawl) -> None:
     async def robots(request: web.Request) -> web.Response:
         return web.Response(text="User-agent: *\nDisallow: /secret\n")
@@ -281,6 +296,7 @@ async def test_a_redirect_to_a_robots_forbidden_path_says_which_hop_was_refused(
     assert server.count("/secret") == 0
 
 
+@pytest.mark.usefixtures("http_client")
 def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None:
     import ssl
 
@@ -302,6 +318,7 @@ def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None
     assert "certificate verify failed" in done.stderr and done.stderr.count("TLS failed") == 1  # not retried
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.parametrize("mode", ["memory", "workers", "redis"])
 def test_tls_failing_for_robots_txt_is_the_pages_error_not_robots(tmp_path, request, mode) -> None:
     # robots.txt could not be fetched because TLS failed: the pages are not fetched (RFC 9309:
@@ -335,6 +352,7 @@ def test_tls_failing_for_robots_txt_is_the_pages_error_not_robots(tmp_path, requ
     assert "robots.txt failed (tls)" in done.stderr
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_with_insecure(tmp_path) -> None:
     import os
@@ -366,6 +384,7 @@ def test_a_private_ca_is_trusted_with_ca_bundle_or_ssl_cert_file_and_nothing_wit
         assert bad.returncode == 2 and "--ca-bundle: cannot use" in bad.stderr
 
 
+@pytest.mark.usefixtures("http_client")
 def test_idle_connections_are_bounded_and_a_done_hosts_are_closed() -> None:
     # A broad crawl meets host after host; each idle kept-alive connection holds buffers (about
     # 90 KB for TLS): --max-idle-connections keeps their number, and memory, flat, and a host the

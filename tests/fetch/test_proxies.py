@@ -14,8 +14,6 @@ from tests.conftest import read_jsonl, run_cli
 from tests.support.proxies import microsocks, tinyproxy
 from tests.support.rawserver import RawServer, response
 
-pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
-
 SECRET = "pr0xy-pa55"
 
 
@@ -44,6 +42,7 @@ def no_secret(tmp_path: Path, stderr: str) -> None:
         assert SECRET not in (tmp_path / name).read_text()
 
 
+@pytest.mark.usefixtures("http_client")
 def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
     seen: list[str] = []
     server = serve(peers_app(seen))
@@ -61,6 +60,7 @@ def test_an_http_proxy_carries_every_request(serve, tmp_path: Path) -> None:
         no_secret(tmp_path, done.stderr)
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_socks5_and_socks5h_proxies_carry_every_request(serve, tmp_path: Path) -> None:
     seen: list[str] = []
@@ -74,6 +74,7 @@ def test_socks5_and_socks5h_proxies_carry_every_request(serve, tmp_path: Path) -
             no_secret(tmp_path, done.stderr)
 
 
+@pytest.mark.usefixtures("http_client")
 def test_a_dead_proxy_in_the_list_is_benched_and_the_crawl_completes(serve, tmp_path: Path) -> None:
     seen: list[str] = []
     server = serve(peers_app(seen, pages=40))
@@ -92,6 +93,7 @@ def test_a_dead_proxy_in_the_list_is_benched_and_the_crawl_completes(serve, tmp_
         assert f"proxy {dead} failed" in done.stderr
 
 
+@pytest.mark.usefixtures("http_client")
 def test_a_proxy_that_cannot_get_pages_is_passed_over_but_never_down(serve, tmp_path: Path) -> None:
     # One "proxy" answers every request with a 502 of its own (no Via): each request it gets
     # goes on through the other proxy, and the crawl completes with no page failed.
@@ -111,6 +113,7 @@ def test_a_proxy_that_cannot_get_pages_is_passed_over_but_never_down(serve, tmp_
         assert "every proxy is down" not in done.stderr
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_a_dead_site_behind_a_proxy_is_the_site_s_failure_not_the_proxy_s(serve, tmp_path: Path) -> None:
     # tinyproxy answers 500 and microsocks "refused" for a site that is down: the URLs fail as
@@ -130,6 +133,7 @@ def test_a_dead_site_behind_a_proxy_is_the_site_s_failure_not_the_proxy_s(serve,
             assert len(by_url) == 5 and all(r["status"] == 200 for u, r in by_url.items() if u != dead)
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_when_every_proxy_is_down_the_crawl_says_so_once_and_stops(serve, tmp_path: Path) -> None:
     server = serve(peers_app([]))
@@ -142,6 +146,7 @@ def test_when_every_proxy_is_down_the_crawl_says_so_once_and_stops(serve, tmp_pa
     assert "crawl failed" in done.stderr
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_the_environment_s_proxy_is_honoured_unless_told_not_to(serve, tmp_path: Path) -> None:
     seen: list[str] = []
@@ -158,6 +163,7 @@ def test_the_environment_s_proxy_is_honoured_unless_told_not_to(serve, tmp_path:
         assert done.returncode == 0 and set(seen) == {"127.0.0.1"}
 
 
+@pytest.mark.usefixtures("http_client")
 async def test_through_a_proxy_a_name_that_resolves_inside_is_still_refused(serve, crawl, names,
                                                                              tmp_path: Path) -> None:
     # The proxy would resolve evil.test itself and reach what it points at; the guard resolves
@@ -220,6 +226,7 @@ async def test_a_spider_naming_a_new_socks_proxy_for_each_request_keeps_a_bounde
     assert most <= MAX_SESSIONS + 4 + 2, most  # the kept sessions' idle connections and those in use
 
 
+@pytest.mark.usefixtures("http_client")
 def test_a_proxy_a_host_bans_rests_for_that_host_and_the_others_carry_its_pages(serve, tmp_path: Path) -> None:
     # The site answers what comes out of 127.0.0.8 with Cloudflare's challenge: that proxy rests
     # for the host, and every page comes through the other one, none recorded as blocked.

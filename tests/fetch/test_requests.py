@@ -12,8 +12,6 @@ from crawler import Request, Spider, run_spider
 from crawler.cli.testsite import ServerThread
 from tests.conftest import read_jsonl, run_cli
 
-pytestmark = pytest.mark.usefixtures("http_client")  # each test with each HTTP client
-
 
 def echo_app(seen: list[dict]) -> web.Application:
     """Every request is recorded (method, path, headers, body) and answered with a small page;
@@ -34,6 +32,7 @@ def echo_app(seen: list[dict]) -> web.Application:
     return app
 
 
+@pytest.mark.usefixtures("http_client")
 def test_json_seed_lines_are_requests_with_their_method_and_body(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
     server = serve(echo_app(seen))
@@ -65,6 +64,7 @@ def test_json_seed_lines_are_requests_with_their_method_and_body(serve, tmp_path
         (f"{base}/temporary", "PUT")])
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_a_durable_crawl_keeps_requests_apart_by_method_and_body(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
@@ -94,10 +94,11 @@ class Poster(Spider):
         yield Request(self.base + "/account", cookies={"sid": "s1"}, headers={"X-Via": "spider"})
 
 
-def test_the_spider_api_sends_methods_bodies_and_cookies(serve, tmp_path: Path) -> None:
+def test_the_spider_api_sends_methods_bodies_and_cookies(serve, tmp_path: Path, http_client: str) -> None:
     seen: list[dict] = []
     server = serve(echo_app(seen))
-    stats = run_spider(Poster(server.url.rstrip("/")), output=str(tmp_path / "items.jsonl"), robots=False)
+    stats = run_spider(Poster(server.url.rstrip("/")), output=str(tmp_path / "items.jsonl"), robots=False,
+                       http_client=http_client)
     assert stats["items"] == 1 and read_jsonl(tmp_path / "items.jsonl") == [{"status": 200, "method": "POST"}]
     login, account = seen
     assert (login["method"], login["body"]) == ("POST", '{"user": "u"}')
@@ -150,6 +151,7 @@ def assert_no_secret_anywhere(tmp_path: Path, stderr: str, *secrets: str) -> Non
                 assert secret not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_headers_and_basic_auth_go_to_the_seeds_hosts_and_never_cross_a_redirect(serve, tmp_path: Path) -> None:
 
@@ -182,6 +184,7 @@ def test_headers_and_basic_auth_go_to_the_seeds_hosts_and_never_cross_a_redirect
         assert_no_secret_anywhere(tmp_path, done.stderr, SECRET, basic.split()[1])
 
 
+@pytest.mark.usefixtures("http_client")
 def test_netrc_gives_each_host_its_own_credentials(serve, tmp_path: Path) -> None:
     import base64
     import os
@@ -209,6 +212,7 @@ def test_netrc_gives_each_host_its_own_credentials(serve, tmp_path: Path) -> Non
     assert_no_secret_anywhere(tmp_path, done.stderr, SECRET)
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_a_cookie_from_a_login_answer_is_sent_on_with_cookies_only(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
@@ -222,6 +226,7 @@ def test_a_cookie_from_a_login_answer_is_sent_on_with_cookies_only(serve, tmp_pa
         assert later and all(c == ("sid=abc123" if jar else None) for c in later), later
 
 
+@pytest.mark.usefixtures("http_client")
 def test_cookies_given_load_and_save_and_a_flood_stays_bounded(serve, tmp_path: Path) -> None:
     seen: list[dict] = []
     server = serve(recording_app(seen))
@@ -253,6 +258,7 @@ def committed_jar(job: Path) -> bool:
     return bool(row and "sid" in row[0])
 
 
+@pytest.mark.usefixtures("http_client")
 @pytest.mark.slow
 def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> None:
     import signal
@@ -291,6 +297,7 @@ def test_cookies_survive_kill_9_and_resume_of_a_job(serve, tmp_path: Path) -> No
     assert sum(s["path"] == "/" for s in seen) == 1
 
 
+@pytest.mark.usefixtures("http_client")
 def test_config_show_masks_every_credential(tmp_path: Path) -> None:
     shown = run_cli("config", "--show", "--auth", f"me:{SECRET}", "-H", f"Authorization: Bearer {SECRET}",
                     "--cookie", f"sid={SECRET}", "--proxy", f"http://me:{SECRET}@127.0.0.1:3128", cwd=tmp_path)
@@ -300,6 +307,7 @@ def test_config_show_masks_every_credential(tmp_path: Path) -> None:
     assert 'proxy = "http://me:***@127.0.0.1:3128"' in shown.stdout
 
 
+@pytest.mark.usefixtures("http_client")
 def test_a_config_file_shapes_requests_as_the_command_line_does(serve, tmp_path: Path) -> None:
     import base64
 
