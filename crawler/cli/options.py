@@ -112,6 +112,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("requests", ("--proxy",), {"metavar": "URL"}),
     ("requests", ("--proxy-file",), {"metavar": "FILE"}),
     ("requests", ("--proxy-rotate",), {"choices": ["host", "request"]}),
+    ("requests", ("--proxy-tier",), {"metavar": "FILE", "action": "append"}),
     ("requests", ("--ca-bundle",), {"metavar": "FILE"}),
 ]
 # Switches: (group, flag, setting, value set).

@@ -233,6 +233,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         settings, state, frontier = self.settings, self.state, self.frontier
         self.stats.proxy_figures = fetcher.proxies.figures
+        self.stats.proxy_tier_figures = fetcher.proxies.tier_figures
         self.stats.spider_figures = self._runner.failures.figures
         self.stats.records_only = type(self.spider) is PageRecorder
         job = self._job()

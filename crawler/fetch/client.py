@@ -107,7 +107,7 @@ class Fetcher:
             if chosen is None:
                 return await self.transport.fetch(request)
             chosen.requests += 1
-            result = await self.transport.fetch(dataclasses.replace(request, proxy=chosen.url))
+            result = await self.transport.fetch(dataclasses.replace(request, proxy=chosen.url or None))  # "": direct
             if result.proxy_failure is None:
                 self.proxies.succeeded(chosen)
                 ban = ban_of(result)

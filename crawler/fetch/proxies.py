@@ -21,8 +21,14 @@
   :data:`REST_MAX` seconds, and the request goes through the next proxy at once; the host's
   requests go through the others while it rests. When every proxy rests for a host, the host
   bans them all: its answers are recorded as they are, through the proxies as before.
-- The figures of each proxy (requests, failures, seconds benched, bans) go to ``--stats`` and
-  the report, the proxy shown without its credentials.
+- Tiers (``--proxy-tier FILE``, repeatable, in order): a host starts on the first tier (a file
+  whose line ``direct`` means no proxy, or datacenter proxies) and moves up one tier each time it
+  bans a proxy of its tier (or goes direct and is refused), at once, the request with it, as
+  Crawlee's tiered proxies do; it never moves down in a run. On the top tier, bans rest proxies
+  as above.
+- The figures of each proxy (requests, failures, seconds benched, bans; its tier) and of each
+  tier (its requests, bans and the hosts on it) go to ``--stats`` and the report, the proxy shown
+  without its credentials.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ STRIKES = 3  # failures in a row that make a proxy down
 BENCH_FIRST, BENCH_MAX = 1.0, 60.0  # seconds a failed proxy sits out: the first time, and at most
 REST_FIRST, REST_MAX = 30.0, 600.0  # seconds a proxy rests for a host that banned it: the first time, at most
 BAN_STATUSES = frozenset({403, 429})  # answers through a proxy that say the host bans it (with block pages)
+DIRECT = "direct"  # a tier file's line for "no proxy"
 
 
 class ProxiesDown(FatalError):
@@ -57,11 +64,13 @@ class ProxiesDown(FatalError):
 class Proxy:
     """One proxy and how it is doing."""
 
-    __slots__ = ("bans", "benched", "benched_until", "failures", "misses", "requests", "shown", "strikes", "url")
+    __slots__ = ("bans", "benched", "benched_until", "failures", "misses", "requests", "shown", "strikes", "tier",
+                 "url")
 
-    def __init__(self, url: str) -> None:
-        self.url = url  # with its credentials: only ever given to aiohttp
-        self.shown = mask_url(url)
+    def __init__(self, url: str, tier: int = 0) -> None:
+        self.url = url  # with its credentials: only ever given to the transport; "" is a tier's "direct"
+        self.shown = mask_url(url) if url else DIRECT
+        self.tier = tier
         self.requests = 0
         self.failures = 0
         self.strikes = 0  # failures of its own in a row
@@ -77,9 +86,16 @@ class ProxyPool:
     def __init__(self, settings: Settings) -> None:
         urls = [settings.proxy] if settings.proxy else []
         if settings.proxy_file:
-            urls += _read_list(settings.proxy_file)
+            urls += _read_list(settings.proxy_file, "--proxy-file")
         self.rotate = settings.proxy_rotate
         self.proxies = [Proxy(url) for url in dict.fromkeys(urls)]
+        #: The tiers, lowest first (one, of every proxy, without --proxy-tier).
+        self.tiers = [self.proxies]
+        if settings.proxy_tier:
+            self.tiers = [[Proxy("" if url == DIRECT else url, tier) for url in dict.fromkeys(
+                _read_list(path, "--proxy-tier", direct=True))] for tier, path in enumerate(settings.proxy_tier)]
+            self.proxies = [p for tier in self.tiers for p in tier]
+        self._tier_of: dict[str, int] = {}  # host -> its tier, when above the first
         self.by_scheme: dict[str, Proxy] = {}  # the environment's, when none is given
         if not self.proxies and settings.env_proxy:
             found = urllib.request.getproxies_environment()
@@ -111,24 +127,27 @@ class ProxyPool:
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
-            count = len(self.proxies)
+            tier = self._tier_of.get(host, 0)
+            proxies = self.tiers[tier]
+            count = len(proxies)
+            key = f"{tier} {host}"
             if self.rotate == "host":
-                start = self._hosts.get(host)
+                start = self._hosts.get(key)
                 if start is None:
-                    start = self._hosts[host] = zlib.crc32(host.encode()) % count
+                    start = self._hosts[key] = zlib.crc32(host.encode()) % count
             else:
-                start = self._turn
-                self._turn = (self._turn + 1) % count
+                start = self._turn % count
+                self._turn += 1
             order = [(start + i) % count for i in range(count)]
-            usable = [i for i in order if self.proxies[i].benched_until <= now]
+            usable = [i for i in order if proxies[i].benched_until <= now]
             if usable:
                 # Not one the host bans, while it rests; any, when the host bans them all.
-                chosen = next((i for i in usable if not self.resting(self.proxies[i], host, now)), usable[0])
+                chosen = next((i for i in usable if not self.resting(proxies[i], host, now)), usable[0])
                 if self.rotate == "host":
-                    self._hosts[host] = chosen  # the host stays with its new proxy
-                return self.proxies[chosen]
+                    self._hosts[key] = chosen  # the host stays with its new proxy
+                return proxies[chosen]
             self._down()
-            await asyncio.sleep(min(p.benched_until for p in self.proxies) - now)
+            await asyncio.sleep(min(p.benched_until for p in proxies) - now)
 
     async def _wait(self, proxy: Proxy) -> None:
         if proxy.strikes >= STRIKES:
@@ -174,7 +193,12 @@ class ProxyPool:
         _, times = self._rests.get((proxy.url, host), (0.0, 0))
         wait = min(REST_FIRST * 2 ** times, REST_MAX)
         self._rests[(proxy.url, host)] = (now + wait, times + 1)
-        others = [p for p in self.proxies
+        tier = self._tier_of.get(host, 0)
+        if proxy.tier == tier and tier + 1 < len(self.tiers):
+            self._tier_of[host] = tier + 1
+            log.info("%s bans %s (%s): it moves up to proxy tier %d", host, proxy.shown, reason, tier + 2)
+            return True
+        others = [p for p in self.tiers[tier]
                   if p is not proxy and p.benched_until <= now and not self.resting(p, host, now)]
         if others:
             log.info("%s bans proxy %s (%s): it rests for that host %.0f s", host, proxy.shown, reason, wait)
@@ -186,9 +210,22 @@ class ProxyPool:
         proxy.strikes = proxy.misses = 0
 
     def figures(self) -> list[dict[str, Any]]:
-        """Each proxy's requests, failures and seconds benched (``--stats``: ``proxies``)."""
+        """Each proxy's requests, failures, seconds benched and bans, and with tiers its tier (1
+        the first) (``--stats``: ``proxies``)."""
+        tiered = len(self.tiers) > 1
         return [{"proxy": p.shown, "requests": p.requests, "failures": p.failures, "benched_s": round(p.benched, 1),
-                 "bans": p.bans} for p in self.all()]
+                 "bans": p.bans, **({"tier": p.tier + 1} if tiered else {})} for p in self.all()]
+
+    def tier_figures(self) -> list[dict[str, Any]]:
+        """With ``--proxy-tier``, each tier's proxies, requests and bans, and the hosts that moved
+        up to it (``--stats``: ``proxy_tiers``); else nothing."""
+        if len(self.tiers) < 2:
+            return []
+        moved = [0] * len(self.tiers)  # hosts that moved up to each tier (every host starts on the first)
+        for tier in self._tier_of.values():
+            moved[tier] += 1
+        return [{"tier": i + 1, "proxies": [p.shown for p in tier], "requests": sum(p.requests for p in tier),
+                 "bans": sum(p.bans for p in tier), "hosts_moved_up": moved[i]} for i, tier in enumerate(self.tiers)]
 
 
 def ban_of(result: FetchResult) -> str | None:
@@ -216,23 +253,25 @@ def _bypassed(host: str) -> bool:
     return bool(urllib.request.proxy_bypass_environment(name))  # type: ignore[attr-defined]
 
 
-def _read_list(path: str) -> list[str]:
-    """The proxies of a ``--proxy-file``: one URL a line, ``#`` comments and blank lines left out."""
+def _read_list(path: str, option: str, direct: bool = False) -> list[str]:
+    """The proxies of a ``--proxy-file`` (``option``): one URL a line, ``#`` comments and blank
+    lines left out; with ``direct`` (a tier's file), the line ``direct`` too (no proxy)."""
     try:
         lines = Path(path).read_text("utf-8").splitlines()
     except OSError as e:
-        raise UsageError(f"--proxy-file: cannot read {path}: {e.strerror}") from None
+        raise UsageError(f"{option}: cannot read {path}: {e.strerror}") from None
     urls = []
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if not text.startswith(PROXY_SCHEMES):
-            raise UsageError(f"--proxy-file: {path}:{number}: not an http://, https://, socks5:// or socks5h:// "
-                             f"URL: {mask_url(text)[:100]}")
+        if not text.startswith(PROXY_SCHEMES) and not (direct and text == DIRECT):
+            also = ", or 'direct'" if direct else ""
+            raise UsageError(f"{option}: {path}:{number}: not an http://, https://, socks5:// or socks5h:// "
+                             f"URL{also}: {mask_url(text)[:100]}")
         urls.append(text)
     if not urls:
-        raise UsageError(f"--proxy-file: no proxy in {path}")
+        raise UsageError(f"{option}: no proxy in {path}")
     return urls
 
 

@@ -111,16 +111,27 @@ def _failures(failed: list[dict[str, Any]], count: int) -> str:
     return (f"<table><tr><th>URL</th><th>error</th><th>status</th><th>found on</th></tr>{rows}</table>{more}")
 
 
-def _proxies(proxies: list[dict[str, Any]]) -> str:
-    """Each proxy's requests, failures, seconds benched and bans (none: nothing shown)."""
+def _proxies(proxies: list[dict[str, Any]], tiers: list[dict[str, Any]]) -> str:
+    """Each proxy's requests, failures, seconds benched and bans (and tier), and each tier's
+    figures (none: nothing shown)."""
     if not proxies:
         return ""
-    rows = "".join(f"<tr><td>{escape(p['proxy'])}</td>{_cell(f'proxies.{i}.requests', p['requests'])}"
+    tiered = bool(tiers)
+    rows = "".join(f"<tr><td>{escape(p['proxy'])}</td>"
+                   f"{_cell(f'proxies.{i}.tier', p.get('tier', 1)) if tiered else ''}"
+                   f"{_cell(f'proxies.{i}.requests', p['requests'])}"
                    f"{_cell(f'proxies.{i}.failures', p['failures'])}"
                    f"{_cell(f'proxies.{i}.benched_s', p['benched_s'])}"
                    f"{_cell(f'proxies.{i}.bans', p.get('bans', 0))}</tr>" for i, p in enumerate(proxies))
-    return ("<h2>Proxies</h2><table><tr><th>proxy</th><th>requests</th><th>failures</th><th>seconds benched</th>"
-            f"<th>bans</th></tr>{rows}</table>")
+    table = ("<h2>Proxies</h2><table><tr><th>proxy</th>" + ("<th>tier</th>" if tiered else "") +
+             f"<th>requests</th><th>failures</th><th>seconds benched</th><th>bans</th></tr>{rows}</table>")
+    if tiered:
+        table += "<table><tr><th>tier</th><th>requests</th><th>bans</th><th>hosts moved up to it</th></tr>" + "".join(
+            f"<tr><td>{t['tier']}</td>{_cell(f'proxy_tiers.{i}.requests', t['requests'])}"
+            f"{_cell(f'proxy_tiers.{i}.bans', t['bans'])}"
+            f"{_cell(f'proxy_tiers.{i}.hosts_moved_up', t['hosts_moved_up'])}"
+            "</tr>" for i, t in enumerate(tiers)) + "</table>"
+    return table
 
 
 def _render(render: dict[str, Any] | None) -> str:
@@ -282,7 +293,8 @@ def render(stats: dict[str, Any], timeline: Timeline | None, title: str = "Crawl
         f"<section><h2>Where the time goes</h2>{timings}</section></div>"
         f"{_about(seeds or [], settings)}"
         f"<h2>Failed URLs</h2>{_failures(stats.get('failed_urls', []), sum(stats['errors'].values()))}"
-        f"{_spider(stats)}{_proxies(stats.get('proxies', []))}{_render(stats.get('render'))}"
+        f"{_spider(stats)}{_proxies(stats.get('proxies', []), stats.get('proxy_tiers', []))}"
+        f"{_render(stats.get('render'))}"
         f"<h2>Charts</h2>{''.join(charts)}</body></html>\n"
     )
 

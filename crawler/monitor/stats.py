@@ -62,6 +62,7 @@ class Stats:
         self.host_blocked: Counter[str] = Counter()  # block and challenge pages (error blocked) by host
         self.failed_urls: list[dict[str, Any]] = []  # the first FAILED_URLS: url, error, status, referrer
         self.proxy_figures: Callable[[], list[dict[str, Any]]] = list  # each proxy's requests, failures, bench
+        self.proxy_tier_figures: Callable[[], list[dict[str, Any]]] = list  # --proxy-tier: each tier's
         # The spider's failures: callback_errors_by_type (count, where, message, url), dropped_by_reason.
         self.spider_figures: Callable[[], dict[str, Any]] = dict
         self.records_only = False  # the built-in page recorder runs: its items are the records
@@ -165,6 +166,9 @@ class Stats:
             data["hosts"] = self.hosts_dict()
             data["failed_urls"] = self.failed_urls
             data["proxies"] = self.proxy_figures()
+            tiers = self.proxy_tier_figures()
+            if tiers:
+                data["proxy_tiers"] = tiers
         render = self.render_figures()
         if render:
             if not detail:

@@ -103,6 +103,7 @@ class Settings:
     proxy: str
     proxy_file: str
     proxy_rotate: str
+    proxy_tier: tuple[str, ...]
     env_proxy: bool
     ca_bundle: str
     insecure: bool

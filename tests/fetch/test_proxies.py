@@ -253,3 +253,57 @@ def test_a_proxy_a_host_bans_rests_for_that_host_and_the_others_carry_its_pages(
         assert figures[banned]["bans"] == seen.count("127.0.0.8") and figures[good]["bans"] == 0
         assert figures[banned]["failures"] == 0  # a ban is the host's word, not the proxy failing
         assert 'data-stat="proxies.0.bans">' in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.usefixtures("http_client")
+def test_proxy_tiers_a_host_moves_up_only_when_it_blocks(serve, tmp_path: Path) -> None:
+    # Tier 1 is direct, tier 2 a proxy out of 127.0.0.8, tier 3 one out of 127.0.0.9. One site
+    # blocks direct requests and the tier-2 proxy's: it climbs to tier 3 and every page comes
+    # from there; the other site never blocks and is fetched directly throughout.
+    seen: dict[int, list[str]] = {}
+
+    async def answer(request: web.Request) -> web.Response:
+        port = request.url.port or 0
+        seen.setdefault(port, []).append(request.remote or "")
+        if port == picky.port and request.remote != "127.0.0.9":
+            return web.Response(status=403, headers={"cf-mitigated": "challenge"}, content_type="text/html",
+                                text="<html><head><title>Just a moment...</title></head></html>")
+        return web.Response(text="".join(f'<a href="/p/{i}">x</a>' for i in range(20)), content_type="text/html")
+
+    def site() -> web.Application:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        return app
+
+    picky, easy = serve(site()), serve(site())
+    with tinyproxy(tmp_path, bind="127.0.0.8") as (second, _), tinyproxy(tmp_path, bind="127.0.0.9") as (third, _):
+        for n, line in ((1, "# no proxy at first\ndirect"), (2, second), (3, third)):
+            (tmp_path / f"tier{n}.txt").write_text(line + "\n")
+        (tmp_path / "seeds.txt").write_text(f"{picky.url}\n{easy.url}\n")
+        done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-robots",
+                       "--no-progress", "--stats", str(tmp_path / "stats.json"), "--report", str(tmp_path / "r.html"),
+                       *[arg for n in (1, 2, 3) for arg in ("--proxy-tier", str(tmp_path / f"tier{n}.txt"))],
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert len(records) == 42 and all(r["status"] == 200 and r["error"] is None for r in records)
+    assert set(seen[easy.port]) == {"127.0.0.1"} and len(seen[easy.port]) == 21  # never left the first tier
+    hard = seen[picky.port]
+    assert 1 <= hard.count("127.0.0.1") <= 2 and 1 <= hard.count("127.0.0.8") <= 2  # (2 at once per host)
+    assert hard.count("127.0.0.9") == 21
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    tiers = stats["proxy_tiers"]
+    assert [t["hosts_moved_up"] for t in tiers] == [0, 0, 1]
+    assert [t["bans"] for t in tiers] == [hard.count("127.0.0.1"), hard.count("127.0.0.8"), 0]
+    assert tiers[0]["proxies"] == ["direct"] and tiers[2]["requests"] == 21
+    assert {p["proxy"]: p["tier"] for p in stats["proxies"]} == {"direct": 1, second: 2, third: 3}
+    assert 'data-stat="proxy_tiers.2.hosts_moved_up">1<' in (tmp_path / "r.html").read_text()
+
+
+def test_proxy_tiers_take_the_place_of_proxy_and_say_what_a_bad_line_is(tmp_path: Path) -> None:
+    (tmp_path / "tier.txt").write_text("direct\nftp://nope\n")
+    done = run_cli("http://127.0.0.1:9/", "--proxy-tier", str(tmp_path / "tier.txt"), cwd=tmp_path)
+    assert done.returncode == 2 and "tier.txt:2" in done.stderr and "'direct'" in done.stderr
+    done = run_cli("http://127.0.0.1:9/", "--proxy-tier", str(tmp_path / "tier.txt"), "--proxy", "http://p:1",
+                   cwd=tmp_path)
+    assert done.returncode == 2 and "--proxy-tier" in done.stderr and len(done.stderr.strip().splitlines()) == 1
