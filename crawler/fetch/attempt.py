@@ -4,6 +4,7 @@ trusts, the SSRF guard for a request sent through a proxy, and an answer's statu
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import ssl
@@ -60,8 +61,8 @@ class ProxiedTargets:
     async def allowed(self, url: str, proxy: str) -> bool:
         """May ``url`` be fetched through ``proxy``?"""
         host = hostname_of(url)
-        if proxy.startswith("socks5h://") or self.private_ok(host) or not host[-1:].isalpha():
-            return True
+        if proxy.startswith("socks5h://") or self.private_ok(host) or is_ip(host):
+            return True  # an IP literal was checked by the scope
         loop = asyncio.get_running_loop()
         if self._checked.get(host, 0.0) > loop.time():
             return True
@@ -77,6 +78,16 @@ class ProxiedTargets:
         return True
 
 
+def is_ip(host: str) -> bool:
+    """Is ``host`` an IP address (v4, or v6 with or without brackets), not a name? (A name may
+    end with a digit: ``db1``.)"""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def judge_status(result: FetchResult) -> None:
     """An answer that came: a 4xx or 5xx status is the error ``http``, worth another try when
     5xx or 429 (after the Retry-After it names, if any)."""
@@ -87,4 +98,4 @@ def judge_status(result: FetchResult) -> None:
             result.retry_after = parse_retry_after(result.headers.get("Retry-After") if result.headers else None)
 
 
-__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "judge_status", "trust"]
+__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "is_ip", "judge_status", "trust"]

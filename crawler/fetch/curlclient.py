@@ -39,7 +39,7 @@ from crawler import errors
 from crawler.codings import CodingError, TooLarge
 from crawler.defaults import DEFAULTS
 from crawler.fetch import guard
-from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, judge_status, trust
+from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, is_ip, judge_status, trust
 from crawler.fetch.cabundle import CaBundle
 from crawler.fetch.curltransfer import Transfer, failure_of, reason_of
 from crawler.fetch.keepalive import HeadersTooLarge
@@ -125,8 +125,8 @@ class CurlTransport:
             return None, frozenset()
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if not host[-1:].isalpha():
-            return None, frozenset()
+        if not host or is_ip(host):
+            return None, frozenset()  # an IP literal was checked by the scope
         port = parts.port or (443 if parts.scheme == "https" else 80)
         loop = asyncio.get_running_loop()
         known = self._resolved.get((host, port))
@@ -188,6 +188,7 @@ class CurlTransport:
         curl.setopt(CurlOpt.HTTPHEADER, lines)
         curl.setopt(CurlOpt.HTTP_CONTENT_DECODING, 0)  # the body as sent: decoded here, bounded
         curl.setopt(CurlOpt.FOLLOWLOCATION, 0)
+        curl.setopt(CurlOpt.PIPEWAIT, 1)  # a host's requests wait to share its HTTP/2 connection, not open more
         curl.setopt(CurlOpt.NOSIGNAL, 1)
         curl.setopt(CurlOpt.PROXY, (request.proxy or "").encode("latin-1"))
         curl.setopt(CurlOpt.NOPROXY, b"")

@@ -120,12 +120,14 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(serve, crawl
     links: list[str] = []
     server = serve(linking_app(links))
     secret = f"http://evil.test:{server.port}/secret"
-    links.append(secret)
+    inner = f"http://db1:{server.port}/secret"  # a name may end with a digit: it is no address
+    links.extend([secret, inner])
     names["site.test"] = [["127.0.0.1"]]
     names["evil.test"] = [["127.0.0.1"]]  # a public-looking name that points inside
+    names["db1"] = [["127.0.0.1"]]
     seed = f"http://site.test:{server.port}/"
     result = await crawl([seed], scope="any", robots=False)
-    assert result.by_url()[secret]["error"] == "dns"
+    assert result.by_url()[secret]["error"] == "dns" and result.by_url()[inner]["error"] == "dns"
     assert result.stats.retries == 0  # refused, not retried
     assert [h.host for h in server.hits] == [f"site.test:{server.port}"]  # /secret never reached
     allowed = await crawl([seed], scope="any", robots=False, allow_private=True)
