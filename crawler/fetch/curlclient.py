@@ -305,6 +305,9 @@ class CurlTransport:
                 log.warning("%s: TLS failed: %s%s", url, verify, reason_of(e))
             else:
                 log.debug("%s: %s: %s", url, result.error, reason_of(e))
+        except ValueError as e:  # an answer that cannot be read (libcurl lets few by)
+            result.error = errors.CONTENT
+            log.debug("%s: bad response: %r", url, e)
         except OSError as e:  # the name did not resolve
             result.error, result.retryable = errors.DNS, True
             log.debug("%s: dns: %r", url, e)

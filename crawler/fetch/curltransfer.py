@@ -92,7 +92,7 @@ class Transfer:
         if self._header_bytes > MAX_HEADER_BYTES:
             raise HeadersTooLarge(code=400, message=f"response headers larger than {MAX_HEADER_BYTES // 1024} KiB")
         if line in (b"\r\n", b"\n"):
-            if self.status is not None and self.status >= 200:
+            if self.status is not None and self.status >= 200 and not self.answered:  # once, whatever follows
                 self._headers_in()
         elif line[:1] in (b" ", b"\t") and self._lines:  # a folded line goes on the one before
             last, value = self._lines[-1]

@@ -204,3 +204,19 @@ def test_impersonate_without_curl_and_an_unknown_client_are_one_line_errors(tmp_
     assert done.returncode == 2 and "--http-client" in done.stderr
 
 
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "curl"])
+def test_a_chunked_answer_with_trailers_is_read_whole(tmp_path: Path, client: str) -> None:
+    # Trailers come after the body (libcurl hands them to the header callback with the headers).
+    from tests.support.rawserver import RawServer
+
+    page = b"<html><title>trailed</title>" + b"x" * 5000 + b"</html>"
+    chunks = b"".join(f"{len(page[i:i + 1000]):x}\r\n".encode() + page[i:i + 1000] + b"\r\n"
+                      for i in range(0, len(page), 1000))
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+              + chunks + b"0\r\nX-Sum: 42\r\n\r\n")
+    with RawServer(lambda path: (answer, b"")) as server:
+        run(tmp_path, server.url, "--no-robots", "--http-client", client)
+    (record,) = read_jsonl(tmp_path / "out.jsonl")
+    assert (record["error"], record["title"], record["bytes"]) == (None, "trailed", len(page))
