@@ -19,6 +19,13 @@ from crawler.settings.masking import masked
 DEMO_OUTPUT = "demo.jsonl"
 
 
+#: Options of curl and wget that mean something here under another name: what to say instead.
+OTHER_TOOLS_OPTIONS = {
+    "--http2": "HTTP/2 is --http-client curl (the default client speaks HTTP/1.1)",
+    "--http2-prior-knowledge": "HTTP/2 is --http-client curl (over TLS only)",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with no abbreviated options (``--seed`` is not ``--seeds``) and errors in one
     line that suggest the option meant."""
@@ -37,6 +44,8 @@ class Parser(argparse.ArgumentParser):
             return ""
         known = list(self._option_string_actions)
         for word in message.split("unrecognized arguments:", 1)[1].split():
+            if word.split("=", 1)[0] in OTHER_TOOLS_OPTIONS:
+                return f"; {OTHER_TOOLS_OPTIONS[word.split('=', 1)[0]]}"
             if word.startswith("-"):
                 close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
                 if close:

@@ -202,6 +202,8 @@ def test_impersonate_without_curl_and_an_unknown_client_are_one_line_errors(tmp_
     assert len(done.stderr.strip().splitlines()) == 1
     done = run_cli("http://127.0.0.1:9/", "--http-client", "wget", cwd=tmp_path)
     assert done.returncode == 2 and "--http-client" in done.stderr
+    done = run_cli("http://127.0.0.1:9/", "--http2", cwd=tmp_path)  # curl's option: what it is here
+    assert done.returncode == 2 and "HTTP/2 is --http-client curl" in done.stderr
 
 
 
