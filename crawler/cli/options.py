@@ -23,6 +23,8 @@ DEMO_OUTPUT = "demo.jsonl"
 OTHER_TOOLS_OPTIONS = {
     "--http2": "HTTP/2 is --http-client curl (the default client speaks HTTP/1.1)",
     "--http2-prior-knowledge": "HTTP/2 is --http-client curl (over TLS only)",
+    "--cert": "a client certificate is --client-cert FILE (and --client-key FILE)",
+    "--key": "a client certificate's key is --client-key FILE",
 }
 
 
@@ -123,6 +125,8 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("requests", ("--proxy-rotate",), {"choices": ["host", "request"]}),
     ("requests", ("--proxy-tier",), {"metavar": "FILE", "action": "append"}),
     ("requests", ("--ca-bundle",), {"metavar": "FILE"}),
+    ("requests", ("--client-cert",), {"metavar": "FILE"}),
+    ("requests", ("--client-key",), {"metavar": "FILE"}),
 ]
 # Switches: (group, flag, setting, value set).
 _SWITCHES: list[tuple[str, str, str, bool]] = [

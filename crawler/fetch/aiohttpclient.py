@@ -24,7 +24,7 @@ from yarl import URL
 from crawler import errors
 from crawler.codings import CodingError, TooLarge
 from crawler.fetch import guard
-from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, judge_status, trust
+from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, identity, judge_status, trust
 from crawler.fetch.body import capture as capture_exchange
 from crawler.fetch.body import read_body
 from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge, guard_protocol
@@ -33,7 +33,7 @@ from crawler.fetch.socks import SocksSessions
 from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult, media_type
 from crawler.settings import Settings
-from crawler.urls import join_url
+from crawler.urls import hostname_of, join_url
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,13 @@ class AiohttpTransport:
     :meth:`aclose` after."""
 
     def __init__(self, settings: Settings, allows: Callable[[str], bool], private_ok: Callable[[str], bool],
-                 headers: Mapping[str, str]) -> None:
+                 headers: Mapping[str, str], seed_host: Callable[[str], bool] = lambda host: False) -> None:
         """``allows``: whether a redirect may go to a (normalized) URL; ``private_ok``: whether a
-        host name may resolve to a private address; ``headers``: sent with every request."""
+        host name may resolve to a private address; ``headers``: sent with every request;
+        ``seed_host``: whether a host name is a seed's (``--client-cert`` is presented to those)."""
         self.settings = settings
+        self.seed_host = seed_host
+        self._identity: ssl.SSLContext | None = None  # --client-cert's
         self.allows = allows
         self.private_ok = private_ok
         self.headers = headers
@@ -67,6 +70,7 @@ class AiohttpTransport:
     async def open(self, jar: aiohttp.abc.AbstractCookieJar) -> None:
         """Make the session (cookies kept in ``jar``); a bad CA bundle is a :class:`UsageError`."""
         self._tls_context = trust(self.settings)
+        self._identity = identity(self.settings)
         connector = Connector(
             ssl=self._tls_context,
             limit=self.settings.concurrency,
@@ -155,9 +159,12 @@ class AiohttpTransport:
                         log.warning("%s: not fetched: its host resolves only to private addresses", url)
                         return result
                     # The URL is normalized (escaped already): yarl need not parse and quote it again.
+                    tls: ssl.SSLContext | bool = True  # the session's
+                    if self._identity is not None and self.seed_host(hostname_of(url).rstrip(".")):
+                        tls = self._identity  # --client-cert, for the seeds' hosts
                     async with session.request(method, URL(url, encoded=True), allow_redirects=False,
-                                               headers=headers, proxy=http_proxy, data=body,
-                                               cookies=cookies) as resp:
+                                               headers=headers, proxy=http_proxy, data=body, cookies=cookies,
+                                               ssl=tls) as resp:
                         if http_proxy is not None and resp.status == 407:
                             result.proxy_failure = "407: the proxy wants other credentials"
                             result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True

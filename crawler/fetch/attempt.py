@@ -30,6 +30,31 @@ def trust(settings: Settings) -> ssl.SSLContext | bool:
         log.warning("--insecure: no server certificate is checked; anyone on the way can read and change "
                     "what is fetched")
         return False
+    return _verifying(settings)
+
+
+def identity(settings: Settings) -> ssl.SSLContext | None:
+    """With ``--client-cert``: a context that checks servers as :func:`trust` does and presents
+    the client certificate (its key in ``--client-key``, else in the same file); None without.
+    A certificate or key that cannot be used (an encrypted key among them: nothing may prompt)
+    is a :class:`UsageError`."""
+    if not settings.client_cert:
+        return None
+    if settings.insecure:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    else:
+        context = _verifying(settings)
+    try:
+        context.load_cert_chain(settings.client_cert, settings.client_key or None, password=lambda: b"")
+    except (OSError, ssl.SSLError) as e:
+        key = f" with the key {settings.client_key}" if settings.client_key else ""
+        raise UsageError(f"--client-cert: cannot use {settings.client_cert}{key}: "
+                         f"{getattr(e, 'strerror', None) or e} (a PEM certificate and its unencrypted key)") from None
+    return context
+
+
+def _verifying(settings: Settings) -> ssl.SSLContext:
     context = ssl.create_default_context()
     for option, path in extra_bundles(settings):
         try:
@@ -98,4 +123,4 @@ def judge_status(result: FetchResult) -> None:
             result.retry_after = parse_retry_after(result.headers.get("Retry-After") if result.headers else None)
 
 
-__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "is_ip", "judge_status", "trust"]
+__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "identity", "is_ip", "judge_status", "trust"]

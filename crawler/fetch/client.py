@@ -53,7 +53,8 @@ class Fetcher:
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate, br, zstd",
         }
-        self.transport: Transport = _transport(settings, allows, private_ok, self.headers)
+        self.transport: Transport = _transport(settings, allows, private_ok, self.headers,
+                                               lambda host: host in self.seed_hosts)
 
     async def __aenter__(self) -> Fetcher:
         if self.cache is not None:
@@ -134,15 +135,17 @@ class Fetcher:
 
 
 def _transport(settings: Settings, allows: Callable[[str], bool], private_ok: Callable[[str], bool],
-               headers: dict[str, str]) -> Transport:
+               headers: dict[str, str], seed_host: Callable[[str], bool]) -> Transport:
     """The transport ``--http-client`` names (curl's is imported only when asked for)."""
     if settings.http_client != "curl":
-        return AiohttpTransport(settings, allows, private_ok, headers)
+        return AiohttpTransport(settings, allows, private_ok, headers, seed_host)
     try:
         from crawler.fetch.curlclient import CurlTransport
-    except ImportError as e:
+    except ModuleNotFoundError as e:
+        if not (e.name or "").startswith("curl_cffi"):
+            raise
         raise UsageError(f"--http-client curl needs curl_cffi ({e}): pip install 'crawlwell[curl]'") from None
-    return CurlTransport(settings, allows, private_ok, headers)
+    return CurlTransport(settings, allows, private_ok, headers, seed_host)
 
 
 __all__ = ["ACCEPT", "Fetcher"]

@@ -39,7 +39,7 @@ from crawler import errors
 from crawler.codings import CodingError, TooLarge
 from crawler.defaults import DEFAULTS
 from crawler.fetch import guard
-from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, is_ip, judge_status, trust
+from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, identity, is_ip, judge_status, trust
 from crawler.fetch.cabundle import CaBundle
 from crawler.fetch.curltransfer import Transfer, failure_of, reason_of
 from crawler.fetch.keepalive import HeadersTooLarge
@@ -61,12 +61,14 @@ class CurlTransport:
     curl_cffi. :meth:`open` before use, :meth:`aclose` after."""
 
     def __init__(self, settings: Settings, allows: Callable[[str], bool], private_ok: Callable[[str], bool],
-                 headers: Mapping[str, str]) -> None:
+                 headers: Mapping[str, str], seed_host: Callable[[str], bool] = lambda host: False) -> None:
         """As :class:`crawler.fetch.aiohttpclient.AiohttpTransport`: ``allows`` decides the
         redirects followed, ``private_ok`` which hosts may resolve privately, ``headers`` go with
         every request (with ``--impersonate``, the browser's own take the place of the crawl's
-        User-Agent, Accept and Accept-Encoding, unless ``--user-agent`` was set)."""
+        User-Agent, Accept and Accept-Encoding, unless ``--user-agent`` was set), ``seed_host``
+        says which hosts are presented ``--client-cert``."""
         self.settings = settings
+        self.seed_host = seed_host
         self.allows = allows
         self.private_ok = private_ok
         # libcurl knows each browser's versions by name ("chrome152"): the newest of the one asked.
@@ -90,6 +92,7 @@ class CurlTransport:
         """Make the multi handle (cookies kept in ``jar``); a bad CA bundle is a
         :class:`crawler.errors.UsageError`."""
         self._verify = trust(self.settings) is not False
+        identity(self.settings)  # a certificate or key that cannot be used is a usage error now
         if self._verify:
             await asyncio.to_thread(self._bundle.build, self.settings)
         self._jar = jar
@@ -204,6 +207,9 @@ class CurlTransport:
             for option in (CurlOpt.SSL_VERIFYPEER, CurlOpt.SSL_VERIFYHOST, CurlOpt.PROXY_SSL_VERIFYPEER,
                            CurlOpt.PROXY_SSL_VERIFYHOST):
                 curl.setopt(option, 0)
+        if settings.client_cert and self.seed_host((urlsplit(url).hostname or "").rstrip(".")):
+            curl.setopt(CurlOpt.SSLCERT, settings.client_cert)
+            curl.setopt(CurlOpt.SSLKEY, settings.client_key or settings.client_cert)
         curl.setopt(CurlOpt.HEADERFUNCTION, transfer.on_header)
         curl.setopt(CurlOpt.WRITEFUNCTION, transfer.on_data)
         if transfer.wire:

@@ -107,6 +107,8 @@ class Settings:
     env_proxy: bool
     ca_bundle: str
     insecure: bool
+    client_cert: str
+    client_key: str
     http_client: str
     impersonate: str
     robots: bool

@@ -168,6 +168,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {v['log_level']!r}")
     if v["header_scope"] not in ("seeds", "any"):
         fail("header_scope", f"must be seeds or any, got {v['header_scope']!r}")
+    if v["client_key"] and not v["client_cert"]:
+        fail("client_key", "needs --client-cert (the certificate it is the key of)")
     if v["http_client"] not in ("aiohttp", "curl"):
         fail("http_client", f"must be aiohttp or curl, got {v['http_client']!r}")
     if v["impersonate"] and v["impersonate"] not in ("chrome", "firefox", "safari", "edge"):
