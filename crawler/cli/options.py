@@ -139,6 +139,7 @@ _SWITCHES: list[tuple[str, str, str, bool]] = [
     ("requests", "--netrc", "netrc", True),
     ("requests", "--no-env-proxy", "env_proxy", False),
     ("requests", "--insecure", "insecure", True),
+    ("fetching", "--http3", "http3", True),
 ]
 
 

@@ -170,6 +170,8 @@ class CurlTransport:
                 raise CurlError(f"libcurl cannot impersonate {self.impersonate}")
         else:
             curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS)
+        if settings.http3 and request.proxy is None and url.startswith("https:"):
+            curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V3)  # QUIC first, TCP if it does not answer
         curl.setopt(CurlOpt.URL, url.encode("latin-1"))
         lines = list(self.headers)
         if request.headers:

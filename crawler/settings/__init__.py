@@ -111,6 +111,7 @@ class Settings:
     client_key: str
     http_client: str
     impersonate: str
+    http3: bool
     robots: bool
     max_crawl_delay: float
     robots_ttl: float

@@ -176,6 +176,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("impersonate", f"must be chrome, firefox, safari or edge, got {v['impersonate']!r}")
     if v["impersonate"] and v["http_client"] != "curl":
         fail("impersonate", "needs --http-client curl (the default client cannot send as a browser does)")
+    if v["http3"] and v["http_client"] != "curl":
+        fail("http3", "needs --http-client curl (the default client speaks HTTP/1.1)")
     if v["proxy_tier"] and (v["proxy"] or v["proxy_file"]):
         fail("proxy_tier", "takes the place of --proxy and --proxy-file: put those proxies in a tier's file")
     if v["proxy_rotate"] not in ("host", "request"):

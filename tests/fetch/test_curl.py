@@ -222,3 +222,21 @@ def test_a_chunked_answer_with_trailers_is_read_whole(tmp_path: Path, client: st
         run(tmp_path, server.url, "--no-robots", "--http-client", client)
     (record,) = read_jsonl(tmp_path / "out.jsonl")
     assert (record["error"], record["title"], record["bytes"]) == (None, "trailed", len(page))
+
+
+@pytest.mark.slow
+def test_http3_is_spoken_to_a_quic_server_and_falls_back_to_http2_where_there_is_none(serve, tmp_path: Path) -> None:
+    from tests.support.h3server import PAGES, h3_server
+
+    with h3_server(tmp_path) as (url, ca):
+        run(tmp_path, url, "--no-robots", "--http-client", "curl", "--http3", "--ca-bundle", str(ca))
+        quic = {r["title"] for r in read_jsonl(tmp_path / "out.jsonl")}
+        run(tmp_path, url, "--no-robots", "--http-client", "curl", "--ca-bundle", str(ca))
+        tcp = {r["title"] for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == PAGES
+    assert (quic, tcp) == ({"HTTP/3"}, {"HTTP/2"})
+    backend = serve(make_app(3))
+    with nginx_h2(tmp_path, backend.port) as (url, ca, log):  # no QUIC there: HTTP/2 over TCP
+        run(tmp_path, url, "--no-robots", "--http-client", "curl", "--http3", "--ca-bundle", str(ca))
+        lines = log.read_text().splitlines()
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 3 and all(line.startswith("HTTP/2.0 200") for line in lines)
