@@ -31,11 +31,14 @@ def wants_live(setting: bool | str) -> bool:
 
 class Progress:
     """Shows ``snapshot()`` (a mapping of figures) while the crawl runs; ``slowest(n)`` names
-    the hosts with the slowest fetches (host, p95 seconds), asked at most every 2 s."""
+    the hosts with the slowest fetches (host, p95 seconds), asked at most every 2 s;
+    ``blocking(n)`` those that answered the most block pages, shown once there are any."""
 
     def __init__(self, snapshot: Callable[[], dict[str, Any]], live: bool, interval: float,
-                 slowest: Callable[[int], list[tuple[str, float]]] | None = None) -> None:
+                 slowest: Callable[[int], list[tuple[str, float]]] | None = None,
+                 blocking: Callable[[int], list[tuple[str, int]]] | None = None) -> None:
         self.snapshot = snapshot
+        self.blocking = blocking  # the hosts that answered the most block pages (host, count)
         self.live = live
         self.interval = interval
         self.slowest = slowest
@@ -81,6 +84,9 @@ class Progress:
         errors = ", ".join(f"{k} {v}" for k, v in s["errors"].items()) or "none"
         slowest = ", ".join(f"{host} {_duration(p95)}" for host, p95 in self.slowest_hosts()) or "-"
         spider = spider_line(s)
+        if s["errors"].get("blocked") and self.blocking is not None:
+            hosts = ", ".join(f"{host} {n}" for host, n in self.blocking(3))
+            spider = f"block pages by host: {hosts}" + (f"\n{spider}" if spider else "")
         return (
             f"pages {s['job']['done']}/{s['job']['known']}"
             f"{' (' + str(s['unchanged']) + ' unchanged)' if s['unchanged'] else ''} | "

@@ -30,7 +30,8 @@ class Monitor:
         self.stats = stats
         self.snapshot = snapshot
         self.sizes = sizes
-        self.progress = Progress(snapshot, wants_live(settings.progress), settings.stats_interval, self.slowest_hosts)
+        self.progress = Progress(snapshot, wants_live(settings.progress), settings.stats_interval, self.slowest_hosts,
+                                 stats.host_blocked.most_common)
         self.metrics: Metrics | None = None
         self.timeline = Timeline() if settings.report else None
         self._sampler: asyncio.Task[None] | None = None

@@ -6,6 +6,8 @@ is a page."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,18 @@ def test_the_http_cache_never_keeps_a_block_page() -> None:
 
     assert not HttpCache.keeps(result(*SCREENS["cloudflare"]))  # the next run asks the site again
     assert HttpCache.keeps(result(*PAGES["forbidden"]))  # a plain 403 is an answer like any
+
+
+def test_the_live_view_names_the_hosts_answering_block_pages(serve, tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+    from tests.monitor.test_monitoring import on_a_terminal
+
+    server = serve(screens_app({}))
+    env = os.environ | {"PYTHONPATH": str(ROOT), "COLUMNS": "200", "CRAWLER_RETRY_BACKOFF": "0.01",
+                        "CRAWLER_RETRY_BACKOFF_MAX": "0.05"}
+    status, text = on_a_terminal([sys.executable, "-m", "crawler", "--seeds", seeds_file(tmp_path, server.url), "-o",
+                                  str(tmp_path / "o.jsonl"), "--retries", "0", "--no-robots"], env, tmp_path)
+    assert status == 0, text
+    drawn = text[:text.rindex("slowest hosts (p95)")]
+    final = drawn[drawn.rindex("errors: "):]  # the last redraw of the live view
+    assert f"block pages by host: {server.url.split('/')[2]} {len(SCREENS)}" in final, final
