@@ -266,7 +266,8 @@ class CurlTransport:
                             result.final_url, result.status, result.headers = url, transfer.status, transfer.headers()
                     self._check_address(curl, url, addresses, proxy)
                     self._take_cookies(url, transfer)
-                    assert result.headers is not None
+                    if result.headers is None:  # the exchange ended without a whole header block
+                        raise ValueError("no answer")
                     if proxy is not None and not proxy.startswith("socks") and self._proxy_failed(result):
                         return result
                     location = result.headers.get("Location")
