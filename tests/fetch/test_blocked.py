@@ -150,6 +150,7 @@ def test_the_http_cache_never_keeps_a_block_page() -> None:
     assert HttpCache.keeps(result(*PAGES["forbidden"]))  # a plain 403 is an answer like any
 
 
+@pytest.mark.slow
 def test_the_live_view_names_the_hosts_answering_block_pages(serve, tmp_path: Path) -> None:
     from tests.conftest import ROOT
     from tests.monitor.test_monitoring import on_a_terminal

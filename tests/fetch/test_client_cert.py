@@ -31,7 +31,7 @@ def mtls_app(port: list[int]) -> web.Application:
 
 
 @pytest.mark.usefixtures("http_client")
-@pytest.mark.parametrize("layout", ["apart", "one file"])
+@pytest.mark.parametrize("layout", ["apart", pytest.param("one file", marks=pytest.mark.slow)])
 async def test_a_client_certificate_goes_to_the_seeds_hosts_only(crawl, names, tmp_path: Path, layout: str) -> None:
     server_ca, client_ca = trustme.CA(), trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -62,6 +62,7 @@ async def test_a_client_certificate_goes_to_the_seeds_hosts_only(crawl, names, t
     assert {r["title"] for r in without.records} == {"none"}
 
 
+@pytest.mark.slow
 def test_a_client_certificate_that_cannot_be_used_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "me.pem").write_text("not a certificate\n")
     done = run_cli("https://127.0.0.1:9/", "--client-cert", str(tmp_path / "me.pem"), cwd=tmp_path)

@@ -52,6 +52,7 @@ def test_the_default_client_speaks_http_1_1_to_the_same_nginx(serve, tmp_path: P
     assert lines and all(line.startswith("HTTP/1.1 ") for line in lines)
 
 
+@pytest.mark.slow
 def test_an_http2_exchange_is_written_to_warc_as_http_1_1_records(serve, tmp_path: Path) -> None:
     backend = serve(make_app(3))
     with nginx_h2(tmp_path, backend.port) as (url, ca, log):
@@ -175,6 +176,7 @@ def test_impersonate_sends_the_browser_s_tls_hello_and_nothing_else_does(tmp_pat
         assert b"h2" not in hello["alpn"]
 
 
+@pytest.mark.slow
 def test_impersonate_sends_the_browser_s_headers_unless_a_user_agent_is_given(serve, tmp_path: Path) -> None:
     seen: list[dict[str, str]] = []
 
@@ -208,6 +210,7 @@ def test_impersonate_without_curl_and_an_unknown_client_are_one_line_errors(tmp_
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", ["aiohttp", "curl"])
 def test_a_chunked_answer_with_trailers_is_read_whole(tmp_path: Path, client: str) -> None:
     # Trailers come after the body (libcurl hands them to the header callback with the headers).

@@ -300,6 +300,7 @@ def test_proxy_tiers_a_host_moves_up_only_when_it_blocks(serve, tmp_path: Path) 
     assert 'data-stat="proxy_tiers.2.hosts_moved_up">1<' in (tmp_path / "r.html").read_text()
 
 
+@pytest.mark.slow
 def test_proxy_tiers_take_the_place_of_proxy_and_say_what_a_bad_line_is(tmp_path: Path) -> None:
     (tmp_path / "tier.txt").write_text("direct\nftp://nope\n")
     done = run_cli("http://127.0.0.1:9/", "--proxy-tier", str(tmp_path / "tier.txt"), cwd=tmp_path)

@@ -9,6 +9,7 @@ import socket
 from email import message_from_bytes
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -77,6 +78,7 @@ def test_notify_on_changes_tells_of_new_pages_with_their_urls(serve, tmp_path: P
     assert len(receiver.bodies) == 1
 
 
+@pytest.mark.slow
 def test_a_target_that_is_down_never_changes_the_exit_status(serve, tmp_path: Path) -> None:
     site, failing = serve(shop_app()), Receiver(status=500)
     closed = socket.socket()

@@ -208,6 +208,7 @@ AWKWARD = ["/a/", "/a/index", "/x", "/x.md/y", "/q?n=1", "/q?n=2", "/c:d", "/c%3
            "/" + "long" * 80, "/" + "/".join(f"d{i}" for i in range(300)), "/index.jsonl"]
 
 
+@pytest.mark.slow
 def test_markdown_files_one_a_page_whatever_the_urls(serve, tmp_path: Path) -> None:
     # URLs whose names clash on disk (a folder and its index, a file where a folder must go, a
     # segment or a path too long for the file system): each page gets its own file, the crawl

@@ -200,6 +200,7 @@ async def test_the_guard_decides_each_address_kind_without_sending_anything(serv
     assert await loose.calls.desk.check_url("http://10.0.0.1/") == "http://10.0.0.1/"
 
 
+@pytest.mark.slow
 async def test_concurrent_calls_to_one_host_share_its_politeness_and_robots(service, serve) -> None:
     pages = {f"/p{i}": f"<title>P{i}</title><p>page {i}</p>" for i in range(10)}
     site: Server = serve(pages_app(pages, robots="User-agent: *\nDisallow: /secret\n", wait=0.05))
