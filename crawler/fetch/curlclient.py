@@ -165,11 +165,10 @@ class CurlTransport:
     def _prepare(self, curl: Curl, transfer: Transfer, url: str, request: FetchRequest, pin: str | None) -> None:
         """Set every option of one exchange (one hop) on ``curl``."""
         settings = self.settings
-        if self.impersonate:
-            if curl.impersonate(self.impersonate, default_headers=True):
-                raise CurlError(f"libcurl cannot impersonate {self.impersonate}")
-        else:
-            curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS)
+        if self.impersonate and curl.impersonate(self.impersonate, default_headers=True):
+            raise CurlError(f"libcurl cannot impersonate {self.impersonate}")
+        # HTTP/2 over TLS only: a browser never offers http:// an upgrade to cleartext HTTP/2 (h2c).
+        curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS)
         if settings.http3 and request.proxy is None and url.startswith("https:"):
             curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V3)  # QUIC first, TCP if it does not answer
         curl.setopt(CurlOpt.URL, url.encode("latin-1"))

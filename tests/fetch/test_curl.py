@@ -193,6 +193,7 @@ def test_impersonate_sends_the_browser_s_headers_unless_a_user_agent_is_given(se
     run(tmp_path, server.url, "--no-robots", "--http-client", "curl")
     browser, own, plain = seen
     assert "Chrome/" in browser["User-Agent"] and "sec-ch-ua" in {k.lower() for k in browser}
+    assert "Upgrade" not in browser and "HTTP2-Settings" not in browser  # no h2c: browsers never offer it
     assert own["User-Agent"] == "mybot/1.0 (+https://example.org/bot)" and "sec-ch-ua" in {k.lower() for k in own}
     assert plain["User-Agent"].startswith("crawler/") and "sec-ch-ua" not in {k.lower() for k in plain}
 
