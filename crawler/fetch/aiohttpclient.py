@@ -24,7 +24,15 @@ from yarl import URL
 from crawler import errors
 from crawler.codings import CodingError, TooLarge
 from crawler.fetch import guard
-from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, identity, judge_status, trust
+from crawler.fetch.attempt import (
+    REDIRECT_STATUSES,
+    ProxiedTargets,
+    identity,
+    judge_status,
+    next_hop,
+    proxy_answered,
+    trust,
+)
 from crawler.fetch.body import capture as capture_exchange
 from crawler.fetch.body import read_body
 from crawler.fetch.keepalive import MAX_HEADER_BYTES, Connector, HeadersTooLarge, guard_protocol
@@ -33,7 +41,7 @@ from crawler.fetch.socks import SocksSessions
 from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult, media_type
 from crawler.settings import Settings
-from crawler.urls import hostname_of, join_url
+from crawler.urls import hostname_of
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +144,7 @@ class AiohttpTransport:
     async def fetch(self, request: FetchRequest) -> FetchResult:
         """One attempt at ``request`` (see :class:`FetchRequest`) through its ``proxy`` if any,
         following redirects, within ``timeout`` seconds in all."""
-        url, method, body, proxy, follow = request.url, request.method, request.body, request.proxy, request.follow
+        url, method, body, proxy = request.url, request.method, request.body, request.proxy
         headers = dict(request.headers) if request.headers else None
         cookies = dict(request.cookies) if request.cookies else None
         keep_body, limit, truncate, consumer, capture = (request.keep_body, request.limit, request.truncate,
@@ -165,14 +173,8 @@ class AiohttpTransport:
                     async with session.request(method, URL(url, encoded=True), allow_redirects=False,
                                                headers=headers, proxy=http_proxy, data=body, cookies=cookies,
                                                ssl=tls) as resp:
-                        if http_proxy is not None and resp.status == 407:
-                            result.proxy_failure = "407: the proxy wants other credentials"
-                            result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True
+                        if http_proxy is not None and proxy_answered(result, resp.status, resp.headers):
                             return result
-                        if http_proxy is not None and resp.status >= 500 and "Via" not in resp.headers:
-                            # The proxy's own answer (one it forwards carries its Via): it could
-                            # not get the page; another proxy may.
-                            result.proxy_failure = f"{resp.status} from the proxy"
                         result.final_url = url
                         result.status = resp.status
                         result.headers = resp.headers
@@ -180,19 +182,10 @@ class AiohttpTransport:
                             result.wire = capture_exchange(url, resp)
                         location = resp.headers.get("Location")
                         if resp.status in REDIRECT_STATUSES and location is not None:
-                            target = join_url(url, location, self.settings.max_url_length)
-                            if target is not None and not follow:
-                                result.location = target
+                            target = next_hop(result, url, location, request, allows, visited, max_redirects,
+                                              self.settings.max_url_length)
+                            if target is None:
                                 return result
-                            if target is None or not allows(target):
-                                log.debug("redirect from %s to %.200r blocked", url, location)
-                                result.error = errors.REDIRECT_BLOCKED
-                                return result
-                            if target in visited or result.redirects >= max_redirects:
-                                result.error = errors.TOO_MANY_REDIRECTS
-                                return result
-                            visited.add(target)
-                            result.redirects += 1
                             url = target
                             continue
                         phase = "body"

@@ -1,5 +1,7 @@
 """What every transport does the same way around one attempt: the servers' certificates it
-trusts, the SSRF guard for a request sent through a proxy, and an answer's status judged."""
+trusts (and the client certificate it presents), the SSRF guard for a request sent through a
+proxy, an HTTP proxy's own answers told apart, a redirect's next hop checked, and an answer's
+status judged."""
 
 from __future__ import annotations
 
@@ -8,14 +10,15 @@ import ipaddress
 import logging
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from crawler import errors
 from crawler.errors import UsageError
 from crawler.fetch import guard
+from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult, parse_retry_after
 from crawler.settings import Settings
-from crawler.urls import hostname_of
+from crawler.urls import hostname_of, join_url
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,42 @@ class ProxiedTargets:
         return True
 
 
+def proxy_answered(result: FetchResult, status: int, headers: Mapping[str, str]) -> bool:
+    """Is an HTTP proxy's answer its own? 407: it wants other credentials (the proxy is
+    unusable; the attempt ends here, True). A 5xx without the ``Via`` header a proxy puts on the
+    answers it forwards: it could not get the page, another proxy may (``proxy_failure`` set,
+    the answer kept)."""
+    if status == 407:
+        result.proxy_failure = "407: the proxy wants other credentials"
+        result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True
+        return True
+    if status >= 500 and "Via" not in headers:
+        result.proxy_failure = f"{status} from the proxy"
+    return False
+
+
+def next_hop(result: FetchResult, url: str, location: str, request: FetchRequest, allows: Callable[[str], bool],
+             visited: set[str], max_redirects: int, max_url_length: int) -> str | None:
+    """Where a redirect from ``url`` to ``location`` goes next, each hop checked: None when the
+    attempt ends here, ``result`` saying why (the target handed back with ``follow=False``,
+    ``redirect_blocked`` out of scope or not a URL, ``too_many_redirects`` for a loop or too many
+    hops)."""
+    target = join_url(url, location, max_url_length)
+    if target is not None and not request.follow:
+        result.location = target
+        return None
+    if target is None or not allows(target):
+        log.debug("redirect from %s to %.200r blocked", url, location)
+        result.error = errors.REDIRECT_BLOCKED
+        return None
+    if target in visited or result.redirects >= max_redirects:
+        result.error = errors.TOO_MANY_REDIRECTS
+        return None
+    visited.add(target)
+    result.redirects += 1
+    return target
+
+
 def is_ip(host: str) -> bool:
     """Is ``host`` an IP address (v4, or v6 with or without brackets), not a name? (A name may
     end with a digit: ``db1``.)"""
@@ -123,4 +162,5 @@ def judge_status(result: FetchResult) -> None:
             result.retry_after = parse_retry_after(result.headers.get("Retry-After") if result.headers else None)
 
 
-__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "identity", "is_ip", "judge_status", "trust"]
+__all__ = ["REDIRECT_STATUSES", "ProxiedTargets", "extra_bundles", "identity", "is_ip", "judge_status", "next_hop",
+           "proxy_answered", "trust"]

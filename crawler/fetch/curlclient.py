@@ -39,14 +39,22 @@ from crawler import errors
 from crawler.codings import CodingError, TooLarge
 from crawler.defaults import DEFAULTS
 from crawler.fetch import guard
-from crawler.fetch.attempt import REDIRECT_STATUSES, ProxiedTargets, identity, is_ip, judge_status, trust
+from crawler.fetch.attempt import (
+    REDIRECT_STATUSES,
+    ProxiedTargets,
+    identity,
+    is_ip,
+    judge_status,
+    next_hop,
+    proxy_answered,
+    trust,
+)
 from crawler.fetch.cabundle import CaBundle
 from crawler.fetch.curltransfer import Transfer, failure_of, reason_of
 from crawler.fetch.keepalive import HeadersTooLarge
 from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult
 from crawler.settings import Settings
-from crawler.urls import join_url
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +235,7 @@ class CurlTransport:
             if transfer.consumer is None:
                 await done
             else:
-                await transfer.consume(done, lambda: multi.process_data(-1, 0), curl)
+                await transfer.consume(done, lambda: multi.process_data(-1, 0))
         except BaseException:
             if done.cancelled() or not done.done():  # abandoned (a timeout, a stop): its connection is closed
                 multi.remove_handle(curl)
@@ -267,31 +275,23 @@ class CurlTransport:
                     self._take_cookies(url, transfer)
                     if result.headers is None:  # the exchange ended without a whole header block
                         raise ValueError("no answer")
-                    if proxy is not None and not proxy.startswith("socks") and self._proxy_failed(result):
+                    if proxy is not None and not proxy.startswith("socks") and \
+                            proxy_answered(result, result.status or 0, result.headers):
                         return result
                     location = result.headers.get("Location")
                     if transfer.status in REDIRECT_STATUSES and location is not None:
-                        target = join_url(url, location, self.settings.max_url_length)
                         if request.capture:
-                            result.wire = transfer.capture(curl)
-                        if target is not None and not request.follow:
-                            result.location = target
+                            result.wire = transfer.capture()
+                        target = next_hop(result, url, location, request, allows, visited, max_redirects,
+                                          self.settings.max_url_length)
+                        if target is None:
                             return result
-                        if target is None or not allows(target):
-                            log.debug("redirect from %s to %.200r blocked", url, location)
-                            result.error = errors.REDIRECT_BLOCKED
-                            return result
-                        if target in visited or result.redirects >= max_redirects:
-                            result.error = errors.TOO_MANY_REDIRECTS
-                            return result
-                        visited.add(target)
-                        result.redirects += 1
                         url = target
                         _clear(curl)
                         continue
                     transfer.finish(result)
                     if request.capture:
-                        result.wire = transfer.capture(curl)
+                        result.wire = transfer.capture()
                     break
         except TimeoutError:
             result.error, result.retryable = errors.TIMEOUT, True
@@ -325,20 +325,6 @@ class CurlTransport:
         finally:
             self._release(curl)
         return result
-
-    @staticmethod
-    def _proxy_failed(result: FetchResult) -> bool:
-        """An HTTP proxy's own answer (as :mod:`crawler.fetch.aiohttpclient` tells them): 407,
-        the proxy wants other credentials (the proxy is unusable, True); a 5xx without the Via
-        of an answer it forwards, it could not get the page (another proxy may)."""
-        if result.status == 407:
-            result.proxy_failure = "407: the proxy wants other credentials"
-            result.error, result.retryable, result.proxy_unusable = errors.CONNECT, True, True
-            return True
-        if result.status is not None and result.status >= 500 and result.headers is not None \
-                and "Via" not in result.headers:
-            result.proxy_failure = f"{result.status} from the proxy"
-        return False
 
     def _check_address(self, curl: Curl, url: str, addresses: frozenset[str], proxy: str | None) -> None:
         """The address libcurl connected to was one of those the guard allowed (it can only be:

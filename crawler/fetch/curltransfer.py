@@ -21,7 +21,6 @@ from crawler import errors
 from crawler.codings import Decoder, TooLarge, codings_of
 from crawler.fetch.attempt import REDIRECT_STATUSES
 from crawler.fetch.keepalive import MAX_HEADER_BYTES, NO_BODY, HeadersTooLarge
-from crawler.fetch.proxies import SOCKS_TARGET_REPLIES
 from crawler.fetch.transport import FetchRequest
 from crawler.result import FetchResult, media_type
 from crawler.timestamps import utc_now_iso
@@ -40,8 +39,6 @@ TLS_CODES = frozenset({35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 9
 _SOCKS_TARGET = frozenset({19, 21, 22, 24, 26, 27})
 _DEBUG_HEADER_OUT = 2  # curl_infotype CURLINFO_HEADER_OUT
 
-assert SOCKS_TARGET_REPLIES  # the aiohttp side's SOCKS5 reply codes; libcurl names them as above
-
 
 class Transfer:
     """One exchange's state, fed by libcurl's header, write and debug callbacks."""
@@ -58,6 +55,7 @@ class Transfer:
         self.status: int | None = None
         self.version = ""
         self.answered = False  # the header block is in
+        self._headers: CIMultiDictProxy[str] | None = None
         self.reason = ""
         self.date = ""
         self._lines: list[tuple[str, str]] = []
@@ -107,6 +105,7 @@ class Transfer:
         that gave an answer that cannot have a body ends with it (:mod:`crawler.fetch.keepalive`:
         bytes a server sends after it must never be read as the next request's answer)."""
         self.answered = True
+        self._headers = CIMultiDictProxy(CIMultiDict(self._lines))  # what follows the block (trailers) is not in it
         if self.status in NO_BODY and self.version.startswith("HTTP/1"):
             self.curl.setopt(CurlOpt.FORBID_REUSE, 1)  # read at the transfer's end
         headers = self.headers()
@@ -173,7 +172,7 @@ class Transfer:
             self._sent = data
 
     # --- on the loop, after or around the transfer ---------------------------------------
-    async def consume(self, done: asyncio.Future[Any], kick: Callable[[], None], curl: Curl) -> None:
+    async def consume(self, done: asyncio.Future[Any], kick: Callable[[], None]) -> None:
         """Hand the body to the consumer as it comes, until the transfer ends (``done``) or the
         consumer wants no more. The time the consumer takes is added to the deadline: the fetch
         deadline covers the transfer, not what is done with the bytes."""
@@ -196,7 +195,7 @@ class Transfer:
                     self.cut = self.full = True  # the next piece stops the transfer
             if self._paused and not done.done():
                 self._paused = False
-                curl.pause(CURLPAUSE_CONT)
+                self.curl.pause(CURLPAUSE_CONT)
                 kick()
             if done.done() and not self._queue:
                 break
@@ -210,8 +209,8 @@ class Transfer:
         return self.full and error.code == CurlECode.WRITE_ERROR
 
     def headers(self) -> CIMultiDictProxy[str]:
-        """The answer's headers."""
-        return CIMultiDictProxy(CIMultiDict(self._lines))
+        """The answer's headers (made once, when the block is in)."""
+        return self._headers if self._headers is not None else CIMultiDictProxy(CIMultiDict(self._lines))
 
     def set_cookies(self) -> list[str]:
         """The values of the answer's Set-Cookie headers."""
@@ -229,9 +228,9 @@ class Transfer:
         if self._hasher is not None and self.size:
             result.digested(self._hasher.hexdigest())
 
-    def capture(self, curl: Curl) -> Capture:
+    def capture(self) -> Capture:
         """The exchange as it went, in HTTP/1.1's shape whatever the protocol was."""
-        ip = curl.getinfo(CurlInfo.PRIMARY_IP)
+        ip = self.curl.getinfo(CurlInfo.PRIMARY_IP)
         sent = self._sent.decode("latin-1").split("\r\n")[1:]
         request_headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in sent) if k.strip()]
         reason = self.reason

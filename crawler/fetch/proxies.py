@@ -104,7 +104,7 @@ class ProxyPool:
                 if url and url.startswith(PROXY_SCHEMES):
                     self.by_scheme[scheme] = Proxy(url)
         self._turn = 0
-        self._hosts: dict[str, int] = {}  # host -> its proxy (rotate = host)
+        self._hosts: dict[tuple[int, str], int] = {}  # (tier, host) -> its proxy in that tier (rotate = host)
         self._rests: dict[tuple[str, str], tuple[float, int]] = {}  # (proxy, host) -> (rests until, bans in a row)
 
     def __bool__(self) -> bool:
@@ -130,7 +130,7 @@ class ProxyPool:
             tier = self._tier_of.get(host, 0)
             proxies = self.tiers[tier]
             count = len(proxies)
-            key = f"{tier} {host}"
+            key = (tier, host)
             if self.rotate == "host":
                 start = self._hosts.get(key)
                 if start is None:
