@@ -30,17 +30,42 @@ class BlockedAddress(OSError):
     """A host name resolved only to addresses the guard refuses."""
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address that reaches it: NAT64's well-known
+#: prefix (RFC 6052), IPv4-translated (SIIT, RFC 2765), IPv4-compatible (RFC 4291, deprecated).
+_LOW_32 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96"))
+#: NAT64's local-use prefix (RFC 8215): for a network's own translator, never a public site's.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address that an IPv6 address carries and reaches (IPv4-mapped, IPv4-translated,
+    IPv4-compatible, NAT64, 6to4, Teredo's client), None when it carries none. ``::`` and
+    ``::1`` are IPv6's own."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if int(ip) > 1 and any(ip in net for net in _LOW_32):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_blocked(address: str) -> bool:
     """Is ``address`` (an IP address, IPv6 with or without brackets) one that a crawl must not
-    reach without leave: anything not globally routable, multicast included?"""
+    reach without leave: anything not globally routable, multicast included, and an IPv6
+    address that carries such an IPv4 address (:func:`embedded_ipv4`) or is NAT64's local-use?"""
     try:
         ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
     except ValueError:
         return False  # a name, not an address: the resolver checks what it resolves to
     if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            ip = mapped
+        if ip in _LOCAL_NAT64:
+            return True
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner
     return not ip.is_global or ip.is_multicast
 
 
@@ -54,9 +79,10 @@ def _this_host(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.is_unspecified:
             return True
-        if ip.ipv4_mapped is None:
+        inner = embedded_ipv4(ip)
+        if inner is None:
             return False
-        ip = ip.ipv4_mapped
+        ip = inner
     return ip.packed[0] == 0
 
 
@@ -147,4 +173,4 @@ def blocked_by_guard(error: BaseException) -> BlockedAddress | None:
     return None
 
 
-__all__ = ["BlockedAddress", "GuardedResolver", "blocked_by_guard", "is_blocked", "resolver"]
+__all__ = ["BlockedAddress", "GuardedResolver", "blocked_by_guard", "embedded_ipv4", "is_blocked", "resolver"]

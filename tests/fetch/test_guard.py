@@ -30,12 +30,17 @@ from tests.support.sites import html
     "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254",
     "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fd00::1", "[fd12:3456::1]", "::ffff:127.0.0.1", "::ffff:7f00:1",
     "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    # IPv4 carried in IPv6 (the audit's): NAT64 well-known and local-use, IPv4-compatible,
+    # IPv4-translated (SIIT), the metadata address through NAT64, Teredo of a private client.
+    "[64:ff9b::7f00:1]", "[64:ff9b:1::7f00:1]", "[::127.0.0.1]", "[::ffff:0:7f00:1]", "64:ff9b::a9fe:a9fe",
+    "64:ff9b::10.0.0.1", "::ffff:0:169.254.169.254", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
 ])
 def test_private_addresses_are_blocked(address: str) -> None:
     assert is_blocked(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "example.com"])
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "example.com",
+                                     "64:ff9b::808:808"])  # NAT64 of a public address: that address's rule
 def test_public_addresses_and_names_pass(address: str) -> None:
     assert not is_blocked(address)  # a name passes here: the resolver checks what it resolves to
 
