@@ -17,9 +17,10 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
+from crawler.children import take_stop_signal
 from crawler.core.accept import Acceptor
 from crawler.core.commit import Committer
 from crawler.core.handle import Handler
@@ -64,7 +65,8 @@ class Engine:
 
     def __init__(self, settings: Settings, seeds: Iterable[str | Request], frontier: Frontier | None = None,
                  spider: Spider | None = None, judged: bool = True, gate: HostGate | None = None,
-                 private_hosts: Collection[str] | None = None) -> None:
+                 private_hosts: Collection[str] | None = None, patterns: Callable[[str], Any] | None = None
+                 ) -> None:
         """``seeds``: normalized absolute URLs, or requests (a seeds file's JSON lines: a POST
         to an API...); ``frontier``: this store instead of the one the settings ask for;
         ``spider``: run this spider instead of the built-in page recorder
@@ -73,7 +75,8 @@ class Engine:
         one of ``--workers``' processes: the whole crawl is judged). ``gate``: politeness shared
         with the other crawls of this process (:mod:`crawler.fetch.hostgate`: the service's API
         calls); ``private_hosts``: the hosts that may be at a private address, instead of the
-        seeds' hosts (the service's calls, whose seeds are anyone's)."""
+        seeds' hosts (the service's calls, whose seeds are anyone's); ``patterns``: what compiles
+        ``include`` and ``exclude`` instead of ``re`` (the service's RE2, :class:`Scope`)."""
         self.gate = gate
         self.settings = settings
         self.judged = judged
@@ -82,7 +85,7 @@ class Engine:
         self.seed_requests = [s for s in seeds if isinstance(s, Request)]
         self.sitemaps = [url for url in (normalize_url(u, settings.max_url_length) for u in settings.sitemap) if url]
         self.scope = Scope(settings, self.seeds + self.sitemaps + [r.url for r in self.seed_requests],
-                           private_hosts)
+                           private_hosts, patterns)
         self.worker = settings.worker or f"{socket.gethostname()}-{os.getpid()}"
         self.frontier: Frontier = frontier if frontier is not None else frontier_for(settings, self.worker)
         self.output = settings.output
@@ -190,6 +193,7 @@ class Engine:
         if handle_signals:
             for sig in STOP_SIGNALS:
                 loop.add_signal_handler(sig, self.stop)
+            take_stop_signal()  # one held since the process started (crawler serve's cancel) stops it now
         monitor = self.monitor
         monitor.serve_metrics(loop)
         pools = ParsePools(settings)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from publicsuffixlist import PublicSuffixList
 
@@ -70,10 +71,12 @@ def repeats_too_often(url: str, limit: int) -> bool:
 class Scope:
     """Decides whether a normalized URL may be crawled. Thread-safe (read only after creation)."""
 
-    def __init__(self, settings: Settings, seeds: Iterable[str] = (), private_hosts: Iterable[str] | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, seeds: Iterable[str] = (), private_hosts: Iterable[str] | None = None,
+                 patterns: Callable[[str], Any] | None = None) -> None:
         """``private_hosts``: the hosts that may be at a private address (besides all of them
-        with ``--allow-private``); None: the seeds' hosts."""
+        with ``--allow-private``); None: the seeds' hosts. ``patterns``: what compiles
+        ``--include`` and ``--exclude`` (an object with ``search``): Python's ``re``, or the
+        service's RE2 for its callers' patterns."""
         self.mode = settings.scope
         self.trusted = None if private_hosts is None else frozenset(h.rstrip(".").lower() for h in private_hosts)
         self.allow_private = settings.allow_private
@@ -82,8 +85,9 @@ class Scope:
         self.allow = frozenset(d.strip(".").lower() for d in settings.allow_domain)
         self.deny = frozenset(d.strip(".").lower() for d in settings.deny_domain)
         self.max_repeats = settings.max_path_repeats
-        self.include = [re.compile(p) for p in settings.include]
-        self.exclude = [re.compile(p) for p in settings.exclude]
+        compiled = patterns or re.compile
+        self.include = [compiled(p) for p in settings.include]
+        self.exclude = [compiled(p) for p in settings.exclude]
         for seed in seeds:
             self.add_seed(seed)
 

@@ -179,10 +179,11 @@ class Desk:
 
     @contextlib.asynccontextmanager
     async def _bounded(self, timeout: float | None) -> Any:
-        """One call's turn (at most ``in_flight`` at once) and its deadline."""
+        """One call's turn (at most ``in_flight`` at once) and its deadline, counted from now:
+        the wait for a turn is within it."""
         limit = min(timeout or self.bounds.timeout, self.bounds.timeout)
         try:
-            async with self._calls, asyncio.timeout(limit):
+            async with asyncio.timeout(limit), self._calls:
                 yield limit
         except TimeoutError:
             raise CallError("call_timeout", f"not done in {limit:g} s (timeout; the service's most is "
@@ -195,21 +196,21 @@ class Desk:
     async def scrape(self, ask: ScrapeAsk) -> dict[str, Any]:
         """One page in Firecrawl's ``data`` shape: ``markdown``, ``html``, ``rawHtml``,
         ``links`` as ``formats`` ask, and ``metadata`` always."""
-        url = await self.check_url(ask.url)
-        unknown = [f for f in ask.formats if f not in FORMATS]
-        for name in unknown:
-            if name in REFUSED_FORMATS:
-                raise CallError("bad_request", f"format {name}: {REFUSED_FORMATS[name]}")
-            raise CallError("bad_request", f"unknown format {name!r}: formats are {', '.join(FORMATS)}")
-        render = ask.render or self.render
-        if render not in RENDER_MODES:
-            raise CallError("bad_request", f"render must be one of {', '.join(RENDER_MODES)}, got {render!r}")
-        if "markdown" in ask.formats:
-            try:
-                require_extraction(["markdown"])
-            except errors.UsageError as e:
-                raise CallError("unavailable", str(e)) from None
         async with self._bounded(ask.timeout) as limit:
+            url = await self.check_url(ask.url)
+            unknown = [f for f in ask.formats if f not in FORMATS]
+            for name in unknown:
+                if name in REFUSED_FORMATS:
+                    raise CallError("bad_request", f"format {name}: {REFUSED_FORMATS[name]}")
+                raise CallError("bad_request", f"unknown format {name!r}: formats are {', '.join(FORMATS)}")
+            render = ask.render or self.render
+            if render not in RENDER_MODES:
+                raise CallError("bad_request", f"render must be one of {', '.join(RENDER_MODES)}, got {render!r}")
+            if "markdown" in ask.formats:
+                try:
+                    require_extraction(["markdown"])
+                except errors.UsageError as e:
+                    raise CallError("unavailable", str(e)) from None
             settings = self._settings(timeout=limit, header=self.settings.header + ask.headers_lines(),
                                       render=render, scope="any", max_bytes=self.bounds.max_bytes)
             fetched = await self._fetch(url, settings)
@@ -220,7 +221,6 @@ class Desk:
         """A page's named extraction fields (:data:`crawler.settings.EXTRACT_FIELDS`; its
         metadata, :data:`METADATA_FIELDS`, when none are named), with ``url``, ``status`` and
         ``title``."""
-        url = await self.check_url(url)
         wanted = tuple(fields) if fields else METADATA_FIELDS
         bad = [f for f in wanted if f not in EXTRACT_FIELDS]
         if bad:
@@ -230,6 +230,7 @@ class Desk:
         except errors.UsageError as e:
             raise CallError("unavailable", str(e)) from None
         async with self._bounded(None):
+            url = await self.check_url(url)
             settings = self._settings(render=render or self.render, max_bytes=self.bounds.max_bytes)
             fetched = await self._fetch(url, settings)
             response = response_of(fetched)
@@ -242,10 +243,10 @@ class Desk:
         ``/sitemap.xml``, indexes followed up to :data:`MAP_SITEMAPS` documents) and the links
         of the page at ``url``, on its registered domain, each once, without fetching the pages;
         with ``search``, those whose URL holds every word of it (case-blind)."""
-        url = await self.check_url(url)
-        domain = registered_domain(hostname_of(url).rstrip("."))
-        found: dict[str, None] = {url: None}
         async with self._bounded(None):
+            url = await self.check_url(url)
+            domain = registered_domain(hostname_of(url).rstrip("."))
+            found: dict[str, None] = {url: None}
             settings = self._settings(max_bytes=self.bounds.max_bytes, scope="domain")
             page = await self._fetch(url, settings)
             if page.response is not None:

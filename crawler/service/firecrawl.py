@@ -8,7 +8,6 @@ key is refused as unknown.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from aiohttp import web
 from crawler.service.apicrawls import CrawlAsk, Crawls
 from crawler.service.callerror import CallError
 from crawler.service.calls import NO_MODEL, RENDER_MODES, Desk, ScrapeAsk, header_lines
+from crawler.service.patterns import check_patterns, compile_pattern, not_under
 
 #: Firecrawl's keys this service takes and does not use.
 IGNORED = frozenset({
@@ -84,6 +84,12 @@ def _strings(body: dict[str, Any], key: str) -> list[str]:
     return value
 
 
+def _patterns(body: dict[str, Any], key: str) -> list[str]:
+    patterns = _strings(body, key)
+    check_patterns(patterns, key)
+    return patterns
+
+
 def scrape_ask(body: Any) -> ScrapeAsk:
     """A ``/v1/scrape`` body, checked."""
     body = _check_keys(body, SCRAPE_KEYS, "scrape")
@@ -102,11 +108,9 @@ def scrape_ask(body: Any) -> ScrapeAsk:
 
 def path_regex(pattern: str, full_url: bool) -> str:
     """A Firecrawl path pattern (searched in a URL's path; ``^`` anchors it at the path's
-    start) as a regex over the whole URL, as ``--include`` and ``--exclude`` take them."""
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        raise CallError("bad_request", f"{pattern!r} is not a regular expression: {e}") from None
+    start) as a regex over the whole URL, as ``--include`` and ``--exclude`` take them; checked
+    as RE2 runs it (:mod:`crawler.service.patterns`)."""
+    compile_pattern(pattern)
     if full_url:
         return pattern
     if pattern.startswith("^"):
@@ -126,14 +130,14 @@ async def crawl_ask(body: Any, desk: Desk) -> CrawlAsk:
                                  "--api-max-pages)")
     depth = _int(body, "maxDiscoveryDepth", _int(body, "maxDepth", desk.settings.max_depth))
     full = _bool(body, "regexOnFullURL", False)
-    include = tuple(path_regex(p, full) for p in _strings(body, "includePaths"))
-    exclude = [path_regex(p, full) for p in _strings(body, "excludePaths")]
+    include = tuple(path_regex(p, full) for p in _patterns(body, "includePaths"))
+    exclude = [path_regex(p, full) for p in _patterns(body, "excludePaths")]
     if not (_bool(body, "allowBackwardLinks", False) or _bool(body, "crawlEntireDomain", False)):
         path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
         start = path.split("?", 1)[0]
         if start and "/" in start:  # only the pages under the start URL's folder
             folder = start[:start.rfind("/") + 1]
-            exclude.append(r"^[a-z][a-z0-9+.-]*://[^/?#]*/(?!" + re.escape(folder) + ")")
+            exclude.append(r"^[a-z][a-z0-9+.-]*://[^/?#]*/" + not_under(folder))
     scope = "any" if _bool(body, "allowExternalLinks", False) else \
         "domain" if _bool(body, "allowSubdomains", False) else "host"
     options = body.get("scrapeOptions") or {}
@@ -161,6 +165,8 @@ async def _body(request: web.Request) -> Any:
         return await request.json()
     except ValueError:
         raise CallError("bad_request", "the request body is not JSON") from None
+    except RecursionError:
+        raise CallError("bad_request", "the request body is nested too deep to read") from None
 
 
 async def scrape(request: web.Request) -> web.Response:

@@ -9,8 +9,9 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from crawler._version import install_hint
 from crawler.service.apicrawls import Crawls
@@ -19,12 +20,44 @@ from crawler.settings import Settings
 
 log = logging.getLogger("crawler")
 MCP_PATH = "/mcp"
-LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
 
 def mcp_available() -> bool:
     """Is the ``mcp`` SDK installed (the ``mcp`` extra)?"""
     return importlib.util.find_spec("mcp") is not None
+
+
+def _mcp_resource(asgi: Any) -> Any:
+    """``asgi`` (the MCP SDK's app) at :data:`MCP_PATH`, its request bodies read whole first
+    within the app's ``client_max_size`` (413 past it, however they are sent: aiohttp_asgi
+    streams them to the ASGI app unbounded)."""
+    from aiohttp_asgi.resource import ASGIContext, ASGIMatchInfo, ASGIResource
+
+    class Context(ASGIContext):
+        def __init__(self, request: web.Request, body: bytes) -> None:
+            super().__init__(asgi, request, "")
+            self.body: bytes | None = body
+
+        async def on_receive(self) -> dict[str, Any]:
+            if self.body is None or self.is_websocket():
+                return await super().on_receive()
+            body, self.body = self.body, None
+            return {"type": "http.request", "body": body, "more_body": False}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()  # bounded: HTTPRequestEntityTooLarge past client_max_size
+        return await Context(request, body).get_response()
+
+    class Resource(ASGIResource):
+        def raw_match(self, path: str) -> bool:
+            return path == MCP_PATH or path.startswith(MCP_PATH + "/")
+
+        async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
+            if not self.raw_match(request.path):
+                return None, set()
+            return ASGIMatchInfo(handle), set(hdrs.METH_ALL)
+
+    return Resource(asgi, root_path="")
 
 
 class Calls:
@@ -35,33 +68,27 @@ class Calls:
         self.desk = Desk(settings, bounds, allow_private=allow_private, private_hosts=private_hosts, render=render)
         self.crawls = Crawls(self.desk, data / "crawls")
 
-    def mount_mcp(self, app: web.Application, secured: bool) -> None:
+    def mount_mcp(self, app: web.Application) -> None:
         """``/mcp`` on ``app``: the MCP server over streamable HTTP (stateless, JSON answers).
-        Without a token (loopback only) the SDK's own check refuses a Host or Origin that is not
-        loopback, so that no web page can reach it by DNS rebinding."""
+        The app's own checks guard it as every route (the ``Host`` against the service's names,
+        against DNS rebinding; the token; cross-site posts), so the SDK's Host check, which
+        knows only loopback, is off."""
         if not mcp_available():
             async def missing(request: web.Request) -> web.Response:
                 return web.json_response({"error": f"unavailable: the MCP endpoint needs the mcp extra: "
                                                    f"{install_hint('mcp')}"}, status=501)
             app.router.add_route("*", MCP_PATH, missing)
             return
-        from aiohttp_asgi import ASGIResource
         from mcp.server.transport_security import TransportSecuritySettings
 
         from crawler.service.mcptools import build
 
         server = build(self.desk, self.crawls)
-        security = None if secured else TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=LOOPBACK_HOSTS,
-            allowed_origins=[f"http://{h}" for h in LOOPBACK_HOSTS])
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         asgi = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
                                           transport_security=security)
 
-        class Resource(ASGIResource):
-            def raw_match(self, path: str) -> bool:
-                return path == MCP_PATH or path.startswith(MCP_PATH + "/")
-
-        resource = Resource(asgi, root_path="")
+        resource = _mcp_resource(asgi)
         app.router.register_resource(resource)
 
         async def lifespan(_: web.Application) -> AsyncIterator[None]:

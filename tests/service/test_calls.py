@@ -150,7 +150,7 @@ async def test_bad_requests_are_refused_with_one_line_naming_the_fault(service, 
     status, answer, _ = await svc.call("POST", "/v1/scrape", raw=b"{not json")
     assert (status, answer) == (400, {"success": False, "error": "bad_request: the request body is not JSON"})
     status, answer, _ = await svc.call("POST", "/v1/crawl", {"url": site.url, "includePaths": ["(unclosed"]})
-    assert status == 400 and answer["error"].startswith("bad_request: '(unclosed' is not a regular expression")
+    assert status == 400 and answer["error"].startswith("bad_request: pattern '(unclosed' is refused: missing )")
     status, answer, _ = await svc.call("POST", "/v1/crawl", {"url": site.url, "webhook": "http://10.0.0.1/"})
     assert status == 400 and answer["error"].startswith("bad_request: webhook: the service calls no address")
     assert site.hits == []  # nothing refused was fetched
