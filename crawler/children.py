@@ -5,10 +5,12 @@ would wait for work for ever, each with its libraries loaded (150 MB for an extr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import threading
+from collections.abc import Iterator
 
 #: Seconds between two looks at the parent, where the kernel cannot be asked to tell.
 PARENT_POLL = 1.0
@@ -45,4 +47,24 @@ def end_with_parent(signum: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-__all__ = ["PARENT_POLL", "die_with_parent", "end_with_parent"]
+@contextlib.contextmanager
+def stop_signal_held() -> Iterator[None]:
+    """SIGINT blocked in this thread while a crawl is started in a child process (``crawler
+    serve``'s runs): the child inherits the block, so a SIGINT sent to it before it can stop
+    cleanly (a cancel while its interpreter starts) waits, pending, until the crawl takes it
+    (:func:`take_stop_signal`), instead of a ``KeyboardInterrupt`` in the middle of an import.
+    One that comes to this process meanwhile is delivered when the block ends."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def take_stop_signal() -> None:
+    """Unblock SIGINT (once the crawl's handler is in place): one that came while it was held
+    (:func:`stop_signal_held`) is handled now, as a stop."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+__all__ = ["PARENT_POLL", "die_with_parent", "end_with_parent", "stop_signal_held", "take_stop_signal"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from crawler._version import install_hint
 from crawler.cli.options import Parser
-from crawler.cli.serve import add_call_options, calls_of, make_dir
+from crawler.cli.serve import add_call_options, calls_of, hold_data
+from crawler.durable.job import JobLocked
 from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.monitor.logs import setup_logging
 
@@ -43,9 +44,9 @@ def mcp_main(argv: Sequence[str]) -> int:
             data = Path(args.data)
         else:
             data = temporary = Path(tempfile.mkdtemp(prefix="crawler-mcp-"))
-        make_dir(data, data)
+        lock = hold_data(data, "crawler mcp")
         calls = calls_of(args, data)
-    except UsageError as e:
+    except (UsageError, JobLocked) as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(args.log_level)
@@ -56,6 +57,7 @@ def mcp_main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        lock.release()
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
     return EXIT_OK

@@ -12,15 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawler.cli.options import Parser
+from crawler.durable.job import JobLock, JobLocked
 from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.monitor.logs import setup_logging
 from crawler.service.calls import RENDER_MODES, Bounds
+from crawler.service.hosts import HostNames
 from crawler.service.jobs import Job
 from crawler.service.ondemand import Calls
 from crawler.settings import load_settings
 
 DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RUNNING, DEFAULT_KEEP = "127.0.0.1", 8700, 2, 50
 TOKEN_VARIABLE = "CRAWLER_SERVE_TOKEN"
+MIN_TOKEN = 16  # characters of a token, at least (the file's and the variable's)
+PRIVATE = 0o077  # the umask of the service and its runs: DATA's folders 0700, its files 0600
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the service keeps its database, the jobs' job dirs and each run's files")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to listen on (default: {DEFAULT_HOST}; another needs --token-file)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a name the service is reached by besides loopback's and --host's (its Host header; "
+                        "every other is refused, against DNS rebinding); repeatable; '*': any")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     p.add_argument("--max-running", type=int, default=DEFAULT_RUNNING, metavar="N",
                    help=f"runs at once, at most (default: {DEFAULT_RUNNING}); the others wait their turn")
@@ -111,10 +118,14 @@ def _tokens(args: argparse.Namespace) -> list[str]:
             tokens = [line.strip() for line in Path(args.token_file).read_text("utf-8").splitlines() if line.strip()]
         except OSError as e:
             raise UsageError(f"--token-file: cannot read {args.token_file}: {e.strerror or e}") from None
-        if not tokens or any(len(t) < 16 for t in tokens):
-            raise UsageError("--token-file: a token a line, each 16 characters or more")
+        if not tokens or any(len(t) < MIN_TOKEN for t in tokens):
+            raise UsageError(f"--token-file: a token a line, each {MIN_TOKEN} characters or more")
         return tokens
-    return [os.environ[TOKEN_VARIABLE]] if os.environ.get(TOKEN_VARIABLE) else []
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    if os.environ.get(TOKEN_VARIABLE) and len(token) < MIN_TOKEN:
+        raise UsageError(f"${TOKEN_VARIABLE}: the token must be {MIN_TOKEN} characters or more "
+                         f"(it has {len(token)})")
+    return [token] if token else []
 
 
 def serve_main(argv: Sequence[str]) -> int:
@@ -137,13 +148,33 @@ def serve_main(argv: Sequence[str]) -> int:
             raise UsageError(f"--max-running must be at least 1, got {args.max_running}")
         jobs = load_jobs(args.jobs) if args.jobs else {}
         data = Path(args.data)
+        lock = hold_data(data, "crawler serve")
         make_dir(data / "runs", data)
         calls = calls_of(args, data)
-    except UsageError as e:
+    except (UsageError, JobLocked) as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(args.log_level)
-    return asyncio.run(_serve(args, jobs, data, tokens, calls))
+    try:
+        return asyncio.run(_serve(args, jobs, data, tokens, calls))
+    finally:
+        lock.release()
+
+
+def hold_data(data: Path, holder: str) -> JobLock:
+    """Make ``data`` (``--data``) private to this user (0700; what is written in it 0600,
+    by this process's umask, which its runs inherit) and lock it for ``holder`` (``crawler
+    serve``, ``crawler mcp``), so that a second one cannot share it (:class:`JobLocked` naming
+    the first's pid)."""
+    os.umask(PRIVATE)
+    make_dir(data, data)
+    try:
+        data.chmod(0o700)
+    except OSError as e:
+        raise UsageError(f"--data: cannot make {data} private: {e.strerror or e}") from None
+    lock = JobLock(data / "service.lock", holder="crawler serve", option="--data")
+    lock.acquire()
+    return lock
 
 
 async def _serve(args: argparse.Namespace, jobs: dict[str, Job], data: Path, tokens: list[str], calls: Calls
@@ -157,7 +188,8 @@ async def _serve(args: argparse.Namespace, jobs: dict[str, Job], data: Path, tok
     runs = Runs(jobs, data, args.max_running, jobs_dir, args.keep_runs)
     await runs.start()
     await calls.open()
-    runner = web.AppRunner(make_app(runs, tokens, calls), access_log=None)
+    hosts = HostNames.of(args.host, args.allowed_host)
+    runner = web.AppRunner(make_app(runs, tokens, calls, hosts), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     try:

@@ -35,8 +35,12 @@ class JobLocked(CrawlerError):
 class JobLock:
     """An exclusive lock on a job directory (or beside a frontier file)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, holder: str = "run", option: str = "--job-dir") -> None:
+        """``holder``: what holds such a lock, ``option``: what names the folder (for the
+        messages: ``crawler serve`` locks its ``--data`` too)."""
         self.path = path
+        self.holder = holder
+        self.option = option
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -46,13 +50,13 @@ class JobLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise UsageError(f"--job-dir: cannot use {self.path.parent}: {e.strerror}") from None
+            raise UsageError(f"{self.option}: cannot use {self.path.parent}: {e.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read(fd)
             os.close(fd)
-            raise JobLocked(f"{self.path.parent} is in use by another run ({holder}); "
+            raise JobLocked(f"{self.path.parent} is in use by another {self.holder} ({holder}); "
                             "wait for it to finish or stop it first") from None
         previous = _read(fd)
         if previous:

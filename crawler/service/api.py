@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from aiohttp import web
 
 from crawler.service import dashboard
 from crawler.service.callerror import CallError
+from crawler.service.diskfull import full_reason, is_disk_full
 from crawler.service.firecrawl import add_routes, failure
+from crawler.service.hosts import HostNames
 from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
 
@@ -38,10 +41,14 @@ def error(status: int, message: str, retry_after: float | None = None) -> web.Re
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
-def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None = None) -> web.Application:
+def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None = None,
+             hosts: HostNames | None = None) -> web.Application:
     """The API of ``runs``; ``tokens``: the secrets a request must carry one of (None: loopback
-    only); ``calls``: the calls for programs and agents (``/v1``, ``/mcp``), when served."""
+    only); ``calls``: the calls for programs and agents (``/v1``, ``/mcp``), when served;
+    ``hosts``: the names the service answers to (every request's ``Host`` must be one: none but
+    loopback's by default)."""
     keys = [tokens] if isinstance(tokens, str) else list(tokens or [])
+    names = hosts or HostNames()
     csrf = secrets.token_urlsafe(24)  # the dashboard's forms carry it
 
     def known(given: str) -> bool:
@@ -57,6 +64,9 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
         v1 = path.startswith("/v1/")
         api = path.startswith(("/api/", "/mcp")) or v1
         shape = failure if v1 else error
+        if not names.allows(request.host):
+            return shape(421, f"misdirected: this service answers to {names.described()}, not "
+                              f"{_shown_host(request.host)!r} (crawler serve --allowed-host NAME adds a name)")
         bearer = request.headers.get("Authorization", "").startswith("Bearer ")
         given = request.headers.get("Authorization", "")
         given = given[7:] if bearer else request.cookies.get(COOKIE, "")
@@ -72,6 +82,11 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
             return await handler(request)
         except CallError as e:
             return shape(e.status, str(e), e.retry_after) if v1 else error(e.status, str(e))
+        except (OSError, sqlite3.OperationalError) as e:
+            if not is_disk_full(e):
+                raise
+            log.error("%s %s: %s", request.method, path, full_reason(runs.data))
+            return shape(507, f"disk_full: {full_reason(runs.data)}")
         except web.HTTPException as e:
             if e.status >= 400:
                 if api:
@@ -101,7 +116,7 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
     async def cancel_form(request: web.Request) -> web.Response:
         if not dashboard.csrf_ok(await request.post(), csrf):
             raise web.HTTPForbidden(reason="the form's CSRF token is missing or wrong: reload the page")
-        run_id = int(request.match_info["id"])
+        run_id = dashboard.run_id(request)
         await runs.cancel(run_id)
         raise web.HTTPSeeOther(f"/runs/{run_id}")
 
@@ -132,8 +147,13 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
     ])
     if calls is not None:
         add_routes(app, calls.desk, calls.crawls)
-        calls.mount_mcp(app, secured=bool(keys))
+        calls.mount_mcp(app)
     return app
+
+
+def _shown_host(host: str) -> str:
+    """A ``Host`` header as an error message may quote it (bounded, printable)."""
+    return "".join(c if c.isprintable() else "?" for c in host[:100])
 
 
 def _cross_site(request: web.Request) -> bool:
@@ -193,7 +213,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def _run(request: web.Request) -> dict[str, Any]:
-    found = await request.app[RUNS].store.get(int(request.match_info["id"]))
+    found = await request.app[RUNS].store.get(dashboard.run_id(request))
     if found is None:
         raise web.HTTPNotFound(reason=f"no run {request.match_info['id']}")
     return found
@@ -226,6 +246,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     runs = request.app[RUNS]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
+    try:
+        await _send_events(response, runs, found)
+    except ConnectionResetError:  # the browser left the page: nothing to say but that
+        log.debug("run %d: its events' reader went away", found["id"])
+    return response
+
+
+async def _send_events(response: web.StreamResponse, runs: Runs, found: dict[str, Any]) -> None:
     log_path = runs.run_dir(found["id"]) / "log.txt"
     offset = 0
     while True:
@@ -240,7 +268,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         if state not in ("queued", "running"):
             final = json.dumps(await runs.store.get(found["id"]))
             await response.write(f"event: end\ndata: {final}\n\n".encode())
-            return response
+            return
         await asyncio.sleep(EVENTS_POLL)
 
 

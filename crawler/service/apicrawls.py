@@ -27,6 +27,8 @@ from crawler.core.engine import Engine
 from crawler.errors import FatalError, UsageError
 from crawler.service.callerror import CallError
 from crawler.service.calls import Desk
+from crawler.service.diskfull import NEARLY_FULL, Unwritten, free_bytes, full_reason, is_disk_full
+from crawler.service.patterns import compile_pattern
 
 log = logging.getLogger("crawler")
 
@@ -84,12 +86,31 @@ class Crawls:
         self.engines: dict[str, Engine] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
+        self._starting = 0  # crawls between their check against RUNNING_MAX and their launch
+        self.unwritten = Unwritten()  # crawls' ends a full disk refused, written when it can
 
     async def _sql(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         def run() -> list[tuple[Any, ...]]:
             with self._lock:
+                self.unwritten.flush(self._write)
                 return self._db.execute(sql, args).fetchall()
         return await asyncio.to_thread(run)
+
+    def _write(self, crawl_id: str, columns: dict[str, Any]) -> None:
+        self._db.execute("UPDATE crawls SET state = ?, ended_at = ?, error = ? WHERE id = ?",
+                         (columns["state"], columns["ended_at"], columns["error"], crawl_id))
+
+    async def _end(self, crawl_id: str, state: str, error: str | None) -> None:
+        """Record the crawl's end; on a full disk it is kept in memory (and answered) until it
+        can be written."""
+        def end() -> None:
+            with self._lock:
+                self.unwritten.keep(crawl_id, {"state": state, "ended_at": _iso(_now()), "error": error})
+                self.unwritten.flush(self._write)
+                if crawl_id in self.unwritten.pending:
+                    log.error("crawl %s: its end (%s) cannot be written: the disk is full; kept until it can be",
+                              crawl_id, state)
+        await asyncio.to_thread(end)
 
     async def open(self) -> None:
         """Delete the crawls past their time; go on with those under way when the service stopped."""
@@ -108,14 +129,19 @@ class Crawls:
                                 (FAILED, _iso(_now()), f"could not go on after a restart: {e}", crawl_id))
 
     async def start(self, ask: CrawlAsk) -> str:
-        """Start a crawl; its id."""
-        if len(self._tasks) >= RUNNING_MAX:
+        """Start a crawl; its id. At most :data:`RUNNING_MAX` are under way (those starting
+        counted: their place is taken before anything is awaited)."""
+        if len(self._tasks) + self._starting >= RUNNING_MAX:
             raise CallError("busy", f"{RUNNING_MAX} crawls are under way already: try again when one has ended")
-        crawl_id = str(uuid.uuid4())
-        self._settings(crawl_id, ask)  # a bad regex or value: refused now, not in the crawl
-        await self._sql("INSERT INTO crawls (id, state, created_at, ask) VALUES (?, ?, ?, ?)",
-                        (crawl_id, SCRAPING, _iso(_now()), json.dumps(dataclasses.asdict(ask))))
-        self._launch(crawl_id, ask)
+        self._starting += 1
+        try:
+            crawl_id = str(uuid.uuid4())
+            self._settings(crawl_id, ask)  # a bad regex or value: refused now, not in the crawl
+            await self._sql("INSERT INTO crawls (id, state, created_at, ask) VALUES (?, ?, ?, ?)",
+                            (crawl_id, SCRAPING, _iso(_now()), json.dumps(dataclasses.asdict(ask))))
+            self._launch(crawl_id, ask)
+        finally:
+            self._starting -= 1
         return crawl_id
 
     def _settings(self, crawl_id: str, ask: CrawlAsk) -> Any:
@@ -133,7 +159,7 @@ class Crawls:
 
     def _launch(self, crawl_id: str, ask: CrawlAsk) -> None:
         engine = Engine(self._settings(crawl_id, ask), [ask.url], gate=self.desk.gate,
-                        private_hosts=self.desk.trusted())
+                        private_hosts=self.desk.trusted(), patterns=compile_pattern)
         self.engines[crawl_id] = engine
         task = asyncio.get_running_loop().create_task(self._run(crawl_id, engine))
         self._tasks[crawl_id] = task
@@ -148,17 +174,23 @@ class Crawls:
                 return  # the service is stopping: the crawl goes on when it starts again
         except (FatalError, UsageError) as e:
             state, error = FAILED, str(e)
+            free = free_bytes(self.folder)
+            if free is not None and free < NEARLY_FULL:
+                error += f"; {full_reason(self.folder)}"
         except Exception as e:  # a crawl's failure is its own, never the service's
-            log.exception("crawl %s failed", crawl_id)
-            state, error = FAILED, f"{type(e).__name__}: {e}"
+            if is_disk_full(e):
+                log.error("crawl %s failed: %s", crawl_id, full_reason(self.folder))
+                state, error = FAILED, f"{full_reason(self.folder)} ({e})"
+            else:
+                log.exception("crawl %s failed", crawl_id)
+                state, error = FAILED, f"{type(e).__name__}: {e}"
         finally:
             self.engines.pop(crawl_id, None)
             self._tasks.pop(crawl_id, None)
         if crawl_id in self._cancelled:
             state = CANCELLED
             self._cancelled.discard(crawl_id)
-        await self._sql("UPDATE crawls SET state = ?, ended_at = ?, error = ? WHERE id = ?",
-                        (state, _iso(_now()), error, crawl_id))
+        await self._end(crawl_id, state, error)
         log.info("crawl %s %s", crawl_id, state)
 
     async def cancel(self, crawl_id: str) -> bool:
@@ -180,7 +212,10 @@ class Crawls:
         except ValueError:
             return None
         rows = await self._sql("SELECT state, created_at, error FROM crawls WHERE id = ?", (crawl_id,))
-        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+        if not rows:
+            return None
+        row = self.unwritten.overlay(crawl_id, {"state": rows[0][0], "error": rows[0][2]})
+        return row["state"], rows[0][1], row["error"]
 
     async def status(self, crawl_id: str, skip: int = 0, page_docs: int | None = None) -> dict[str, Any]:
         """The crawl in Firecrawl's status shape: ``status``, ``completed`` (pages with a
@@ -224,6 +259,7 @@ class Crawls:
         for task in list(self._tasks.values()):
             task.cancel()
         with self._lock:
+            self.unwritten.flush(self._write)
             self._db.close()
 
 

@@ -19,7 +19,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:
 h1{font-size:1.4em}h1 a{color:inherit;text-decoration:none}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6eb;vertical-align:top}
 .wide{overflow-x:auto}.state{font-weight:600}.finished{color:#1a7f37}.failed{color:#c62828}
-.running,.queued{color:#0b62c4}.cancelled,.skipped{color:#6b7280}button{font:inherit;padding:4px 12px}
+.running,.queued{color:#0b62c4}.cancelled,.skipped,.interrupted{color:#6b7280}button{font:inherit;padding:4px 12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px;margin:12px 0}
 .grid div{background:#f4f6f9;border-radius:6px;padding:8px}.grid b{display:block;font-size:1.3em}
 code{font-size:.9em}form{display:inline}
@@ -74,8 +74,16 @@ async def jobs_page(request: web.Request, runs: Runs, csrf: str) -> web.Response
         f"<th>asked for</th><th>pages</th></tr>{recent}</table></div>"))
 
 
+def run_id(request: web.Request) -> int:
+    """The run id of the request's path; 404 when it is past any run's (SQLite's 64 bits)."""
+    given = request.match_info["id"]
+    if len(given) > 18:
+        raise web.HTTPNotFound(reason=f"no run {given[:40]}")
+    return int(given)
+
+
 async def run_page(request: web.Request, runs: Runs, csrf: str) -> web.Response:
-    run = await runs.store.get(int(request.match_info["id"]))
+    run = await runs.store.get(run_id(request))
     if run is None:
         raise web.HTTPNotFound(reason=f"no run {request.match_info['id']}")
     figures: dict[str, Any] = run["figures"] or {}
@@ -96,16 +104,30 @@ s.addEventListener('end',()=>{{s.close();location.reload();}});
 </script>""" if live else ""
     return page(f"run {run['id']}", (
         f"<h2>Run #{run['id']} of {escape(run['job'])}: {_state(run['state'])} {cancel}</h2>"
-        f"<p>Asked for {_when(run['created_at'])} ({escape(run['trigger'])}), started {_when(run['started_at'])}, "
-        f"ended {_when(run['ended_at'])}; exit status {run['exit_status'] if run['exit_status'] is not None else ''}"
-        f"{'; ' + escape(run['reason']) if run['reason'] else ''}.</p>"
+        f"<p>{_times(run)}</p>"
         f'<div class="grid"><div>pages<b id="pages">{figures.get("pages", 0)}</b></div>'
-        f'<div>pages/s<b id="pages_per_s">{figures.get("pages_per_s", "")}</b></div>'
-        f'<div>in flight<b id="in_flight">{0 if not live else ""}</b></div>'
-        f'<div>queued URLs<b id="frontier">{0 if not live else ""}</b></div></div>'
+        f'<div>pages/s<b id="pages_per_s">{figures.get("pages_per_s", 0)}</b></div>'
+        f'<div>in flight<b id="in_flight">{"…" if live else 0}</b></div>'
+        f'<div>queued URLs<b id="frontier">{"…" if live else 0}</b></div></div>'
         f'<p>Errors: <span id="errors">{errors}</span>. Changes: {changes}.</p>'
         f"{'<h3>Expectations failed</h3><ul>' + failed + '</ul>' if failed else ''}"
         f"{_failures(figures.get('failed_urls') or [])}<p>Files: {files or 'none yet'}</p>{script}"))
+
+
+def _times(run: dict[str, Any]) -> str:
+    """When the run was asked for, started and ended, as far as it has come."""
+    said = f"Asked for {_when(run['created_at'])} ({escape(run['trigger'])})"
+    if run["started_at"]:
+        said += f", started {_when(run['started_at'])}"
+    elif run["state"] == "queued":
+        said += ", waiting for a slot"
+    if run["ended_at"]:
+        said += f", ended {_when(run['ended_at'])}"
+        if run["exit_status"] is not None:
+            said += f"; exit status {run['exit_status']}"
+    elif run["state"] == "running":
+        said += "; running (its figures come every few seconds)"
+    return said + (f"; {escape(run['reason'])}" if run["reason"] else "") + "."
 
 
 def _failures(failed: list[dict[str, Any]]) -> str:
@@ -131,4 +153,4 @@ def csrf_ok(form: Any, csrf: str) -> bool:
     return hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf.encode())
 
 
-__all__ = ["csrf_ok", "jobs_page", "login_page", "page", "run_page"]
+__all__ = ["csrf_ok", "jobs_page", "login_page", "page", "run_id", "run_page"]

@@ -15,11 +15,15 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
+from crawler.children import stop_signal_held
+from crawler.errors import EXIT_INTERRUPTED
+from crawler.service.diskfull import NEARLY_FULL, free_bytes, full_reason, is_disk_full
 from crawler.service.jobs import Job, environment_of
-from crawler.service.store import CANCELLED, FAILED, FINISHED, QUEUED, SKIPPED, RunStore
+from crawler.service.store import CANCELLED, FAILED, FINISHED, INTERRUPTED, QUEUED, SKIPPED, RunStore
 
 log = logging.getLogger("crawler")
 
@@ -47,6 +51,7 @@ class Runs:
         self.cancelled: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
+        self.stopping = False  # the service is stopping: its runs end interrupted, not failed
 
     async def start(self) -> None:
         """Mark the runs a stopped service left behind as failed, and start the schedule."""
@@ -98,7 +103,12 @@ class Runs:
     async def _dispatch(self) -> None:
         while self.queue and len(self.running) < self.max_running:
             run, name = self.queue.popleft()
-            await self._launch(run, self.jobs[name])
+            try:
+                await self._launch(run, self.jobs[name])
+            except OSError as e:  # its folder or log cannot be made: a full disk, most often
+                reason = full_reason(self.data) if is_disk_full(e) else f"it could not start: {e.strerror or e}"
+                log.error("job %s: run %d could not start: %s", name, run, reason)
+                await self.store.ended(run, FAILED, None, None, reason)
 
     async def _launch(self, run: int, job: Job) -> None:
         folder = self.run_dir(run)
@@ -110,7 +120,7 @@ class Runs:
                 "--stats", str(folder / "stats.json"), "--report", str(folder / "report.html"), "--no-progress",
                 "--stats-interval", str(STATS_INTERVAL)]
         env = os.environ | environment_of(job)
-        with open(folder / "log.txt", "ab") as logfile:
+        with open(folder / "log.txt", "ab") as logfile, stop_signal_held():  # a cancel waits for the crawl
             process = await asyncio.create_subprocess_exec(
                 *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=asyncio.subprocess.STDOUT, env=env,
                 cwd=self.jobs_dir,  # a job's spider module is found beside the jobs file
@@ -124,19 +134,26 @@ class Runs:
 
     async def _wait(self, run: int, name: str, process: asyncio.subprocess.Process) -> None:
         status = await process.wait()
-        stats = None
-        with contextlib.suppress(OSError, ValueError):
-            stats = json.loads((self.run_dir(run) / "stats.json").read_text("utf-8"))
-        if run in self.cancelled:
-            state, reason = CANCELLED, "cancelled"
-        elif status == 0:
-            state, reason = FINISHED, None
-        else:
-            state, reason = FAILED, _reason(status)
-        await self.store.ended(run, state, status, stats, reason)
-        log.info("job %s: run %d %s (exit %d)", name, run, state, status)
-        self.running.pop(name, None)
-        self.cancelled.discard(run)
+        self.running.pop(name, None)  # its crawl has ended: the job may run again, whatever is written
+        try:
+            stats = None
+            with contextlib.suppress(OSError, ValueError):
+                stats = json.loads((self.run_dir(run) / "stats.json").read_text("utf-8"))
+            if run in self.cancelled:
+                state, reason = CANCELLED, "cancelled"
+            elif self.stopping and status == EXIT_INTERRUPTED:
+                state, reason = INTERRUPTED, "the service stopped: the job's next run goes on from where it was"
+            elif status == 0:
+                state, reason = FINISHED, None
+            else:
+                state, reason = FAILED, _reason(status)
+                free = free_bytes(self.data)
+                if free is not None and free < NEARLY_FULL:
+                    reason += f"; {full_reason(self.data)}"
+            await self.store.ended(run, state, status, stats, reason)
+            log.info("job %s: run %d %s (exit %d)", name, run, state, status)
+        finally:
+            self.cancelled.discard(run)
         if self.keep_runs:
             await self._retain(name)
         await self._dispatch()
@@ -160,7 +177,11 @@ class Runs:
             now = datetime.datetime.now(datetime.UTC)
             for name, when in list(due.items()):
                 if when <= now:
-                    await self.trigger(name, "schedule")
+                    try:
+                        await self.trigger(name, "schedule")
+                    except (OSError, sqlite3.Error) as e:  # a full disk: this time is missed, not the next
+                        log.error("job %s: its scheduled run could not be recorded: %s", name,
+                                  full_reason(self.data) if is_disk_full(e) else e)
                     nxt = self.jobs[name].next_run(now)
                     if nxt is not None:
                         due[name] = nxt
@@ -170,6 +191,7 @@ class Runs:
     async def stop(self) -> None:
         """Stop the schedule, and the runs as SIGINT stops a crawl (each resumable), waiting for
         them up to :data:`STOP_GRACE` seconds."""
+        self.stopping = True
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
+from crawler.service.diskfull import Unwritten
 from crawler.timestamps import utc_now_iso
 
+log = logging.getLogger("crawler")
+
 #: A run's states: waiting for a slot, its crawl under way, ended (exit 0), ended otherwise
-#: (the exit status says how), stopped by a cancel, not started (its job was running already).
+#: (the exit status says how), stopped by a cancel, not started (its job was running already),
+#: stopped because the service stopped (Ctrl-C, SIGTERM: the job's next run goes on from there).
 QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
-CANCELLED, SKIPPED = "cancelled", "skipped"
+CANCELLED, SKIPPED, INTERRUPTED = "cancelled", "skipped", "interrupted"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -50,16 +55,37 @@ class RunStore:
             if column not in have:
                 self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
         self._lock = threading.Lock()
+        self.unwritten = Unwritten()  # runs' changes a full disk refused, written when it can
 
     def close(self) -> None:
+        with self._lock:
+            self.unwritten.flush(self._write)
         self._db.close()
+
+    def _write(self, run: int, columns: dict[str, Any]) -> None:
+        sets = ", ".join(f"{column} = ?" for column in columns)
+        self._db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*columns.values(), run))
 
     async def _call(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         def run() -> list[tuple[Any, ...]]:
             with self._lock:
+                self.unwritten.flush(self._write)
                 return self._db.execute(sql, args).fetchall()
 
         return await asyncio.to_thread(run)
+
+    async def _update(self, run: int, **columns: Any) -> None:
+        """Change ``run``'s columns; on a full disk the change is kept in memory (and answered)
+        until it can be written, with one error line."""
+        def update() -> None:
+            with self._lock:
+                self.unwritten.keep(run, columns)
+                self.unwritten.flush(self._write)
+                if run in self.unwritten.pending:
+                    log.error("run %d: its state (%s) cannot be written to %s: the disk is full; it is kept "
+                              "until it can be", run, columns.get("state"), self.path)
+
+        await asyncio.to_thread(update)
 
     def recover(self) -> list[tuple[int, int | None]]:
         """At start: the runs the last service left queued or running did not end well (it was
@@ -81,29 +107,32 @@ class RunStore:
         return int(rows[0][0])
 
     async def started(self, run: int, pid: int) -> None:
-        await self._call("UPDATE runs SET state = ?, started_at = ?, pid = ? WHERE id = ?",
-                         (RUNNING, utc_now_iso(), pid, run))
+        await self._update(run, state=RUNNING, started_at=utc_now_iso(), pid=pid)
 
     async def ended(self, run: int, state: str, status: int | None, stats: dict[str, Any] | None,
                     reason: str | None = None) -> None:
-        await self._call("UPDATE runs SET state = ?, ended_at = ?, exit_status = ?, stats = ?, reason = ? WHERE id = ?",
-                         (state, utc_now_iso(), status, json.dumps(stats) if stats is not None else None, reason,
-                          run))
+        await self._update(run, state=state, ended_at=utc_now_iso(), exit_status=status,
+                           stats=json.dumps(stats) if stats is not None else None, reason=reason)
 
     async def get(self, run: int) -> dict[str, Any] | None:
         rows = await self._call(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id = ?", (run,))
-        return _run(rows[0]) if rows else None
+        return self._run(rows[0]) if rows else None
 
     async def list(self, job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The latest runs (of ``job``), newest first."""
         where, args = ("WHERE job = ?", (job,)) if job else ("", ())
         rows = await self._call(f"SELECT {', '.join(_COLUMNS)} FROM runs {where} ORDER BY id DESC LIMIT ?",
                                 (*args, limit))
-        return [_run(row) for row in rows]
+        return [self._run(row) for row in rows]
+
+    def _run(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """A row as the API shows it (with its changes not yet written)."""
+        run = self.unwritten.overlay(row[0], dict(zip(_COLUMNS, row, strict=True)))
+        run.pop("pid", None)
+        return _shown(run)
 
 
-def _run(row: tuple[Any, ...]) -> dict[str, Any]:
-    run = dict(zip(_COLUMNS, row, strict=True))
+def _shown(run: dict[str, Any]) -> dict[str, Any]:
     raw = run.pop("stats")
     stats = json.loads(raw) if raw else None
     run["figures"] = None if stats is None else {
@@ -114,4 +143,4 @@ def _run(row: tuple[Any, ...]) -> dict[str, Any]:
     return run
 
 
-__all__ = ["CANCELLED", "FAILED", "FINISHED", "QUEUED", "RUNNING", "SKIPPED", "RunStore"]
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "RUNNING", "SKIPPED", "RunStore"]

@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from crawler.children import end_with_parent
+from crawler.children import end_with_parent, take_stop_signal
 from crawler.core.outcome import crawl, end_of_crawl, write_stats
 from crawler.durable.job import JobLock, JobLocked
 from crawler.errors import (
@@ -203,6 +203,7 @@ class Coordinator:
         self.router = Router(self.shards, self.merger.written if self.merger is not None else lambda *a: None)
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, self.stop, sig)
+        take_stop_signal()  # one held since the process started (crawler serve's cancel) stops it now
         # Each shard's URLs done before this run: a worker killed and started again reports only
         # its last life's pages; the ones before are the difference (counted in the summary).
         paths = [sqlite_path(shard_settings[i]) for i in range(self.shards)] if self.job is not None else []

@@ -67,6 +67,16 @@ class Service:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
+    def call_json(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """A call with a JSON body (``/v1``)."""
+        request = urllib.request.Request(self.url + path, method=method, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
     def run_state(self, run: int) -> dict[str, Any]:
         return self.call("GET", f"/api/runs/{run}")[1]
 
