@@ -47,7 +47,12 @@ CLOSE_TIMEOUT = 5.0  # seconds a context or a browser may take to close; then it
 # No network of its own: names resolve to nothing, connections go to a port nothing listens on
 # (loopback included), so a request that escaped the interception would fail, never leave.
 ISOLATION = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-             "--proxy-bypass-list=<-loopback>")
+             "--proxy-bypass-list=<-loopback>",
+             # WebRTC's UDP goes around the proxy and the interception: none that is not proxied
+             # (and the proxy is a dead end), so no STUN or TURN packet leaves the browser.
+             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+             "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+             "--dns-prefetch-disable")
 QUIET = ("--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--disable-quic", "--mute-audio",
