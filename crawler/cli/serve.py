@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import os
 import signal
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,6 +171,11 @@ def hold_data(data: Path, holder: str) -> JobLock:
     make_dir(data, data)
     try:
         data.chmod(0o700)
+        for folder, _, files in os.walk(data):  # what an older version or a hand left readable
+            for path in (Path(folder), *(Path(folder) / name for name in files)):
+                mode = path.lstat().st_mode
+                if stat.S_IMODE(mode) & PRIVATE and not stat.S_ISLNK(mode):
+                    path.chmod(stat.S_IMODE(mode) & ~PRIVATE)
     except OSError as e:
         raise UsageError(f"--data: cannot make {data} private: {e.strerror or e}") from None
     lock = JobLock(data / "service.lock", holder="crawler serve", option="--data")

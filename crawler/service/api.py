@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from crawler.service import dashboard
 from crawler.service.callerror import CallError
@@ -64,7 +64,7 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
         v1 = path.startswith("/v1/")
         api = path.startswith(("/api/", "/mcp")) or v1
         shape = failure if v1 else error
-        if not names.allows(request.host):
+        if hdrs.HOST in request.headers and not names.allows(request.headers[hdrs.HOST]):
             return shape(421, f"misdirected: this service answers to {names.described()}, not "
                               f"{_shown_host(request.host)!r} (crawler serve --allowed-host NAME adds a name)")
         bearer = request.headers.get("Authorization", "").startswith("Bearer ")

@@ -4,7 +4,8 @@ the browser sends the page's name in ``Host``. So every request's ``Host`` must 
 service is reached by: an IP address it listens on (any, when it listens on all of them: an
 address in ``Host`` means the browser really went to that address), ``localhost`` and names
 under ``.localhost`` (which browsers keep on loopback themselves), the ``--host`` name it was
-given, and the names of ``--allowed-host``."""
+given, and the names of ``--allowed-host``. A request without ``Host`` (HTTP/1.0) is no
+browser's: it is answered."""
 
 from __future__ import annotations
 

@@ -58,7 +58,9 @@ def test_a_short_token_is_refused_however_it_is_given(tmp_path: Path) -> None:
 
 def test_the_data_directory_is_its_users_only(serve, tmp_path: Path) -> None:
     site = serve(shop_app())
-    (tmp_path / "data").mkdir(mode=0o755)  # made by an older version, or by hand
+    (tmp_path / "data" / "jobs").mkdir(mode=0o755, parents=True)  # made by an older version, or by hand
+    (tmp_path / "data" / "jobs" / "old.txt").write_text("kept")
+    (tmp_path / "data" / "jobs" / "old.txt").chmod(0o644)
     service = Service(tmp_path, jobs_file(site.url, 'cookie = ["session=s3cret-cookie"]'))
     try:
         run = service.call("POST", "/api/jobs/shop/runs")[1]

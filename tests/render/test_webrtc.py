@@ -49,7 +49,8 @@ async def test_a_rendered_page_sends_nothing_to_a_private_address_by_webrtc(
         serve: Callable[[web.Application], Server], crawl: Callable[..., Any], chromium: str) -> None:
     seen: list[str] = []
     loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(lambda: _Count(seen), local_addr=("127.0.0.3", _free(socket.SOCK_DGRAM)))
+    udp, _ = await loop.create_datagram_endpoint(lambda: _Count(seen),
+                                                 local_addr=("127.0.0.3", _free(socket.SOCK_DGRAM)))
     udp_port = udp.get_extra_info("sockname")[1]
 
     async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -60,7 +61,8 @@ async def test_a_rendered_page_sends_nothing_to_a_private_address_by_webrtc(
     tcp_port = tcp.sockets[0].getsockname()[1]
     script = WEBRTC_JS % {"udp": udp_port, "tcp": tcp_port}
     html = (f"<!doctype html><html><head><title>start</title><link rel='preconnect' href='http://127.0.0.3:{tcp_port}'>"
-            f"<link rel='dns-prefetch' href='http://127.0.0.3:{tcp_port}'></head>"
+            f"<link rel='dns-prefetch' href='http://127.0.0.3:{tcp_port}'>"
+            f"<link rel='prefetch' href='http://127.0.0.3:{tcp_port}/next'></head>"
             f"<body><p>WebRTC</p><script>{script}</script></body></html>")
 
     async def page(request: web.Request) -> web.Response:
