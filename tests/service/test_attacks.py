@@ -95,7 +95,7 @@ async def test_a_rebound_name_is_refused_on_every_route_and_an_allowed_one_answe
         assert (await svc.call("GET", "/api/jobs", host=host))[0] == 200, host
     reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)  # HTTP/1.0 without Host: no browser's
     writer.write(b"GET /api/jobs HTTP/1.0\r\n\r\n")
-    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    assert (await reader.readline()).split()[1] == b"200"
     writer.close()
     # Behind a real name (--allowed-host), with a token: that name answers on every route, MCP's too.
     named = await service(token=TOKEN, hosts=HostNames.of("127.0.0.1", ["crawler.internal"]))
