@@ -159,6 +159,7 @@ async def test_ipv4_carried_in_ipv6_is_refused_before_anything_is_sent(service, 
     assert status == 403 and answer["error"].startswith("blocked_address: "), answer
 
 
+@pytest.mark.slow  # seconds of waiting on a slow site
 async def test_queued_calls_end_at_their_deadline_counted_from_arrival(service, serve) -> None:
     site: Server = serve(pages_app({"/slow": "<title>late</title>"}, wait=20))
     svc = await service(timeout=2)  # crawler serve --api-timeout 2, 16 calls at once
@@ -171,6 +172,7 @@ async def test_queued_calls_end_at_their_deadline_counted_from_arrival(service, 
     assert took < 3.5  # each call's 2 s count from its arrival, the wait for a turn included
 
 
+@pytest.mark.slow  # seconds of waiting on a slow site
 async def test_the_first_call_of_a_fresh_service_keeps_its_deadline(service, serve) -> None:
     site: Server = serve(pages_app({"/slow": "<title>late</title>"}, wait=20))
     svc = await service(timeout=2)
@@ -179,6 +181,7 @@ async def test_the_first_call_of_a_fresh_service_keeps_its_deadline(service, ser
     assert (status, time.monotonic() - began < 3.0) == (408, True), answer
 
 
+@pytest.mark.slow  # seconds of waiting on a slow site
 async def test_at_most_the_documented_crawls_run_at_once(service, serve) -> None:
     from crawler.service.apicrawls import RUNNING_MAX
 
