@@ -268,3 +268,49 @@ def hostname_of(url: str) -> str:
     if netloc.startswith("["):
         return netloc[: netloc.find("]") + 1]
     return netloc.split(":", 1)[0]
+
+
+_TYPO_SCHEME = re.compile(r"(?i)(h[a-z]{1,5})(//|:/(?!/)|;//|:(?!/))")
+_WRONG_SCHEME = re.compile(r"(?i)([a-z][a-z0-9+.-]*)://")
+
+
+def _near(word: str, target: str) -> bool:
+    """Is ``word`` one letter off ``target`` (one added, dropped, changed or two swapped)?"""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diff = [i for i, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and
+                                  word[diff[0]] == target[diff[1]] and word[diff[1]] == target[diff[0]])
+    short, long = sorted((word, target), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def seed_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as a URL to crawl, with a hint, when it is a typo of one
+    (``http//host/``, ``http:/host``, ``htp://host``, ``http://host:99999/``); None when it
+    looks like what was meant. Read before a seed without a scheme is taken as ``http://``, so
+    that ``http//host/`` is not crawled as the host ``http``."""
+    match = _TYPO_SCHEME.match(text)
+    if match is not None:
+        scheme = match.group(1).lower()
+        if scheme in ("http", "https") or _near(scheme, "http") or _near(scheme, "https"):
+            fixed = ("https" if scheme.endswith("s") else "http") + "://" + text[match.end():].lstrip("/")
+            return f"{text[:200]!r} is not a URL: did you mean {fixed[:200]!r}?"
+    match = _WRONG_SCHEME.match(text)
+    if match is not None:
+        scheme = match.group(1).lower()
+        if scheme not in ("http", "https") and (_near(scheme, "http") or _near(scheme, "https")):
+            fixed = ("https" if scheme.endswith("s") else "http") + text[len(scheme):]
+            return f"{text[:200]!r}: {scheme}:// is no scheme: did you mean {fixed[:200]!r}?"
+        if scheme not in ("http", "https"):
+            return f"{text[:200]!r}: only http:// and https:// URLs are crawled, not {scheme}://"
+    try:
+        parts = urlsplit(text if "://" in text else "http://" + text)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as e:
+        if "port" in str(e).lower():
+            port = parts.netloc.rsplit(":", 1)[-1]
+            return f"{text[:200]!r}: the port {port[:20]} is not one (a port is 1 to 65535)"
+        return f"{text[:200]!r} is not a URL ({e})"
+    return None

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level, settings.log_format)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
         if urls:
-            given = parse_seeds(urls, "the command line", settings.max_url_length)
+            given = parse_seeds(urls, "the command line", settings.max_url_length, strict=True)
             if not given:
                 raise UsageError(f"no valid URL among the arguments: {' '.join(urls)[:200]}")
             seeds = given + seeds

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from crawler.errors import UsageError
 from crawler.spider import Request
-from crawler.urls import SCHEME, normalize_url
+from crawler.urls import SCHEME, normalize_url, seed_problem
 from crawler.work import CrawlRequest
 
 log = logging.getLogger("crawler")
@@ -75,13 +75,15 @@ def as_crawl_request(seed: str | Request) -> CrawlRequest:
     return request
 
 
-def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str | Request]:
+def parse_seeds(lines: Iterable[str], source: str, max_length: int, strict: bool = False) -> list[str | Request]:
     """Normalized seed URLs, and requests (a line that is a JSON object: :func:`seed_request`);
     a malformed line is reported with its number and skipped (the first :data:`MAX_WARNINGS`;
     then one line counts the rest).
 
     A line without a scheme (``example.com/page``, ``localhost:8080``) is taken as ``http://``,
-    as wget and curl do.
+    as wget and curl do; a typo of a URL (``http//host/``, ``htp://host``, a port out of range:
+    :func:`crawler.urls.seed_problem`) is not. ``strict`` (the command line's URLs): a line that
+    is not a URL is a :class:`UsageError` saying why, not a warning.
     """
     seeds: list[str | Request] = []
     skipped = 0
@@ -97,13 +99,17 @@ def parse_seeds(lines: Iterable[str], source: str, max_length: int) -> list[str 
                 if skipped <= MAX_WARNINGS:
                     log.warning("%s:%d: not a request, skipped: %s", source, number, shown(str(e)))
             continue
+        problem = seed_problem(text)
         scheme = SCHEME.match(text)
         candidate = text if scheme and not text[scheme.end():][:1].isdigit() else "http://" + text
-        url = normalize_url(candidate, max_length)
+        url = normalize_url(candidate, max_length) if problem is None else None
         if url is None:
+            if strict:
+                raise UsageError(shown(problem or f"{text!r} is not an http(s) URL", 400))
             skipped += 1
             if skipped <= MAX_WARNINGS:
-                log.warning("%s:%d: not an http(s) URL, skipped: %s", source, number, shown(text))
+                log.warning("%s:%d: not an http(s) URL, skipped: %s", source, number,
+                            shown(problem or text, 400))
             continue
         seeds.append(url)
     if skipped > MAX_WARNINGS:

@@ -23,7 +23,7 @@ from crawler.errors import (
 )
 from crawler.frontier import Frontier
 from crawler.monitor.notify import notify
-from crawler.monitor.stats import Stats
+from crawler.monitor.stats import NOTHING_DUE, Stats
 from crawler.output.files import make_parent
 from crawler.settings import Settings
 from crawler.spider import Request, Spider
@@ -73,6 +73,12 @@ def end_of_crawl(settings: Settings, stats: Stats, status: int) -> int:
         log.info("%s", stats.summary().splitlines()[0], extra={"stats": stats.as_dict()})
     else:
         print(stats.summary(), file=sys.stderr)
+    if stats.nothing_due:
+        log.warning("%s", NOTHING_DUE)
+    if stats.no_page and status == EXIT_OK:
+        log.error("no page: all %d URLs of this run failed (%s): exit status 1", stats.pages,
+                  ", ".join(f"{k} {v}" for k, v in sorted(stats.errors.items())))
+        status = EXIT_FATAL
     if not write_stats(settings, stats):
         status = status or EXIT_FATAL
     if settings.notify:

@@ -112,6 +112,19 @@ class Stats:
         """URLs known across the job: those it had, and those this run discovered."""
         return self.job_known + self.discovered
 
+    @property
+    def nothing_due(self) -> bool:
+        """A durable run that found nothing to do: every URL its job knew was done by earlier
+        runs, and none was due again (no ``recrawl_after``, or not yet)."""
+        return bool(self.job_known) and not (self.pages or self.unchanged or self.resumed or self.interrupted
+                                              or self.failed)
+
+    @property
+    def no_page(self) -> bool:
+        """A run that got no page at all: every URL it ended failed (refused, disallowed...),
+        and no earlier run of its job did one."""
+        return bool(self.pages) and not (self.ok or self.unchanged or self.job_done or self.interrupted)
+
     def finish(self) -> None:
         """Stop the clock."""
         self.ended = time.monotonic()
@@ -147,6 +160,7 @@ class Stats:
             "stopped_by": self.stopped_by,
             "failed": self.failed,
             "resumed": self.resumed,
+            "nothing_due": self.nothing_due,
             "unchanged": self.unchanged,
             "changes": dict(self.changes),
             "change_urls": self.change_urls,
@@ -227,6 +241,10 @@ class Stats:
             changes += (f"\n  recrawl (auto): {r['due']} pages due, {r['fetched']} fetched, {r['changed']} changed"
                         f"{fresh}")
         expectations = "".join(f"\n  expectation failed: {line}" for line in self.expectations_failed)
+        if self.nothing_due:
+            expectations += f"\n  {NOTHING_DUE}"
+        if self.no_page:
+            expectations += f"\n  {NO_PAGE}"
         return (
             f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"
@@ -235,6 +253,13 @@ class Stats:
             f"{'  ' + spider + chr(10) if spider else ''}"
             f"  retries: {self.retries}, URLs discovered: {self.discovered}{cached}{job}{changes}{expectations}"
         )
+
+
+#: What a run that found nothing due says (its summary, its warning line, the dashboard).
+NOTHING_DUE = ("0 URLs due: every URL of this job was done by an earlier run and none is due again; "
+               "set recrawl_after (--recrawl-after 1d, or auto) to fetch them again")
+#: What a run whose every URL failed says (its summary, and its exit status 1).
+NO_PAGE = "no page: every URL of this run failed (see errors above); exit status 1"
 
 
 def spider_line(s: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crawler.monitor.stats import NOTHING_DUE
 from crawler.service.runs import Runs
 
 STYLE = """
@@ -110,8 +111,13 @@ s.addEventListener('end',()=>{{s.close();location.reload();}});
         f'<div>in flight<b id="in_flight">{"…" if live else 0}</b></div>'
         f'<div>queued URLs<b id="frontier">{"…" if live else 0}</b></div></div>'
         f'<p>Errors: <span id="errors">{errors}</span>. Changes: {changes}.</p>'
+        f"{_nothing_due() if figures.get('nothing_due') else ''}"
         f"{'<h3>Expectations failed</h3><ul>' + failed + '</ul>' if failed else ''}"
         f"{_failures(figures.get('failed_urls') or [])}<p>Files: {files or 'none yet'}</p>{script}"))
+
+
+def _nothing_due() -> str:
+    return f'<p class="failed">{escape(NOTHING_DUE)}.</p>'
 
 
 def _times(run: dict[str, Any]) -> str:

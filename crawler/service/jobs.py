@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.defaults import DEFAULTS
 from crawler.errors import UsageError
 from crawler.settings import load_settings
 from crawler.settings.tomlvalue import toml_value
@@ -20,6 +21,7 @@ from crawler.settings.tomlvalue import toml_value
 JOB_KEYS = ("seeds", "seeds_file", "schedule", "timezone")
 #: Settings a job may not set: the service decides where each run's files go.
 SERVICE_KEYS = ("job_dir", "output", "stats", "report", "progress", "workers", "frontier")
+JOB_RECRAWL = "auto"  # a job's recrawl_after when it does not say: each page's own interval, learned
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -61,8 +63,8 @@ def load_jobs(path: str | Path) -> dict[str, Job]:
         raise UsageError(f"--jobs: cannot read {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--jobs: {path} is not valid TOML: {e}") from None
-    tables = data.get("jobs")
-    if not isinstance(tables, dict) or not tables or set(data) != {"jobs"}:
+    tables = data.get("jobs", {})
+    if not isinstance(tables, dict) or not set(data) <= {"jobs"}:
         raise UsageError(f"--jobs: {path} must hold [jobs.NAME] tables (one a job) and nothing else")
     jobs = {}
     for name, table in tables.items():
@@ -102,7 +104,28 @@ def _job(path: str | Path, name: str, table: Any) -> Job:
 
         if not isinstance(schedule, str) or not croniter.is_valid(schedule):
             raise UsageError(f"{where}: schedule must be a cron expression such as \"15 2 * * *\", got {schedule!r}")
+    _recrawl_defaults(settings, schedule)
     return Job(name, tuple(seeds), seeds_file, schedule, str(timezone), settings)
+
+
+def _recrawl_defaults(settings: dict[str, Any], schedule: str | None) -> None:
+    """A job recrawls unless it says otherwise (``recrawl_after = "auto"``): a job's next run
+    fetching nothing is never what was meant. On a schedule, a page new to the job is due again
+    after half the schedule's period (an hour at most, ``recrawl_min``'s default), so that the
+    next run, however soon, fetches it again."""
+    if "recrawl_after" in settings:
+        return
+    settings["recrawl_after"] = JOB_RECRAWL
+    if schedule is None or "recrawl_min" in settings:
+        return
+    from croniter import croniter
+
+    times = croniter(schedule, datetime.datetime.now(datetime.UTC))
+    first = times.get_next(datetime.datetime)
+    period = (times.get_next(datetime.datetime) - first).total_seconds()
+    default = float(DEFAULTS["recrawl_min"])
+    if period / 2 < default:
+        settings["recrawl_min"] = max(1.0, period / 2)
 
 
 def environment_of(job: Job) -> dict[str, str]:
@@ -114,4 +137,4 @@ def _env_value(value: Any) -> str:
     return value if isinstance(value, str) else toml_value(value)
 
 
-__all__ = ["JOB_KEYS", "Job", "environment_of", "load_jobs"]
+__all__ = ["JOB_KEYS", "JOB_RECRAWL", "Job", "environment_of", "load_jobs"]

@@ -137,7 +137,7 @@ def _shown(run: dict[str, Any]) -> dict[str, Any]:
     stats = json.loads(raw) if raw else None
     run["figures"] = None if stats is None else {
         key: stats.get(key) for key in ("pages", "ok", "items", "errors", "elapsed_s", "pages_per_s", "changes",
-                                        "change_urls", "expectations_failed", "failed")}
+                                        "change_urls", "expectations_failed", "failed", "nothing_due")}
     if stats is not None:
         run["figures"]["failed_urls"] = (stats.get("failed_urls") or [])[:FAILED_SHOWN]
     return run

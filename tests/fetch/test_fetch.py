@@ -312,7 +312,7 @@ def test_a_certificate_that_does_not_verify_is_tls_not_connect(tmp_path) -> None
         (tmp_path / "seeds.txt").write_text(server.url + "\n")
         done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-progress",
                        "--no-robots", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1 and "no page: all 1 URLs of this run failed (tls 1)" in done.stderr, done.stderr
     (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert (record["error"], record["status"]) == ("tls", None)
     assert "certificate verify failed" in done.stderr and done.stderr.count("TLS failed") == 1  # not retried
@@ -343,7 +343,7 @@ def test_tls_failing_for_robots_txt_is_the_pages_error_not_robots(tmp_path, requ
                  "redis": ["--frontier", request.getfixturevalue("redis_server"), "--crawl-id", f"tls{os.getpid()}"]}
         done = run_cli("--seeds", str(tmp_path / "seeds.txt"), "-o", str(tmp_path / "out.jsonl"), "--no-progress",
                        *extra[mode], cwd=tmp_path, timeout=90)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # no page came: both seeds failed
     records = {r["url"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
     assert (records[tls.url]["error"], records[tls.url]["status"]) == ("tls", None)
     moved = records[http.url]
