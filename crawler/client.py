@@ -107,7 +107,8 @@ class Client:
         return docs
 
     async def amap(self, url: str, search: str | None = None, limit: int = 5000) -> list[str]:
-        """The site's URLs (from its sitemaps and its page's links)."""
+        """The site's URLs (from its sitemaps and its page's links, and its links followed when
+        its sitemaps list few)."""
         body: dict[str, Any] = {"url": url, "limit": limit}
         if search:
             body["search"] = search

@@ -70,13 +70,16 @@ class RunState:
     def stop(self, reason: str = "signal") -> None:
         """Stop gracefully: take no new URLs, let fetches in flight finish (``shutdown_grace``
         seconds at most), write what is done. A second call stops at once. ``reason`` is
-        ``"signal"`` (the run counts as interrupted) or ``"max_runtime"`` (it does not)."""
+        ``"signal"`` (the run counts as interrupted), ``"max_runtime"`` or ``"limit"`` (a caller
+        has what it wanted: said at debug) (they do not)."""
         if self.stopping.is_set():
             if not self.abort.is_set() and reason == "signal":
                 log.warning("second stop: ending now, after writing what is already queued")
                 self.abort.set()
             return
-        if reason == "max_runtime":
+        if reason == "limit":
+            log.debug("stopping: the caller's limit is reached")
+        elif reason == "max_runtime":
             resumes = "; the same command resumes" if self.frontier.job is not None else ""
             log.warning("--max-runtime spent: finishing fetches in flight (at most %.0f s)%s",
                         self.settings.shutdown_grace, resumes)

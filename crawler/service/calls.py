@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler import errors
+from crawler.core.discover import discover
 from crawler.core.fetchone import Fetched, fetch_one
 from crawler.core.scope import registered_domain
 from crawler.fetch.guard import BlockedAddress, is_blocked, resolver
@@ -44,6 +45,10 @@ REFUSED_FORMATS = {"json": NO_MODEL, "screenshot": "screenshots are not offered"
                    "changeTracking": "change tracking is a durable job's (crawler serve's jobs: change, diff)"}
 RENDER_MODES = ("never", "auto", "always")
 MAP_SITEMAPS = 20  # sitemap documents a map reads, at most (an index's children included)
+MAP_ENOUGH = 100  # URLs of a site's sitemaps below which a map follows the site's links too
+MAP_PAGES = 200  # pages a map's discovery fetches, at most
+MAP_TIME_SHARE = 0.8  # of a map's time, what its discovery may take (the rest: the answer)
+MAP_LIMIT = 30_000  # URLs a map gives at most (Firecrawl's most)
 #: The fields of a page the extract tool gives when none are named: its metadata.
 METADATA_FIELDS = ("description", "canonical", "lang", "author", "published", "modified", "site_name", "image",
                    "feeds", "opengraph", "jsonld")
@@ -238,12 +243,17 @@ class Desk:
         return {"url": url, "status": response.status, "title": response.title,
                 **{f: found.get(f) for f in wanted}}
 
-    async def map(self, url: Any, search: str | None = None, limit: int = 5000) -> list[str]:
-        """The site's URLs: those its sitemaps list (robots.txt's ``Sitemap:`` lines, else
-        ``/sitemap.xml``, indexes followed up to :data:`MAP_SITEMAPS` documents) and the links
-        of the page at ``url``, on its registered domain, each once, without fetching the pages;
-        with ``search``, those whose URL holds every word of it (case-blind)."""
-        async with self._bounded(None):
+    async def map(self, url: Any, search: str | None = None, limit: int = 5000) -> tuple[list[str], dict[str, int]]:
+        """The site's URLs, and how many came from where (``page``, ``sitemap``, ``links``, each
+        counting the URLs it added, and ``pages_fetched`` by the discovery): the links of the
+        page at ``url`` and those its sitemaps list (robots.txt's ``Sitemap:`` lines, else
+        ``/sitemap.xml``, indexes followed up to :data:`MAP_SITEMAPS` documents), on its
+        registered domain, each once; when the sitemaps list
+        fewer than :data:`MAP_ENOUGH`, a polite breadth-first discovery of the site's links
+        (:func:`crawler.core.discover.discover`: at most :data:`MAP_PAGES` pages, within the
+        call's time). With ``search``, the URLs whose URL holds every word of it (case-blind)."""
+        async with self._bounded(None) as deadline:
+            began = asyncio.get_running_loop().time()
             url = await self.check_url(url)
             domain = registered_domain(hostname_of(url).rstrip("."))
             found: dict[str, None] = {url: None}
@@ -251,12 +261,28 @@ class Desk:
             page = await self._fetch(url, settings)
             if page.response is not None:
                 found.update(dict.fromkeys(page.response.links()))
-            await self._sitemap_urls(url, settings, domain, found)
+            sources = {"page": len(found) - 1}
+            before = len(found)
+            listed = await self._sitemap_urls(url, settings, domain, found)
+            sources["sitemap"] = len(found) - before
+            sources["links"] = sources["pages_fetched"] = 0
+            wanted = min(limit, MAP_LIMIT)
+            if listed < MAP_ENOUGH and len(found) < wanted:
+                left = deadline * MAP_TIME_SHARE - (asyncio.get_running_loop().time() - began)
+                before = len(found)
+                starts = [u for u in found if u != url and registered_domain(hostname_of(u).rstrip(".")) == domain]
+                if left >= 1.0:
+                    sources["pages_fetched"] = await discover(
+                        settings, starts, found, limit=wanted, max_pages=MAP_PAGES, max_runtime=left, gate=self.gate,
+                        private_hosts=self.trusted())
+                sources["links"] = len(found) - before
         words = [w.lower() for w in (search or "").split()]
         urls = [u for u in found if all(w in u.lower() for w in words)]
-        return urls[:limit]
+        return urls[:limit], sources
 
-    async def _sitemap_urls(self, url: str, settings: Settings, domain: str, found: dict[str, None]) -> None:
+    async def _sitemap_urls(self, url: str, settings: Settings, domain: str, found: dict[str, None]) -> int:
+        """Add the URLs of the site's sitemaps to ``found``; how many they list."""
+        listed = 0
         origin = origin_of(url)
         text = self.gate.robots_text(origin)  # read for the page already (robots.txt obeyed)
         if text is None:
@@ -294,6 +320,8 @@ class Desk:
                     queue.append(loc)
                 else:
                     found[loc] = None
+                    listed += 1
+        return listed
 
 
 __all__ = ["FORMATS", "NO_MODEL", "RENDER_MODES", "Bounds", "Desk", "RateLimiter", "ScrapeAsk", "header_lines"]

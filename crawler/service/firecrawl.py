@@ -14,7 +14,7 @@ from aiohttp import web
 
 from crawler.service.apicrawls import CrawlAsk, Crawls
 from crawler.service.callerror import CallError
-from crawler.service.calls import NO_MODEL, RENDER_MODES, Desk, ScrapeAsk, header_lines
+from crawler.service.calls import MAP_LIMIT, NO_MODEL, RENDER_MODES, Desk, ScrapeAsk, header_lines
 from crawler.service.patterns import check_patterns, compile_pattern, not_under
 
 #: Firecrawl's keys this service takes and does not use.
@@ -37,7 +37,6 @@ CRAWL_KEYS = frozenset({"url", "limit", "maxDepth", "maxDiscoveryDepth", "includ
                         "allowBackwardLinks", "crawlEntireDomain", "allowExternalLinks", "allowSubdomains",
                         "regexOnFullURL", "scrapeOptions"})
 MAP_KEYS = frozenset({"url", "search", "limit"})
-MAP_LIMIT = 30_000  # URLs a map gives at most (Firecrawl's most)
 DESK: web.AppKey[Desk] = web.AppKey("desk", Desk)
 CRAWLS: web.AppKey[Crawls] = web.AppKey("crawls", Crawls)
 
@@ -220,8 +219,8 @@ async def map_site(request: web.Request) -> web.Response:
     if search is not None and not isinstance(search, str):
         raise CallError("bad_request", "search must be a string")
     limit = min(_int(body, "limit", 5000, 1), MAP_LIMIT)
-    links = await request.app[DESK].map(body.get("url"), search, limit)
-    return web.json_response({"success": True, "links": links})
+    links, sources = await request.app[DESK].map(body.get("url"), search, limit)
+    return web.json_response({"success": True, "links": links, "sources": sources})
 
 
 def add_routes(app: web.Application, desk: Desk, crawls: Crawls) -> None:

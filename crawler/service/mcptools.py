@@ -123,11 +123,11 @@ def build(desk: Desk, crawls: Crawls) -> MCPServer:
             answer["error"] = found["error"]
         return answer
 
-    @server.tool(description="The URLs of a site, from its sitemaps and its page's links, without fetching each "
-                             "page; with search, those whose URL holds its words. A long list is cut: call again "
-                             "with the offset the answer gives.")
+    @server.tool(description="The URLs of a site, from its sitemaps and its page's links (and, when its sitemaps "
+                             "list few, from a short polite walk of its links); with search, those whose URL holds "
+                             "its words. A long list is cut: call again with the offset the answer gives.")
     async def map(url: str, search: str | None = None, limit: int = 200, offset: int = 0) -> dict[str, Any]:
-        urls = await call(desk.map(url, search, max(1, min(limit, 5000))))
+        urls, sources = await call(desk.map(url, search, max(1, min(limit, 5000))))
         shown: list[str] = []
         used = 0
         for found in urls[max(0, offset):]:
@@ -135,7 +135,7 @@ def build(desk: Desk, crawls: Crawls) -> MCPServer:
                 break
             shown.append(found)
             used += len(found) + 4
-        answer: dict[str, Any] = {"count": len(urls), "urls": shown}
+        answer: dict[str, Any] = {"count": len(urls), "urls": shown, "sources": sources}
         end = max(0, offset) + len(shown)
         if end < len(urls):
             answer["truncated"] = {"next_offset": end, "note": f"{len(urls) - end} more: call again with "

@@ -239,3 +239,45 @@ async def test_an_mcp_body_over_the_bound_is_refused_however_it_is_sent(service,
             svc.url + "/mcp", data=pieces() if chunked else pad,
             headers=MCP_HEADERS | {"Content-Type": "application/json"}) as response:
         assert response.status == 413
+
+
+def _linked_site(pages: int, sitemap: int = 0) -> web.Application:
+    """``pages`` pages, each linking to ten below it, a tree (a docs site without a sitemap, when
+    ``sitemap`` is 0; else a sitemap of its first ``sitemap`` pages)."""
+    async def page(request: web.Request) -> web.Response:
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n")
+        if request.path == "/sitemap.xml" and sitemap:
+            urls = "".join(f"<url><loc>http://{request.host}/p{i}</loc></url>" for i in range(sitemap))
+            return web.Response(text=f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+                                content_type="application/xml")
+        n = 0 if request.path == "/" else int(request.path[2:]) if request.path[2:].isdigit() else -1
+        if not 0 <= n < pages:
+            raise web.HTTPNotFound()
+        links = "".join(f"<a href='/p{j}'>{j}</a>" for j in range(10 * n + 1, min(pages, 10 * n + 11)))
+        return web.Response(text=f"<title>{n}</title>{links}<a href='http://elsewhere.example/'>x</a>",
+                            content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    return app
+
+
+async def test_a_map_of_a_site_without_a_sitemap_follows_its_links_politely(service, serve) -> None:
+    site: Server = serve(_linked_site(600))
+    svc = await service()
+    status, answer = await svc.call("POST", "/v1/map", {"url": site.url})
+    assert status == 200, answer
+    links = answer["links"]
+    assert len(links) >= 500 and len(links) == len(set(links))
+    assert all(u.startswith(site.url) for u in links)  # on its domain only
+    sources = answer["sources"]
+    assert sources["sitemap"] == 0 and sources["page"] == 10 and sources["links"] == len(links) - 11, sources
+    pages = [p for p in site.paths() if p not in ("/robots.txt", "/sitemap.xml")]
+    assert len(pages) == len(set(pages)) == sources["pages_fetched"] + 1 <= 201  # each once, bounded
+    assert site.host_max_in_flight[site.url.split("/")[2]] <= 2  # the host's politeness held
+    # A sitemap that lists enough is the map: nothing more is fetched.
+    listed: Server = serve(_linked_site(600, sitemap=150))
+    status, answer = await svc.call("POST", "/v1/map", {"url": listed.url})
+    assert answer["sources"]["pages_fetched"] == 0 and len(answer["links"]) == 151
+    assert sorted(listed.paths()) == ["/", "/robots.txt", "/sitemap.xml"]

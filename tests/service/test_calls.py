@@ -316,7 +316,11 @@ async def test_map_lists_a_sites_urls_from_its_sitemap_and_links_without_fetchin
     assert {shop.url + f"news/{i}" for i in (1, 2, 3)} <= set(links)  # from /sitemap.xml
     assert shop.url + "product/1" in links and shop.url + "catalog/1" in links  # from the page
     assert len(links) == len(set(links))
-    assert sorted(shop.paths()) == ["/", "/robots.txt", "/sitemap.xml"]  # no page of the list fetched
+    # Its sitemap lists 3 URLs, too few: the site's links were followed too, each page once.
+    sources = answer["sources"]
+    assert sources["sitemap"] >= 1 and sources["page"] >= 1 and sources["pages_fetched"] >= 1, sources
+    assert 1 + sources["page"] + sources["sitemap"] + sources["links"] == len(links)
+    assert all(shop.count(path) == 1 for path in set(shop.paths())), shop.paths()
     status, answer, _ = await svc.call("POST", "/v1/map", {"url": shop.url, "search": "NEWS", "limit": 2})
     assert answer["links"] == [shop.url + "news/1", shop.url + "news/2"]
     from firecrawl.v1.client import V1MapResponse
