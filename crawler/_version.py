@@ -8,5 +8,6 @@ DIST_NAME = "crawlwell"
 
 
 def install_hint(extra: str) -> str:
-    """The command that installs ``extra``: from the package index, or from a clone."""
-    return f"pip install '{DIST_NAME}[{extra}]' (from a clone: pip install -e '.[{extra}]')"
+    """The command that installs ``extra``: from a clone first (what works today), then from the
+    package index."""
+    return f"pip install -e '.[{extra}]' in a clone (or pip install '{DIST_NAME}[{extra}]' from the package index)"

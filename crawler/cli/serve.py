@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from crawler._version import install_hint
 from crawler.cli.options import Parser
 from crawler.durable.job import JobLock, JobLocked
 from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
@@ -136,7 +137,7 @@ def serve_main(argv: Sequence[str]) -> int:
         try:
             import croniter  # noqa: F401  (the jobs' schedules)
         except ImportError:
-            raise UsageError("crawler serve needs the serve extra: pip install 'crawlwell[serve]'") from None
+            raise UsageError(f"crawler serve needs the serve extra: {install_hint('serve')}") from None
         from crawler.service.jobs import load_jobs
 
         tokens = _tokens(args)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-from crawler._version import __version__
+from crawler._version import __version__, install_hint
 from crawler.errors import UsageError
 from crawler.fetch.aiohttpclient import AiohttpTransport
 from crawler.fetch.cache import HttpCache, cache_key
@@ -144,7 +144,7 @@ def _transport(settings: Settings, allows: Callable[[str], bool], private_ok: Ca
     except ModuleNotFoundError as e:
         if not (e.name or "").startswith("curl_cffi"):
             raise
-        raise UsageError(f"--http-client curl needs curl_cffi ({e}): pip install 'crawlwell[curl]'") from None
+        raise UsageError(f"--http-client curl needs curl_cffi ({e}): {install_hint('curl')}") from None
     return CurlTransport(settings, allows, private_ok, headers, seed_host)
 
 

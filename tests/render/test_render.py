@@ -239,7 +239,7 @@ def test_a_missing_browser_or_playwright_is_one_usage_line(tmp_path: Path) -> No
         capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60)
     assert hidden.returncode == 2
     said = hidden.stderr.strip().splitlines()[-1]
-    assert "pip install 'crawlwell[render]' (from a clone: pip install -e '.[render]')" in said
+    assert "pip install -e '.[render]' in a clone (or pip install 'crawlwell[render]' from the package index)" in said
 
 
 async def test_a_page_that_hangs_the_browser_costs_only_itself(js_site: tuple[Server, Server],
