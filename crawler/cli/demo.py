@@ -60,7 +60,7 @@ def demo(argv: Sequence[str]) -> int:
     except UsageError as e:
         print(f"crawler: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.log_time)
     with ServerThread(make_app(DEMO_PAGES, links=10, size=3000, extras=True)) as server:
         print(f"crawler demo: serving a {DEMO_PAGES}-page site at {server.url}", file=sys.stderr)
         status = run_crawl(settings, [server.url])

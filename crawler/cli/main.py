@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             check_job_split(settings)
         spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
-        setup_logging(settings.log_level, settings.log_format)
+        setup_logging(settings.log_level, settings.log_format, settings.log_time)
         seeds = read_seeds(args.seeds, settings.max_url_length) if "seeds" in args else []
         if urls:
             given = parse_seeds(urls, "the command line", settings.max_url_length, strict=True)

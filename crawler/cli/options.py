@@ -15,6 +15,7 @@ from crawler.cli.spiders import settings_and_sources
 from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.settings import EXTRACT_ENGINES, Settings, default_values, setting_help
 from crawler.settings.masking import masked
+from crawler.timestamps import LOG_TIMES
 
 DEMO_OUTPUT = "demo.jsonl"
 
@@ -80,6 +81,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("monitoring", ("--report",), {"metavar": "FILE.html"}),
     ("monitoring", ("--log-level",), {"metavar": "LEVEL"}),
     ("monitoring", ("--log-format",), {"choices": ["text", "json"]}),
+    ("monitoring", ("--log-time",), {"choices": list(LOG_TIMES)}),
     ("monitoring", ("--metrics-port",), {"metavar": "PORT"}),
     ("monitoring", ("--stats-interval",), {"metavar": "SECONDS"}),
     ("monitoring", ("--expect",), {"metavar": "CHECK=VALUE", "action": "append"}),

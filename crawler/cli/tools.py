@@ -43,7 +43,7 @@ def _setup(parser: argparse.ArgumentParser, argv: Sequence[str], defaults: dict[
            ) -> tuple[argparse.Namespace, Settings, Spider | None]:
     args = parser.parse_args(list(argv))
     settings, _, cls = settings_and_sources(args, TOOL_DEFAULTS | (defaults or {}))
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.log_time)
     spider = make_spider(cls, spider_arguments(settings)) if cls is not None else None
     if spider is not None:
         spider.settings = settings

@@ -33,7 +33,7 @@ class Crawler:
         Raises :class:`crawler.errors.FatalError` when the crawl had to stop (its callbacks kept
         failing, the output could not be written...), after the summary."""
         if not logging_configured():
-            setup_logging(self.settings.log_level, self.settings.log_format)
+            setup_logging(self.settings.log_level, self.settings.log_format, self.settings.log_time)
         engine = Engine(self.settings, seeds or [], spider=self.spider)
         try:
             stats = await engine.run()

@@ -160,7 +160,9 @@ class Engine:
             sink: Sink = await open_job_output(job, self.settings, pending)
             self.state.queued(pending)  # in the store from an earlier run
             self.stats.resumed = pending
+            self.stats.due_again = job.made_due
             self.stats.job_known, self.stats.job_done = await job.counts()
+            self.stats.resumable = True
         else:
             sink = sink_for(self.settings, expand_output(self.settings.output, 1).replace("{worker}", self.worker))
             await sink.open()

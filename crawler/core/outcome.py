@@ -22,6 +22,7 @@ from crawler.errors import (
     OutputClosed,
 )
 from crawler.frontier import Frontier
+from crawler.monitor.logs import stamp
 from crawler.monitor.notify import notify
 from crawler.monitor.stats import NOTHING_DUE, Stats
 from crawler.output.files import make_parent
@@ -72,7 +73,7 @@ def end_of_crawl(settings: Settings, stats: Stats, status: int) -> int:
     if settings.log_format == "json":
         log.info("%s", stats.summary().splitlines()[0], extra={"stats": stats.as_dict()})
     else:
-        print(stats.summary(), file=sys.stderr)
+        print(stamp() + stats.summary(), file=sys.stderr)
     if stats.nothing_due:
         log.warning("%s", NOTHING_DUE)
     if stats.no_page and status == EXIT_OK:

@@ -84,8 +84,9 @@ class RunState:
             log.warning("--max-runtime spent: finishing fetches in flight (at most %.0f s)%s",
                         self.settings.shutdown_grace, resumes)
         else:
-            log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now",
-                        self.settings.shutdown_grace)
+            resumes = "; the same command resumes" if self.frontier.job is not None else ""
+            log.warning("stopping: finishing fetches in flight (at most %.0f s); stop again to end now%s",
+                        self.settings.shutdown_grace, resumes)
             self.stats.interrupted = True
         self.stats.stopped_by = reason
         self.stopping.set()

@@ -115,8 +115,13 @@ async def open_job_output(frontier: JobStore, settings: Settings, pending: int) 
         log.warning("%s is shorter than the %d bytes this job committed to it; writing on after its end",
                     output, resume_at)
         resume_at = size
+    due = frontier.made_due
     if resume_at and pending:
-        log.info("resuming: %d URLs to go, output %s kept to %d bytes", pending, output, resume_at)
+        left = pending - due
+        what = (f"recrawling: {due} URLs due again" if not left else
+                f"resuming: {left} URLs left by earlier runs and {due} due again" if due else
+                f"resuming: {pending} URLs to go")
+        log.info("%s, output %s kept to %d bytes", what, output, resume_at)
     records = int(await frontier.meta("records:" + output) or 0) if resume_at else 0
     sink = sink_for(settings, template, resume_at, part, records)
     await sink.open()

@@ -9,14 +9,14 @@ import logging
 import sys
 from typing import Any
 
+from crawler.timestamps import local_now_iso, utc_now_iso
+
 
 class JsonFormatter(logging.Formatter):
     """Log records as one JSON object a line: time, level, message (and ``stats`` if given)."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as JSON."""
-        from crawler.timestamps import utc_now_iso
-
         entry: dict[str, Any] = {"time": utc_now_iso(), "level": record.levelname.lower(),
                                  "logger": record.name, "message": record.getMessage()}
         stats = getattr(record, "stats", None)
@@ -27,25 +27,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
-    """``crawler: LEVEL: message``, after the time (``2026-12-04T02:15:00.123Z``) when ``stamped``."""
+_clock: list[Any] = [None]  # what stamps the log's lines (None: nothing, a terminal); set by setup_logging
 
-    def __init__(self, stamped: bool) -> None:
+
+def stamp() -> str:
+    """The time as the log's lines start with it, and a space; nothing on a terminal (for the
+    summary, printed after them)."""
+    return f"{_clock[0]()} " if _clock[0] is not None else ""
+
+
+class TextFormatter(logging.Formatter):
+    """``crawler: LEVEL: message``, after the time (``2026-12-04T02:15:00.123Z``, or the local
+    time with its offset) when ``stamped``."""
+
+    def __init__(self, stamped: bool, clock: Any = None) -> None:
         super().__init__("crawler: %(levelname)s: %(message)s")
         self.stamped = stamped
+        self.clock = clock or utc_now_iso
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line (an exception's traceback after it)."""
         line = super().format(record)
         if not self.stamped:
             return line
-        from crawler.timestamps import utc_now_iso
-
-        return f"{utc_now_iso()} {line}"
+        return f"{self.clock()} {line}"
 
 
-def setup_logging(level: str, fmt: str = "text") -> None:
-    """Log at ``level`` on stderr, as text or JSON lines (the root logger's handlers replaced)."""
+def setup_logging(level: str, fmt: str = "text", time: str = "utc") -> None:
+    """Log at ``level`` on stderr, as text or JSON lines (the root logger's handlers replaced),
+    stamped by ``time``'s clock (``utc`` or ``local``: ``--log-time``) off a terminal."""
     class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it)."""
 
@@ -59,7 +69,9 @@ def setup_logging(level: str, fmt: str = "text") -> None:
 
     handler = StderrHandler()
     stamped = not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())  # a log file, not a person's terminal
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(stamped))
+    clock = local_now_iso if time == "local" else utc_now_iso
+    _clock[0] = clock if stamped and fmt != "json" else None
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(stamped, clock))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -71,4 +83,4 @@ def logging_configured() -> bool:
     return bool(logging.getLogger().handlers)
 
 
-__all__ = ["JsonFormatter", "TextFormatter", "logging_configured", "setup_logging"]
+__all__ = ["JsonFormatter", "TextFormatter", "logging_configured", "setup_logging", "stamp"]

@@ -43,7 +43,9 @@ class Stats:
         self.interrupted = False
         self.stopped_by: str | None = None  # "signal" or "max_runtime"
         self.failed: str | None = None  # the fatal error that stopped the crawl
-        self.resumed = 0  # URLs a durable crawl took over from an earlier run
+        self.resumed = 0  # URLs a durable crawl took over from an earlier run (those due again included)
+        self.due_again = 0  # of those, the URLs earlier runs did that this run found due again (recrawl)
+        self.resumable = False  # a durable crawl: the same command goes on from where it stopped
         self.job_done = 0  # a durable crawl: URLs done by earlier runs of the job
         self.job_known = 0  # a durable crawl: URLs the job knew when this run started
         self.unchanged = 0  # --changed-only: pages done without a record
@@ -231,8 +233,10 @@ class Stats:
         unchanged = f", {self.unchanged} unchanged (no record: --changed-only)" if self.unchanged else ""
         changes = ("\n  changes: " + ", ".join(f"{kind} {self.changes[kind]}" for kind in CHANGE_KINDS
                                                 if self.changes[kind]) if self.changes else "")
+        again = f" and {self.due_again} due again (recrawl)" if self.due_again else ""
         job = (f"\n  job: {self.done} of {self.known} URLs done across its runs; this run began with "
-               f"{self.resumed} left to do by earlier runs" if self.job_known else "")
+               f"{self.resumed - self.due_again} left to do by earlier runs{again}" if self.job_known else "")
+
         spider = spider_line(self.as_dict(detail=False) | {"items": self.items, "records_only": self.records_only})
         cached = f", from the HTTP cache: {self.cached}" if self.cached else ""
         if self.recrawl:
@@ -245,6 +249,8 @@ class Stats:
             expectations += f"\n  {NOTHING_DUE}"
         if self.no_page:
             expectations += f"\n  {NO_PAGE}"
+        if self.interrupted and self.resumable and not self.failed:
+            expectations += "\n  resume: run the same command again (its job keeps what was done)"
         return (
             f"{head}: {self.pages} pages ({self.ok} ok){unchanged} in {self.elapsed:.1f} s, "
             f"{self.pages_per_second:.1f} pages/s, {size(self.bytes)}\n"

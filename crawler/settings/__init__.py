@@ -147,6 +147,7 @@ class Settings:
     progress: bool | str
     stats_interval: float
     log_format: str
+    log_time: str
     metrics_port: int
     notify: tuple[str, ...]
     notify_on: str

@@ -9,6 +9,7 @@ from typing import Any
 
 from crawler.errors import UsageError
 from crawler.settings.masking import mask_header, mask_url
+from crawler.timestamps import LOG_TIMES
 
 SCOPES = ("host", "domain", "any")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
@@ -156,6 +157,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
     if v["log_format"] not in ("text", "json"):
         fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["log_time"] not in LOG_TIMES:
+        fail("log_time", f"must be one of {', '.join(LOG_TIMES)}, got {v['log_time']!r}")
     if v["render"] not in RENDER_MODES:
         fail("render", f"must be one of {', '.join(RENDER_MODES)}, got {v['render']!r}")
     try:

@@ -110,3 +110,44 @@ def test_an_empty_jobs_file_is_zero_jobs(tmp_path: Path) -> None:
 def load_jobs_text(tmp_path: Path, text: str) -> dict:
     (tmp_path / "jobs.toml").write_text(text)
     return load_jobs(tmp_path / "jobs.toml")
+
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"
+
+
+def test_a_scheduled_runs_log_is_stamped_to_its_summary_and_says_what_a_recrawl_is(site, tmp_path: Path) -> None:
+    import re
+
+    server = site(5)
+    args = (server.url, "--job-dir", str(tmp_path / "job"), "-o", str(tmp_path / "out.jsonl"), "--no-progress")
+    first = run_cli(*args)
+    assert first.returncode == 0
+    summary = [line for line in first.stderr.splitlines() if "crawl finished" in line]
+    assert len(summary) == 1 and re.match(STAMP + r"Z crawl finished: ", summary[0]), first.stderr
+    again = run_cli(*args, "--recrawl-after", "0.001", "--log-time", "local", env={"TZ": "Europe/Paris"})
+    assert again.returncode == 0, again.stderr
+    assert re.search(STAMP + r"\+0[12]:00 crawler: INFO: recrawling: 5 URLs due again, output ", again.stderr)
+    assert "this run began with 0 left to do by earlier runs and 5 due again (recrawl)" in again.stderr
+    refused = run_cli(server.url, "-o", str(tmp_path / "x.jsonl"), "--log-time", "moon")
+    assert refused.returncode == 2 and "invalid choice: 'moon'" in refused.stderr
+
+
+@pytest.mark.slow  # a crawl stopped by SIGINT
+def test_after_ctrl_c_a_durable_crawl_says_the_same_command_resumes(serve, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.support.sites import slow_app
+
+    server = serve(slow_app(100, 0.05))
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", server.url, "--job-dir", str(tmp_path / "job"), "-o",
+                             str(tmp_path / "out.jsonl"), "--no-progress", "--per-host", "1"],
+                            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    wait_for(lambda: (tmp_path / "out.jsonl").exists() and (tmp_path / "out.jsonl").stat().st_size > 0, timeout=30)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "stop again to end now; the same command resumes" in stderr
+    assert stderr.rstrip().endswith("resume: run the same command again (its job keeps what was done)"), stderr
