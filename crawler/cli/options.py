@@ -14,6 +14,7 @@ from crawler._version import __version__
 from crawler.cli.spiders import settings_and_sources
 from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.settings import EXTRACT_ENGINES, Settings, default_values, setting_help
+from crawler.settings.checks import MARKDOWN_LINKS
 from crawler.settings.masking import masked
 from crawler.timestamps import LOG_TIMES
 
@@ -66,6 +67,7 @@ _OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("spider", ("--http-cache-expiry",), {"metavar": "DURATION"}),
     ("output", ("-o", "--output"), {"metavar": "PATH"}),
     ("output", ("--format",), {"choices": ["jsonl", "csv", "warc", "markdown"]}),
+    ("output", ("--markdown-links",), {"choices": list(MARKDOWN_LINKS)}),
     ("output", ("--rotate-size",), {"metavar": "SIZE"}),
     ("output", ("--rotate-records",), {"metavar": "N"}),
     ("output", ("--store-bodies",), {"metavar": "DIR"}),

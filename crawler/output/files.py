@@ -202,6 +202,9 @@ class FileSink:
             if self.path != "-":
                 await aiofiles.os.wrap(_fsync)(self._file.fileno())
                 await self._file.close()
+            finish = getattr(self.encoder, "finish", None)
+            if finish is not None:  # the Markdown tree's links, once the run's pages are all there
+                await asyncio.to_thread(finish, self.path)
         except BrokenPipeError:
             raise OutputClosed("stdout was closed by its reader") from None
         except OSError as e:
@@ -261,8 +264,10 @@ def _gunzip_head(data: bytes) -> bytes:
 
 def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: int = 0,
               rotate_size: int = 0, rotate_records: int = 0, records: int = 0,
-              warcinfo: dict[str, str] | None = None, reconnect_for: float = 30.0) -> Sink:
-    """The sink for ``--output``/``--format`` (not opened yet)."""
+              warcinfo: dict[str, str] | None = None, reconnect_for: float = 30.0,
+              markdown_links: str = "absolute") -> Sink:
+    """The sink for ``--output``/``--format`` (not opened yet); ``markdown_links``: see
+    :class:`crawler.output.markdown.MarkdownEncoder`."""
     if path.startswith(REDIS_STREAM_SCHEMES):
         if fmt not in ("", "jsonl") or rotate_size or rotate_records:
             raise UsageError("--output: a Redis stream takes JSON objects; no --format or rotation")
@@ -277,7 +282,7 @@ def open_sink(path: str, fmt: str = "", resume_at: int | None = None, *, part: i
         from crawler.output.markdown import MarkdownEncoder
 
         path = output_file(path, fmt)
-        encoder = MarkdownEncoder(os.path.dirname(path))
+        encoder = MarkdownEncoder(os.path.dirname(path), relative=markdown_links == "relative")
     elif fmt == "warc":
         from crawler.output.warc import WarcEncoder
 
@@ -317,6 +322,7 @@ def sink_for(settings: Settings, output: str, resume_at: int | None = None, part
     ``resume_at``, ``part`` and ``records``: where a resumed output stands."""
     return open_sink(output, settings.format, resume_at, part=part, rotate_size=settings.rotate_size,
                      rotate_records=settings.rotate_records, records=records, reconnect_for=settings.redis_reconnect,
+                     markdown_links=settings.markdown_links,
                      warcinfo={"software": f"crawler/{__version__}", "http-header-user-agent":
                                settings.user_agent.replace("{version}", __version__),
                                "robots": "obey" if settings.robots else "ignore"})

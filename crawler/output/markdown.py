@@ -81,12 +81,16 @@ def _readable(match: re.Match[str]) -> str:
 
 
 def _segment(segment: str) -> str:
-    """One segment of a normalized URL's path as a name on disk."""
+    """One segment of a normalized URL's path as a name on disk. A segment with capitals gets
+    ``~c`` and a hash of it, so that two that differ in case only (``/A`` and ``/a``) never
+    share a file where the file system ignores case (macOS's, Windows')."""
     if segment in ("", ".", ".."):
         return {"": "~", ".": "~2E", "..": "~2E~2E"}[segment]
     safe = _escape(_NON_ASCII.sub(_readable, segment))
     if len(safe.encode()) > _MAX_SEGMENT:
         safe = safe[:40] + "~h" + hashlib.sha1(safe.encode()).hexdigest()[:16]
+    if safe != safe.lower():
+        safe += "~c" + hashlib.sha1(safe.encode()).hexdigest()[:8]
     return safe
 
 
@@ -103,13 +107,22 @@ def front_matter(record: dict[str, Any]) -> str:
 
 class MarkdownEncoder:
     """Writes each record's Markdown file and returns its index line (run in a thread: it
-    writes files)."""
+    writes files). ``relative``: at the end of each run (:meth:`finish`), the links of every
+    page to a page of the tree become relative links to its file (wget's ``--convert-links``)."""
 
     captures = False
     offload = "thread"
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, relative: bool = False) -> None:
         self.root = Path(root)
+        self.relative = relative
+
+    def finish(self, index: str) -> None:
+        """Rewrite the tree's links (``relative``): each page's link to a URL the index gives a
+        file is made relative to the page's own file; links elsewhere stay as they are. Run
+        again at each run's end, it takes up the links to the pages that run added."""
+        if self.relative:
+            relative_links(self.root, Path(index))
 
     def encode(self, entries: list[Any], at_start: bool) -> tuple[bytes, int]:
         """The index lines of ``entries``, once their files are written."""
@@ -144,4 +157,48 @@ class MarkdownEncoder:
         """Nothing to take up: the files are there."""
 
 
-__all__ = ["FRONT_MATTER", "INDEX", "MarkdownEncoder", "front_matter", "page_path"]
+_LINK = re.compile(r"(\]\()(<?)(https?://[^)\s>]+)(>?)((?:\s+\"[^\"]*\")?\))")
+
+
+def relative_links(root: Path, index: Path) -> int:
+    """Rewrite the links of the tree under ``root`` whose URL ``index`` (its ``index.jsonl``)
+    gives a file to that file, relative to the page that links; the files changed."""
+    files: dict[str, str] = {}
+    with open(index, encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("path"):
+                for key in ("url", "final_url"):
+                    if record.get(key):
+                        files[record[key]] = record["path"]
+    changed = 0
+    for page in set(files.values()):
+        path = root / page
+        try:
+            text = path.read_text("utf-8")
+        except OSError:
+            continue
+        here = os.path.dirname(page)
+
+        def local(match: re.Match[str], here: str = here) -> str:
+            url, fragment = match.group(3).partition("#")[::2]
+            target = files.get(url)
+            if target is None:
+                return match.group(0)
+            link = os.path.relpath(target, here or ".").replace(os.sep, "/") + (f"#{fragment}" if fragment else "")
+            return f"{match.group(1)}{match.group(2)}{link}{match.group(4)}{match.group(5)}"
+
+        rewritten = _LINK.sub(local, text)
+        if rewritten != text:
+            temporary = path.with_name(path.name + "~tmp")
+            temporary.write_text(rewritten, "utf-8")
+            os.replace(temporary, path)
+            changed += 1
+    return changed
+
+
+__all__ = ["FRONT_MATTER", "INDEX", "MarkdownEncoder", "front_matter", "page_path",
+           "relative_links"]

@@ -47,6 +47,7 @@ class Settings:
     http_cache_expiry: float
     output: str
     format: str
+    markdown_links: str
     rotate_size: int
     rotate_records: int
     store_bodies: str

@@ -23,6 +23,7 @@ EXTRACT_FIELDS = ("text", "markdown", "description", "canonical", "lang", "autho
                   "site_name", "image", "feeds", "opengraph", "jsonld", "text_hash", "ai_usage")
 EXTRACT_ENGINES = ("trafilatura", "resiliparse", "trafilatura-precision")  # the first is the default
 RENDER_MODES = ("never", "auto", "always")  # what --render takes
+MARKDOWN_LINKS = ("absolute", "relative")  # what --markdown-links takes
 #: The kinds of request a page makes in the browser (Playwright's resource types), as --render-block names them.
 RESOURCE_TYPES = ("document", "stylesheet", "image", "media", "font", "script", "texttrack", "xhr", "fetch",
                   "eventsource", "websocket", "manifest", "other")
@@ -157,6 +158,8 @@ def check(v: dict[str, Any], sources: Mapping[str, str]) -> None:
         fail("metrics_port", f"must be a TCP port (1 to 65535), or 0 for none, got {v['metrics_port']}")
     if v["log_format"] not in ("text", "json"):
         fail("log_format", f"must be text or json, got {v['log_format']!r}")
+    if v["markdown_links"] not in MARKDOWN_LINKS:
+        fail("markdown_links", f"must be one of {', '.join(MARKDOWN_LINKS)}, got {v['markdown_links']!r}")
     if v["log_time"] not in LOG_TIMES:
         fail("log_time", f"must be one of {', '.join(LOG_TIMES)}, got {v['log_time']!r}")
     if v["render"] not in RENDER_MODES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -370,3 +371,45 @@ def test_the_default_engine_scores_at_least_0_96_on_the_article_set() -> None:
     f1, precision, recall = score(results)
     assert len(results) == 91
     assert f1 >= 0.96, (f1, precision, recall)
+
+
+def test_markdown_names_differ_where_the_file_system_ignores_case() -> None:
+    from crawler.output.markdown import page_path
+
+    urls = ["http://h.example/A", "http://h.example/a", "http://h.example/Docs/Intro", "http://h.example/docs/intro",
+            "http://h.example/DOCS/INTRO", "http://h.example/ab", "http://h.example/AB", "http://h.example/Ab"]
+    paths = [page_path(u) for u in urls]
+    assert len({p.lower() for p in paths}) == len(urls), paths  # macOS's and Windows' file systems: distinct
+    assert page_path("http://h.example/docs/intro") == "h.example/docs/intro.md"  # lower case: as it was
+
+
+def test_markdown_links_relative_make_a_tree_to_browse_offline(serve, tmp_path: Path) -> None:
+    def page(n: int, links: str) -> str:
+        body = "".join(f"<p>Page {n}, paragraph {k}: {p}</p>" for k, p in enumerate(PARAGRAPHS))
+        return (f"<html><head><title>Page {n}</title></head><body><article><h1>Page {n}</h1>{body}"
+                f"<p>{links}</p></article></body></html>")
+
+    server = serve(app_of({
+        "/": page(0, 'Read the <a href="/guide/Start">guide to starting</a> first, and the pages it leads to, or go '
+                     '<a href="http://elsewhere.example/x">somewhere else</a> for the whole story of the harbour.'),
+        "/guide/Start": page(1, 'Go back to the <a href="/">home page</a> of the harbour, or read the '
+                                '<a href="/guide/next#part">next part of the guide</a> about the boats and their catch.'),
+        "/guide/next": page(2, 'That was the last part: go back to the <a href="/guide/Start">start of the guide</a> '
+                               'and read it again from its first line to its last one.')}))
+    out = tmp_path / "md"
+    proc = run_cli(server.url, "--format", "markdown", "-o", str(out), "--markdown-links", "relative",
+                   "--no-robots", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    paths = {r["url"].removeprefix(server.url.rstrip("/")): r["path"] for r in read_jsonl(out / "index.jsonl")}
+    home, start, nxt = (out / paths[p] for p in ("/", "/guide/Start", "/guide/next"))
+    links = {p: re.findall(r"\]\(([^)]+)\)", f.read_text("utf-8")) for p, f in (("home", home), ("start", start),
+                                                                               ("next", nxt))}
+    assert links["home"] == [paths["/guide/Start"].split("/", 1)[1], "http://elsewhere.example/x"]
+    assert links["start"] == ["../index.md", "next.md#part"] and links["next"] == [start.name]
+    for name, found in links.items():  # each relative link leads to its file
+        base = {"home": home, "start": start, "next": nxt}[name].parent
+        assert all((base / link.split("#")[0]).is_file() for link in found if not link.startswith("http")), found
+    absolute = run_cli(server.url, "--format", "markdown", "-o", str(tmp_path / "abs"), "--no-robots",
+                       "--no-progress", cwd=tmp_path)
+    assert absolute.returncode == 0
+    assert f"]({server.url}guide/Start)" in (tmp_path / "abs" / paths["/"]).read_text("utf-8")  # the default
