@@ -21,6 +21,8 @@ from crawler.monitor.stats import Stats
 from crawler.settings import Settings, load_settings
 from crawler.spider import (
     HTML_TYPES,
+    AsyncCallbackOutput,
+    CallbackOutput,
     CrawlSpider,
     DropItem,
     Failure,
@@ -38,7 +40,8 @@ from crawler.spider import (
 from crawler.spider.recorder import PageRecorder
 
 __all__ = [
-    "HTML_TYPES", "CrawlSpider", "Crawler", "DropItem", "Engine", "Failure", "FollowAll", "FormRequest",
-    "LinkExtractor", "PageRecorder", "Request", "Response", "Rule", "Selector", "SelectorError", "Settings",
-    "Spider", "Stats", "__version__", "extraction_fields", "load_settings", "run_spider",
+    "HTML_TYPES", "AsyncCallbackOutput", "CallbackOutput", "CrawlSpider", "Crawler", "DropItem", "Engine", "Failure",
+    "FollowAll", "FormRequest", "LinkExtractor", "PageRecorder", "Request", "Response", "Rule", "Selector",
+    "SelectorError", "Settings", "Spider", "Stats", "__version__", "extraction_fields", "load_settings",
+    "run_spider",
 ]

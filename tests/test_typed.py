@@ -15,16 +15,16 @@ import pytest
 from tests.conftest import ROOT
 
 USER_SCRIPT = '''
-from collections.abc import Iterator
-from typing import Any
-
-from crawler import Request, Response, Spider, run_spider
+from crawler import AsyncCallbackOutput, CallbackOutput, Request, Response, Spider, run_spider
 
 
 class Shop(Spider):
     start_urls = ["http://127.0.0.1:8000/"]  # noqa: RUF012
 
-    def parse(self, response: Response) -> Iterator[Any]:
+    async def parse_item(self, response: Response) -> AsyncCallbackOutput:
+        yield {"url": response.url}
+
+    def parse(self, response: Response) -> CallbackOutput:
         title: str | None = response.css("title::text").get()
         yield {"title": title}
         url = response.urljoin("/next")

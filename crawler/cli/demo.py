@@ -67,6 +67,8 @@ def demo(argv: Sequence[str]) -> int:
     where = "stdout" if settings.output == "-" else settings.output
     fmt, compressed = format_of(settings.output, settings.format)
     shape = {"jsonl": "one JSON object a line", "csv": "CSV with a header line", "warc": "WARC"}[fmt]
+    print("crawler demo: its 'errors: http 2' are the site's two planted broken links (/missing/1.html and "
+          "/missing/2.html, 404), there to show a failed URL's record", file=sys.stderr)
     print(f"crawler demo: records written to {where} ({shape}{', gzip' if compressed else ''}). "
           "Next: python -m crawler https://example.org/ -o crawl.jsonl (or --seeds urls.txt: one URL a line)",
           file=sys.stderr)

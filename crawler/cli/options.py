@@ -16,6 +16,7 @@ from crawler.errors import EXIT_OK, EXIT_USAGE, UsageError
 from crawler.settings import EXTRACT_ENGINES, Settings, default_values, setting_help
 from crawler.settings.checks import MARKDOWN_LINKS
 from crawler.settings.masking import masked
+from crawler.settings.units import SIZES, format_size
 from crawler.timestamps import LOG_TIMES
 
 DEMO_OUTPUT = "demo.jsonl"
@@ -183,7 +184,9 @@ examples:
 
 Every option can also be set in a TOML file given with --config (keys spelled with
 underscores: per_host = 4); the command line wins, then CRAWLER_* environment variables,
-then a spider's custom_settings. The documentation: README.md and docs/ (or the site: mkdocs serve)."""
+then a spider's custom_settings. crawler config --show prints every setting, its value and where
+it came from. The documentation is a site built from the repository's docs/ (in a clone:
+pip install -e '.[docs]' && mkdocs serve)."""
 
 
 #: The commands, for the top-level help (``crawl`` is the default: ``crawler URL...``).
@@ -206,8 +209,9 @@ COMMON_OPTIONS = frozenset({"--seeds", "-o", "--format", "--extract", "--render"
                             "--config", "--version", "-h"})
 SHORT_EPILOG = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS) + """
 
-crawler crawl --help lists every option, grouped; crawler COMMAND --help, a command's own.
-The documentation: README.md and docs/ (or the site: mkdocs serve)."""
+crawler crawl --help lists every option, grouped; crawler COMMAND --help, a command's own;
+crawler config --show prints every setting, its value and where it came from. The documentation
+is a site built from the repository's docs/ (in a clone: pip install -e '.[docs]' && mkdocs serve)."""
 
 
 def build_parser(prog: str = "crawler", demo: bool = False, shown: frozenset[str] | None = None,
@@ -306,5 +310,7 @@ def show_config(argv: list[str]) -> int:
     for key, value in values.items():
         value = masked(key, value)  # credentials are never printed
         shown = list(value) if isinstance(value, tuple) else value
+        if key in SIZES and isinstance(shown, int) and shown:
+            shown = format_size(shown)  # 10MiB, as a config file may say it
         print(f"{key} = {json.dumps(shown)}  # {sources.get(key, 'default')}")
     return EXIT_OK

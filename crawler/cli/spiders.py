@@ -24,8 +24,15 @@ def spider_class(spec: str) -> type[Spider]:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise UsageError(f"--spider: cannot import {module_name}: {e}") from None
+    if not class_name:
+        raise UsageError(f"--spider: {spec}: name the class too, as module:Class")
     cls = getattr(module, class_name, None)
-    if cls is None or not isinstance(cls, type) or not issubclass(cls, Spider):
+    if cls is None:
+        found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, Spider)
+                       and v is not Spider)
+        has = f" (its spiders: {', '.join(found)})" if found else " (it has no crawler.Spider subclass)"
+        raise UsageError(f"--spider: {module_name} has no {class_name!r}{has}")
+    if not isinstance(cls, type) or not issubclass(cls, Spider):
         raise UsageError(f"--spider: {spec} is not a crawler.Spider subclass")
     return cls
 

@@ -274,10 +274,34 @@ def load_settings_with_sources(
         for key, value in layer.items():
             key = key.replace("-", "_")
             if key not in _FIELDS:
-                raise UsageError(f"unknown setting {key!r} (from {source})")
+                raise UsageError(f"unknown setting {key!r} (from {source}){_hint(key)}")
             values[key] = value
             sources[key] = source
     return _build(values, sources), sources
+
+
+#: Settings of other tools (Scrapy's, mostly) and where their thing lives here.
+ELSEWHERE = {
+    "item_pipelines": "a spider's pipelines are its pipelines attribute: class MySpider(Spider): pipelines = [...]",
+    "pipelines": "a spider's pipelines are its pipelines attribute: class MySpider(Spider): pipelines = [...]",
+    "concurrent_requests": "it is concurrency here",
+    "concurrent_requests_per_domain": "it is per_host here",
+    "download_delay": "it is delay here",
+    "robotstxt_obey": "it is robots here",
+    "depth_limit": "it is max_depth here",
+    "closespider_pagecount": "it is max_pages here",
+    "download_timeout": "it is timeout here",
+}
+
+
+def _hint(key: str) -> str:
+    """What to write instead of the unknown setting ``key``: its place here, or the nearest name."""
+    if key.lower() in ELSEWHERE:
+        return f": {ELSEWHERE[key.lower()]}"
+    import difflib
+
+    near = difflib.get_close_matches(key, list(_FIELDS), n=1, cutoff=0.75)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def _build(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:

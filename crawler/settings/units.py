@@ -9,7 +9,8 @@ _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", re.IGNOR
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATIONS = ("max_runtime", "recrawl_after", "http_cache_expiry", "recrawl_min", "recrawl_max")
 _SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
-SIZES = ("rotate_size", "render_max_memory", "max_diff_bytes")
+SIZES = ("rotate_size", "render_max_memory", "max_diff_bytes", "max_bytes", "robots_max_bytes", "sitemap_max_bytes",
+         "inline_parse_bytes")
 
 
 def parse_size(value: Any) -> int:
@@ -24,6 +25,15 @@ def parse_size(value: Any) -> int:
     return size
 
 
+def format_size(size: int) -> str:
+    """``size`` bytes as :func:`parse_size` reads it back, in the largest unit that divides it
+    (``10485760`` -> ``"10MiB"``, ``1000`` -> ``"1000"``)."""
+    for power, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if size and size % 1024 ** power == 0:
+            return f"{size // 1024 ** power}{unit}"
+    return str(size)
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"``, ``"7d"`` or ``"2w"``; ValueError else."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -35,4 +45,4 @@ def parse_duration(value: Any) -> float:
     return float(match.group(1)) * _UNITS[unit]
 
 
-__all__ = ["DURATIONS", "SIZES", "parse_duration", "parse_size"]
+__all__ = ["DURATIONS", "SIZES", "format_size", "parse_duration", "parse_size"]

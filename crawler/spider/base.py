@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from crawler.errors import UsageError
 from crawler.request import Request
 from crawler.spider.response import FollowAll, Response
+
+#: What a generator callback gives (``def parse(self, response) -> CallbackOutput``, for
+#: ``mypy --strict``): items (dicts, dataclasses, attrs classes, pydantic models), requests and
+#: :class:`FollowAll`, one at a time. An ``async def`` generator's: :data:`AsyncCallbackOutput`.
+CallbackOutput = Iterator[Any]
+AsyncCallbackOutput = AsyncIterator[Any]
 
 
 class DropItem(Exception):
@@ -167,5 +173,7 @@ def has_start(spider: Spider) -> bool:
     return bool(spider.start_urls) or _overrides_start(type(spider))
 
 
-__all__ = ["DropItem", "Failure", "Spider", "callback_outputs", "check_callbacks", "check_method", "custom_settings",
-           "has_start"]
+__all__ = [
+    "AsyncCallbackOutput", "CallbackOutput", "DropItem", "Failure", "Spider", "callback_outputs", "check_callbacks",
+    "check_method", "custom_settings", "has_start",
+]

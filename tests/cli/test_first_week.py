@@ -151,3 +151,36 @@ def test_after_ctrl_c_a_durable_crawl_says_the_same_command_resumes(serve, tmp_p
     assert proc.returncode == 130
     assert "stop again to end now; the same command resumes" in stderr
     assert stderr.rstrip().endswith("resume: run the same command again (its job keeps what was done)"), stderr
+
+
+def test_the_small_frictions_of_a_first_week(tmp_path: Path) -> None:
+    from crawler import Spider, run_spider
+    from crawler.errors import UsageError
+
+    class Nothing(Spider):
+        start_urls = ["http://127.0.0.1:9/"]  # noqa: RUF012
+
+    with pytest.raises(UsageError) as refused:
+        run_spider(Nothing(), item_pipelines=["x"])
+    assert str(refused.value) == ("unknown setting 'item_pipelines' (from argument): a spider's pipelines are its "
+                                  "pipelines attribute: class MySpider(Spider): pipelines = [...]")
+    with pytest.raises(UsageError) as refused:
+        run_spider(Nothing(), per_hots=2)
+    assert str(refused.value).endswith("; did you mean 'per_host'?")
+    (tmp_path / "mine.py").write_text("from crawler import Spider\n\nclass Shop(Spider):\n    pass\n")
+    missing = run_cli("--spider", "mine:Missing", "-o", str(tmp_path / "o.jsonl"), cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "crawler: error: --spider: mine has no 'Missing' (its spiders: Shop)"
+    shown = run_cli("config", "--show")
+    assert 'max_bytes = "10MiB"  # default' in shown.stdout and 'robots_max_bytes = "500KiB"' in shown.stdout
+    assert "10485760" not in shown.stdout
+    helped = run_cli("--help", env={"COLUMNS": "200"})
+    assert "README.md" not in helped.stdout and "config --show prints every setting" in helped.stdout
+
+
+def test_the_demo_says_what_its_planted_errors_are(tmp_path: Path) -> None:
+    done = run_cli("demo", "-o", str(tmp_path / "demo.jsonl"), "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "errors: http 2" in done.stderr
+    assert ("'errors: http 2' are the site's two planted broken links (/missing/1.html and /missing/2.html"
+            in done.stderr)

@@ -393,7 +393,7 @@ def test_markdown_links_relative_make_a_tree_to_browse_offline(serve, tmp_path: 
         "/": page(0, 'Read the <a href="/guide/Start">guide to starting</a> first, and the pages it leads to, or go '
                      '<a href="http://elsewhere.example/x">somewhere else</a> for the whole story of the harbour.'),
         "/guide/Start": page(1, 'Go back to the <a href="/">home page</a> of the harbour, or read the '
-                                '<a href="/guide/next#part">next part of the guide</a> about the boats and their catch.'),
+                                '<a href="/guide/next#part">next part of the guide</a> about the boats.'),
         "/guide/next": page(2, 'That was the last part: go back to the <a href="/guide/Start">start of the guide</a> '
                                'and read it again from its first line to its last one.')}))
     out = tmp_path / "md"
