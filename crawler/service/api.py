@@ -21,7 +21,7 @@ from aiohttp import hdrs, web
 
 from crawler.service import dashboard
 from crawler.service.callerror import CallError
-from crawler.service.diskfull import full_reason, is_disk_full
+from crawler.service.diskfull import free_bytes, full_reason, is_disk_full
 from crawler.service.firecrawl import add_routes, failure
 from crawler.service.hosts import HostNames
 from crawler.service.ondemand import Calls
@@ -61,6 +61,8 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
         path = request.path
+        if path in PROBES and request.method in ("GET", "HEAD"):
+            return await handler(request)  # probes: no token, no Host check, nothing to tell an attacker
         v1 = path.startswith("/v1/")
         api = path.startswith(("/api/", "/mcp")) or v1
         shape = failure if v1 else error
@@ -132,8 +134,17 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
         response.set_cookie(COOKIE, given, httponly=True, samesite="Strict", secure=request.secure, path="/")
         raise response
 
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        checks = await readiness(runs)
+        return web.json_response({"status": "ready" if all(checks.values()) else "not ready", "checks": checks},
+                                 status=200 if all(checks.values()) else 503)
+
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[RUNS] = runs
+    app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
     app.add_routes([
         web.get("/", home), web.get("/runs/{id:\\d+}", run_page), web.post("/jobs/{name}/start", start_form),
         web.post("/runs/{id:\\d+}/cancel", cancel_form), web.get("/login", login), web.post("/login", login),
@@ -149,6 +160,29 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
         add_routes(app, calls.desk, calls.crawls)
         calls.mount_mcp(app)
     return app
+
+
+PROBES = ("/healthz", "/readyz")  # answered without the token or a Host check (liveness, readiness)
+READY_FREE = 64 * 1024 * 1024  # bytes free in the data directory below which the service is not ready
+
+
+async def readiness(runs: Runs) -> dict[str, bool]:
+    """The readiness checks, each true or false (no detail: the probes answer anyone): the data
+    directory writable with :data:`READY_FREE` bytes free, the jobs file loaded. (No job has a
+    Redis to check: a job's frontier is always its SQLite job dir under the data directory.)"""
+    def data_ok() -> bool:
+        free = free_bytes(runs.data)
+        if free is None or free < READY_FREE:
+            return False
+        probe = runs.data / ".ready"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError:
+            return False
+        return True
+
+    return {"data": await asyncio.to_thread(data_ok), "jobs": runs.jobs is not None}
 
 
 def _shown_host(host: str) -> str:
@@ -303,6 +337,8 @@ OPENAPI: dict[str, Any] = {
     "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     "security": [{"token": []}],
     "paths": {
+        "/healthz": _op("Liveness: the process answers (no token)", 200),
+        "/readyz": _op("Readiness: the data directory writable with room, the jobs loaded (no token)", 200, 503),
         "/api/jobs": _op("The jobs of the jobs file", 200, 401),
         "/api/jobs/{name}": _op("One job and its latest runs", 200, 401, 404),
         "/api/jobs/{name}/runs": _op("Start a run of the job now", 201, 401, 404, method="post"),

@@ -281,3 +281,19 @@ async def test_a_map_of_a_site_without_a_sitemap_follows_its_links_politely(serv
     status, answer = await svc.call("POST", "/v1/map", {"url": listed.url})
     assert answer["sources"]["pages_fetched"] == 0 and len(answer["links"]) == 151
     assert sorted(listed.paths()) == ["/", "/robots.txt", "/sitemap.xml"]
+
+
+async def test_health_and_readiness_probes_answer_anyone_and_tell_nothing(service, tmp_path: Path, monkeypatch) -> None:
+    from crawler.service import api
+
+    svc = await service(token=TOKEN)
+    svc.token = None  # a probe carries no token
+    for host in (None, "10.0.0.7:8700", "lb.internal"):  # Kubernetes' pod address, a load balancer's name
+        assert await svc.call("GET", "/healthz", host=host) == (200, {"status": "ok"})
+        status, ready = await svc.call("GET", "/readyz", host=host)
+        assert (status, ready) == (200, {"status": "ready", "checks": {"data": True, "jobs": True}})
+    assert (await svc.call("GET", "/api/jobs"))[0] == 401  # the rest still wants the token
+    monkeypatch.setattr(api, "READY_FREE", 1 << 62)  # the data directory's disk "full"
+    status, ready = await svc.call("GET", "/readyz")
+    assert (status, ready) == (503, {"status": "not ready", "checks": {"data": False, "jobs": True}})
+    assert str(tmp_path) not in json.dumps(ready)
