@@ -145,6 +145,7 @@ _SWITCHES: list[tuple[str, str, str, bool]] = [
     ("requests", "--no-env-proxy", "env_proxy", False),
     ("requests", "--insecure", "insecure", True),
     ("fetching", "--http3", "http3", True),
+    ("monitoring", "--otel", "otel", True),
 ]
 
 

@@ -43,6 +43,7 @@ from crawler.frontier import Frontier, JobStore, frontier_for
 from crawler.monitor.expect import judge
 from crawler.monitor.measures import Measures
 from crawler.monitor.stats import Stats
+from crawler.monitor.traces import Traces
 from crawler.monitor.watch import Monitor
 from crawler.output.files import expand_output, make_parent, sink_for
 from crawler.output.writer import STOP, Sink, write_loop
@@ -93,6 +94,8 @@ class Engine:
         self.spider.settings = settings
         self.stats = Stats(Measures(settings.concurrency, settings.parse_threads))
         self.state = RunState(settings, self.stats, self.frontier)
+        self.state.traces = Traces(settings.otel, settings.crawl_id or (os.path.basename(settings.job_dir.rstrip("/"))
+                                                                         if settings.job_dir else ""))
         self._runner = SpiderRunner(self.spider, settings, self.scope.allows, self.stats.measures)
         self._queue: OutputQueue = asyncio.Queue(settings.output_queue_size)
         self.acceptor: Acceptor | None = None  # while running: where new URLs go in
@@ -199,11 +202,14 @@ class Engine:
         monitor = self.monitor
         monitor.serve_metrics(loop)
         pools = ParsePools(settings)
+        traces = state.traces
+        traces.start(**{"crawler.seeds": len(self.seeds) + len(self.seed_requests)})
         try:
             async with Fetcher(settings, self.scope.allows, self.scope.private_ok, self.scope.hosts,
                                  self.gate) as fetcher:
                 await self._crawl(fetcher, pools, sink)
         finally:
+            traces.end(**{"crawler.pages": self.stats.pages, "crawler.ok": self.stats.ok})
             if budget is not None:
                 budget.cancel()
             await self._runner.close()

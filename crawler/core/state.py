@@ -16,6 +16,7 @@ from collections import Counter
 from crawler.errors import FatalError
 from crawler.frontier import Frontier
 from crawler.monitor.stats import Stats
+from crawler.monitor.traces import Traces
 from crawler.settings import Settings
 
 log = logging.getLogger("crawler")
@@ -35,6 +36,7 @@ class RunState:
         self.finished = asyncio.Event()  # nothing outstanding, and the store agrees
         self.stopping = asyncio.Event()  # take no new work: a signal, --max-runtime, a fatal error
         self.abort = asyncio.Event()  # end what is in flight now: a second stop, a fatal error
+        self.traces = Traces(False)  # --otel: the run's spans (the engine sets them)
 
     # -- the counting rule: in a store of this process alone a URL is outstanding from its
     # acceptance; in a shared one (other processes take from it), from the moment this process

@@ -18,6 +18,7 @@ from crawler.durable.recrawl import conditional_headers
 from crawler.errors import FatalError
 from crawler.fetch.blocked import label_blocked
 from crawler.fetch.transport import FetchRequest
+from crawler.monitor.traces import safe_url
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
 from crawler.result import FetchResult
@@ -128,7 +129,8 @@ class Worker:
         if rules is None:
             # This slot fetches robots.txt; the page waits its turn (and the host's delay).
             try:
-                rules = await robots.load(origin)
+                with self.stages.state.traces.span("robots.txt", **{"url.full": origin + "/robots.txt"}):
+                    rules = await robots.load(origin)
             finally:
                 await self.stages.frontier.release(request)
             await self.stages.politeness.apply_robots(request.host, rules)
@@ -162,13 +164,17 @@ class Worker:
             else:
                 public = await stages.runner.before_fetch(request)
                 proxy = (public.proxy or public.meta.get("proxy")) if public is not None else None
-                result = await stages.fetcher.fetch(FetchRequest(
-                    request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
-                    proxy=proxy, capture=stages.captures, method=request.method, body=request.payload(),
-                    cookies=public.cookies if public is not None else None,
-                    digest=frontier.job is not None))  # a durable job tells a changed body by its hash
+                traces = stages.state.traces
+                with traces.fetch(request.method, request.fetch_url) as span:
+                    result = await stages.fetcher.fetch(FetchRequest(
+                        request.fetch_url, keep_body=self._keep_body, follow=False, headers=self._headers(request),
+                        proxy=proxy, capture=stages.captures, method=request.method, body=request.payload(),
+                        cookies=public.cookies if public is not None else None,
+                        digest=frontier.job is not None))  # a durable job tells a changed body by its hash
+                    traces.answered(span, result.status, result.error)
                 if stages.rendering.on or (public is not None and public.render):
-                    result = await stages.rendering.after_fetch(request, result, started)
+                    with traces.span("render", **{"url.full": safe_url(request.fetch_url)}):
+                        result = await stages.rendering.after_fetch(request, result, started)
                 label_blocked(result)
         finally:
             fetching[request.host] -= 1

@@ -150,6 +150,7 @@ class Settings:
     log_format: str
     log_time: str
     metrics_port: int
+    otel: bool
     notify: tuple[str, ...]
     notify_on: str
     smtp_host: str
