@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 from crawler.core.engine import Engine
+from crawler.errors import EXIT_EXPECTATIONS, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK
 from crawler.monitor.logs import logging_configured, setup_logging
+from crawler.monitor.notify import notify
 from crawler.monitor.stats import Stats
 from crawler.settings import load_settings
 from crawler.spider import Spider, custom_settings
@@ -29,16 +31,22 @@ class Crawler:
 
     async def run(self, seeds: list[str] | None = None) -> Stats:
         """Crawl until done; the final statistics (:class:`crawler.Stats`: ``stats.pages`` or
-        ``stats["pages"]``). ``seeds`` are added to the spider's start.
+        ``stats["pages"]``). ``seeds`` are added to the spider's start. ``notify`` is sent at the
+        end, as the command line sends it (with the exit status the command line would have).
         Raises :class:`crawler.errors.FatalError` when the crawl had to stop (its callbacks kept
         failing, the output could not be written...), after the summary."""
         if not logging_configured():
             setup_logging(self.settings.log_level, self.settings.log_format, self.settings.log_time)
         engine = Engine(self.settings, seeds or [], spider=self.spider)
+        status = EXIT_FATAL
         try:
             stats = await engine.run()
+            status = (EXIT_INTERRUPTED if stats.interrupted else EXIT_EXPECTATIONS if stats.expectations_failed
+                      else EXIT_FATAL if stats.no_page else EXIT_OK)
         finally:
             log.info("%s", engine.stats.summary())
+            if self.settings.notify:  # as the command line does (never raises)
+                await notify(self.settings, engine.stats, status)
         return stats
 
 

@@ -142,3 +142,21 @@ def test_a_mailto_target_gets_the_summary_by_smtp_with_the_password_from_the_env
     assert "hunter2" not in done.stderr + done.stdout and "hunter2" not in shown.stdout + shown.stderr
     assert shown.returncode == 0, shown.stderr
     assert json.dumps("mailto:team@example.org")[1:-1] in shown.stdout
+
+
+async def test_the_library_sends_notify_as_the_command_line_does(serve, tmp_path: Path) -> None:
+    from crawler import Crawler, Spider
+
+    site, receiver = serve(shop_app()), Receiver()
+    hook = serve(receiver.app()).url + "hooks/lib"
+
+    class Titles(Spider):
+        start_urls = [site.url]  # noqa: RUF012
+
+        def parse(self, response):
+            yield {"title": response.css("title::text").get()}
+
+    stats = await Crawler(Titles(), output=str(tmp_path / "items.jsonl"), robots=False, notify=[hook]).run()
+    assert stats.items == 1
+    (body,) = receiver.bodies
+    assert body["outcome"] == "finished" and body["exit_status"] == 0 and body["items"] == 1
