@@ -22,7 +22,7 @@ from aiohttp import hdrs, web
 from crawler.service import dashboard
 from crawler.service.callerror import CallError
 from crawler.service.diskfull import free_bytes, full_reason, is_disk_full
-from crawler.service.firecrawl import add_routes, failure
+from crawler.service.firecrawl import CRAWLS, add_routes, failure
 from crawler.service.hosts import HostNames
 from crawler.service.ondemand import Calls
 from crawler.service.runs import Runs
@@ -104,7 +104,7 @@ def make_app(runs: Runs, tokens: Sequence[str] | str | None, calls: Calls | None
             return failure(500, f"internal: {type(e).__name__} (see the service's log)")
 
     async def home(request: web.Request) -> web.Response:
-        return await dashboard.jobs_page(request, runs, csrf)
+        return await dashboard.jobs_page(request, runs, csrf, calls.crawls if calls is not None else None)
 
     async def run_page(request: web.Request) -> web.Response:
         return await dashboard.run_page(request, runs, csrf)
@@ -235,6 +235,8 @@ async def start(request: web.Request) -> web.Response:
 
 
 async def list_runs(request: web.Request) -> web.Response:
+    """The latest runs of the jobs (``?job=NAME``: of one job), and the latest crawls the API
+    started (``crawls``: not with ``?job``)."""
     runs = request.app[RUNS]
     name = request.query.get("job")
     if name is not None and name not in runs.jobs:
@@ -243,7 +245,11 @@ async def list_runs(request: web.Request) -> web.Response:
         limit = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         raise web.HTTPBadRequest(reason="limit must be a whole number") from None
-    return web.json_response({"runs": await runs.store.list(name, limit)})
+    answer: dict[str, Any] = {"runs": await runs.store.list(name, limit)}
+    crawls = request.app.get(CRAWLS)
+    if crawls is not None and name is None:
+        answer["crawls"] = await crawls.latest(limit)
+    return web.json_response(answer)
 
 
 async def _run(request: web.Request) -> dict[str, Any]:

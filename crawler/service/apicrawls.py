@@ -205,6 +205,22 @@ class Crawls:
             await asyncio.wait({task}, timeout=60)
         return True
 
+    async def latest(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest crawls, newest first: ``id``, ``status``, ``url``, ``created_at``,
+        ``ended_at``, ``error`` (the dashboard's and ``/api/runs``' list)."""
+        rows = await self._sql("SELECT id, state, created_at, ended_at, ask, error FROM crawls "
+                               "ORDER BY created_at DESC LIMIT ?", (limit,))
+        found = []
+        for crawl_id, state, created, ended, ask, error in rows:
+            row = self.unwritten.overlay(crawl_id, {"state": state, "ended_at": ended, "error": error})
+            try:
+                url = json.loads(ask).get("url")
+            except ValueError:
+                url = None
+            found.append({"id": crawl_id, "status": row["state"], "url": url, "created_at": created,
+                          "ended_at": row["ended_at"], "error": row["error"]})
+        return found
+
     async def row(self, crawl_id: str) -> tuple[str, str, str | None] | None:
         """(state, created_at, error) of the crawl, None when there is none."""
         try:

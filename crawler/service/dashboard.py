@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from crawler.monitor.stats import NOTHING_DUE
+from crawler.service.apicrawls import Crawls
 from crawler.service.runs import Runs
 
 STYLE = """
@@ -52,7 +53,7 @@ def _when(value: datetime.datetime | str | None) -> str:
     return escape(text[:19].replace("T", " ")) + " UTC"
 
 
-async def jobs_page(request: web.Request, runs: Runs, csrf: str) -> web.Response:
+async def jobs_page(request: web.Request, runs: Runs, csrf: str, crawls: Crawls | None = None) -> web.Response:
     now = datetime.datetime.now(datetime.UTC)
     rows = []
     for name, job in runs.jobs.items():
@@ -72,7 +73,18 @@ async def jobs_page(request: web.Request, runs: Runs, csrf: str) -> web.Response
         '<h2>Jobs</h2><div class="wide"><table><tr><th>job</th><th>schedule</th><th>last run</th><th>next run</th>'
         f'<th></th></tr>{"".join(rows)}</table></div>'
         '<h2>Recent runs</h2><div class="wide"><table><tr><th>run</th><th>job</th><th>state</th><th>trigger</th>'
-        f"<th>asked for</th><th>pages</th></tr>{recent}</table></div>"))
+        f"<th>asked for</th><th>pages</th></tr>{recent}</table></div>"
+        f"{await _api_crawls(crawls) if crawls is not None else ''}"))
+
+
+async def _api_crawls(crawls: Crawls) -> str:
+    """The latest crawls programs and agents started (``/v1/crawl``, the MCP ``crawl`` tool)."""
+    rows = "".join(
+        f"<tr><td><code>{escape(c['id'][:8])}</code></td><td>{escape(c['url'] or '')}</td>"
+        f"<td>{_state({'scraping': 'running'}.get(c['status'], c['status']))}</td><td>{_when(c['created_at'])}</td>"
+        f"<td>{_when(c['ended_at'])}</td><td>{escape(c['error'] or '')}</td></tr>" for c in await crawls.latest(20))
+    return ('<h2>API crawls</h2><div class="wide"><table><tr><th>crawl</th><th>start URL</th><th>state</th>'
+            f"<th>asked for</th><th>ended</th><th>error</th></tr>{rows or '<tr><td>none yet</td></tr>'}</table></div>")
 
 
 def run_id(request: web.Request) -> int:

@@ -297,3 +297,18 @@ async def test_health_and_readiness_probes_answer_anyone_and_tell_nothing(servic
     status, ready = await svc.call("GET", "/readyz")
     assert (status, ready) == (503, {"status": "not ready", "checks": {"data": False, "jobs": True}})
     assert str(tmp_path) not in json.dumps(ready)
+
+
+async def test_the_dashboard_and_api_runs_list_the_apis_crawls(service, serve) -> None:
+    site: Server = serve(pages_app({"/": "<title>home</title>"}))
+    svc = await service()
+    status, started = await svc.call("POST", "/v1/crawl", {"url": site.url, "limit": 1})
+    assert status == 200
+    await _ended(svc, started["id"])
+    status, listed = await svc.call("GET", "/api/runs")
+    assert status == 200 and listed["runs"] == []
+    (crawl,) = listed["crawls"]
+    assert (crawl["id"], crawl["status"], crawl["url"], crawl["error"]) == (started["id"], "completed", site.url, None)
+    assert crawl["created_at"] and crawl["ended_at"]
+    status, page = await svc.call("GET", "/")
+    assert status == 200 and "API crawls" in page and started["id"][:8] in page and site.url in page
