@@ -25,8 +25,9 @@ from crawler.errors import FatalError
 from crawler.frontier.base import JobStore
 from crawler.frontier.codec import request_from_text, request_to_text
 from crawler.frontier.gather import ADD_BATCH, Flushers, take
-from crawler.frontier.redis_parts import SCRIPTS, connect, fingerprint, key_prefix, part_prefixes, script
+from crawler.frontier.redis_parts import SCRIPTS, fingerprint, key_prefix, part_prefixes, script
 from crawler.reconnect import Reconnecting
+from crawler.redisconn import connect
 from crawler.settings.masking import mask_url
 from crawler.work import CrawlRequest, Tracked, key_host, shard_of
 

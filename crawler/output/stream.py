@@ -1,4 +1,5 @@
-"""The Redis stream output: ``-o redis://host:port/db/NAME``."""
+"""The Redis stream output: ``-o redis://host:port/db/NAME``, or on a Redis Cluster
+``-o redis+cluster://host:port,host:port/NAME`` (a ``redis://`` node of a cluster is found to be one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from crawler.errors import FatalError, UsageError
 from crawler.output.encoders import records_of
 from crawler.reconnect import Reconnecting
+from crawler.redisconn import REDIS_CLUSTER_SCHEMES, connect
 from crawler.settings.masking import mask_url
 
 
@@ -22,8 +24,10 @@ class RedisStreamSink:
 
     def __init__(self, url: str, reconnect_for: float = 30.0) -> None:
         base, _, stream = url.rstrip("/").rpartition("/")
-        if not stream or base.count("/") < 3:
-            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME, got {mask_url(url)!r}")
+        on_cluster = url.startswith(REDIS_CLUSTER_SCHEMES)  # a cluster has no db: redis+cluster://h:p,h:p/NAME
+        if not stream or base.count("/") < (2 if on_cluster else 3):
+            raise UsageError(f"--output: a Redis stream is redis://host:port/db/NAME (or redis+cluster://host:port,"
+                             f"host:port/NAME), got {mask_url(url)!r}")
         self.url, self.stream = base, stream
         self.path = url
         self.name = mask_url(url)  # in messages
@@ -37,13 +41,9 @@ class RedisStreamSink:
 
     async def open(self) -> None:
         """Connect (a usage error when the server cannot be reached)."""
-        import redis.asyncio
-
-        self._client = redis.asyncio.from_url(self.url)
         try:
-            await self._client.ping()
+            self._client, _ = await connect(self.url)  # a Redis Cluster's too (the stream's key picks its node)
         except Exception as e:
-            await self._client.aclose()
             raise UsageError(f"--output: cannot reach Redis at {mask_url(self.url)}: {e}") from None
 
     async def write_entries(self, entries: list[Any]) -> None:

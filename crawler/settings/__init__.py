@@ -18,13 +18,13 @@ from typing import Any
 
 from crawler.defaults import DEFAULTS, defaults_text
 from crawler.errors import UsageError
+from crawler.redisconn import REDIS_CLUSTER_SCHEMES
 from crawler.settings.checks import (
     EXTRACT_ENGINES,
     EXTRACT_FIELDS,
     LOG_LEVELS,
     OUTPUT_FORMATS,
     PROXY_SCHEMES,
-    REDIS_CLUSTER_SCHEMES,
     REDIS_SCHEMES,
     REDIS_STREAM_SCHEMES,
     SCOPES,

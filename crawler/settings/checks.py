@@ -8,15 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from crawler.errors import UsageError
+from crawler.redisconn import REDIS_CLUSTER_SCHEMES
 from crawler.settings.masking import mask_header, mask_url
 from crawler.timestamps import LOG_TIMES
 
 SCOPES = ("host", "domain", "any")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-REDIS_CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")  # a --frontier on a Redis Cluster
+# a --frontier on a Redis Cluster: REDIS_CLUSTER_SCHEMES, crawler.redisconn's
 # A --frontier of these is a shared Redis frontier.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", *REDIS_CLUSTER_SCHEMES)
-REDIS_STREAM_SCHEMES = ("redis://", "rediss://")  # an --output of these is a Redis stream
+REDIS_STREAM_SCHEMES = ("redis://", "rediss://", *REDIS_CLUSTER_SCHEMES)  # an --output of these is a Redis stream
 OUTPUT_FORMATS = ("jsonl", "csv", "warc", "markdown")  # what --format takes (empty: from the extension)
 #: What --extract can add to a record, in the record's order ("all": every one).
 EXTRACT_FIELDS = ("text", "markdown", "description", "canonical", "lang", "author", "published", "modified",

@@ -13,7 +13,8 @@ from aiohttp import web
 from redis.crc import key_slot
 
 from crawler.frontier import RedisFrontier
-from crawler.frontier.redis_parts import PARTS, SLOTS, cluster_nodes, part_prefixes
+from crawler.frontier.redis_parts import PARTS, SLOTS, part_prefixes
+from crawler.redisconn import cluster_nodes
 from crawler.work import CrawlRequest, shard_of
 from tests.conftest import read_jsonl, run_cli
 from tests.frontier.test_distributed import crawl_id, kill_the_busy_one
@@ -201,3 +202,24 @@ async def test_a_redirect_across_parts_moves_once_and_not_after_its_lease_ran_ou
     finally:
         await a.aclose()
         await b.aclose()
+
+
+@pytest.mark.slow
+def test_the_redis_stream_output_speaks_redis_cluster(site, redis_cluster, tmp_path: Path) -> None:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    server = site(20)
+    nodes = [ClusterNode("127.0.0.1", port) for port in redis_cluster.ports]
+    client = RedisCluster(startup_nodes=nodes)
+    try:
+        for output in (f"{redis_cluster.url}/pages-{crawl_id()}",  # redis+cluster://h:p,h:p/NAME
+                       f"redis://127.0.0.1:{redis_cluster.ports[1]}/0/pages2-{crawl_id()}"):  # a node's URL
+            stream = output.rsplit("/", 1)[1]
+            proc = run_cli(server.url, "-o", output, "--no-robots", "--no-progress", cwd=tmp_path, timeout=60)
+            assert proc.returncode == 0, proc.stderr
+            urls = [json.loads(fields[b"data"])["url"] for _, fields in client.xrange(stream)]
+            assert len(urls) == len(set(urls)) == 20, output  # every page once, whichever master holds it
+    finally:
+        client.close()
+    bad = run_cli(server.url, "-o", f"{redis_cluster.url}", "--no-robots", cwd=tmp_path)
+    assert bad.returncode == 2 and "redis+cluster://host:port,host:port/NAME" in bad.stderr
