@@ -140,7 +140,8 @@ class Rendering:
         data: dict[str, Any] = {"mode": self.settings.render, "pages": sum(why.values()), "why": why,
                                 "failed": self.failed}
         if renderer is not None:
-            data |= {"requests": renderer.requests, "blocked": renderer.blocked, "refused": dict(renderer.refused),
+            data |= {"requests": renderer.requests, "reused": renderer.reused, "blocked": renderer.blocked,
+                     "refused": dict(renderer.refused),
                      "unsettled": renderer.unsettled, "seconds": round(renderer.pool.seconds, 3),
                      "browsers_started": renderer.pool.started,
                      "browsers_lost": renderer.pool.lost}

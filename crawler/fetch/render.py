@@ -62,6 +62,7 @@ class Rendered:
     html: str
     unsettled: bool = False  # its network never went quiet before the deadline
     requests: int = 0  # requests fetched for it
+    reused: int = 0  # scripts and styles answered from the crawl's cache of them (fetched for an earlier page)
     blocked: int = 0  # requests refused by kind (--render-block)
     refused: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
 
@@ -85,6 +86,8 @@ class Renderer:
         self.blocked = 0
         self.refused: collections.Counter[str] = collections.Counter()
         self.unsettled = 0
+        self.reused = 0
+        self.assets = AssetCache(ASSET_CACHE_BYTES)  # scripts and styles, fetched once a crawl
 
     async def render(self, url: str, document: FetchResult, actions: Sequence[Sequence[Any]] = (),
                      fetched_at: float | None = None) -> Rendered:
@@ -122,6 +125,7 @@ class Renderer:
             raise RenderFailed(str(e)) from None
         out = visit.out
         self.requests += out.requests
+        self.reused += out.reused
         self.blocked += out.blocked
         self.refused.update(out.refused)
         self.unsettled += out.unsettled
@@ -224,7 +228,19 @@ class _Visit:
             log.debug("rendering %s: %s refused (%s)", self.url, url, reason)
             await route.abort("blockedbyclient")
             return
-        result = await self._fetch(target, request)
+        cached = request.method == "GET" and request.resource_type in CACHED_KINDS
+        result = await renderer.assets.get(target) if cached else None
+        if result is not None:
+            self.out.reused += 1
+        else:
+            try:
+                result = await self._fetch(target, request)
+            except BaseException:
+                if cached:
+                    renderer.assets.forget(target)  # the pages waiting for it fetch it themselves
+                raise
+            if cached:
+                renderer.assets.put(target, result)
         if result.status is None:
             await route.abort("failed")
             return
@@ -250,6 +266,58 @@ class _Visit:
             return await fetcher.fetch(FetchRequest(url, follow=False, method=request.method,
                                                     body=request.post_data_buffer,
                                                     headers=fetcher.shaper.headers_for(url, self.url, own) or own))
+
+
+#: What a rendered page asks for that the crawl keeps (once fetched, for every later page): its
+#: scripts and style sheets, a site's same few files on every page.
+CACHED_KINDS = frozenset({"script", "stylesheet"})
+ASSET_CACHE_BYTES = 32 * 1024 * 1024  # bytes of bodies the crawl keeps of them, at most (least recently used go)
+
+
+class AssetCache:
+    """Scripts and styles answered 200 without ``no-store``, by URL, within ``max_bytes`` (the
+    least recently used dropped first); a file asked for by two pages at once is fetched once."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._kept: collections.OrderedDict[str, FetchResult] = collections.OrderedDict()
+        self._coming: dict[str, asyncio.Future[FetchResult | None]] = {}
+
+    async def get(self, url: str) -> FetchResult | None:
+        """The kept answer for ``url`` (one another page is fetching now is waited for); None
+        when the caller is to fetch it (and :meth:`put` it)."""
+        kept = self._kept.get(url)
+        if kept is not None:
+            self._kept.move_to_end(url)
+            return kept
+        coming = self._coming.get(url)
+        if coming is not None:
+            return await asyncio.shield(coming)
+        self._coming[url] = asyncio.get_running_loop().create_future()
+        return None
+
+    def forget(self, url: str) -> None:
+        """The fetch of ``url`` did not end (its page closed): whoever waits for it fetches it."""
+        coming = self._coming.pop(url, None)
+        if coming is not None and not coming.done():
+            coming.set_result(None)
+
+    def put(self, url: str, result: FetchResult) -> None:
+        """Keep ``result`` if it may be kept; wake the pages waiting for it."""
+        coming = self._coming.pop(url, None)
+        control = result.headers.get("Cache-Control", "") if result.headers is not None else ""
+        keep = result.status == 200 and result.error is None and result.body is not None and \
+            "no-store" not in control.lower() and len(result.body) <= self.max_bytes // 8
+        if keep and url not in self._kept:
+            assert result.body is not None
+            self._kept[url] = result
+            self.size += len(result.body)
+            while self.size > self.max_bytes and self._kept:
+                _, old = self._kept.popitem(last=False)
+                self.size -= len(old.body or b"")
+        if coming is not None and not coming.done():
+            coming.set_result(result if keep else None)
 
 
 def _headers(result: FetchResult) -> dict[str, str]:

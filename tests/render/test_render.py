@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.conftest import Server, async_wait_for
 from tests.render.conftest import browser_processes
@@ -281,3 +282,34 @@ async def test_the_demo_shops_app_page_is_found_by_render_auto(serve, crawl: Cal
     auto = (await crawl([shop.url + "app"], max_depth=0, render="auto")).records[0]
     assert never["links"] == 0 and never.get("rendered") is None
     assert auto["rendered"] is True and auto["links"] == PRODUCTS
+
+
+async def test_a_sites_scripts_and_styles_are_fetched_once_a_crawl_not_once_a_page(
+        serve: Callable[[web.Application], Server], crawl: Callable[..., Any], chromium: str) -> None:
+    script = "document.title = 'built ' + location.pathname;"
+    pages = {f"/p{i}": (f"<!doctype html><html><head><title>p{i}</title><link rel='stylesheet' href='/s.css'>"
+                        f"<script src='/app.js'></script><script src='/fresh.js'></script></head>"
+                        f"<body><p>page {i}</p></body></html>") for i in range(4)}
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/app.js":
+            return web.Response(text=script, content_type="application/javascript")
+        if request.path == "/fresh.js":  # asked not to be kept: fetched for each page
+            return web.Response(text="var n = 1;", content_type="application/javascript",
+                                headers={"Cache-Control": "no-store"})
+        if request.path == "/s.css":
+            return web.Response(text="p { color: red }", content_type="text/css")
+        if request.path in pages:
+            return web.Response(text=pages[request.path], content_type="text/html")
+        raise web.HTTPNotFound()
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    site = serve(app)
+    result = await crawl([site.url + f"p{i}" for i in range(4)], render="always", robots=False, max_depth=0,
+                         render_concurrency=2, **{k: v for k, v in FAST.items() if k != "robots"})
+    assert sorted(r["title"] for r in result.records) == [f"built /p{i}" for i in range(4)]  # each script ran
+    assert site.count("/app.js") == 1 and site.count("/s.css") == 1
+    assert site.count("/fresh.js") == 4
+    figures = result.stats.as_dict()["render"]
+    assert figures["reused"] == 6 and figures["requests"] == 6  # 3 + 3 fetched by the crawler, 6 from its cache
