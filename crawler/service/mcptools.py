@@ -49,8 +49,8 @@ def build(desk: Desk, crawls: Crawls) -> MCPServer:
     """The MCP server of ``desk`` and ``crawls``."""
     server: MCPServer = MCPServer(name="crawler", instructions=INSTRUCTIONS, version=__version__)
     budget = desk.bounds.max_chars
-    kept: collections.OrderedDict[tuple[str, bool, str | None], tuple[float, dict[str, Any]]] = \
-        collections.OrderedDict()
+    # Answers kept for reading on (offset > 0): a scrape's page, a map's list.
+    kept: collections.OrderedDict[tuple[Any, ...], tuple[float, Any]] = collections.OrderedDict()
 
     async def call(work: Any) -> Any:
         try:
@@ -127,7 +127,16 @@ def build(desk: Desk, crawls: Crawls) -> MCPServer:
                              "list few, from a short polite walk of its links); with search, those whose URL holds "
                              "its words. A long list is cut: call again with the offset the answer gives.")
     async def map(url: str, search: str | None = None, limit: int = 200, offset: int = 0) -> dict[str, Any]:
-        urls, sources = await call(desk.map(url, search, max(1, min(limit, 5000))))
+        key = ("map", url, search, limit)
+        now = time.monotonic()
+        hit = kept.get(key)
+        if hit is not None and now - hit[0] < KEPT_SECONDS and offset > 0:
+            urls, sources = hit[1]  # reading on: the same list (a walk of the site's links is not the same twice)
+        else:
+            urls, sources = await call(desk.map(url, search, max(1, min(limit, 5000))))
+            kept[key] = (now, (urls, sources))
+            while len(kept) > KEPT_PAGES:
+                kept.popitem(last=False)
         shown: list[str] = []
         used = 0
         for found in urls[max(0, offset):]:

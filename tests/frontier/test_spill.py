@@ -88,7 +88,7 @@ def test_the_spill_folder_goes_after_ctrl_c_and_after_kill_9_at_the_next_start(s
     crawl.wait(30)
     left = _spill_folders(tmp_path)
     assert len(left) == 1
-    again = run_cli(server.url + "page/1", "-o", str(tmp_path / "again.jsonl"), "--no-robots", "--max-depth", "0",
+    again = run_cli(server.url, "-o", str(tmp_path / "again.jsonl"), "--no-robots", "--max-depth", "0",
                     env={"CRAWLER_MEMORY_WINDOW": "5", "CRAWLER_SPILL_DIR": str(tmp_path / "spill")})
     assert again.returncode == 0, again.stderr
     assert not left[0].exists()  # the killed crawl's folder, deleted by the next crawl

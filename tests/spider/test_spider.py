@@ -168,7 +168,7 @@ def test_cli_runs_a_spider_from_a_module(serve, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f'{{"url": "{server.url}list/1", "links": 4}}'
     bad = run_cli("--spider", "myspiders:Nope", "--seeds", "seeds.txt", cwd=tmp_path)
-    assert bad.returncode == 2 and "--spider: myspiders:Nope is not a crawler.Spider subclass" in bad.stderr
+    assert bad.returncode == 2 and "--spider: myspiders has no 'Nope' (its spiders: " in bad.stderr
 
 
 class Auth:
