@@ -6,6 +6,7 @@ are known."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Collection, Iterator
 from typing import Any
@@ -55,11 +56,20 @@ async def discover(settings: Settings, starts: list[str], found: dict[str, None]
     if not starts:
         return 0
     finder = _Finder(starts, found, limit)
-    crawl: dict[str, Any] = {"max_pages": max_pages, "max_runtime": max(1.0, max_runtime), "max_depth": -1}
+    crawl: dict[str, Any] = {"max_pages": max_pages, "max_runtime": 0, "max_depth": -1}
     engine = Engine(dataclasses.replace(quiet(settings), **crawl), [], spider=finder, gate=gate,
                     private_hosts=private_hosts)
     finder.engine = engine
-    await engine.run()
+    # Its time bound is the caller's, not --max-runtime's: a quiet stop, as at the limit.
+    def time_is_up() -> None:
+        if not engine.state.stopping.is_set():
+            engine.stop("limit")
+
+    bound = asyncio.get_running_loop().call_later(max(1.0, max_runtime), time_is_up)
+    try:
+        await engine.run()
+    finally:
+        bound.cancel()
     return finder.pages
 
 

@@ -312,3 +312,25 @@ async def test_the_dashboard_and_api_runs_list_the_apis_crawls(service, serve) -
     assert crawl["created_at"] and crawl["ended_at"]
     status, page = await svc.call("GET", "/")
     assert status == 200 and "API crawls" in page and started["id"][:8] in page and site.url in page
+
+
+@pytest.mark.slow  # seconds of a slow site
+async def test_a_maps_walk_ends_within_the_calls_time_quietly(service, serve, caplog) -> None:
+    slow = web.Application()
+
+    async def page(request: web.Request) -> web.Response:
+        if request.path == "/robots.txt":
+            return web.Response(text="")
+        await asyncio.sleep(0.3)
+        n = int(request.path[2:]) if request.path[2:].isdigit() else 0
+        return web.Response(text="".join(f"<a href='/p{10 * n + j}'>x</a>" for j in range(1, 11)),
+                            content_type="text/html")
+
+    slow.router.add_get("/{tail:.*}", page)
+    site: Server = serve(slow)
+    svc = await service(timeout=3)
+    began = time.monotonic()
+    status, answer = await svc.call("POST", "/v1/map", {"url": site.url})
+    assert status == 200 and time.monotonic() - began < 3.0, answer  # the walk stopped at 80% of the call's time
+    assert answer["sources"]["pages_fetched"] > 0 and len(answer["links"]) > 11
+    assert "--max-runtime" not in caplog.text and "stopping" not in caplog.text
