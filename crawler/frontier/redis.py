@@ -1,8 +1,6 @@
 """A frontier in Redis, shared by every process (on one machine or many) with the same crawl id.
-
-The keys and where they live (one server or a Redis Cluster's parts): :mod:`.redis_parts`.
-
-Every change is one Lua script that reads Redis's own clock (TIME), so processes on machines
+The keys and where they live (one server or a Redis Cluster's parts, a crawl begun by 0.1):
+:mod:`.redis_parts`. Every change is one Lua script that reads Redis's own clock (TIME), so processes on machines
 with skewed clocks share one notion of "ready". A page's links go to Redis in one call (a call a
 part). On a cluster, a redirect to a host of another part is three steps: the lease here checked
 and renewed, the request queued there, the lease here ended (``handover.lua``, ``move.lua``,
@@ -22,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crawler.errors import FatalError
+from crawler.frontier import redis_parts as parts
 from crawler.frontier.base import JobStore
 from crawler.frontier.codec import request_from_text, request_to_text
 from crawler.frontier.gather import ADD_BATCH, Flushers, take
@@ -61,6 +60,7 @@ class RedisFrontier:
         self.crawl_id = crawl_id
         self.prefix = key_prefix(crawl_id)  # the crawl-wide keys'
         self.prefixes = [self.prefix]  # each part's (one on one server; see open())
+        self.legacy = False  # a crawl begun by crawler 0.1 (its seen set asked too: see redis_parts)
         self.per_host = per_host
         self.delay = delay
         self.lease_timeout = lease_timeout
@@ -99,6 +99,7 @@ class RedisFrontier:
         except (RedisError, RedisClusterException, OSError, ValueError) as e:
             raise FatalError(f"--frontier: cannot reach Redis at {mask_url(self.url)}: {e}") from None
         self.prefixes = part_prefixes(self.crawl_id, cluster)
+        self.legacy = await parts.begun_by_01(self.redis, self.crawl_id, cluster)
         for name in SCRIPTS:
             self._scripts[name] = self.redis.register_script(script(name))
         return 0
@@ -216,15 +217,17 @@ class RedisFrontier:
                 front = r.request is not None and getattr(r.request, "priority", 0) > 0
                 items.append((r.host, request_to_text(r), 1 if front else 0))
         # Two arguments for the lot: packing one argument per field cost more than the fetch.
+        legacy = [b"".join(parts.legacy_fingerprint(requests[i].key) for i in indices)] if self.legacy else []
         accepted = await self._run("add", self.per_host, 1 if queue else 0, -1 if limit is None else limit,
-                                   " ".join(fps), json.dumps(items) if items else "[]", budget, part=part)
+                                   " ".join(fps), json.dumps(items) if items else "[]", budget, *legacy, part=part)
         return [indices[int(j)] for j in accepted]
 
     async def claim(self, target: str, owner: str, depth: int = 0) -> bool:
         """Seen by any process now; ``owner`` keeps it (a hash of target -> owner)."""
         self._known.add(hash(target))
         part = self._part(key_host(target))
-        return bool(await self._run("claim", fingerprint(target), fingerprint(owner), part=part))
+        legacy = [parts.legacy_fingerprint(target), parts.legacy_fingerprint(owner)] if self.legacy else []
+        return bool(await self._run("claim", fingerprint(target), fingerprint(owner), *legacy, part=part))
 
     async def unseen(self, urls: list[str]) -> list[str]:
         """Those of ``urls`` this process has not sent to Redis yet (``add`` makes the real

@@ -32,9 +32,11 @@ A part's keys (on one server, the crawl's):
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from typing import Any
 
+from crawler.errors import FatalError
 from crawler.frontier.seen import stable_fingerprint
 from crawler.redisconn import connect
 
@@ -58,6 +60,30 @@ def fingerprint(key: str) -> str:
     """What a URL is known by in the seen set: its 64-bit fingerprint as a signed decimal (the
     form Redis keeps in a set of integers)."""
     return str(stable_fingerprint(key))
+
+
+#: A crawl begun by crawler 0.1 on one server keeps its seen set here: the first 8 bytes of the
+#: SHA-1 of each request's key (and its redirect owners by those too). It is not converted (the
+#: URLs are not kept, only their hashes): the scripts ask it too, so every URL it knows stays
+#: seen, and the crawl goes on where 0.1 left it.
+LEGACY_SEEN = "seen"
+
+
+def legacy_fingerprint(key: str) -> bytes:
+    """What 0.1 knew a request by in :data:`LEGACY_SEEN`."""
+    return hashlib.sha1(key.encode("utf-8")).digest()[:8]
+
+
+async def begun_by_01(client: Any, crawl_id: str, cluster: bool) -> bool:
+    """Was crawl ``crawl_id`` begun by crawler 0.1 (its :data:`LEGACY_SEEN` set is there)? On a
+    cluster, where this version splits a crawl's keys in parts and 0.1 did not, a FatalError
+    saying so."""
+    if not await client.exists(key_prefix(crawl_id) + LEGACY_SEEN):
+        return False
+    if cluster:
+        raise FatalError(f"--frontier: crawl {crawl_id!r} was begun by crawler 0.1 on this Redis Cluster, whose "
+                         "keys this version splits in parts: finish it with crawler 0.1")
+    return True
 
 
 def key_prefix(crawl_id: str) -> str:

@@ -77,3 +77,44 @@ async def test_adds_gathered_into_one_call_each_get_their_own_new_urls(redis_ser
         assert [len([r for r in answer if r is not shared]) for answer in answers] == [30] * 20
     finally:
         await store.aclose()
+
+
+def test_a_crawl_begun_by_0_1_is_finished_by_this_version(redis_server: str, serve, tmp_path) -> None:
+    """0.1's layout, written as 0.1 wrote it (its seen set of 8-byte SHA-1 prefixes, JSON
+    queue lines): this version goes on from it, fetching what was queued and nothing it had
+    seen."""
+    import hashlib
+    import json as jsonlib
+
+    from aiohttp import web
+
+    from tests.conftest import read_jsonl, run_cli
+
+    async def page(request: web.Request) -> web.Response:
+        links = "".join(f"<a href='/p/{i}'>{i}</a>" for i in range(10))
+        return web.Response(text=f"<title>{request.path}</title>{links}", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    site = serve(app)
+    host = site.url.split("/")[2]
+    crawl = f"old{os.getpid()}"
+    prefix = f"crawler:{{{crawl}}}:"
+    client = redis.Redis.from_url(redis_server)
+    done = [site.url] + [f"{site.url}p/{i}" for i in range(5)]  # fetched and written by the 0.1 run
+    queued = [f"{site.url}p/{i}" for i in range(5, 10)]  # waiting when it stopped
+    client.sadd(prefix + "seen", *(hashlib.sha1(u.encode()).digest()[:8] for u in done + queued))
+    client.rpush(prefix + "q:" + host, *(jsonlib.dumps({"url": u, "depth": 1, "referrer": site.url},
+                                                       separators=(",", ":")) for u in queued))
+    client.set(prefix + "queued", len(queued))
+    client.set(prefix + "done", len(done))
+    client.set(prefix + "accepted", len(done) + len(queued))
+    client.zadd(prefix + "ready", {host: 0})
+    finished = run_cli(site.url, "--frontier", redis_server, "--crawl-id", crawl, "-o", str(tmp_path / "out.jsonl"),
+                       "--no-robots", "--no-progress", cwd=tmp_path, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert sorted(r["url"] for r in read_jsonl(tmp_path / "out.jsonl")) == sorted(queued)  # what 0.1 left, once
+    assert sorted(site.paths()) == sorted(f"/p/{i}" for i in range(5, 10))  # nothing it had done again
+    again = run_cli(site.url, "--frontier", redis_server, "--crawl-id", crawl, "-o", str(tmp_path / "again.jsonl"),
+                    "--no-robots", "--no-progress", cwd=tmp_path, timeout=60)
+    assert again.returncode == 0 and read_jsonl(tmp_path / "again.jsonl") == []  # over: every URL seen

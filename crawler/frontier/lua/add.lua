@@ -1,10 +1,12 @@
 -- ARGV: per_host, queue (1/0), limit (-1: none), the fingerprints (signed decimals, space-separated),
 -- a JSON list of [host, request JSON, front (1/0)] in the same order, and the crawl's budget
 -- (--max-pages; -1: none): URLs accepted by every process are counted in 'accepted', never
--- past the budget.
+-- past the budget; for a crawl begun by 0.1, its fingerprints in that form (8 bytes each, in
+-- the same order): a URL its seen set has is seen.
 local per_host, queue, limit, fps = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local items = cjson.decode(ARGV[5])
 local budget = tonumber(ARGV[6] or '-1')
+local legacy = ARGV[7]
 if budget >= 0 then
   local room = budget - tonumber(redis.call('GET', P .. 'accepted') or '0')
   if room < 0 then room = 0 end
@@ -15,7 +17,8 @@ seen_begin()
 for fp in string.gmatch(fps, '%S+') do
   i = i + 1
   if limit >= 0 and n >= limit then break end
-  if seen_add(fp) == 1 then
+  if seen_add(fp) == 1 and not (legacy and
+      redis.call('SISMEMBER', P .. 'seen', string.sub(legacy, 8 * i - 7, 8 * i)) == 1) then
     n = n + 1
     out[#out + 1] = i - 1
     if queue then
