@@ -15,7 +15,6 @@ from crawler.core.scope import Scope
 from crawler.core.state import RunState
 from crawler.durable.changes import SAME, Tracker
 from crawler.fetch.robots import Robots
-from crawler.monitor.traces import safe_url
 from crawler.parse.html import is_html
 from crawler.parse.pools import ParsePools
 from crawler.result import FetchResult
@@ -98,7 +97,7 @@ class Handler:
         if whole_html and extractor is not None and error is None:
             assert result is not None
             url = result.final_url or request.fetch_url
-            with self.state.traces.span("extract", **{"url.full": safe_url(url)}):
+            with self.state.traces.span("extract", url):
                 extracted = await extractor.extract(result.body, result.charset, url, result.headers or {},
                                                     self.usage_lines(url))
             if extracted is None:  # the extractor died, hung or choked on this page

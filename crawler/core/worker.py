@@ -18,7 +18,6 @@ from crawler.durable.recrawl import conditional_headers
 from crawler.errors import FatalError
 from crawler.fetch.blocked import label_blocked
 from crawler.fetch.transport import FetchRequest
-from crawler.monitor.traces import safe_url
 from crawler.output.bodies import store_body
 from crawler.parse.sitemaps import SitemapParser
 from crawler.result import FetchResult
@@ -129,7 +128,7 @@ class Worker:
         if rules is None:
             # This slot fetches robots.txt; the page waits its turn (and the host's delay).
             try:
-                with self.stages.state.traces.span("robots.txt", **{"url.full": origin + "/robots.txt"}):
+                with self.stages.state.traces.span("robots.txt", origin + "/robots.txt"):
                     rules = await robots.load(origin)
             finally:
                 await self.stages.frontier.release(request)
@@ -173,7 +172,7 @@ class Worker:
                         digest=frontier.job is not None))  # a durable job tells a changed body by its hash
                     traces.answered(span, result.status, result.error)
                 if stages.rendering.on or (public is not None and public.render):
-                    with traces.span("render", **{"url.full": safe_url(request.fetch_url)}):
+                    with traces.span("render", request.fetch_url):
                         result = await stages.rendering.after_fetch(request, result, started)
                 label_blocked(result)
         finally:

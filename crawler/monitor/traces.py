@@ -90,19 +90,12 @@ class Traces:
             self._provider.shutdown()
             self._provider = None
 
-    @contextlib.contextmanager
-    def span(self, name: str, kind: str = "internal", **attributes: Any) -> Iterator[Any]:
-        """A span under the run's (None when off): ``kind`` ``client`` for a request out."""
-        if not self.on or self._tracer is None:
-            yield None
-            return
-        from opentelemetry import trace
-
-        context = trace.set_span_in_context(self._root) if self._root is not None else None
-        span_kind = trace.SpanKind.CLIENT if kind == "client" else trace.SpanKind.INTERNAL
-        with self._tracer.start_as_current_span(name, context=context, kind=span_kind, record_exception=False,
-                                                attributes={"crawler.crawl.id": self.crawl_id, **attributes}) as span:
-            yield span
+    def span(self, name: str, url: str | None = None) -> contextlib.AbstractContextManager[Any]:
+        """A span under the run's about ``url`` (its ``url.full``, made safe only when on); off, a
+        context that costs nothing and gives None."""
+        if not self.on:
+            return contextlib.nullcontext()
+        return self._span(name, "internal", {} if url is None else {"url.full": safe_url(url)})
 
     def fetch(self, method: str, url: str) -> contextlib.AbstractContextManager[Any]:
         """A fetch's span, named by its method (HTTP client spans' convention)."""
@@ -110,8 +103,18 @@ class Traces:
             return contextlib.nullcontext()
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return self.span(method, "client", **{"http.request.method": method, "url.full": safe_url(url),
-                                              "server.address": parts.hostname or "", "server.port": port})
+        return self._span(method, "client", {"http.request.method": method, "url.full": safe_url(url),
+                                             "server.address": parts.hostname or "", "server.port": port})
+
+    @contextlib.contextmanager
+    def _span(self, name: str, kind: str, attributes: dict[str, Any]) -> Iterator[Any]:
+        from opentelemetry import trace
+
+        context = trace.set_span_in_context(self._root) if self._root is not None else None
+        span_kind = trace.SpanKind.CLIENT if kind == "client" else trace.SpanKind.INTERNAL
+        with self._tracer.start_as_current_span(name, context=context, kind=span_kind, record_exception=False,
+                                                attributes={"crawler.crawl.id": self.crawl_id, **attributes}) as span:
+            yield span
 
     @staticmethod
     def answered(span: Any, status: int | None, error: str | None) -> None:
