@@ -27,7 +27,7 @@ from crawler.core.engine import Engine
 from crawler.errors import FatalError, UsageError
 from crawler.service.callerror import CallError
 from crawler.service.calls import Desk
-from crawler.service.diskfull import NEARLY_FULL, Unwritten, free_bytes, full_reason, is_disk_full
+from crawler.service.diskfull import Unwritten, full_reason, is_disk_full, with_full_disk
 from crawler.service.patterns import compile_pattern
 
 log = logging.getLogger("crawler")
@@ -105,9 +105,8 @@ class Crawls:
         can be written."""
         def end() -> None:
             with self._lock:
-                self.unwritten.keep(crawl_id, {"state": state, "ended_at": _iso(_now()), "error": error})
-                self.unwritten.flush(self._write)
-                if crawl_id in self.unwritten.pending:
+                if not self.unwritten.write(crawl_id, {"state": state, "ended_at": _iso(_now()), "error": error},
+                                            self._write):
                     log.error("crawl %s: its end (%s) cannot be written: the disk is full; kept until it can be",
                               crawl_id, state)
         await asyncio.to_thread(end)
@@ -173,10 +172,7 @@ class Crawls:
             elif stats.interrupted and crawl_id not in self._cancelled:
                 return  # the service is stopping: the crawl goes on when it starts again
         except (FatalError, UsageError) as e:
-            state, error = FAILED, str(e)
-            free = free_bytes(self.folder)
-            if free is not None and free < NEARLY_FULL:
-                error += f"; {full_reason(self.folder)}"
+            state, error = FAILED, with_full_disk(str(e), self.folder)
         except Exception as e:  # a crawl's failure is its own, never the service's
             if is_disk_full(e):
                 log.error("crawl %s failed: %s", crawl_id, full_reason(self.folder))

@@ -38,6 +38,12 @@ def full_reason(folder: Path) -> str:
     return f"the disk of the data directory {folder} is full{left}: free some space"
 
 
+def with_full_disk(reason: str, folder: Path) -> str:
+    """``reason`` (why a run or crawl failed), and the full disk's when ``folder``'s is nearly full."""
+    free = free_bytes(folder)
+    return f"{reason}; {full_reason(folder)}" if free is not None and free < NEARLY_FULL else reason
+
+
 class Unwritten:
     """Rows' columns a full disk kept from being written, by key: overlaid on what the database
     says, written when :meth:`flush` can."""
@@ -47,6 +53,13 @@ class Unwritten:
 
     def keep(self, key: Any, columns: dict[str, Any]) -> None:
         self.pending.setdefault(key, {}).update(columns)
+
+    def write(self, key: Any, columns: dict[str, Any], write: Callable[[Any, dict[str, Any]], None]) -> bool:
+        """Change ``key``'s row by ``columns`` (after what is kept for it, in order); False when
+        a full disk kept the change here instead."""
+        self.keep(key, columns)
+        self.flush(write)
+        return key not in self.pending
 
     def overlay(self, key: Any, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with the columns kept for ``key``."""
@@ -64,4 +77,4 @@ class Unwritten:
             del self.pending[key]
 
 
-__all__ = ["NEARLY_FULL", "Unwritten", "free_bytes", "full_reason", "is_disk_full"]
+__all__ = ["NEARLY_FULL", "Unwritten", "free_bytes", "full_reason", "is_disk_full", "with_full_disk"]

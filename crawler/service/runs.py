@@ -21,7 +21,7 @@ from pathlib import Path
 
 from crawler.children import stop_signal_held
 from crawler.errors import EXIT_INTERRUPTED
-from crawler.service.diskfull import NEARLY_FULL, free_bytes, full_reason, is_disk_full
+from crawler.service.diskfull import full_reason, is_disk_full, with_full_disk
 from crawler.service.jobs import Job, environment_of
 from crawler.service.store import CANCELLED, FAILED, FINISHED, INTERRUPTED, QUEUED, SKIPPED, RunStore
 
@@ -146,10 +146,7 @@ class Runs:
             elif status == 0:
                 state, reason = FINISHED, None
             else:
-                state, reason = FAILED, _reason(status)
-                free = free_bytes(self.data)
-                if free is not None and free < NEARLY_FULL:
-                    reason += f"; {full_reason(self.data)}"
+                state, reason = FAILED, with_full_disk(_reason(status), self.data)
             await self.store.ended(run, state, status, stats, reason)
             log.info("job %s: run %d %s (exit %d)", name, run, state, status)
         finally:

@@ -79,9 +79,7 @@ class RunStore:
         until it can be written, with one error line."""
         def update() -> None:
             with self._lock:
-                self.unwritten.keep(run, columns)
-                self.unwritten.flush(self._write)
-                if run in self.unwritten.pending:
+                if not self.unwritten.write(run, columns, self._write):
                     log.error("run %d: its state (%s) cannot be written to %s: the disk is full; it is kept "
                               "until it can be", run, columns.get("state"), self.path)
 
