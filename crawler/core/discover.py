@@ -39,11 +39,17 @@ class _Finder(Spider):
             if link in self.found:
                 continue
             if len(self.found) >= self.limit:
-                if self.engine is not None and not self.engine.state.stopping.is_set():
-                    self.engine.stop("limit")
+                if self.engine is not None:
+                    _enough(self.engine)
                 return
             self.found[link] = None
             yield Request(link)
+
+
+def _enough(engine: Engine) -> None:
+    """Stop the walk quietly (at its limit, or its time: the caller's, not ``--max-runtime``), once."""
+    if not engine.state.stopping.is_set():
+        engine.stop("limit")
 
 
 async def discover(settings: Settings, starts: list[str], found: dict[str, None], *, limit: int, max_pages: int,
@@ -60,12 +66,7 @@ async def discover(settings: Settings, starts: list[str], found: dict[str, None]
     engine = Engine(dataclasses.replace(quiet(settings), **crawl), [], spider=finder, gate=gate,
                     private_hosts=private_hosts)
     finder.engine = engine
-    # Its time bound is the caller's, not --max-runtime's: a quiet stop, as at the limit.
-    def time_is_up() -> None:
-        if not engine.state.stopping.is_set():
-            engine.stop("limit")
-
-    bound = asyncio.get_running_loop().call_later(max(1.0, max_runtime), time_is_up)
+    bound = asyncio.get_running_loop().call_later(max(1.0, max_runtime), _enough, engine)
     try:
         await engine.run()
     finally:
