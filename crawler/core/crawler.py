@@ -9,7 +9,8 @@ import logging
 from typing import Any
 
 from crawler.core.engine import Engine
-from crawler.errors import EXIT_EXPECTATIONS, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK
+from crawler.core.outcome import exit_status
+from crawler.errors import EXIT_FATAL
 from crawler.monitor.logs import logging_configured, setup_logging
 from crawler.monitor.notify import notify
 from crawler.monitor.stats import Stats
@@ -41,8 +42,7 @@ class Crawler:
         status = EXIT_FATAL
         try:
             stats = await engine.run()
-            status = (EXIT_INTERRUPTED if stats.interrupted else EXIT_EXPECTATIONS if stats.expectations_failed
-                      else EXIT_FATAL if stats.no_page else EXIT_OK)
+            status = exit_status(stats)
         finally:
             log.info("%s", engine.stats.summary())
             if self.settings.notify:  # as the command line does (never raises)

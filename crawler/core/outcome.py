@@ -47,9 +47,18 @@ async def crawl(settings: Settings, seeds: list[str | Request], spider: Spider |
     except JobLocked as e:
         log.error("%s", e)
         return engine, EXIT_LOCKED
-    if engine.stats.interrupted:
-        return engine, EXIT_INTERRUPTED
-    return engine, EXIT_EXPECTATIONS if engine.stats.expectations_failed else EXIT_OK
+    return engine, exit_status(engine.stats, whole=judged)
+
+
+def exit_status(stats: Stats, whole: bool = True) -> int:
+    """The exit status of a run that ended (a fatal error aside): stopped by a signal (130),
+    failed expectations (3), no page at all (1: for a ``whole`` crawl, not one of ``--workers``'
+    processes, whose hosts may all fail while the others' do not), else 0."""
+    if stats.interrupted:
+        return EXIT_INTERRUPTED
+    if stats.expectations_failed:
+        return EXIT_EXPECTATIONS
+    return EXIT_FATAL if whole and stats.no_page else EXIT_OK
 
 
 def run_crawl(settings: Settings, seeds: list[str | Request], spider: Spider | None = None) -> int:
@@ -76,7 +85,7 @@ def end_of_crawl(settings: Settings, stats: Stats, status: int) -> int:
         print(stamp() + stats.summary(), file=sys.stderr)
     if stats.nothing_due:
         log.warning("%s", NOTHING_DUE)
-    if stats.no_page and status == EXIT_OK:
+    if stats.no_page and status in (EXIT_OK, EXIT_FATAL):  # (a worker's coordinator passes 0)
         log.error("no page: all %d URLs of this run failed (%s): exit status 1", stats.pages,
                   ", ".join(f"{k} {v}" for k, v in sorted(stats.errors.items())))
         status = EXIT_FATAL

@@ -184,3 +184,19 @@ def test_the_demo_says_what_its_planted_errors_are(tmp_path: Path) -> None:
     assert "errors: http 2" in done.stderr
     assert ("'errors: http 2' are the site's two planted broken links (/missing/1.html and /missing/2.html"
             in done.stderr)
+
+
+@pytest.mark.slow  # processes of --workers
+def test_with_workers_a_process_whose_hosts_all_fail_does_not_fail_the_crawl(site, tmp_path: Path) -> None:
+    from crawler.cli.testsite import free_port
+    from crawler.work import shard_of
+
+    server = site(3)
+    live = server.url.split("/")[2]
+    dead = next(f"127.0.0.1:{p}" for p in iter(free_port, None) if shard_of(f"127.0.0.1:{p}", 2) != shard_of(live, 2))
+    done = run_cli(server.url, f"http://{dead}/", "--workers", "2", "-o", str(tmp_path / "out.jsonl"),
+                   "--no-progress", "--retries", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr  # one process got no page; the crawl got its pages
+    everything_dead = run_cli(f"http://{dead}/", "--workers", "2", "-o", str(tmp_path / "dead.jsonl"),
+                              "--no-progress", "--retries", "0", cwd=tmp_path)
+    assert everything_dead.returncode == 1 and "no page: all 1 URLs of this run failed" in everything_dead.stderr
